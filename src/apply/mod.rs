@@ -1,0 +1,1 @@
+//! Execute a Plan: ordering, parallelism, pause/update/resume, waits, compensation.

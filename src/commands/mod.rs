@@ -1,0 +1,57 @@
+//! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
+
+use crate::cli::{Cli, ClusterCommand, Command};
+use crate::output::Output;
+use crate::Error;
+
+pub mod apply;
+pub mod cluster;
+pub mod demo;
+pub mod export;
+pub mod plan;
+pub mod simulate;
+pub mod status;
+pub mod util;
+pub mod validate;
+
+/// Run one command; Ok carries the exit status.
+pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
+    let g = cli.global;
+    match cli.command {
+        Command::Validate(a) => validate::run(&g, a, out).await,
+        Command::Plan(a) => plan::run(&g, a, out).await,
+        Command::Apply(a) => apply::run(&g, a, out).await,
+        Command::Export(a) => export::run(&g, a, out).await,
+        Command::Status(a) => status::run(&g, a, out).await,
+        Command::Cluster(ClusterCommand::ResignOwner) => cluster::resign_owner(&g, out).await,
+        Command::Cluster(ClusterCommand::LogLevel { level }) => {
+            cluster::log_level(&g, &level, out).await
+        }
+        Command::Simulate(a) => simulate::run(a, out).await,
+        Command::Demo(a) => demo::run(a, out).await,
+        Command::Schema => {
+            let schema = crate::manifest::json_schema();
+            out.data(
+                &serde_json::to_string_pretty(&schema).map_err(|e| Error::msg(e.to_string()))?,
+            );
+            Ok(crate::exit::OK)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cdcform", &mut buf);
+            out.data(&String::from_utf8_lossy(&buf));
+            Ok(crate::exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| Error::msg(e.to_string()))?;
+            out.data(&String::from_utf8_lossy(&buf));
+            Ok(crate::exit::OK)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The error a command ends with. Each module keeps its own error type; this one gathers them.
+
+use crate::manifest::Diagnostics;
+use crate::ticdc::ClientError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Problems in manifests, each with file:line:column (rendered by `render::diagnostics`).
+    #[error("{0}")]
+    Manifest(Diagnostics),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Settings from flags, environment or cdcform.toml.
+    #[error("{0}")]
+    Settings(String),
+    /// Anything else, already phrased for the user.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl Error {
+    pub fn msg(s: impl Into<String>) -> Self {
+        Error::Message(s.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Message(e.to_string())
+    }
+}

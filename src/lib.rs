@@ -1,0 +1,77 @@
+//! cdcform: manage TiCDC changefeeds as code.
+//!
+//! Data flows one way: `cli` → `commands` → (`manifest`, `ticdc`, `normalize`, `plan`, `apply`)
+//! → `render`/`output`. Only `commands`, `render` and `output` know that a terminal exists.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod manifest;
+pub mod normalize;
+pub mod output;
+pub mod plan;
+pub mod render;
+pub mod settings;
+pub mod simulator;
+pub mod ticdc;
+
+pub use error::Error;
+
+/// Exit statuses (design.md §1.3).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    /// Only from `plan --detailed-exitcode` when there are changes.
+    pub const CHANGES: i32 = 2;
+}
+
+/// Parse the command line, run, and map the outcome to an exit status. Usage errors are 1.
+pub fn main_entry() -> i32 {
+    use clap::Parser;
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::ERROR,
+            };
+            let _ = e.print();
+            return if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                exit::ERROR
+            } else {
+                code
+            };
+        }
+    };
+    run(cli)
+}
+
+/// Run a parsed command line; returns the exit status.
+pub fn run(cli: cli::Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    let out = output::Output::from_global(&cli.global);
+    out.init_logging();
+    match rt.block_on(commands::dispatch(cli, &out)) {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            exit::ERROR
+        }
+    }
+}

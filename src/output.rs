@@ -1,0 +1,119 @@
+//! The one place that decides colour, verbosity and where text goes:
+//! data to stdout, progress and diagnostics to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    /// -1 quiet, 0 normal, 1 -v, 2 -vv
+    pub verbosity: i8,
+}
+
+fn colour_for(choice: ColorChoice, is_tty: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Never => false,
+        ColorChoice::Always => !no_color,
+        ColorChoice::Auto => {
+            !no_color && is_tty && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+impl Output {
+    pub fn from_global(g: &GlobalArgs) -> Output {
+        let choice = g
+            .color
+            .unwrap_or_else(|| match std::env::var("CDCFORM_COLOR").as_deref() {
+                Ok("always") => ColorChoice::Always,
+                Ok("never") => ColorChoice::Never,
+                _ => ColorChoice::Auto,
+            });
+        Output {
+            color_stdout: colour_for(choice, std::io::stdout().is_terminal()),
+            color_stderr: colour_for(choice, std::io::stderr().is_terminal()),
+            verbosity: if g.quiet { -1 } else { g.verbose.min(3) as i8 },
+        }
+    }
+
+    /// Plain output, for tests and the in-process demo.
+    pub fn plain() -> Output {
+        Output {
+            color_stdout: false,
+            color_stderr: false,
+            verbosity: 0,
+        }
+    }
+
+    /// Log to stderr; `-vv` shows HTTP requests (paths only, never bodies).
+    pub fn init_logging(&self) {
+        let level = match self.verbosity {
+            i8::MIN..=0 => "warn",
+            1 => "info",
+            2 => "cdcform=debug",
+            _ => "debug",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_env("CDCFORM_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(self.color_stderr)
+            .with_target(false)
+            .try_init();
+    }
+
+    /// Data for stdout (plans, exports, tables).
+    pub fn data(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        if !text.ends_with('\n') && !text.is_empty() {
+            let _ = o.write_all(b"\n");
+        }
+        let _ = o.flush();
+    }
+
+    /// A progress or status line for stderr (hidden by -q).
+    pub fn progress(&self, line: &str) {
+        if self.verbosity >= 0 {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+
+    pub fn warn(&self, line: &str) {
+        let s = if self.color_stderr {
+            let st = anstyle::Style::new()
+                .fg_color(Some(anstyle::AnsiColor::Yellow.into()))
+                .bold();
+            format!("{st}warning{st:#}: {line}")
+        } else {
+            format!("warning: {line}")
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{s}");
+    }
+
+    pub fn error(&self, e: &crate::Error) {
+        let text = match e {
+            crate::Error::Manifest(d) => crate::render::diagnostics::render(d, self.color_stderr),
+            other => {
+                let st = anstyle::Style::new()
+                    .fg_color(Some(anstyle::AnsiColor::Red.into()))
+                    .bold();
+                if self.color_stderr {
+                    format!("{st}error{st:#}: {other}")
+                } else {
+                    format!("error: {other}")
+                }
+            }
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = err.write_all(b"\n");
+        }
+    }
+}

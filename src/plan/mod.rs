@@ -1,0 +1,1 @@
+//! Plan as pure data; diff and planner are pure functions; saved plan files.

@@ -1,0 +1,3 @@
+//! Rendering: plans as text, JSON, markdown; diagnostics as source snippets.
+
+pub mod diagnostics;

@@ -1,0 +1,1 @@
+//! Flags + environment (`CDCFORM_*`) + `cdcform.toml` → resolved settings.

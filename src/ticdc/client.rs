@@ -1,0 +1,602 @@
+//! Async client for every TiCDC OpenAPI v2 operation a changefeed manager needs.
+//!
+//! Retries (with exponential backoff) only where repeating is harmless: GETs, DELETE (a missing
+//! changefeed is success), and the read-only POSTs (`/tso`, `/verify_table`); and only for
+//! transport failures and 502/503/504. A create, update, pause or resume is never re-sent blindly.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::ClientError;
+use super::models::*;
+use super::profile::{Arch, ServerProfile, Version};
+
+/// How to reach and authenticate to a TiCDC server.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: String,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Attempts after the first for retryable calls.
+    pub retries: usize,
+    pub retry_base: Duration,
+}
+
+impl ClientOptions {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ClientOptions {
+            base_url: base_url.into(),
+            ca: None,
+            cert: None,
+            key: None,
+            user: None,
+            password: None,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            retries: 3,
+            retry_base: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Whether a call may be repeated after a transport failure or a 503.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Idempotent {
+    Yes,
+    No,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    auth: Option<(String, Option<String>)>,
+    arch: AtomicU8,
+    retries: usize,
+    retry_base: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path)
+        .map_err(|e| ClientError::Config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
+        let base = opts.base_url.trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base)
+            .map_err(|e| ClientError::Config(format!("invalid server URL {base:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientError::Config(format!(
+                "invalid server URL {base:?}: the scheme must be http or https"
+            )));
+        }
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout.min(opts.timeout))
+            .pool_max_idle_per_host(64)
+            .no_proxy();
+        if let Some(ca) = &opts.ca {
+            let pem = read_file(ca, "CA certificate")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ClientError::Config(format!("invalid CA certificate {}: {e}", ca.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(ClientError::Config(format!(
+                    "no certificate found in {}",
+                    ca.display()
+                )));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        match (&opts.cert, &opts.key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read_file(cert, "client certificate")?;
+                pem.push(b'\n');
+                pem.extend(read_file(key, "client key")?);
+                let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    ClientError::Config(format!(
+                        "invalid client certificate/key {} / {}: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?;
+                b = b.identity(id);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ClientError::Config(
+                    "a client certificate needs both --cert and --key".into(),
+                ))
+            }
+        }
+        let http = b
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            auth: opts.user.map(|u| (u, opts.password)),
+            arch: AtomicU8::new(0),
+            retries: opts.retries,
+            retry_base: opts.retry_base,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn arch(&self) -> Arch {
+        if self.arch.load(Ordering::Relaxed) == 1 {
+            Arch::Newarch
+        } else {
+            Arch::Classic
+        }
+    }
+
+    /// Which scope parameter (`namespace` or `keyspace`) the requests carry.
+    pub fn set_arch(&self, arch: Arch) {
+        self.arch
+            .store(if arch == Arch::Newarch { 1 } else { 0 }, Ordering::Relaxed);
+    }
+
+    fn scope_query(&self, ns: &str) -> String {
+        format!(
+            "{}={}",
+            self.arch().scope_param(),
+            super::mask::query_escape(ns)
+        )
+    }
+
+    fn cf_path(&self, ns: &str, id: &str, suffix: &str) -> String {
+        format!(
+            "/api/v2/changefeeds/{}{suffix}?{}",
+            super::mask::query_escape(id),
+            self.scope_query(ns)
+        )
+    }
+
+    async fn send_once<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, bytes_body::Body), ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some((u, p)) = &self.auth {
+            req = req.basic_auth(u, p.as_deref());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        tracing::debug!(target: "cdcform::http", "{method} {path}");
+        let resp = req.send().await.map_err(|e| transport(&self.base, e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| transport(&self.base, e))?;
+        tracing::debug!(target: "cdcform::http", "{method} {path} -> {}", status.as_u16());
+        Ok((status, bytes_body::Body(bytes.to_vec())))
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idem: Idempotent,
+    ) -> Result<T, ClientError> {
+        let attempt = || async {
+            let (s, b) = self.send_once(&method, path, body).await?;
+            if matches!(s.as_u16(), 502..=504) {
+                // Server not ready / owner changing: an answer, but one worth waiting out.
+                return Err(api_error(&method, path, s, &b.0));
+            }
+            Ok((s, b))
+        };
+        let (status, body) = if idem == Idempotent::Yes && self.retries > 0 {
+            attempt
+                .retry(
+                    ExponentialBuilder::default()
+                        .with_min_delay(self.retry_base)
+                        .with_max_times(self.retries)
+                        .with_jitter(),
+                )
+                .when(|e: &ClientError| e.is_retryable())
+                .await?
+        } else {
+            attempt().await?
+        };
+        if !status.is_success() {
+            return Err(api_error(&method, path, status, &body.0));
+        }
+        decode(&method, path, status, &body.0)
+    }
+
+    // ---- status, health, cluster ----
+
+    pub async fn status(&self) -> Result<ServerStatus, ClientError> {
+        self.call(Method::GET, "/api/v2/status", None::<&()>, Idempotent::Yes)
+            .await
+    }
+
+    /// 200 `{}` when healthy; 500 `CDC:ErrClusterIsUnhealthy` otherwise.
+    pub async fn health(&self) -> Result<(), ClientError> {
+        self.call::<serde_json::Value, ()>(Method::GET, "/api/v2/health", None, Idempotent::Yes)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn list_captures(&self) -> Result<Vec<Capture>, ClientError> {
+        let r: ListResponse<Capture> = self
+            .call(
+                Method::GET,
+                "/api/v2/captures",
+                None::<&()>,
+                Idempotent::Yes,
+            )
+            .await?;
+        Ok(r.items)
+    }
+
+    pub async fn list_processors(&self) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
+        let r: ListResponse<ProcessorCommonInfo> = self
+            .call(
+                Method::GET,
+                "/api/v2/processors",
+                None::<&()>,
+                Idempotent::Yes,
+            )
+            .await?;
+        Ok(r.items)
+    }
+
+    pub async fn processor_detail(
+        &self,
+        ns: &str,
+        changefeed_id: &str,
+        capture_id: &str,
+    ) -> Result<ProcessorDetail, ClientError> {
+        let path = format!(
+            "/api/v2/processors/{}/{}?{}",
+            super::mask::query_escape(changefeed_id),
+            super::mask::query_escape(capture_id),
+            self.scope_query(ns)
+        );
+        self.call(Method::GET, &path, None::<&()>, Idempotent::Yes)
+            .await
+    }
+
+    pub async fn resign_owner(&self) -> Result<(), ClientError> {
+        self.call::<serde_json::Value, ()>(
+            Method::POST,
+            "/api/v2/owner/resign",
+            None,
+            Idempotent::No,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn set_log_level(&self, level: &str) -> Result<(), ClientError> {
+        let body = LogLevelReq {
+            log_level: level.to_string(),
+        };
+        self.call::<serde_json::Value, _>(Method::POST, "/api/v2/log", Some(&body), Idempotent::Yes)
+            .await
+            .map(|_| ())
+    }
+
+    /// Current PD TSO (`POST /api/v2/tso` with an empty upstream config).
+    pub async fn tso(&self) -> Result<Tso, ClientError> {
+        self.call(
+            Method::POST,
+            "/api/v2/tso",
+            Some(&serde_json::json!({})),
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    pub async fn verify_table(
+        &self,
+        cfg: &ChangefeedConfig,
+    ) -> Result<TablesResponse, ClientError> {
+        self.call(
+            Method::POST,
+            "/api/v2/verify_table",
+            Some(cfg),
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    // ---- changefeeds ----
+
+    /// `GET /changefeeds`; `state` None = the server's default filter, `Some("all")` = all.
+    /// The result is sorted by id (ticdc does not sort).
+    pub async fn list_changefeeds(
+        &self,
+        ns: &str,
+        state: Option<&str>,
+    ) -> Result<Vec<ChangefeedCommonInfo>, ClientError> {
+        let mut path = format!("/api/v2/changefeeds?{}", self.scope_query(ns));
+        if let Some(s) = state {
+            path.push_str("&state=");
+            path.push_str(&super::mask::query_escape(s));
+        }
+        let mut r: ListResponse<ChangefeedCommonInfo> = self
+            .call(Method::GET, &path, None::<&()>, Idempotent::Yes)
+            .await?;
+        r.items.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(r.items)
+    }
+
+    pub async fn get_changefeed(&self, ns: &str, id: &str) -> Result<ChangefeedInfo, ClientError> {
+        self.call(
+            Method::GET,
+            &self.cf_path(ns, id, ""),
+            None::<&()>,
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    /// Like GET, but with the sink URI unmasked (classic servers only). Treat as secret.
+    pub async fn meta_info(&self, ns: &str, id: &str) -> Result<ChangefeedInfo, ClientError> {
+        self.call(
+            Method::GET,
+            &self.cf_path(ns, id, "/meta_info"),
+            None::<&()>,
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    pub async fn changefeed_status(
+        &self,
+        ns: &str,
+        id: &str,
+    ) -> Result<ChangefeedStatus, ClientError> {
+        self.call(
+            Method::GET,
+            &self.cf_path(ns, id, "/status"),
+            None::<&()>,
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    pub async fn synced(&self, ns: &str, id: &str) -> Result<SyncedStatus, ClientError> {
+        self.call(
+            Method::GET,
+            &self.cf_path(ns, id, "/synced"),
+            None::<&()>,
+            Idempotent::Yes,
+        )
+        .await
+    }
+
+    /// Create. The namespace travels in the body (classic) or the query (new architecture).
+    /// Never retried: a lost answer is resolved by the caller re-reading the changefeed.
+    pub async fn create_changefeed(
+        &self,
+        ns: &str,
+        cfg: &ChangefeedConfig,
+    ) -> Result<ChangefeedInfo, ClientError> {
+        let mut body = cfg.clone();
+        let path = match self.arch() {
+            Arch::Classic => {
+                body.namespace = Some(ns.to_string());
+                body.keyspace = None;
+                "/api/v2/changefeeds".to_string()
+            }
+            Arch::Newarch => {
+                body.namespace = None;
+                body.keyspace = Some(ns.to_string());
+                format!("/api/v2/changefeeds?{}", self.scope_query(ns))
+            }
+        };
+        self.call(Method::POST, &path, Some(&body), Idempotent::No)
+            .await
+    }
+
+    pub async fn update_changefeed(
+        &self,
+        ns: &str,
+        id: &str,
+        cfg: &ChangefeedConfig,
+    ) -> Result<ChangefeedInfo, ClientError> {
+        self.call(
+            Method::PUT,
+            &self.cf_path(ns, id, ""),
+            Some(cfg),
+            Idempotent::No,
+        )
+        .await
+    }
+
+    /// Delete; a changefeed that does not exist is success (200 from the server).
+    pub async fn delete_changefeed(&self, ns: &str, id: &str) -> Result<(), ClientError> {
+        self.call::<serde_json::Value, ()>(
+            Method::DELETE,
+            &self.cf_path(ns, id, ""),
+            None,
+            Idempotent::Yes,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn pause_changefeed(&self, ns: &str, id: &str) -> Result<(), ClientError> {
+        self.call::<serde_json::Value, ()>(
+            Method::POST,
+            &self.cf_path(ns, id, "/pause"),
+            None,
+            Idempotent::No,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Resume; always sends a JSON body (tiflow rejects an empty one).
+    pub async fn resume_changefeed(
+        &self,
+        ns: &str,
+        id: &str,
+        overwrite_checkpoint_ts: u64,
+    ) -> Result<(), ClientError> {
+        let body = ResumeChangefeedConfig {
+            overwrite_checkpoint_ts,
+        };
+        self.call::<serde_json::Value, _>(
+            Method::POST,
+            &self.cf_path(ns, id, "/resume"),
+            Some(&body),
+            Idempotent::No,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Reads `/api/v2/status` and tells classic from new architecture by response shape:
+    /// a list item carrying `keyspace`, or, on an empty cluster, whether `meta_info` exists
+    /// (a route only classic servers have; new-arch answers a plain 404).
+    pub async fn detect_profile(&self) -> Result<ServerProfile, ClientError> {
+        let status = self.status().await?;
+        let version = Version::parse(&status.version).unwrap_or(Version::new(8, 5, 0));
+        let raw: serde_json::Value = self
+            .call(
+                Method::GET,
+                "/api/v2/changefeeds?state=all",
+                None::<&()>,
+                Idempotent::Yes,
+            )
+            .await?;
+        let first = raw
+            .get("items")
+            .and_then(|i| i.as_array())
+            .and_then(|a| a.first())
+            .cloned();
+        let arch = match first {
+            Some(item) if item.get("keyspace").is_some() => Arch::Newarch,
+            Some(_) => Arch::Classic,
+            None => {
+                match self
+                    .send_once(
+                        &Method::GET,
+                        "/api/v2/changefeeds/cdcform-probe/meta_info",
+                        None::<&()>,
+                    )
+                    .await?
+                {
+                    (s, _) if s == StatusCode::NOT_FOUND => Arch::Newarch,
+                    _ => Arch::Classic,
+                }
+            }
+        };
+        self.set_arch(arch);
+        Ok(ServerProfile {
+            arch,
+            version,
+            raw_version: status.version,
+        })
+    }
+}
+
+mod bytes_body {
+    pub struct Body(pub Vec<u8>);
+}
+
+fn transport(base: &str, e: reqwest::Error) -> ClientError {
+    let mut reason = if e.is_timeout() {
+        "request timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !reason.contains(&t) {
+            reason.push_str(": ");
+            reason.push_str(&t);
+        }
+        src = s.source();
+    }
+    ClientError::Transport {
+        url: base.to_string(),
+        reason,
+    }
+}
+
+fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ClientError {
+    let (code, message) = match serde_json::from_slice::<ApiErrorBody>(body) {
+        Ok(b) if !b.error_msg.is_empty() || !b.error_code.is_empty() => (b.error_code, b.error_msg),
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let snippet: String = text.chars().take(200).collect();
+            let msg = if snippet.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else if snippet.starts_with('<') {
+                format!("non-JSON error page ({} bytes)", body.len())
+            } else {
+                snippet
+            };
+            (String::new(), msg)
+        }
+    };
+    ClientError::Api {
+        method: method.to_string(),
+        path: path.split('?').next().unwrap_or(path).to_string(),
+        status: status.as_u16(),
+        code,
+        message,
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, ClientError> {
+    // An empty 2xx body decodes as `null` (only unit-like answers, read as `Value`, accept it).
+    let body = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        &b"null"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        method: method.to_string(),
+        path: path.split('?').next().unwrap_or(path).to_string(),
+        status: status.as_u16(),
+        reason: e.to_string(),
+    })
+}

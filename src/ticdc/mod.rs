@@ -1,0 +1,11 @@
+//! The TiCDC OpenAPI v2: HTTP client, wire models, errors, sink-URI masking, server profiles.
+
+pub mod client;
+pub mod error;
+pub mod mask;
+pub mod models;
+pub mod profile;
+
+pub use client::{Client, ClientOptions};
+pub use error::ClientError;
+pub use profile::{Arch, ServerProfile, Version};

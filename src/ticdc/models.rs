@@ -1,0 +1,288 @@
+//! Wire models of the TiCDC OpenAPI v2 (api-semantics §4–§5). Every TSO is a u64.
+//! `replica_config` stays a `serde_json::Value` on the wire so that keys cdcform does not
+//! know survive a GET → PUT round trip untouched.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// `GET /api/v2/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServerStatus {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub git_hash: String,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub cluster_id: String,
+    #[serde(default)]
+    pub pid: i64,
+    #[serde(default)]
+    pub is_owner: bool,
+    /// 0 = alive, 1 = stopping.
+    #[serde(default)]
+    pub liveness: i32,
+}
+
+/// `{total, items}` wrapper of the list endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ListResponse<T> {
+    pub total: usize,
+    pub items: Vec<T>,
+}
+
+/// `{addr, code, message}` (+ `time` on list items and on ticdc).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunningError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub addr: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One item of `GET /api/v2/changefeeds`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChangefeedCommonInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub checkpoint_tso: u64,
+    #[serde(default)]
+    pub checkpoint_time: String,
+    /// Always present on the wire: `null` or an error object.
+    #[serde(default)]
+    pub error: Option<RunningError>,
+}
+
+/// ticdc `gid`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Gid {
+    pub low: u64,
+    pub high: u64,
+}
+
+/// `GET /api/v2/changefeeds/{id}` (also the create/update/meta_info responses).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChangefeedInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sink_uri: String,
+    #[serde(default)]
+    pub create_time: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_ts: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub target_ts: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub admin_job_type: u64,
+    /// The API `ReplicaConfig`, kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunningError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_version: Option<String>,
+    #[serde(default)]
+    pub resolved_ts: u64,
+    #[serde(default)]
+    pub checkpoint_ts: u64,
+    #[serde(default)]
+    pub checkpoint_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_status: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<Gid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_addr: Option<String>,
+}
+
+impl ChangefeedInfo {
+    /// Namespace (classic) or keyspace (new architecture).
+    pub fn scope(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .or(self.keyspace.as_deref())
+            .unwrap_or("default")
+    }
+    pub fn state_str(&self) -> &str {
+        self.state.as_deref().unwrap_or("")
+    }
+}
+
+/// Body of create (`POST /changefeeds`) and update (`PUT /changefeeds/{id}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChangefeedConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub changefeed_id: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_ts: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub target_ts: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sink_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pd_addrs: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_allowed_cn: Option<Vec<String>>,
+}
+
+/// Body of `POST /changefeeds/{id}/resume`. tiflow requires a JSON body, `{}` at least.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResumeChangefeedConfig {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub overwrite_checkpoint_ts: u64,
+}
+
+/// `GET /changefeeds/{id}/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChangefeedStatus {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub resolved_ts: u64,
+    #[serde(default)]
+    pub checkpoint_ts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<RunningError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_warning: Option<RunningError>,
+}
+
+/// `GET /changefeeds/{id}/synced` (v8.1+).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SyncedStatus {
+    #[serde(default)]
+    pub synced: bool,
+    #[serde(default)]
+    pub sink_checkpoint_ts: u64,
+    #[serde(default)]
+    pub puller_resolved_ts: u64,
+    #[serde(default)]
+    pub last_synced_ts: u64,
+    #[serde(default)]
+    pub now_ts: String,
+    #[serde(default)]
+    pub info: String,
+}
+
+/// `GET /api/v2/captures` item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Capture {
+    pub id: String,
+    #[serde(default)]
+    pub is_owner: bool,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub cluster_id: String,
+}
+
+/// `GET /api/v2/processors` item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessorCommonInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
+    pub changefeed_id: String,
+    pub capture_id: String,
+}
+
+/// `GET /api/v2/processors/{changefeed_id}/{capture_id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessorDetail {
+    #[serde(default)]
+    pub table_ids: Vec<i64>,
+}
+
+/// `POST /api/v2/tso`: physical milliseconds and logical counter.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Tso {
+    pub timestamp: i64,
+    pub logic_time: i64,
+}
+
+impl Tso {
+    /// The composed TSO: physical ms << 18 | logical.
+    pub fn compose(&self) -> u64 {
+        ((self.timestamp.max(0) as u64) << 18) | (self.logic_time.max(0) as u64 & 0x3ffff)
+    }
+}
+
+/// Physical milliseconds of a TSO.
+pub fn tso_physical_ms(ts: u64) -> u64 {
+    ts >> 18
+}
+
+/// `POST /api/v2/log` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogLevelReq {
+    pub log_level: String,
+}
+
+/// The error body both architectures send: `{"error_msg": "[CODE]text", "error_code": "CODE"}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ApiErrorBody {
+    #[serde(default)]
+    pub error_msg: String,
+    #[serde(default)]
+    pub error_code: String,
+}
+
+/// `POST /api/v2/verify_table` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TablesResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ineligible_tables: Option<Vec<TableName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_tables: Option<Vec<TableName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_tables: Option<Vec<TableName>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TableName {
+    pub database_name: String,
+    pub table_name: String,
+    #[serde(default)]
+    pub table_id: i64,
+    #[serde(default)]
+    pub is_partition: bool,
+}
