@@ -1,1 +1,638 @@
-//! The one place that knows both manifest and wire forms: defaults, derivations, stripping.
+//! The one place that knows both the manifest and the wire forms of a changefeed's
+//! `replica_config`: server defaults per version, the derivations the server applies
+//! (`ValidateAndAdjust`), the fields it strips per sink scheme (`RmUnusedFields`), and the
+//! comparison rules that keep a plan after apply empty (api-semantics §6–§7).
+//!
+//! Effective desired = defaults(profile) ⊕ manifest, then adjusted and stripped like the server
+//! does; live is stripped the same way (new-architecture servers strip only on resume).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+use crate::ticdc::mask::GoUrl;
+use crate::ticdc::{Arch, ServerProfile, Version};
+
+/// Sink families; they decide derivations and stripping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkClass {
+    Mysql,
+    Kafka,
+    Pulsar,
+    Storage,
+    Blackhole,
+    Other,
+}
+
+impl SinkClass {
+    pub fn is_mq(self) -> bool {
+        matches!(self, SinkClass::Kafka | SinkClass::Pulsar)
+    }
+}
+
+/// Lower-case scheme of a sink URI ("" when it has none).
+pub fn scheme(uri: &str) -> String {
+    match uri.find(':') {
+        Some(i) if uri[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
+            uri[..i].to_ascii_lowercase()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Scheme families of upstream `pkg/sink/sink_type.go`.
+pub fn sink_class(uri: &str) -> SinkClass {
+    match scheme(uri).as_str() {
+        "mysql" | "mysql+ssl" | "tidb" | "tidb+ssl" => SinkClass::Mysql,
+        "kafka" | "kafka+ssl" => SinkClass::Kafka,
+        "pulsar" | "pulsar+ssl" | "pulsar+http" | "pulsar+https" => SinkClass::Pulsar,
+        "s3" | "gcs" | "gs" | "azblob" | "azure" | "file" | "noop" => SinkClass::Storage,
+        "blackhole" => SinkClass::Blackhole,
+        _ => SinkClass::Other,
+    }
+}
+
+/// The v8.5 defaults (`default-replica-config-v8.5.json`, api-semantics §6.1).
+fn defaults_v85() -> Value {
+    json!({
+        "memory_quota": 1073741824u64,
+        "case_sensitive": false,
+        "force_replicate": false,
+        "ignore_ineligible_table": false,
+        "check_gc_safe_point": true,
+        "enable_sync_point": false,
+        "enable_table_monitor": false,
+        "bdr_mode": false,
+        "sync_point_interval": 600000000000u64,
+        "sync_point_retention": 86400000000000u64,
+        "filter": { "rules": ["*.*"] },
+        "mounter": { "worker_num": 16 },
+        "sink": {
+            "csv": {
+                "delimiter": ",", "quote": "\"", "null": "\\N", "include_commit_ts": false,
+                "binary_encoding_method": "base64", "output_old_value": false,
+                "output_handle_key": false, "output_field_header": false
+            },
+            "encoder_concurrency": 32,
+            "terminator": "\r\n",
+            "date_separator": "day",
+            "enable_partition_separator": true,
+            "enable_kafka_sink_v2": false,
+            "only_output_updated_columns": false,
+            "delete_only_output_handle_key_columns": false,
+            "content_compatible": false,
+            "advance_timeout": 150,
+            "send_bootstrap_interval_in_sec": 120,
+            "send_bootstrap_in_msg_count": 10000,
+            "send_bootstrap_to_all_partition": true,
+            "send-all-bootstrap-at-start": false,
+            "debezium_disable_schema": false,
+            "debezium": { "output_old_value": true },
+            "open": { "output_old_value": true }
+        },
+        "consistent": {
+            "level": "none", "max_log_size": 64, "flush_interval": 2000, "meta_flush_interval": 200,
+            "encoding_worker_num": 16, "flush_worker_num": 8, "use_file_backend": false,
+            "memory_usage": { "memory_quota_percentage": 50 }
+        },
+        "scheduler": { "enable_table_across_nodes": false, "region_threshold": 100000, "write_key_threshold": 0 },
+        "integrity": { "integrity_check_level": "none", "corruption_handle_level": "warn" },
+        "changefeed_error_stuck_duration": 1800000000000u64,
+        "synced_status": { "synced_check_interval": 300, "checkpoint_interval": 15 }
+    })
+}
+
+/// The `replica_config` a fresh all-defaults changefeed reports on this server
+/// (before scheme stripping). Version differences from api-semantics §6.1–§6.2.
+pub fn defaults(profile: &ServerProfile) -> Value {
+    let mut d = defaults_v85();
+    if profile.arch == Arch::Newarch {
+        let o = d.as_object_mut().expect("object");
+        o.remove("force_replicate");
+        o.remove("ignore_ineligible_table");
+        o.insert("performance_mode".into(), json!("throughput"));
+        o.insert("enable_active_active".into(), json!(false));
+        o.insert("active_active_progress_interval".into(), json!(1800000000000u64));
+        o.insert("active_active_sync_stats_interval".into(), json!(60000000000u64));
+        o.insert(
+            "scheduler".into(),
+            json!({
+                "enable_table_across_nodes": false, "region_threshold": 10000, "region_count_per_span": 100,
+                "region_count_refresh_interval": 300000000000u64, "write_key_threshold": 0,
+                "scheduling_task_count_per_node": 20, "enable_splittable_check": false, "force_split": false,
+                "balance_score_threshold": 20, "min_traffic_percentage": 0.8, "max_traffic_percentage": 1.25
+            }),
+        );
+        remove_path(&mut d, "sink.enable_kafka_sink_v2");
+        set_path(&mut d, "consistent.storage", json!(""));
+        set_path(&mut d, "consistent.compression", json!(""));
+        return d;
+    }
+    let v = profile.version;
+    if v < Version::new(8, 5, 0) {
+        remove_path(&mut d, "sink.send-all-bootstrap-at-start");
+        remove_path(&mut d, "sink.csv.output_field_header");
+    }
+    if v < Version::new(8, 1, 0) {
+        for p in [
+            "enable_table_monitor",
+            "synced_status",
+            "sink.content_compatible",
+            "sink.debezium",
+            "sink.open",
+            "sink.debezium_disable_schema",
+            "sink.send_bootstrap_interval_in_sec",
+            "sink.send_bootstrap_in_msg_count",
+            "sink.send_bootstrap_to_all_partition",
+            "consistent.meta_flush_interval",
+            "consistent.encoding_worker_num",
+            "consistent.flush_worker_num",
+            "consistent.memory_usage",
+        ] {
+            remove_path(&mut d, p);
+        }
+    }
+    if v < Version::new(7, 5, 0) {
+        remove_path(&mut d, "changefeed_error_stuck_duration");
+        set_path(&mut d, "case_sensitive", json!(true));
+        set_path(&mut d, "enable_old_value", json!(true));
+    }
+    d
+}
+
+// ---------- JSON path helpers (dotted paths; keys never contain dots) ----------
+
+pub fn get_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |cur, k| cur.as_object()?.get(k))
+}
+
+pub fn set_path(v: &mut Value, path: &str, new: Value) {
+    let mut cur = v;
+    let parts: Vec<&str> = path.split('.').collect();
+    for k in &parts[..parts.len() - 1] {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        cur = cur
+            .as_object_mut()
+            .expect("object")
+            .entry(k.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if !cur.is_object() {
+        *cur = Value::Object(Map::new());
+    }
+    cur.as_object_mut()
+        .expect("object")
+        .insert(parts[parts.len() - 1].to_string(), new);
+}
+
+pub fn remove_path(v: &mut Value, path: &str) -> Option<Value> {
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((p, l)) => (get_path_mut(v, p)?, l),
+        None => (v, path),
+    };
+    parent.as_object_mut()?.remove(last)
+}
+
+fn get_path_mut<'a>(v: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.split('.').try_fold(v, |cur, k| cur.as_object_mut()?.get_mut(k))
+}
+
+/// Create-style merge: objects merge key by key, anything else (arrays too) replaces.
+pub fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// Leaves of a JSON object as dotted paths; arrays and scalars are leaves.
+pub fn flatten(v: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) if !m.is_empty() || prefix.is_empty() => {
+                for (k, child) in m {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, child, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", v, &mut out);
+    out
+}
+
+/// absent ≡ null ≡ "" ≡ [] ≡ {}: the server omits empty values (`omitempty`).
+pub fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// Equality after the server's representation quirks (numbers by value, empties alike).
+pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
+    if is_empty(a) && is_empty(b) {
+        return true;
+    }
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
+        }
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+// ---------- server derivations and stripping ----------
+
+fn uri_query(uri: &str) -> Vec<(String, String)> {
+    GoUrl::parse(uri).map(|u| u.query_pairs()).unwrap_or_default()
+}
+
+/// `ValidateAndAdjust` (api-semantics §6.3). Returns the paths it set or changed.
+pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<String> {
+    let mut derived = BTreeSet::new();
+    let class = sink_class(uri);
+    let mut set = |cfg: &mut Value, path: &str, v: Value| {
+        if !equivalent(get_path(cfg, path), Some(&v)) {
+            set_path(cfg, path, v);
+        }
+        derived.insert(path.to_string());
+    };
+    let q = uri_query(uri);
+    if let Some((_, p)) = q.iter().find(|(k, _)| k == "protocol") {
+        set(cfg, "sink.protocol", json!(p));
+    }
+    if let Some((_, a)) = q.iter().find(|(k, _)| k == "transaction-atomicity") {
+        set(cfg, "sink.transaction_atomicity", json!(a));
+    }
+    if is_empty(get_path(cfg, "sink.terminator")) && get_path(cfg, "sink.terminator").is_none() {
+        set(cfg, "sink.terminator", json!("\r\n"));
+    }
+    if matches!(get_path(cfg, "sink.advance_timeout"), None | Some(Value::Null))
+        || get_path(cfg, "sink.advance_timeout").and_then(Value::as_u64) == Some(0)
+    {
+        set(cfg, "sink.advance_timeout", json!(150));
+    }
+    if class == SinkClass::Storage {
+        let w = get_path(cfg, "sink.file_index_width").and_then(Value::as_u64).unwrap_or(0);
+        if !(6..=20).contains(&w) {
+            set(cfg, "sink.file_index_width", json!(20));
+        }
+    }
+    if let Some(Value::Array(rules)) = get_path_mut(cfg, "sink.dispatchers") {
+        for r in rules.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(d) = r.remove("dispatcher") {
+                if is_empty(r.get("partition")) {
+                    r.insert("partition".into(), d);
+                }
+            }
+        }
+    }
+    if class == SinkClass::Pulsar && get_path(cfg, "sink.pulsar_config").is_none() {
+        set(cfg, "sink.pulsar_config", json!({}));
+    }
+    if get_path(cfg, "memory_quota").and_then(Value::as_u64) == Some(0) {
+        set(cfg, "memory_quota", json!(1073741824u64));
+    }
+    let sch = scheme(uri);
+    if profile.arch == Arch::Classic
+        && !(sch.contains("kafka") || sch.contains("blackhole"))
+        && get_path(cfg, "scheduler.enable_table_across_nodes") == Some(&Value::Bool(true))
+    {
+        set(cfg, "scheduler.enable_table_across_nodes", json!(false));
+    }
+    if class != SinkClass::Kafka && get_path(cfg, "integrity.integrity_check_level").is_some_and(|v| v != "none") {
+        set(cfg, "integrity.integrity_check_level", json!("none"));
+    }
+    derived
+}
+
+/// `RmUnusedFields`: what the server drops for this sink scheme when it loads the changefeed.
+pub fn strip(profile: &ServerProfile, uri: &str, cfg: &mut Value) {
+    let class = sink_class(uri);
+    if class == SinkClass::Blackhole {
+        return;
+    }
+    let rm = |cfg: &mut Value, paths: &[&str]| {
+        for p in paths {
+            remove_path(cfg, p);
+        }
+    };
+    if !class.is_mq() {
+        rm(
+            cfg,
+            &[
+                "sink.schema_registry",
+                "sink.encoder_concurrency",
+                "sink.enable_kafka_sink_v2",
+                "sink.only_output_updated_columns",
+                "sink.delete_only_output_handle_key_columns",
+                "sink.content_compatible",
+                "sink.kafka_config",
+            ],
+        );
+        if profile.arch == Arch::Classic {
+            rm(cfg, &["sink.dispatchers"]);
+        }
+    } else {
+        let protocol = get_path(cfg, "sink.protocol").and_then(Value::as_str).unwrap_or("");
+        let keeps_registry =
+            protocol == "avro" || (profile.arch == Arch::Newarch && protocol == "debezium-avro");
+        if !keeps_registry {
+            rm(cfg, &["sink.schema_registry"]);
+        }
+    }
+    if class != SinkClass::Storage {
+        rm(
+            cfg,
+            &[
+                "sink.csv",
+                "sink.date_separator",
+                "sink.enable_partition_separator",
+                "sink.file_index_width",
+                "sink.cloud_storage_config",
+            ],
+        );
+    }
+    if class != SinkClass::Mysql {
+        rm(
+            cfg,
+            &[
+                "enable_sync_point",
+                "bdr_mode",
+                "sync_point_interval",
+                "sync_point_retention",
+                "sink.safe_mode",
+                "sink.mysql_config",
+            ],
+        );
+        if profile.arch == Arch::Classic {
+            rm(cfg, &["consistent"]);
+        }
+    } else {
+        rm(cfg, &["sink.protocol", "sink.terminator"]);
+    }
+}
+
+/// The desired config as the server will hold it, plus the paths the server derives.
+pub struct Effective {
+    /// Defaults ⊕ manifest, adjusted, not stripped: the body of a create/update.
+    pub body: Value,
+    /// `body` stripped for this sink scheme: what a later GET shows.
+    pub compare: Value,
+    pub derived: BTreeSet<String>,
+}
+
+pub fn effective_desired(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Effective {
+    let mut body = defaults(profile);
+    if let Some(m) = manifest {
+        merge(&mut body, m);
+    }
+    let derived = adjust(profile, uri, &mut body);
+    let mut compare = body.clone();
+    strip(profile, uri, &mut compare);
+    // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
+    if sink_class(uri) == SinkClass::Mysql {
+        remove_path(&mut body, "sink.protocol");
+    }
+    Effective { body, compare, derived }
+}
+
+/// Live config stripped like the server strips on load (new-arch keeps fields until resume).
+pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value {
+    let mut v = live.clone();
+    strip(profile, uri, &mut v);
+    v
+}
+
+// ---------- which keys cdcform knows ----------
+
+/// Dotted `replica_config` paths cdcform knows (from the manifest schema). Live keys outside
+/// this set are never diffed and are carried over unchanged in a PUT.
+pub fn known_paths() -> &'static KnownPaths {
+    static K: OnceLock<KnownPaths> = OnceLock::new();
+    K.get_or_init(|| KnownPaths::from_schema(&crate::manifest::json_schema()))
+}
+
+#[derive(Debug, Default)]
+pub struct KnownPaths {
+    /// Paths that are objects with declared properties.
+    objects: BTreeSet<String>,
+    /// Paths that hold a scalar, an array or a free-form map.
+    leaves: BTreeSet<String>,
+}
+
+impl KnownPaths {
+    /// Walks the JSON Schema (schemars output: `$defs` + `$ref`, `anyOf` for options).
+    pub fn from_schema(schema: &Value) -> KnownPaths {
+        let defs = schema.get("$defs").or_else(|| schema.get("definitions")).cloned().unwrap_or(Value::Null);
+        let mut k = KnownPaths::default();
+        // Find the replica_config schema: the changefeed item's `replica_config` property.
+        fn find_rc<'a>(v: &'a Value, defs: &'a Value, depth: usize) -> Option<&'a Value> {
+            if depth > 8 {
+                return None;
+            }
+            let v = resolve(v, defs);
+            if let Some(rc) = v.get("properties").and_then(|p| p.get("replica_config")) {
+                return Some(rc);
+            }
+            if let Some(p) = v.get("properties").and_then(|p| p.get("changefeeds")) {
+                let p = resolve(p, defs);
+                if let Some(items) = p.get("items") {
+                    return find_rc(items, defs, depth + 1);
+                }
+            }
+            for key in ["anyOf", "oneOf", "allOf"] {
+                if let Some(Value::Array(alts)) = v.get(key) {
+                    for a in alts {
+                        if let Some(r) = find_rc(a, defs, depth + 1) {
+                            return Some(r);
+                        }
+                    }
+                }
+            }
+            None
+        }
+        if let Some(rc) = find_rc(schema, &defs, 0) {
+            k.walk("", rc, &defs, 0);
+        }
+        k
+    }
+
+    fn walk(&mut self, prefix: &str, v: &Value, defs: &Value, depth: usize) {
+        if depth > 12 {
+            return;
+        }
+        let v = resolve(v, defs);
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(Value::Array(alts)) = v.get(key) {
+                for a in alts {
+                    self.walk(prefix, a, defs, depth + 1);
+                }
+            }
+        }
+        if let Some(Value::Object(props)) = v.get("properties") {
+            if !prefix.is_empty() {
+                self.objects.insert(prefix.to_string());
+            }
+            for (name, sub) in props {
+                let p = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                self.walk(&p, sub, defs, depth + 1);
+            }
+        } else if !prefix.is_empty() && v.get("anyOf").is_none() && v.get("oneOf").is_none() {
+            self.leaves.insert(prefix.to_string());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.leaves.is_empty()
+    }
+
+    /// A leaf path (from `flatten`) is known when it, or an ancestor, is a declared leaf.
+    /// With no schema available every path counts as known.
+    pub fn knows(&self, path: &str) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        if self.leaves.contains(path) {
+            return true;
+        }
+        let mut p = path;
+        while let Some((parent, _)) = p.rsplit_once('.') {
+            if self.leaves.contains(parent) {
+                return true;
+            }
+            p = parent;
+        }
+        // An empty object at a declared object path.
+        self.objects.contains(path)
+    }
+}
+
+fn resolve<'a>(v: &'a Value, defs: &'a Value) -> &'a Value {
+    let mut cur = v;
+    for _ in 0..8 {
+        match cur.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap_or("");
+                match defs.get(name) {
+                    Some(d) => cur = d,
+                    None => return cur,
+                }
+            }
+            None => return cur,
+        }
+    }
+    cur
+}
+
+/// Keys of `live` that cdcform does not know, to be carried over unchanged in a PUT.
+pub fn carry_unknown(body: &mut Value, live: &Value) {
+    let known = known_paths();
+    for (path, v) in flatten(live) {
+        if !known.knows(&path) && get_path(body, &path).is_none() {
+            set_path(body, &path, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p85() -> ServerProfile {
+        ServerProfile::classic(Version::new(8, 5, 0))
+    }
+
+    #[test]
+    fn classes_follow_the_scheme() {
+        assert_eq!(sink_class("mysql://u@h:3306/"), SinkClass::Mysql);
+        assert_eq!(sink_class("TiDB://h:4000/"), SinkClass::Mysql);
+        assert_eq!(sink_class("kafka+ssl://h/t?protocol=avro"), SinkClass::Kafka);
+        assert_eq!(sink_class("s3://b/p"), SinkClass::Storage);
+        assert_eq!(sink_class("blackhole://"), SinkClass::Blackhole);
+        assert_eq!(sink_class("nope"), SinkClass::Other);
+    }
+
+    #[test]
+    fn merge_objects_replace_arrays() {
+        let mut base = json!({"filter": {"rules": ["*.*"], "x": 1}, "a": 1});
+        merge(&mut base, &json!({"filter": {"rules": ["db.t"]}}));
+        assert_eq!(base, json!({"filter": {"rules": ["db.t"], "x": 1}, "a": 1}));
+    }
+
+    #[test]
+    fn protocol_is_copied_from_the_uri_and_mysql_loses_it() {
+        let e = effective_desired(&p85(), "kafka://k:9092/t?protocol=canal-json", None);
+        assert_eq!(get_path(&e.compare, "sink.protocol"), Some(&json!("canal-json")));
+        assert!(e.derived.contains("sink.protocol"));
+        assert!(get_path(&e.compare, "sink.csv").is_none(), "csv is storage-only");
+        assert!(get_path(&e.compare, "consistent").is_none(), "tiflow strips redo for non-MySQL");
+        let m = effective_desired(&p85(), "mysql://root@h:3306/", Some(&json!({"sink": {"protocol": "canal-json"}})));
+        assert!(get_path(&m.compare, "sink.protocol").is_none());
+        assert!(get_path(&m.body, "sink.protocol").is_none());
+        assert!(get_path(&m.compare, "sink.terminator").is_none());
+        assert!(get_path(&m.compare, "sync_point_interval").is_some());
+    }
+
+    #[test]
+    fn defaults_differ_by_version_and_arch() {
+        let v75 = defaults(&ServerProfile::classic(Version::new(7, 5, 0)));
+        assert!(get_path(&v75, "synced_status").is_none());
+        assert!(get_path(&v75, "sink.send-all-bootstrap-at-start").is_none());
+        let v81 = defaults(&ServerProfile::classic(Version::new(8, 1, 0)));
+        assert!(get_path(&v81, "synced_status").is_some());
+        assert!(get_path(&v81, "sink.send-all-bootstrap-at-start").is_none());
+        let na = defaults(&ServerProfile::newarch());
+        assert_eq!(get_path(&na, "scheduler.region_threshold"), Some(&json!(10000)));
+        assert!(get_path(&na, "force_replicate").is_none());
+    }
+
+    #[test]
+    fn storage_sinks_get_a_file_index_width() {
+        let e = effective_desired(&p85(), "s3://bucket/p?protocol=csv", None);
+        assert_eq!(get_path(&e.compare, "sink.file_index_width"), Some(&json!(20)));
+        assert!(get_path(&e.compare, "sink.csv").is_some());
+    }
+
+    #[test]
+    fn empties_are_equivalent() {
+        assert!(equivalent(None, Some(&json!([]))));
+        assert!(equivalent(Some(&Value::Null), Some(&json!(""))));
+        assert!(!equivalent(None, Some(&json!(0))));
+        assert!(equivalent(Some(&json!(1)), Some(&json!(1.0))));
+    }
+
+    #[test]
+    fn legacy_dispatcher_moves_to_partition() {
+        let e = effective_desired(
+            &p85(),
+            "kafka://k/t?protocol=open-protocol",
+            Some(&json!({"sink": {"dispatchers": [{"matcher": ["a.*"], "dispatcher": "table"}]}})),
+        );
+        assert_eq!(
+            get_path(&e.compare, "sink.dispatchers"),
+            Some(&json!([{"matcher": ["a.*"], "partition": "table"}]))
+        );
+    }
+}
