@@ -34,7 +34,11 @@ impl SinkClass {
 /// Lower-case scheme of a sink URI ("" when it has none).
 pub fn scheme(uri: &str) -> String {
     match uri.find(':') {
-        Some(i) if uri[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
+        Some(i)
+            if uri[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
             uri[..i].to_ascii_lowercase()
         }
         _ => String::new(),
@@ -113,8 +117,14 @@ pub fn defaults(profile: &ServerProfile) -> Value {
         o.remove("ignore_ineligible_table");
         o.insert("performance_mode".into(), json!("throughput"));
         o.insert("enable_active_active".into(), json!(false));
-        o.insert("active_active_progress_interval".into(), json!(1800000000000u64));
-        o.insert("active_active_sync_stats_interval".into(), json!(60000000000u64));
+        o.insert(
+            "active_active_progress_interval".into(),
+            json!(1800000000000u64),
+        );
+        o.insert(
+            "active_active_sync_stats_interval".into(),
+            json!(60000000000u64),
+        );
         o.insert(
             "scheduler".into(),
             json!({
@@ -164,7 +174,8 @@ pub fn defaults(profile: &ServerProfile) -> Value {
 // ---------- JSON path helpers (dotted paths; keys never contain dots) ----------
 
 pub fn get_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |cur, k| cur.as_object()?.get(k))
+    path.split('.')
+        .try_fold(v, |cur, k| cur.as_object()?.get(k))
 }
 
 pub fn set_path(v: &mut Value, path: &str, new: Value) {
@@ -197,7 +208,8 @@ pub fn remove_path(v: &mut Value, path: &str) -> Option<Value> {
 }
 
 fn get_path_mut<'a>(v: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    path.split('.').try_fold(v, |cur, k| cur.as_object_mut()?.get_mut(k))
+    path.split('.')
+        .try_fold(v, |cur, k| cur.as_object_mut()?.get_mut(k))
 }
 
 /// Create-style merge: objects merge key by key, anything else (arrays too) replaces.
@@ -223,7 +235,11 @@ pub fn flatten(v: &Value) -> BTreeMap<String, Value> {
         match v {
             Value::Object(m) if !m.is_empty() || prefix.is_empty() => {
                 for (k, child) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&p, child, out);
                 }
             }
@@ -265,7 +281,9 @@ pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
 // ---------- server derivations and stripping ----------
 
 fn uri_query(uri: &str) -> Vec<(String, String)> {
-    GoUrl::parse(uri).map(|u| u.query_pairs()).unwrap_or_default()
+    GoUrl::parse(uri)
+        .map(|u| u.query_pairs())
+        .unwrap_or_default()
 }
 
 /// `ValidateAndAdjust` (api-semantics §6.3). Returns the paths it set or changed.
@@ -288,13 +306,17 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
     if is_empty(get_path(cfg, "sink.terminator")) && get_path(cfg, "sink.terminator").is_none() {
         set(cfg, "sink.terminator", json!("\r\n"));
     }
-    if matches!(get_path(cfg, "sink.advance_timeout"), None | Some(Value::Null))
-        || get_path(cfg, "sink.advance_timeout").and_then(Value::as_u64) == Some(0)
+    if matches!(
+        get_path(cfg, "sink.advance_timeout"),
+        None | Some(Value::Null)
+    ) || get_path(cfg, "sink.advance_timeout").and_then(Value::as_u64) == Some(0)
     {
         set(cfg, "sink.advance_timeout", json!(150));
     }
     if class == SinkClass::Storage {
-        let w = get_path(cfg, "sink.file_index_width").and_then(Value::as_u64).unwrap_or(0);
+        let w = get_path(cfg, "sink.file_index_width")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         if !(6..=20).contains(&w) {
             set(cfg, "sink.file_index_width", json!(20));
         }
@@ -321,7 +343,9 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
     {
         set(cfg, "scheduler.enable_table_across_nodes", json!(false));
     }
-    if class != SinkClass::Kafka && get_path(cfg, "integrity.integrity_check_level").is_some_and(|v| v != "none") {
+    if class != SinkClass::Kafka
+        && get_path(cfg, "integrity.integrity_check_level").is_some_and(|v| v != "none")
+    {
         set(cfg, "integrity.integrity_check_level", json!("none"));
     }
     derived
@@ -355,7 +379,9 @@ pub fn strip(profile: &ServerProfile, uri: &str, cfg: &mut Value) {
             rm(cfg, &["sink.dispatchers"]);
         }
     } else {
-        let protocol = get_path(cfg, "sink.protocol").and_then(Value::as_str).unwrap_or("");
+        let protocol = get_path(cfg, "sink.protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let keeps_registry =
             protocol == "avro" || (profile.arch == Arch::Newarch && protocol == "debezium-avro");
         if !keeps_registry {
@@ -403,7 +429,11 @@ pub struct Effective {
     pub derived: BTreeSet<String>,
 }
 
-pub fn effective_desired(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Effective {
+pub fn effective_desired(
+    profile: &ServerProfile,
+    uri: &str,
+    manifest: Option<&Value>,
+) -> Effective {
     let mut body = defaults(profile);
     if let Some(m) = manifest {
         merge(&mut body, m);
@@ -415,7 +445,11 @@ pub fn effective_desired(profile: &ServerProfile, uri: &str, manifest: Option<&V
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
     }
-    Effective { body, compare, derived }
+    Effective {
+        body,
+        compare,
+        derived,
+    }
 }
 
 /// Live config stripped like the server strips on load (new-arch keeps fields until resume).
@@ -445,7 +479,11 @@ pub struct KnownPaths {
 impl KnownPaths {
     /// Walks the JSON Schema (schemars output: `$defs` + `$ref`, `anyOf` for options).
     pub fn from_schema(schema: &Value) -> KnownPaths {
-        let defs = schema.get("$defs").or_else(|| schema.get("definitions")).cloned().unwrap_or(Value::Null);
+        let defs = schema
+            .get("$defs")
+            .or_else(|| schema.get("definitions"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let mut k = KnownPaths::default();
         // Find the replica_config schema: the changefeed item's `replica_config` property.
         fn find_rc<'a>(v: &'a Value, defs: &'a Value, depth: usize) -> Option<&'a Value> {
@@ -496,7 +534,11 @@ impl KnownPaths {
                 self.objects.insert(prefix.to_string());
             }
             for (name, sub) in props {
-                let p = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let p = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 self.walk(&p, sub, defs, depth + 1);
             }
         } else if !prefix.is_empty() && v.get("anyOf").is_none() && v.get("oneOf").is_none() {
@@ -568,7 +610,10 @@ mod tests {
     fn classes_follow_the_scheme() {
         assert_eq!(sink_class("mysql://u@h:3306/"), SinkClass::Mysql);
         assert_eq!(sink_class("TiDB://h:4000/"), SinkClass::Mysql);
-        assert_eq!(sink_class("kafka+ssl://h/t?protocol=avro"), SinkClass::Kafka);
+        assert_eq!(
+            sink_class("kafka+ssl://h/t?protocol=avro"),
+            SinkClass::Kafka
+        );
         assert_eq!(sink_class("s3://b/p"), SinkClass::Storage);
         assert_eq!(sink_class("blackhole://"), SinkClass::Blackhole);
         assert_eq!(sink_class("nope"), SinkClass::Other);
@@ -584,11 +629,24 @@ mod tests {
     #[test]
     fn protocol_is_copied_from_the_uri_and_mysql_loses_it() {
         let e = effective_desired(&p85(), "kafka://k:9092/t?protocol=canal-json", None);
-        assert_eq!(get_path(&e.compare, "sink.protocol"), Some(&json!("canal-json")));
+        assert_eq!(
+            get_path(&e.compare, "sink.protocol"),
+            Some(&json!("canal-json"))
+        );
         assert!(e.derived.contains("sink.protocol"));
-        assert!(get_path(&e.compare, "sink.csv").is_none(), "csv is storage-only");
-        assert!(get_path(&e.compare, "consistent").is_none(), "tiflow strips redo for non-MySQL");
-        let m = effective_desired(&p85(), "mysql://root@h:3306/", Some(&json!({"sink": {"protocol": "canal-json"}})));
+        assert!(
+            get_path(&e.compare, "sink.csv").is_none(),
+            "csv is storage-only"
+        );
+        assert!(
+            get_path(&e.compare, "consistent").is_none(),
+            "tiflow strips redo for non-MySQL"
+        );
+        let m = effective_desired(
+            &p85(),
+            "mysql://root@h:3306/",
+            Some(&json!({"sink": {"protocol": "canal-json"}})),
+        );
         assert!(get_path(&m.compare, "sink.protocol").is_none());
         assert!(get_path(&m.body, "sink.protocol").is_none());
         assert!(get_path(&m.compare, "sink.terminator").is_none());
@@ -604,14 +662,20 @@ mod tests {
         assert!(get_path(&v81, "synced_status").is_some());
         assert!(get_path(&v81, "sink.send-all-bootstrap-at-start").is_none());
         let na = defaults(&ServerProfile::newarch());
-        assert_eq!(get_path(&na, "scheduler.region_threshold"), Some(&json!(10000)));
+        assert_eq!(
+            get_path(&na, "scheduler.region_threshold"),
+            Some(&json!(10000))
+        );
         assert!(get_path(&na, "force_replicate").is_none());
     }
 
     #[test]
     fn storage_sinks_get_a_file_index_width() {
         let e = effective_desired(&p85(), "s3://bucket/p?protocol=csv", None);
-        assert_eq!(get_path(&e.compare, "sink.file_index_width"), Some(&json!(20)));
+        assert_eq!(
+            get_path(&e.compare, "sink.file_index_width"),
+            Some(&json!(20))
+        );
         assert!(get_path(&e.compare, "sink.csv").is_some());
     }
 

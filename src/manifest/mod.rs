@@ -50,7 +50,10 @@ pub struct DesiredSet {
     pub files: Vec<PathBuf>,
 }
 
-pub fn load(_paths: &[PathBuf], _env: &dyn Fn(&str) -> Option<String>) -> Result<DesiredSet, Diagnostics> {
+pub fn load(
+    _paths: &[PathBuf],
+    _env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DesiredSet, Diagnostics> {
     Err(Diagnostics(vec![]))
 }
 

@@ -1,1 +1,252 @@
-//! Plan as pure data; diff and planner are pure functions; saved plan files.
+//! Plan as pure data. `diff` compares one changefeed's desired and live forms; `planner`
+//! chooses an action per changefeed; `saved` reads and writes plan files. No I/O here except
+//! in `saved`.
+
+pub mod diff;
+pub mod planner;
+pub mod saved;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::manifest::DesiredChangefeed;
+use crate::ticdc::ServerProfile;
+
+/// Version of the JSON plan document (`--format json` and saved plans).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a field value prints as when it is secret.
+pub const SENSITIVE: &str = "(sensitive)";
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    pub namespace: String,
+    pub id: String,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Create; then pause when the manifest says `state: paused`.
+    Create {
+        then_pause: bool,
+    },
+    /// PUT a new config. `pause_first` when it is running; `resume_after` when it should run.
+    Update {
+        pause_first: bool,
+        resume_after: bool,
+    },
+    Pause,
+    Resume,
+    Delete,
+    /// Delete, then create (only with `--replace ID`).
+    Replace,
+    /// Cannot proceed safely; `Entry::blocked` says why.
+    Blocked,
+}
+
+impl Action {
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "+",
+            Action::Update { .. } | Action::Pause | Action::Resume => "~",
+            Action::Delete => "-",
+            Action::Replace => "-/+",
+            Action::Blocked => "!",
+        }
+    }
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Update { .. } => "update",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Delete => "delete",
+            Action::Replace => "replace",
+            Action::Blocked => "blocked",
+        }
+    }
+    /// The API steps, in order.
+    pub fn steps(&self) -> Vec<&'static str> {
+        match *self {
+            Action::Create { then_pause } => {
+                if then_pause {
+                    vec!["create", "pause"]
+                } else {
+                    vec!["create"]
+                }
+            }
+            Action::Update {
+                pause_first,
+                resume_after,
+            } => {
+                let mut s = Vec::new();
+                if pause_first {
+                    s.push("pause");
+                }
+                s.push("update");
+                if resume_after {
+                    s.push("resume");
+                }
+                s
+            }
+            Action::Pause => vec!["pause"],
+            Action::Resume => vec!["resume"],
+            Action::Delete => vec!["delete"],
+            Action::Replace => vec!["delete", "create"],
+            Action::Blocked => vec![],
+        }
+    }
+}
+
+/// Why a field change is in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The manifest asks for it.
+    Manifest,
+    /// The manifest leaves it unset and the live value is not the default: someone changed it
+    /// outside cdcform, and the update resets it.
+    Reset,
+    /// The server derives it (e.g. `sink.protocol` from the URI); shown with -v only.
+    Derived,
+}
+
+/// One changed field, with display values only (secrets already replaced by `(sensitive)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `sink_uri`, `target_ts`, `state` or `replica_config.<dotted path>`.
+    pub path: String,
+    pub kind: ChangeKind,
+    /// None = absent.
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub reason: String,
+    pub hint: String,
+}
+
+/// The live facts an entry was planned from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSummary {
+    pub state: String,
+    pub checkpoint_ts: u64,
+    pub start_ts: u64,
+}
+
+/// Execution data: never serialised into JSON output (it can hold secrets).
+#[derive(Debug, Clone)]
+pub struct Exec {
+    pub desired: Option<DesiredChangefeed>,
+    /// Full `replica_config` for create/PUT (effective desired + unknown live keys).
+    pub config: Option<Value>,
+    /// The sink URI to send on update; None when unchanged.
+    pub new_sink_uri: Option<String>,
+    /// New target_ts to send on update (0 = keep).
+    pub new_target_ts: u64,
+    /// Live config before the update, for compensation when a PUT fails.
+    pub live_config: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub key: Key,
+    pub action: Action,
+    pub changes: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Blocked>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSummary>,
+    #[serde(skip)]
+    pub exec: Option<Exec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub pause: usize,
+    pub resume: usize,
+    pub delete: usize,
+    pub replace: usize,
+    pub blocked: usize,
+    pub unchanged: usize,
+    pub unmanaged: usize,
+}
+
+impl Summary {
+    /// The contract line of design.md §1.4 (a replace counts as one create and one delete).
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "Plan: {} to create, {} to update, {} to pause, {} to resume, {} to delete. {} unchanged.",
+            self.create + self.replace,
+            self.update,
+            self.pause,
+            self.resume,
+            self.delete + self.replace,
+            self.unchanged
+        );
+        if self.blocked > 0 {
+            s.push_str(&format!(" {} blocked.", self.blocked));
+        }
+        s
+    }
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.pause + self.resume + self.delete + self.replace > 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub server: String,
+    pub profile: ServerProfile,
+    pub summary: Summary,
+    pub entries: Vec<Entry>,
+    #[serde(default)]
+    pub unchanged: Vec<Key>,
+    /// Live changefeeds outside the manifests and outside `manage`: never touched.
+    #[serde(default)]
+    pub unmanaged: Vec<Key>,
+    /// Live changefeeds inside `manage` but in no manifest (deleted only with `--prune`).
+    #[serde(default)]
+    pub unlisted: Vec<Key>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn recount(&mut self) {
+        let mut s = Summary {
+            unchanged: self.unchanged.len(),
+            unmanaged: self.unmanaged.len(),
+            ..Summary::default()
+        };
+        for e in &self.entries {
+            match e.action {
+                Action::Create { .. } => s.create += 1,
+                Action::Update { .. } => s.update += 1,
+                Action::Pause => s.pause += 1,
+                Action::Resume => s.resume += 1,
+                Action::Delete => s.delete += 1,
+                Action::Replace => s.replace += 1,
+                Action::Blocked => s.blocked += 1,
+            }
+        }
+        self.summary = s;
+    }
+}

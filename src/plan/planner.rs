@@ -1,0 +1,679 @@
+//! Chooses one action per changefeed from desired and live state. Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use globset::GlobSet;
+use serde_json::Value;
+
+use super::diff::{creation_fields, diff_changefeed};
+use super::{
+    Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan, FORMAT_VERSION,
+};
+use crate::manifest::{DesiredChangefeed, DesiredState};
+use crate::normalize::{carry_unknown, effective_desired};
+use crate::ticdc::models::{tso_physical_ms, ChangefeedInfo};
+use crate::ticdc::ServerProfile;
+
+/// One live changefeed as read for planning.
+#[derive(Debug, Clone)]
+pub struct LiveChangefeed {
+    pub info: ChangefeedInfo,
+    /// Unmasked URI from `meta_info` (classic servers); held in memory only.
+    pub raw_sink_uri: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub default_namespace: String,
+    /// Ids this repository owns beyond its manifests (for `--prune`).
+    pub manage: Option<GlobSet>,
+    /// Ids never deleted.
+    pub protected: Option<GlobSet>,
+    pub prune: bool,
+    pub replace: BTreeSet<String>,
+    pub gc_ttl: Duration,
+    /// How long a pause may last in the worst case (the apply wait timeout).
+    pub pause_budget: Duration,
+    /// Current TSO, for checkpoint lag.
+    pub now_tso: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            default_namespace: "default".into(),
+            manage: None,
+            protected: None,
+            prune: false,
+            replace: BTreeSet::new(),
+            gc_ttl: Duration::from_secs(24 * 3600),
+            pause_budget: Duration::from_secs(120),
+            now_tso: 0,
+        }
+    }
+}
+
+/// Run-state families of the raw states (api-semantics §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Stopped,
+    Failed,
+    Finished,
+    Removed,
+}
+
+pub fn run_state(raw: &str) -> RunState {
+    match raw {
+        "stopped" => RunState::Stopped,
+        "failed" => RunState::Failed,
+        "finished" => RunState::Finished,
+        "removed" => RunState::Removed,
+        // normal, warning, pending, error (v7.1), "" (uninitialised)
+        _ => RunState::Running,
+    }
+}
+
+fn lag(now_tso: u64, checkpoint: u64) -> Duration {
+    if now_tso == 0 || checkpoint == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(tso_physical_ms(now_tso).saturating_sub(tso_physical_ms(checkpoint)))
+}
+
+fn human(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+fn state_change(before: &str, after: &str) -> FieldChange {
+    FieldChange {
+        path: "state".into(),
+        kind: ChangeKind::Manifest,
+        before: Some(Value::String(if before.is_empty() {
+            "normal".into()
+        } else {
+            before.into()
+        })),
+        after: Some(Value::String(after.into())),
+        sensitive: false,
+    }
+}
+
+fn matches(set: &Option<GlobSet>, id: &str) -> bool {
+    set.as_ref().is_some_and(|g| g.is_match(id))
+}
+
+fn entry(key: Key, action: Action) -> Entry {
+    Entry {
+        key,
+        action,
+        changes: vec![],
+        blocked: None,
+        notes: vec![],
+        live: None,
+        exec: None,
+    }
+}
+
+fn blocked(key: Key, reason: String, hint: String) -> Entry {
+    Entry {
+        blocked: Some(Blocked { reason, hint }),
+        ..entry(key, Action::Blocked)
+    }
+}
+
+fn summary_of(info: &ChangefeedInfo) -> LiveSummary {
+    LiveSummary {
+        state: info.state_str().to_string(),
+        checkpoint_ts: info.checkpoint_ts,
+        start_ts: info.start_ts,
+    }
+}
+
+/// Plan desired against live. `live` holds every live changefeed of the namespaces involved.
+pub fn make_plan(
+    profile: &ServerProfile,
+    server: &str,
+    desired: &[DesiredChangefeed],
+    live: &BTreeMap<Key, LiveChangefeed>,
+    opts: &Options,
+) -> Plan {
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION,
+        server: server.to_string(),
+        profile: profile.clone(),
+        summary: Default::default(),
+        entries: vec![],
+        unchanged: vec![],
+        unmanaged: vec![],
+        unlisted: vec![],
+        notes: vec![],
+    };
+    let mut listed = BTreeSet::new();
+    for d in desired {
+        let key = Key {
+            namespace: d
+                .namespace
+                .clone()
+                .unwrap_or_else(|| opts.default_namespace.clone()),
+            id: d.id.clone(),
+        };
+        listed.insert(key.clone());
+        match plan_one(profile, d, key.clone(), live.get(&key), opts) {
+            Outcome::Change(e) => plan.entries.push(e),
+            Outcome::Unchanged(notes) => {
+                plan.notes
+                    .extend(notes.into_iter().map(|n| format!("{key}: {n}")));
+                plan.unchanged.push(key);
+            }
+        }
+    }
+    for (key, l) in live {
+        if listed.contains(key) {
+            continue;
+        }
+        if !matches(&opts.manage, &key.id) {
+            plan.unmanaged.push(key.clone());
+        } else if !opts.prune {
+            plan.unlisted.push(key.clone());
+        } else if matches(&opts.protected, &key.id) {
+            plan.entries.push(blocked(
+                key.clone(),
+                "it is in no manifest and --prune would delete it, but it is protected".into(),
+                "add it to a manifest, or remove it from `protected` in cdcform.toml".into(),
+            ));
+        } else {
+            let mut e = entry(key.clone(), Action::Delete);
+            e.live = Some(summary_of(&l.info));
+            e.notes
+                .push("in no manifest; matches `manage` and --prune is set".into());
+            plan.entries.push(e);
+        }
+    }
+    if !plan.unlisted.is_empty() {
+        plan.notes.push(format!(
+            "{} managed changefeed(s) are in no manifest and are kept; `--prune` deletes them",
+            plan.unlisted.len()
+        ));
+    }
+    plan.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    plan.recount();
+    plan
+}
+
+/// What one desired changefeed needs.
+enum Outcome {
+    Change(Entry),
+    /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
+    Unchanged(Vec<String>),
+}
+
+fn plan_one(
+    profile: &ServerProfile,
+    d: &DesiredChangefeed,
+    key: Key,
+    live: Option<&LiveChangefeed>,
+    opts: &Options,
+) -> Outcome {
+    let Some(l) = live else {
+        if d.state == DesiredState::Absent {
+            return Outcome::Unchanged(vec![]);
+        }
+        let mut e = entry(
+            key,
+            Action::Create {
+                then_pause: d.state == DesiredState::Paused,
+            },
+        );
+        e.changes = creation_fields(d);
+        if d.state == DesiredState::Paused {
+            e.changes.push(state_change("(new)", "stopped"));
+        }
+        e.exec = Some(Exec {
+            desired: Some(d.clone()),
+            config: d.replica_config.clone(),
+            new_sink_uri: Some(d.sink_uri.clone()),
+            new_target_ts: d.target_ts.unwrap_or(0),
+            live_config: None,
+        });
+        return Outcome::Change(e);
+    };
+    let info = &l.info;
+    let raw_state = info.state_str();
+    let rs = run_state(raw_state);
+    let summary = summary_of(info);
+
+    if d.state == DesiredState::Absent {
+        if matches(&opts.protected, &key.id) {
+            let mut e = blocked(
+                key,
+                "the manifest says `state: absent`, but this id is protected".into(),
+                "remove it from `protected` in cdcform.toml to allow the delete, or drop `state: absent`".into(),
+            );
+            e.live = Some(summary);
+            return Outcome::Change(e);
+        }
+        let mut e = entry(key, Action::Delete);
+        e.live = Some(summary);
+        return Outcome::Change(e);
+    }
+
+    if opts.replace.contains(&key.id) {
+        let mut e = entry(key, Action::Replace);
+        e.changes = creation_fields(d);
+        if d.start_ts.unwrap_or(0) == 0 {
+            e.notes.push(format!(
+                "re-created from the old checkpoint {} (no start_ts in the manifest)",
+                info.checkpoint_ts
+            ));
+        }
+        e.live = Some(summary);
+        e.exec = Some(Exec {
+            desired: Some(d.clone()),
+            config: d.replica_config.clone(),
+            new_sink_uri: Some(d.sink_uri.clone()),
+            new_target_ts: d.target_ts.unwrap_or(0),
+            live_config: info.config.clone(),
+        });
+        return Outcome::Change(e);
+    }
+
+    let with_live = |mut e: Entry| {
+        e.live = Some(summary.clone());
+        Outcome::Change(e)
+    };
+
+    if let Some(s) = d.start_ts.filter(|s| *s != 0 && *s != info.start_ts) {
+        return with_live(blocked(
+            key.clone(),
+            format!("start_ts is create-only: live {}, manifest {s}", info.start_ts),
+            format!(
+                "run with `--replace {}` to delete and re-create it from start_ts {s} (data is replayed or skipped), \
+                 or set start_ts back to {}",
+                key.id, info.start_ts
+            ),
+        ));
+    }
+    if d.target_ts.unwrap_or(0) == 0 && info.target_ts != 0 {
+        return with_live(blocked(
+            key.clone(),
+            format!(
+                "target_ts {} cannot be cleared on a live changefeed",
+                info.target_ts
+            ),
+            format!(
+                "set target_ts: {} in the manifest, or re-create it with `--replace {}`",
+                info.target_ts, key.id
+            ),
+        ));
+    }
+    if rs == RunState::Removed {
+        return with_live(blocked(
+            key,
+            "the changefeed is being removed".into(),
+            "wait until the removal finishes and plan again".into(),
+        ));
+    }
+
+    let eff = effective_desired(profile, &d.sink_uri, d.replica_config.as_ref());
+    let diff = diff_changefeed(profile, d, &eff, info, l.raw_sink_uri.as_deref());
+    let want_running = d.state == DesiredState::Running;
+    let lag = lag(opts.now_tso, info.checkpoint_ts);
+
+    let action = match rs {
+        RunState::Finished => {
+            if diff.needs_update() {
+                return with_live(blocked(
+                    key.clone(),
+                    "the changefeed is finished (it reached target_ts) and TiCDC refuses to update a finished changefeed"
+                        .into(),
+                    format!("re-create it with `--replace {}`, or delete it with `state: absent`", key.id),
+                ));
+            }
+            None
+        }
+        RunState::Failed => {
+            if lag >= opts.gc_ttl {
+                return with_live(blocked(
+                    key.clone(),
+                    format!(
+                        "the changefeed failed and its checkpoint is {} behind, past the GC TTL ({}): it cannot resume",
+                        human(lag),
+                        human(opts.gc_ttl)
+                    ),
+                    format!("re-create it with `--replace {}` and a start_ts the upstream still has", key.id),
+                ));
+            }
+            if diff.needs_update() {
+                Some(Action::Update {
+                    pause_first: false,
+                    resume_after: want_running,
+                })
+            } else if want_running {
+                Some(Action::Resume)
+            } else {
+                None
+            }
+        }
+        RunState::Stopped => {
+            if diff.needs_update() {
+                Some(Action::Update {
+                    pause_first: false,
+                    resume_after: want_running,
+                })
+            } else if want_running {
+                Some(Action::Resume)
+            } else {
+                None
+            }
+        }
+        RunState::Running => {
+            if diff.needs_update() {
+                Some(Action::Update {
+                    pause_first: true,
+                    resume_after: want_running,
+                })
+            } else if !want_running {
+                Some(Action::Pause)
+            } else {
+                None
+            }
+        }
+        RunState::Removed => unreachable!("handled above"),
+    };
+
+    let mut notes = diff.notes.clone();
+    if rs == RunState::Failed && !want_running && action.is_none() {
+        notes.push(
+            "the changefeed is failed (not running); `state: paused` leaves it as it is".into(),
+        );
+    }
+    let Some(action) = action else {
+        return Outcome::Unchanged(notes);
+    };
+
+    let pauses = matches!(
+        action,
+        Action::Pause
+            | Action::Update {
+                pause_first: true,
+                ..
+            }
+    );
+    if pauses && lag + opts.pause_budget >= opts.gc_ttl {
+        return with_live(blocked(
+            key,
+            format!(
+                "pausing is unsafe: the checkpoint is already {} behind and a pause of up to {} could pass the GC TTL ({}), \
+                 after which the changefeed could never resume",
+                human(lag),
+                human(opts.pause_budget),
+                human(opts.gc_ttl)
+            ),
+            "let it catch up first, or raise --gc-ttl if the upstream's GC TTL really is longer".into(),
+        ));
+    }
+
+    let mut e = entry(key, action);
+    e.changes = diff.changes;
+    e.notes = notes;
+    match action {
+        Action::Pause => e.changes.push(state_change(raw_state, "stopped")),
+        Action::Resume => e.changes.push(state_change(raw_state, "normal")),
+        Action::Update {
+            pause_first,
+            resume_after,
+        } => {
+            let end = if resume_after { "normal" } else { "stopped" };
+            let was_running = pause_first || rs == RunState::Running;
+            if was_running != resume_after || rs == RunState::Failed {
+                e.changes.push(state_change(raw_state, end));
+            }
+        }
+        _ => {}
+    }
+    if let Action::Update { .. } = action {
+        let mut body = eff.body.clone();
+        if let Some(lc) = &info.config {
+            carry_unknown(&mut body, lc);
+        }
+        e.exec = Some(Exec {
+            desired: Some(d.clone()),
+            config: Some(body),
+            new_sink_uri: diff.sink_uri_changed.then(|| d.sink_uri.clone()),
+            new_target_ts: d.target_ts.filter(|t| *t != info.target_ts).unwrap_or(0),
+            live_config: info.config.clone(),
+        });
+    } else {
+        e.exec = Some(Exec {
+            desired: Some(d.clone()),
+            config: None,
+            new_sink_uri: None,
+            new_target_ts: 0,
+            live_config: info.config.clone(),
+        });
+    }
+    e.live = Some(summary);
+    Outcome::Change(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize;
+    use crate::ticdc::mask::mask_sink_uri;
+    use crate::ticdc::Version;
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000_000 << 18;
+
+    fn p() -> ServerProfile {
+        ServerProfile::classic(Version::new(8, 5, 0))
+    }
+
+    fn want(id: &str, state: DesiredState, cfg: Option<Value>) -> DesiredChangefeed {
+        DesiredChangefeed {
+            id: id.into(),
+            sink_uri: "blackhole://".into(),
+            sink_uri_template: "blackhole://".into(),
+            state,
+            replica_config: cfg.clone(),
+            replica_config_template: cfg,
+            ..Default::default()
+        }
+    }
+
+    fn have(id: &str, state: &str, cfg: Option<&Value>) -> (Key, LiveChangefeed) {
+        let mut c = normalize::defaults(&p());
+        if let Some(m) = cfg {
+            normalize::merge(&mut c, m);
+        }
+        let info = ChangefeedInfo {
+            namespace: Some("default".into()),
+            id: id.into(),
+            sink_uri: mask_sink_uri("blackhole://").unwrap(),
+            config: Some(c),
+            state: Some(state.into()),
+            start_ts: NOW - (60_000 << 18),
+            checkpoint_ts: NOW - (1_000 << 18),
+            ..Default::default()
+        };
+        (
+            Key {
+                namespace: "default".into(),
+                id: id.into(),
+            },
+            LiveChangefeed {
+                info,
+                raw_sink_uri: Some("blackhole://".into()),
+            },
+        )
+    }
+
+    fn opts() -> Options {
+        Options {
+            now_tso: NOW,
+            ..Options::default()
+        }
+    }
+
+    fn actions(plan: &Plan) -> Vec<(String, Action)> {
+        plan.entries
+            .iter()
+            .map(|e| (e.key.id.clone(), e.action))
+            .collect()
+    }
+
+    #[test]
+    fn one_action_per_situation() {
+        let w = json!({"mounter": {"worker_num": 8}});
+        let desired = vec![
+            want("new", DesiredState::Running, None),
+            want("new-paused", DesiredState::Paused, None),
+            want("same", DesiredState::Running, None),
+            want("cfg-running", DesiredState::Running, Some(w.clone())),
+            want("cfg-stopped", DesiredState::Running, Some(w.clone())),
+            want("to-pause", DesiredState::Paused, None),
+            want("to-resume", DesiredState::Running, None),
+            want("gone", DesiredState::Absent, None),
+            want("already-gone", DesiredState::Absent, None),
+        ];
+        let live: BTreeMap<_, _> = [
+            have("same", "normal", None),
+            have("cfg-running", "normal", None),
+            have("cfg-stopped", "stopped", None),
+            have("to-pause", "warning", None),
+            have("to-resume", "stopped", None),
+            have("gone", "normal", None),
+            have("stranger", "normal", None),
+        ]
+        .into_iter()
+        .collect();
+        let plan = make_plan(&p(), "http://x", &desired, &live, &opts());
+        assert_eq!(
+            actions(&plan),
+            vec![
+                (
+                    "cfg-running".into(),
+                    Action::Update {
+                        pause_first: true,
+                        resume_after: true
+                    }
+                ),
+                (
+                    "cfg-stopped".into(),
+                    Action::Update {
+                        pause_first: false,
+                        resume_after: true
+                    }
+                ),
+                ("gone".into(), Action::Delete),
+                ("new".into(), Action::Create { then_pause: false }),
+                ("new-paused".into(), Action::Create { then_pause: true }),
+                ("to-pause".into(), Action::Pause),
+                ("to-resume".into(), Action::Resume),
+            ]
+        );
+        assert_eq!(plan.unmanaged.len(), 1);
+        assert_eq!(plan.summary.unchanged, 2);
+        assert_eq!(
+            plan.summary.line(),
+            "Plan: 2 to create, 2 to update, 1 to pause, 1 to resume, 1 to delete. 2 unchanged."
+        );
+    }
+
+    #[test]
+    fn prune_and_protect() {
+        let live: BTreeMap<_, _> = [
+            have("team-a", "normal", None),
+            have("team-keep", "normal", None),
+            have("other", "normal", None),
+        ]
+        .into_iter()
+        .collect();
+        let glob = |p: &str| {
+            let mut b = globset::GlobSetBuilder::new();
+            b.add(globset::Glob::new(p).unwrap());
+            Some(b.build().unwrap())
+        };
+        let mut o = Options {
+            manage: glob("team-*"),
+            protected: glob("*-keep"),
+            ..opts()
+        };
+        let plan = make_plan(&p(), "x", &[], &live, &o);
+        assert!(plan.entries.is_empty());
+        assert_eq!(plan.unlisted.len(), 2);
+        o.prune = true;
+        let plan = make_plan(&p(), "x", &[], &live, &o);
+        assert_eq!(
+            actions(&plan),
+            vec![
+                ("team-a".into(), Action::Delete),
+                ("team-keep".into(), Action::Blocked)
+            ]
+        );
+        assert_eq!(
+            plan.unmanaged,
+            vec![Key {
+                namespace: "default".into(),
+                id: "other".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn blocked_cases_say_why_and_what_to_do() {
+        let w = json!({"mounter": {"worker_num": 8}});
+        let mut start = want("start", DesiredState::Running, None);
+        start.start_ts = Some(42);
+        let desired = vec![
+            start,
+            want("fin", DesiredState::Running, Some(w)),
+            want("old-failed", DesiredState::Running, None),
+        ];
+        let (k3, mut f) = have("old-failed", "failed", None);
+        f.info.checkpoint_ts = NOW - ((48 * 3600 * 1000) << 18);
+        let live: BTreeMap<_, _> = [
+            have("start", "normal", None),
+            have("fin", "finished", None),
+            (k3, f),
+        ]
+        .into_iter()
+        .collect();
+        let plan = make_plan(&p(), "x", &desired, &live, &opts());
+        assert!(plan.entries.iter().all(|e| e.action == Action::Blocked));
+        let why: Vec<&str> = plan
+            .entries
+            .iter()
+            .map(|e| e.blocked.as_ref().unwrap().hint.as_str())
+            .collect();
+        assert!(why.iter().all(|h| h.contains("--replace")), "{why:?}");
+        let mut o = opts();
+        o.replace.insert("start".into());
+        let plan = make_plan(&p(), "x", &desired[..1], &live, &o);
+        assert_eq!(plan.entries[0].action, Action::Replace);
+    }
+
+    #[test]
+    fn pause_refused_near_gc_ttl() {
+        let (k, mut l) = have("lagging", "normal", None);
+        l.info.checkpoint_ts = NOW - ((24 * 3600 * 1000 - 60_000) << 18);
+        let live: BTreeMap<_, _> = [(k, l)].into_iter().collect();
+        let plan = make_plan(
+            &p(),
+            "x",
+            &[want("lagging", DesiredState::Paused, None)],
+            &live,
+            &opts(),
+        );
+        assert_eq!(plan.entries[0].action, Action::Blocked);
+        assert!(plan.entries[0]
+            .blocked
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("GC TTL"));
+    }
+}
