@@ -1,3 +1,4 @@
 //! Rendering: plans as text, JSON, markdown; diagnostics as source snippets.
 
 pub mod diagnostics;
+pub mod plan;
