@@ -84,7 +84,10 @@ fn globs(what: &str, pats: &[String]) -> Result<Option<GlobSet>, Error> {
     }
     let mut b = GlobSetBuilder::new();
     for p in pats {
-        b.add(Glob::new(p).map_err(|e| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))?);
+        b.add(
+            Glob::new(p)
+                .map_err(|e| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))?,
+        );
     }
     Ok(Some(b.build().map_err(|e| Error::Settings(e.to_string()))?))
 }
@@ -98,7 +101,10 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, Error> {
             .span()
             .map(|s| {
                 let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+                (
+                    before.matches('\n').count() + 1,
+                    before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+                )
             })
             .unwrap_or((0, 0));
         Error::Settings(format!("{}:{line}:{col}: {}", path.display(), e.message()))
@@ -108,11 +114,17 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, Error> {
 impl Settings {
     /// Resolve from flags, environment and the config file.
     pub fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error> {
-        let explicit = g.config.clone().or_else(|| env("CDCFORM_CONFIG").map(PathBuf::from));
+        let explicit = g
+            .config
+            .clone()
+            .or_else(|| env("CDCFORM_CONFIG").map(PathBuf::from));
         let (config_file, file) = match explicit {
             Some(p) => {
                 if !p.exists() {
-                    return Err(Error::Settings(format!("config file {} does not exist", p.display())));
+                    return Err(Error::Settings(format!(
+                        "config file {} does not exist",
+                        p.display()
+                    )));
                 }
                 let f = read_config_file(&p)?;
                 (Some(p), f)
@@ -127,7 +139,11 @@ impl Settings {
                 }
             }
         };
-        let cluster_name = g.cluster.clone().or_else(|| env("CDCFORM_CLUSTER")).or(file.default_cluster.clone());
+        let cluster_name = g
+            .cluster
+            .clone()
+            .or_else(|| env("CDCFORM_CLUSTER"))
+            .or(file.default_cluster.clone());
         let mut c = file.defaults.clone();
         if let Some(name) = &cluster_name {
             let Some(over) = file.clusters.get(name) else {
@@ -137,37 +153,91 @@ impl Settings {
                     Some(p) => format!(
                         "cluster {name:?} is not defined in {} (defined: {})",
                         p.display(),
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 }));
             };
             macro_rules! over {
                 ($($f:ident),*) => { $( if over.$f.is_some() { c.$f = over.$f.clone(); } )* };
             }
-            over!(server, namespace, paths, ca, cert, key, user, password_env, manage, protected, parallelism, timeout, gc_ttl);
+            over!(
+                server,
+                namespace,
+                paths,
+                ca,
+                cert,
+                key,
+                user,
+                password_env,
+                manage,
+                protected,
+                parallelism,
+                timeout,
+                gc_ttl
+            );
         }
-        let base = config_file.as_ref().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
-        let rel = |p: PathBuf| if p.is_absolute() || base.as_os_str().is_empty() { p } else { base.join(p) };
+        let base = config_file
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let rel = |p: PathBuf| {
+            if p.is_absolute() || base.as_os_str().is_empty() {
+                p
+            } else {
+                base.join(p)
+            }
+        };
 
-        let server = g.server.clone().or_else(|| env("CDCFORM_SERVER")).or(c.server.clone()).unwrap_or_else(|| DEFAULT_SERVER.into());
-        let namespace = g.namespace.clone().or_else(|| env("CDCFORM_NAMESPACE")).or(c.namespace.clone()).unwrap_or_else(|| "default".into());
-        let ca = g.ca.clone().or_else(|| env("CDCFORM_CA").map(PathBuf::from)).or(c.ca.clone().map(rel));
-        let cert = g.cert.clone().or_else(|| env("CDCFORM_CERT").map(PathBuf::from)).or(c.cert.clone().map(rel));
-        let key = g.key.clone().or_else(|| env("CDCFORM_KEY").map(PathBuf::from)).or(c.key.clone().map(rel));
-        let user = g.user.clone().or_else(|| env("CDCFORM_USER")).or(c.user.clone());
-        let password = match (&user, env("CDCFORM_PASSWORD")) {
-            (_, Some(p)) => Some(p),
-            (Some(_), None) => match &c.password_env {
-                Some(var) => Some(env(var).ok_or_else(|| {
-                    Error::Settings(format!(
+        let server = g
+            .server
+            .clone()
+            .or_else(|| env("CDCFORM_SERVER"))
+            .or(c.server.clone())
+            .unwrap_or_else(|| DEFAULT_SERVER.into());
+        let namespace = g
+            .namespace
+            .clone()
+            .or_else(|| env("CDCFORM_NAMESPACE"))
+            .or(c.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        let ca =
+            g.ca.clone()
+                .or_else(|| env("CDCFORM_CA").map(PathBuf::from))
+                .or(c.ca.clone().map(rel));
+        let cert = g
+            .cert
+            .clone()
+            .or_else(|| env("CDCFORM_CERT").map(PathBuf::from))
+            .or(c.cert.clone().map(rel));
+        let key = g
+            .key
+            .clone()
+            .or_else(|| env("CDCFORM_KEY").map(PathBuf::from))
+            .or(c.key.clone().map(rel));
+        let user = g
+            .user
+            .clone()
+            .or_else(|| env("CDCFORM_USER"))
+            .or(c.user.clone());
+        let password =
+            match (&user, env("CDCFORM_PASSWORD")) {
+                (_, Some(p)) => Some(p),
+                (Some(_), None) => match &c.password_env {
+                    Some(var) => Some(env(var).ok_or_else(|| {
+                        Error::Settings(format!(
                         "basic auth: environment variable {var} (password_env in {}) is not set",
                         config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
                     ))
-                })?),
-                None => None,
-            },
-            (None, None) => None,
-        };
+                    })?),
+                    None => None,
+                },
+                (None, None) => None,
+            };
         let timeout = match g.timeout {
             Some(t) => t,
             None => match env("CDCFORM_TIMEOUT").or(c.timeout.clone()) {
@@ -178,7 +248,9 @@ impl Settings {
         let parallelism = match g.parallelism {
             Some(p) => p,
             None => match env("CDCFORM_PARALLELISM") {
-                Some(s) => s.parse().map_err(|_| Error::Settings(format!("CDCFORM_PARALLELISM={s:?} is not a number")))?,
+                Some(s) => s.parse().map_err(|_| {
+                    Error::Settings(format!("CDCFORM_PARALLELISM={s:?} is not a number"))
+                })?,
                 None => c.parallelism.unwrap_or(DEFAULT_PARALLELISM),
             },
         };
@@ -202,7 +274,13 @@ impl Settings {
         Ok(Settings {
             server,
             namespace,
-            paths: c.paths.clone().unwrap_or_default().into_iter().map(rel).collect(),
+            paths: c
+                .paths
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(rel)
+                .collect(),
             client,
             manage: globs("manage", &manage_patterns)?,
             manage_patterns,

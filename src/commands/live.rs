@@ -23,28 +23,46 @@ pub struct Snapshot {
 fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     match e {
         e @ ClientError::Transport { .. } => Error::Client(e),
-        other => Error::msg(format!("{what} on {}: {}", client.base_url(), other.brief())),
+        other => Error::msg(format!(
+            "{what} on {}: {}",
+            client.base_url(),
+            other.brief()
+        )),
     }
 }
 
-async fn list_all(client: &Client, namespaces: &BTreeSet<String>) -> Result<Vec<(String, ChangefeedCommonInfo)>, Error> {
+async fn list_all(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+) -> Result<Vec<(String, ChangefeedCommonInfo)>, Error> {
     let mut out = Vec::new();
     for ns in namespaces {
         let items = client
             .list_changefeeds(ns, Some("all"))
             .await
-            .map_err(|e| server_error(client, &format!("listing changefeeds of namespace {ns}"), e))?;
+            .map_err(|e| {
+                server_error(client, &format!("listing changefeeds of namespace {ns}"), e)
+            })?;
         out.extend(items.into_iter().map(|i| (ns.clone(), i)));
     }
     Ok(out)
 }
 
 /// Detect the server profile and read the live changefeeds.
-pub async fn read(client: &Client, namespaces: &BTreeSet<String>, parallelism: usize) -> Result<Snapshot, Error> {
-    let status = client.status().await.map_err(|e| server_error(client, "reading /api/v2/status", e))?;
+pub async fn read(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+    parallelism: usize,
+) -> Result<Snapshot, Error> {
+    let status = client
+        .status()
+        .await
+        .map_err(|e| server_error(client, "reading /api/v2/status", e))?;
     let version = Version::parse(&status.version).unwrap_or(Version::new(8, 5, 0));
     let (tso, mut listed) = tokio::join!(client.tso(), list_all(client, namespaces));
-    let now_tso = tso.map(|t| t.compose()).map_err(|e| server_error(client, "reading the current TSO", e))?;
+    let now_tso = tso
+        .map(|t| t.compose())
+        .map_err(|e| server_error(client, "reading the current TSO", e))?;
     let mut items = listed?;
     let arch = if items.iter().any(|(_, i)| i.keyspace.is_some()) {
         Arch::Newarch
@@ -63,35 +81,58 @@ pub async fn read(client: &Client, namespaces: &BTreeSet<String>, parallelism: u
         listed = list_all(client, namespaces).await;
         items = listed?;
     }
-    let profile = ServerProfile { arch, version, raw_version: status.version.clone() };
-    let fetched: Vec<Option<(Key, LiveChangefeed)>> = stream::iter(items.into_iter().map(|(ns, item)| {
-        let profile = &profile;
-        async move {
-            let key = Key { namespace: ns.clone(), id: item.id.clone() };
-            let res = if profile.has_meta_info() {
-                client.meta_info(&ns, &item.id).await
-            } else {
-                client.get_changefeed(&ns, &item.id).await
-            };
-            match res {
-                Ok(mut info) => {
-                    let raw = if profile.has_meta_info() {
-                        let raw = std::mem::take(&mut info.sink_uri);
-                        info.sink_uri = mask_sink_uri(&raw).unwrap_or_else(|_| "<invalid uri>".into());
-                        Some(raw)
-                    } else {
-                        None
-                    };
-                    Ok(Some((key, LiveChangefeed { info, raw_sink_uri: raw })))
+    let profile = ServerProfile {
+        arch,
+        version,
+        raw_version: status.version.clone(),
+    };
+    let fetched: Vec<Option<(Key, LiveChangefeed)>> =
+        stream::iter(items.into_iter().map(|(ns, item)| {
+            let profile = &profile;
+            async move {
+                let key = Key {
+                    namespace: ns.clone(),
+                    id: item.id.clone(),
+                };
+                let res = if profile.has_meta_info() {
+                    client.meta_info(&ns, &item.id).await
+                } else {
+                    client.get_changefeed(&ns, &item.id).await
+                };
+                match res {
+                    Ok(mut info) => {
+                        let raw = if profile.has_meta_info() {
+                            let raw = std::mem::take(&mut info.sink_uri);
+                            info.sink_uri =
+                                mask_sink_uri(&raw).unwrap_or_else(|_| "<invalid uri>".into());
+                            Some(raw)
+                        } else {
+                            None
+                        };
+                        Ok(Some((
+                            key,
+                            LiveChangefeed {
+                                info,
+                                raw_sink_uri: raw,
+                            },
+                        )))
+                    }
+                    // Removed between the list and the GET: it is gone.
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(server_error(
+                        client,
+                        &format!("reading changefeed {key}"),
+                        e,
+                    )),
                 }
-                // Removed between the list and the GET: it is gone.
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(server_error(client, &format!("reading changefeed {key}"), e)),
             }
-        }
-    }))
-    .buffer_unordered(parallelism.max(1))
-    .try_collect()
-    .await?;
-    Ok(Snapshot { profile, now_tso, changefeeds: fetched.into_iter().flatten().collect() })
+        }))
+        .buffer_unordered(parallelism.max(1))
+        .try_collect()
+        .await?;
+    Ok(Snapshot {
+        profile,
+        now_tso,
+        changefeeds: fetched.into_iter().flatten().collect(),
+    })
 }

@@ -22,7 +22,12 @@ pub fn namespaces(settings: &Settings, desired: &[DesiredChangefeed]) -> BTreeSe
     ns
 }
 
-pub fn planner_options(settings: &Settings, o: &PlanOptions, now_tso: u64, pause_budget: Duration) -> Options {
+pub fn planner_options(
+    settings: &Settings,
+    o: &PlanOptions,
+    now_tso: u64,
+    pause_budget: Duration,
+) -> Options {
     Options {
         default_namespace: settings.namespace.clone(),
         manage: settings.manage.clone(),
@@ -45,11 +50,20 @@ pub async fn compute(
 ) -> Result<(Plan, Snapshot), Error> {
     let snap = live::read(client, &namespaces(settings, desired), settings.parallelism).await?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
-    let plan = make_plan(&snap.profile, &settings.server, desired, &snap.changefeeds, &opts);
+    let plan = make_plan(
+        &snap.profile,
+        &settings.server,
+        desired,
+        &snap.changefeeds,
+        &opts,
+    );
     Ok((plan, snap))
 }
 
-pub fn load_manifests(settings: &Settings, paths: &[std::path::PathBuf]) -> Result<manifest::DesiredSet, Error> {
+pub fn load_manifests(
+    settings: &Settings,
+    paths: &[std::path::PathBuf],
+) -> Result<manifest::DesiredSet, Error> {
     let paths = settings.manifest_paths(paths);
     manifest::load(&paths, &process_env).map_err(Error::Manifest)
 }
@@ -62,8 +76,12 @@ pub fn save(
     settings: &Settings,
     o: &PlanOptions,
 ) -> Result<(), Error> {
-    let saved_d = saved_desired(desired, &settings.namespace).map_err(|e| Error::msg(e.to_string()))?;
-    let keys = saved_d.iter().map(|d| Key { namespace: d.namespace.clone(), id: d.id.clone() });
+    let saved_d =
+        saved_desired(desired, &settings.namespace).map_err(|e| Error::msg(e.to_string()))?;
+    let keys = saved_d.iter().map(|d| Key {
+        namespace: d.namespace.clone(),
+        id: d.id.clone(),
+    });
     let fps = fingerprints(&snap.changefeeds, keys);
     let opts = SavedOptions {
         prune: o.prune,
@@ -90,10 +108,21 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
     let settings = Settings::resolve(g, &process_env)?;
     let set = load_manifests(&settings, &a.paths)?;
     let client = Client::new(settings.client.clone())?;
-    let (plan, snap) = compute(&settings, &client, &set.changefeeds, &a.opts, Duration::from_secs(120)).await?;
+    let (plan, snap) = compute(
+        &settings,
+        &client,
+        &set.changefeeds,
+        &a.opts,
+        Duration::from_secs(120),
+    )
+    .await?;
     if let Some(path) = &a.out {
         save(path, &plan, &snap, &set.changefeeds, &settings, &a.opts)?;
-        out.progress(&format!("Saved the plan to {}; run `cdcform apply {}` to execute it.", path.display(), path.display()));
+        out.progress(&format!(
+            "Saved the plan to {}; run `cdcform apply {}` to execute it.",
+            path.display(),
+            path.display()
+        ));
     }
     out.data(&render(&plan, a.format, out));
     if plan.summary.blocked > 0 {
@@ -102,9 +131,11 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             plan.summary.blocked
         ));
     }
-    Ok(if a.detailed_exitcode && (plan.summary.has_changes() || plan.summary.blocked > 0) {
-        exit::CHANGES
-    } else {
-        exit::OK
-    })
+    Ok(
+        if a.detailed_exitcode && (plan.summary.has_changes() || plan.summary.blocked > 0) {
+            exit::CHANGES
+        } else {
+            exit::OK
+        },
+    )
 }

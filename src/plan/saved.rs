@@ -70,7 +70,10 @@ fn template_at<'a>(d: &'a DesiredChangefeed, path: &str) -> Option<&'a Value> {
 }
 
 /// Build the saved form of the desired entries; refuses literal secrets.
-pub fn saved_desired(desired: &[DesiredChangefeed], default_ns: &str) -> Result<Vec<SavedDesired>, LiteralSecret> {
+pub fn saved_desired(
+    desired: &[DesiredChangefeed],
+    default_ns: &str,
+) -> Result<Vec<SavedDesired>, LiteralSecret> {
     let mut out = Vec::new();
     for d in desired {
         for path in &d.sensitive {
@@ -93,7 +96,10 @@ pub fn saved_desired(desired: &[DesiredChangefeed], default_ns: &str) -> Result<
             }
         }
         out.push(SavedDesired {
-            namespace: d.namespace.clone().unwrap_or_else(|| default_ns.to_string()),
+            namespace: d
+                .namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string()),
             id: d.id.clone(),
             sink_uri: d.sink_uri_template.clone(),
             state: d.state,
@@ -106,7 +112,12 @@ pub fn saved_desired(desired: &[DesiredChangefeed], default_ns: &str) -> Result<
     Ok(out)
 }
 
-fn expand_value(v: &Value, env: &dyn Fn(&str) -> Option<String>, path: &str, sensitive: &mut BTreeSet<String>) -> Result<Value, String> {
+fn expand_value(
+    v: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+    path: &str,
+    sensitive: &mut BTreeSet<String>,
+) -> Result<Value, String> {
     Ok(match v {
         Value::String(s) => {
             if s.contains("${") {
@@ -115,12 +126,17 @@ fn expand_value(v: &Value, env: &dyn Fn(&str) -> Option<String>, path: &str, sen
             Value::String(crate::manifest::expand(s, env)?)
         }
         Value::Array(a) => Value::Array(
-            a.iter().map(|x| expand_value(x, env, path, sensitive)).collect::<Result<_, _>>()?,
+            a.iter()
+                .map(|x| expand_value(x, env, path, sensitive))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Object(o) => {
             let mut m = serde_json::Map::new();
             for (k, x) in o {
-                m.insert(k.clone(), expand_value(x, env, &format!("{path}.{k}"), sensitive)?);
+                m.insert(
+                    k.clone(),
+                    expand_value(x, env, &format!("{path}.{k}"), sensitive)?,
+                );
             }
             Value::Object(m)
         }
@@ -129,7 +145,10 @@ fn expand_value(v: &Value, env: &dyn Fn(&str) -> Option<String>, path: &str, sen
 }
 
 /// Turn saved entries back into desired changefeeds, expanding `${VAR}` from `env`.
-pub fn restore_desired(saved: &[SavedDesired], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<DesiredChangefeed>, String> {
+pub fn restore_desired(
+    saved: &[SavedDesired],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<DesiredChangefeed>, String> {
     saved
         .iter()
         .map(|s| {
@@ -137,10 +156,12 @@ pub fn restore_desired(saved: &[SavedDesired], env: &dyn Fn(&str) -> Option<Stri
             if s.sink_uri.contains("${") {
                 sensitive.insert("sink_uri".to_string());
             }
-            let sink_uri = crate::manifest::expand(&s.sink_uri, env).map_err(|e| format!("{} ({}): {e}", s.id, s.source))?;
+            let sink_uri = crate::manifest::expand(&s.sink_uri, env)
+                .map_err(|e| format!("{} ({}): {e}", s.id, s.source))?;
             let replica_config = match &s.replica_config {
                 Some(t) => Some(
-                    expand_value(t, env, "replica_config", &mut sensitive).map_err(|e| format!("{} ({}): {e}", s.id, s.source))?,
+                    expand_value(t, env, "replica_config", &mut sensitive)
+                        .map_err(|e| format!("{} ({}): {e}", s.id, s.source))?,
                 ),
                 None => None,
             };
@@ -156,7 +177,11 @@ pub fn restore_desired(saved: &[SavedDesired], env: &dyn Fn(&str) -> Option<Stri
                 replica_config,
                 replica_config_template: s.replica_config.clone(),
                 sensitive,
-                location: crate::manifest::Located { file: file.into(), line: line.parse().unwrap_or(0), column: 0 },
+                location: crate::manifest::Located {
+                    file: file.into(),
+                    line: line.parse().unwrap_or(0),
+                    column: 0,
+                },
             })
         })
         .collect()
@@ -193,14 +218,25 @@ pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
     format!("{:016x}", fnv1a(doc.to_string().as_bytes()))
 }
 
-pub fn fingerprints(live: &BTreeMap<Key, LiveChangefeed>, keys: impl Iterator<Item = Key>) -> BTreeMap<String, String> {
+pub fn fingerprints(
+    live: &BTreeMap<Key, LiveChangefeed>,
+    keys: impl Iterator<Item = Key>,
+) -> BTreeMap<String, String> {
     let mut all: BTreeSet<Key> = live.keys().cloned().collect();
     all.extend(keys);
-    all.into_iter().map(|k| (k.to_string(), fingerprint(live.get(&k)))).collect()
+    all.into_iter()
+        .map(|k| (k.to_string(), fingerprint(live.get(&k))))
+        .collect()
 }
 
 impl SavedPlan {
-    pub fn new(plan: Plan, desired: Vec<SavedDesired>, namespaces: Vec<String>, options: SavedOptions, fingerprints: BTreeMap<String, String>) -> SavedPlan {
+    pub fn new(
+        plan: Plan,
+        desired: Vec<SavedDesired>,
+        namespaces: Vec<String>,
+        options: SavedOptions,
+        fingerprints: BTreeMap<String, String>,
+    ) -> SavedPlan {
         SavedPlan {
             kind: KIND.into(),
             format_version: FORMAT_VERSION,
@@ -219,7 +255,8 @@ impl SavedPlan {
     }
 
     pub fn from_json(text: &str) -> Result<SavedPlan, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not a cdcform plan file: {e}"))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| format!("not a cdcform plan file: {e}"))?;
         if v.get("kind").and_then(Value::as_str) != Some(KIND) {
             return Err("not a cdcform plan file (no \"kind\": \"cdcform-plan\")".into());
         }
@@ -235,7 +272,11 @@ impl SavedPlan {
         let keys: BTreeSet<&String> = self.fingerprints.keys().chain(now.keys()).collect();
         keys.into_iter()
             .filter(|k| {
-                let a = self.fingerprints.get(*k).map(String::as_str).unwrap_or("absent");
+                let a = self
+                    .fingerprints
+                    .get(*k)
+                    .map(String::as_str)
+                    .unwrap_or("absent");
                 let b = now.get(*k).map(String::as_str).unwrap_or("absent");
                 a != b
             })
@@ -268,29 +309,66 @@ mod tests {
         assert_eq!(saved[0].sink_uri, "kafka://k/t?sasl-password=${PW}");
         let bad = d("mysql://root:hunter2@h:3306/", None, &["sink_uri"]);
         let err = saved_desired(&[bad], "default").unwrap_err().to_string();
-        assert!(err.contains("literal secret") && !err.contains("hunter2"), "{err}");
-        let bad_cfg = d("kafka://k/t", Some(json!({"sink": {"kafka_config": {"sasl_password": "hunter2"}}})), &["replica_config.sink.kafka_config.sasl_password"]);
+        assert!(
+            err.contains("literal secret") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let bad_cfg = d(
+            "kafka://k/t",
+            Some(json!({"sink": {"kafka_config": {"sasl_password": "hunter2"}}})),
+            &["replica_config.sink.kafka_config.sasl_password"],
+        );
         assert!(saved_desired(&[bad_cfg], "default").is_err());
     }
 
     #[test]
     fn restore_expands_references() {
-        let saved = saved_desired(&[d("kafka://k/t?sasl-password=${PW}", Some(json!({"sink": {"kafka_config": {"sasl_password": "${PW}"}}})), &[])], "default").unwrap();
+        let saved = saved_desired(
+            &[d(
+                "kafka://k/t?sasl-password=${PW}",
+                Some(json!({"sink": {"kafka_config": {"sasl_password": "${PW}"}}})),
+                &[],
+            )],
+            "default",
+        )
+        .unwrap();
         let env = |k: &str| (k == "PW").then(|| "s3cret".to_string());
         let back = restore_desired(&saved, &env).unwrap();
         assert_eq!(back[0].sink_uri, "kafka://k/t?sasl-password=s3cret");
         assert!(back[0].sensitive.contains("sink_uri"));
-        assert!(back[0].sensitive.contains("replica_config.sink.kafka_config.sasl_password"));
+        assert!(back[0]
+            .sensitive
+            .contains("replica_config.sink.kafka_config.sasl_password"));
     }
 
     #[test]
     fn fingerprint_ignores_runtime_fields() {
-        let mut info = crate::ticdc::models::ChangefeedInfo { id: "a".into(), state: Some("normal".into()), checkpoint_ts: 1, ..Default::default() };
-        let a = fingerprint(Some(&LiveChangefeed { info: info.clone(), raw_sink_uri: None }));
+        let mut info = crate::ticdc::models::ChangefeedInfo {
+            id: "a".into(),
+            state: Some("normal".into()),
+            checkpoint_ts: 1,
+            ..Default::default()
+        };
+        let a = fingerprint(Some(&LiveChangefeed {
+            info: info.clone(),
+            raw_sink_uri: None,
+        }));
         info.checkpoint_ts = 99;
         info.state = Some("warning".into());
-        assert_eq!(a, fingerprint(Some(&LiveChangefeed { info: info.clone(), raw_sink_uri: None })));
+        assert_eq!(
+            a,
+            fingerprint(Some(&LiveChangefeed {
+                info: info.clone(),
+                raw_sink_uri: None
+            }))
+        );
         info.state = Some("stopped".into());
-        assert_ne!(a, fingerprint(Some(&LiveChangefeed { info, raw_sink_uri: None })));
+        assert_ne!(
+            a,
+            fingerprint(Some(&LiveChangefeed {
+                info,
+                raw_sink_uri: None
+            }))
+        );
     }
 }

@@ -47,8 +47,14 @@ fn action_label(e: &Entry) -> String {
 fn field_lines(out: &mut String, c: &FieldChange, indent: &str, color: bool) {
     let before = value_text(&c.before);
     let after = value_text(&c.after);
-    let long = before.len() + after.len() > 100 && (c.before.as_ref().is_some_and(|v| v.is_array() || v.is_object())
-        || c.after.as_ref().is_some_and(|v| v.is_array() || v.is_object()));
+    let long = before.len() + after.len() > 100
+        && (c
+            .before
+            .as_ref()
+            .is_some_and(|v| v.is_array() || v.is_object())
+            || c.after
+                .as_ref()
+                .is_some_and(|v| v.is_array() || v.is_object()));
     if !long {
         if c.before.is_none() && c.kind == ChangeKind::Manifest && before == "(absent)" {
             let _ = writeln!(out, "{indent}{}: {after}", c.path);
@@ -58,14 +64,20 @@ fn field_lines(out: &mut String, c: &FieldChange, indent: &str, color: bool) {
         return;
     }
     // Long structured values: a line diff of their pretty forms.
-    let pretty = |v: &Option<Value>| v.as_ref().map(|x| serde_json::to_string_pretty(x).unwrap_or_default()).unwrap_or_default();
+    let pretty = |v: &Option<Value>| {
+        v.as_ref()
+            .map(|x| serde_json::to_string_pretty(x).unwrap_or_default())
+            .unwrap_or_default()
+    };
     let (b, a) = (pretty(&c.before), pretty(&c.after));
     let _ = writeln!(out, "{indent}{}:", c.path);
     let diff = similar::TextDiff::from_lines(&b, &a);
     for change in diff.iter_all_changes() {
         let (sign, st) = match change.tag() {
             similar::ChangeTag::Delete => ("-", Style::new().fg_color(Some(AnsiColor::Red.into()))),
-            similar::ChangeTag::Insert => ("+", Style::new().fg_color(Some(AnsiColor::Green.into()))),
+            similar::ChangeTag::Insert => {
+                ("+", Style::new().fg_color(Some(AnsiColor::Green.into())))
+            }
             similar::ChangeTag::Equal => (" ", Style::new()),
         };
         let line = format!("{indent}  {sign} {}", change.value().trim_end_matches('\n'));
@@ -84,19 +96,40 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     }
     for e in &plan.entries {
         let head = format!("{:>3} {}", e.action.symbol(), e.key);
-        let _ = writeln!(out, "{}  {}", paint(&head, style(&e.action), color), action_label(e));
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            paint(&head, style(&e.action), color),
+            action_label(e)
+        );
         let ind = "      ";
         for c in e.changes.iter().filter(|c| c.kind == ChangeKind::Manifest) {
             field_lines(&mut out, c, ind, color);
         }
-        let resets: Vec<&FieldChange> = e.changes.iter().filter(|c| c.kind == ChangeKind::Reset).collect();
+        let resets: Vec<&FieldChange> = e
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Reset)
+            .collect();
         if !resets.is_empty() {
-            let _ = writeln!(out, "{ind}{}", paint("reset to the default (changed outside cdcform, unset in the manifest):", dim, color));
+            let _ = writeln!(
+                out,
+                "{ind}{}",
+                paint(
+                    "reset to the default (changed outside cdcform, unset in the manifest):",
+                    dim,
+                    color
+                )
+            );
             for c in resets {
                 field_lines(&mut out, c, &format!("{ind}  "), color);
             }
         }
-        let derived: Vec<&FieldChange> = e.changes.iter().filter(|c| c.kind == ChangeKind::Derived).collect();
+        let derived: Vec<&FieldChange> = e
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Derived)
+            .collect();
         if verbose && !derived.is_empty() {
             let _ = writeln!(out, "{ind}{}", paint("derived by the server:", dim, color));
             for c in derived {
@@ -114,11 +147,19 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     }
     if !plan.unmanaged.is_empty() {
         let ids: Vec<String> = plan.unmanaged.iter().map(|k| k.to_string()).collect();
-        let _ = writeln!(out, "Unmanaged (in no manifest, outside `manage`; left alone): {}\n", ids.join(", "));
+        let _ = writeln!(
+            out,
+            "Unmanaged (in no manifest, outside `manage`; left alone): {}\n",
+            ids.join(", ")
+        );
     }
     if !plan.unlisted.is_empty() {
         let ids: Vec<String> = plan.unlisted.iter().map(|k| k.to_string()).collect();
-        let _ = writeln!(out, "Managed but in no manifest (kept; --prune deletes them): {}\n", ids.join(", "));
+        let _ = writeln!(
+            out,
+            "Managed but in no manifest (kept; --prune deletes them): {}\n",
+            ids.join(", ")
+        );
     }
     for n in &plan.notes {
         let _ = writeln!(out, "note: {n}");
@@ -126,7 +167,11 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out);
     }
-    let _ = writeln!(out, "{}", paint(&plan.summary.line(), Style::new().bold(), color));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(&plan.summary.line(), Style::new().bold(), color)
+    );
     out
 }
 
@@ -150,25 +195,45 @@ pub fn json(plan: &Plan) -> String {
 /// A pull-request comment: summary table, details collapsed.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### cdcform plan for `{}` ({})\n", plan.server, plan.profile.label());
+    let _ = writeln!(
+        out,
+        "### cdcform plan for `{}` ({})\n",
+        plan.server,
+        plan.profile.label()
+    );
     let _ = writeln!(out, "**{}**\n", plan.summary.line());
     if !plan.entries.is_empty() {
         let _ = writeln!(out, "| | changefeed | action | fields |");
         let _ = writeln!(out, "|---|---|---|---|");
         for e in &plan.entries {
-            let n = e.changes.iter().filter(|c| c.kind != ChangeKind::Derived).count();
+            let n = e
+                .changes
+                .iter()
+                .filter(|c| c.kind != ChangeKind::Derived)
+                .count();
             let what = match &e.blocked {
                 Some(b) => b.reason.replace('|', "\\|"),
                 None => n.to_string(),
             };
-            let _ = writeln!(out, "| `{}` | `{}` | {} | {} |", e.action.symbol(), e.key, action_label(e), what);
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                e.action.symbol(),
+                e.key,
+                action_label(e),
+                what
+            );
         }
         let _ = writeln!(out, "\n<details><summary>Details</summary>\n\n```diff");
         out.push_str(&human(plan, false, false));
         let _ = writeln!(out, "```\n\n</details>");
     }
     if !plan.unmanaged.is_empty() {
-        let _ = writeln!(out, "\n{} unmanaged changefeed(s) left alone.", plan.unmanaged.len());
+        let _ = writeln!(
+            out,
+            "\n{} unmanaged changefeed(s) left alone.",
+            plan.unmanaged.len()
+        );
     }
     out
 }
