@@ -303,3 +303,128 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("cdcform.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const TOML: &str = r#"
+default_cluster = "staging"
+manage = ["team-*"]
+timeout = "5s"
+
+[clusters.staging]
+server = "http://staging:8300"
+paths = ["changefeeds/staging"]
+
+[clusters.prod]
+server = "https://prod:8300"
+ca = "certs/ca.pem"
+user = "cdc"
+password_env = "PROD_CDC_PASSWORD"
+protected = ["*"]
+"#;
+
+    #[test]
+    fn flag_beats_env_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(dir.path(), TOML);
+        let g = GlobalArgs {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let none = |_: &str| None;
+        let s = Settings::resolve(&g, &none).unwrap();
+        assert_eq!(s.server, "http://staging:8300");
+        assert_eq!(s.client.timeout, Duration::from_secs(5));
+        assert_eq!(s.paths, vec![dir.path().join("changefeeds/staging")]);
+        assert!(s.manage.as_ref().unwrap().is_match("team-a"));
+        let env = |k: &str| (k == "CDCFORM_SERVER").then(|| "http://env:1".to_string());
+        assert_eq!(Settings::resolve(&g, &env).unwrap().server, "http://env:1");
+        let g2 = GlobalArgs {
+            server: Some("http://flag:2".into()),
+            ..g.clone()
+        };
+        assert_eq!(
+            Settings::resolve(&g2, &env).unwrap().server,
+            "http://flag:2"
+        );
+        let g3 = GlobalArgs {
+            config: None,
+            ..Default::default()
+        };
+        let s3 = Settings::resolve(&g3, &none).unwrap();
+        assert_eq!(s3.server, DEFAULT_SERVER);
+        assert_eq!(s3.parallelism, DEFAULT_PARALLELISM);
+    }
+
+    #[test]
+    fn cluster_selection_and_password_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(dir.path(), TOML);
+        let g = GlobalArgs {
+            config: Some(cfg),
+            cluster: Some("prod".into()),
+            ..Default::default()
+        };
+        let missing = Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("PROD_CDC_PASSWORD"), "{missing}");
+        let env = |k: &str| (k == "PROD_CDC_PASSWORD").then(|| "pw".to_string());
+        let s = Settings::resolve(&g, &env).unwrap();
+        assert_eq!(s.client.user.as_deref(), Some("cdc"));
+        assert_eq!(s.client.password.as_deref(), Some("pw"));
+        assert_eq!(s.client.ca, Some(dir.path().join("certs/ca.pem")));
+        assert!(s.protected.as_ref().unwrap().is_match("anything"));
+        let g = GlobalArgs {
+            cluster: Some("nope".into()),
+            ..g
+        };
+        let e = Settings::resolve(&g, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("\"nope\" is not defined") && e.contains("prod, staging"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(
+            dir.path(),
+            "server = \"http://x\"\n\n[clusters.a]\nsevrer = \"y\"\n",
+        );
+        let g = GlobalArgs {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let e = Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}:4:", cfg.display())), "{e}");
+        assert!(e.contains("sevrer"), "{e}");
+        let g = GlobalArgs {
+            config: Some(dir.path().join("missing.toml")),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
+    }
+
+    #[test]
+    fn top_level_typo_is_refused() {
+        let r: Result<ConfigFile, _> = toml::from_str("sevrer = \"x\"\n");
+        assert!(r.is_err());
+        let r: ConfigFile = toml::from_str("server = \"x\"\ndefault_cluster = \"a\"\n").unwrap();
+        assert_eq!(r.defaults.server.as_deref(), Some("x"));
+    }
+}

@@ -1,7 +1,228 @@
-use crate::cli::{GlobalArgs, StatusArgs};
-use crate::output::Output;
-use crate::Error;
+//! `cdcform status`: server, owner, health, captures, and per changefeed its state,
+//! checkpoint, lag, captures and error. Exit 1 when the cluster is unhealthy or a managed
+//! changefeed is `failed` or `warning`.
 
-pub async fn run(_g: &GlobalArgs, _a: StatusArgs, _out: &Output) -> Result<i32, Error> {
-    super::util::not_built("status")
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, StatusArgs, TableFormat};
+use crate::output::Output;
+use crate::settings::{process_env, Settings};
+use crate::ticdc::models::{tso_physical_ms, Capture};
+use crate::ticdc::Client;
+use crate::{exit, Error};
+
+#[derive(Debug, Serialize)]
+pub struct ChangefeedRow {
+    pub namespace: String,
+    pub id: String,
+    pub state: String,
+    pub checkpoint_ts: u64,
+    pub checkpoint_time: String,
+    pub lag_seconds: f64,
+    pub captures: Vec<String>,
+    pub error: Option<String>,
+    pub managed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub server: String,
+    pub version: String,
+    pub healthy: bool,
+    pub health_error: Option<String>,
+    pub owner: Option<Capture>,
+    pub captures: Vec<Capture>,
+    pub changefeeds: Vec<ChangefeedRow>,
+    pub problems: Vec<String>,
+}
+
+pub async fn collect(settings: &Settings, client: &Client) -> Result<StatusReport, Error> {
+    let err = |what: &str, e: crate::ticdc::ClientError| match e {
+        e @ crate::ticdc::ClientError::Transport { .. } => Error::Client(e),
+        e => Error::msg(format!("{what}: {}", e.brief())),
+    };
+    let status = client
+        .status()
+        .await
+        .map_err(|e| err("reading /api/v2/status", e))?;
+    let (health, captures, processors, tso, list) = tokio::join!(
+        client.health(),
+        client.list_captures(),
+        client.list_processors(),
+        client.tso(),
+        client.list_changefeeds(&settings.namespace, Some("all")),
+    );
+    let captures = captures.map_err(|e| err("listing captures", e))?;
+    let now = tso
+        .map(|t| t.compose())
+        .map_err(|e| err("reading the TSO", e))?;
+    let list = list.map_err(|e| err("listing changefeeds", e))?;
+    let processors = processors.unwrap_or_default();
+    let mut by_cf: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for p in &processors {
+        by_cf
+            .entry(p.changefeed_id.as_str())
+            .or_default()
+            .push(p.capture_id.clone());
+    }
+    let mut problems = Vec::new();
+    let (healthy, health_error) = match health {
+        Ok(()) => (true, None),
+        Err(e) => {
+            problems.push(format!("the cluster is unhealthy: {}", e.brief()));
+            (false, Some(e.brief()))
+        }
+    };
+    let rows: Vec<ChangefeedRow> = list
+        .iter()
+        .map(|i| {
+            let managed = settings.manage.as_ref().is_none_or(|g| g.is_match(&i.id));
+            let lag_ms = if i.checkpoint_tso == 0 {
+                0
+            } else {
+                tso_physical_ms(now).saturating_sub(tso_physical_ms(i.checkpoint_tso))
+            };
+            let error = i
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.code, crate::ticdc::error::scrub(&e.message)));
+            if managed && (i.state == "failed" || i.state == "warning") {
+                problems.push(format!(
+                    "changefeed {}/{} is {}{}",
+                    settings.namespace,
+                    i.id,
+                    i.state,
+                    error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                ));
+            }
+            ChangefeedRow {
+                namespace: settings.namespace.clone(),
+                id: i.id.clone(),
+                state: i.state.clone(),
+                checkpoint_ts: i.checkpoint_tso,
+                checkpoint_time: i.checkpoint_time.clone(),
+                lag_seconds: lag_ms as f64 / 1000.0,
+                captures: by_cf.get(i.id.as_str()).cloned().unwrap_or_default(),
+                error,
+                managed,
+            }
+        })
+        .collect();
+    Ok(StatusReport {
+        server: settings.server.clone(),
+        version: status.version,
+        healthy,
+        health_error,
+        owner: captures.iter().find(|c| c.is_owner).cloned(),
+        captures,
+        changefeeds: rows,
+        problems,
+    })
+}
+
+pub fn table(r: &StatusReport) -> String {
+    let mut out = String::new();
+    let owner = r
+        .owner
+        .as_ref()
+        .map(|o| format!("{} ({})", o.id, o.address))
+        .unwrap_or_else(|| "none".into());
+    let _ = writeln!(out, "Server:   {} ({})", r.server, r.version);
+    let _ = writeln!(out, "Owner:    {owner}");
+    let _ = writeln!(
+        out,
+        "Health:   {}",
+        if r.healthy {
+            "healthy".to_string()
+        } else {
+            format!("UNHEALTHY ({})", r.health_error.clone().unwrap_or_default())
+        }
+    );
+    let _ = writeln!(out, "Captures: {}", r.captures.len());
+    for c in &r.captures {
+        let _ = writeln!(
+            out,
+            "  {} {}{}",
+            c.id,
+            c.address,
+            if c.is_owner { " (owner)" } else { "" }
+        );
+    }
+    let _ = writeln!(out);
+    let headers = [
+        "CHANGEFEED",
+        "STATE",
+        "CHECKPOINT",
+        "LAG",
+        "CAPTURES",
+        "ERROR",
+    ];
+    let rows: Vec<[String; 6]> = r
+        .changefeeds
+        .iter()
+        .map(|c| {
+            [
+                format!("{}/{}", c.namespace, c.id),
+                c.state.clone(),
+                c.checkpoint_time.clone(),
+                humantime::format_duration(Duration::from_secs(c.lag_seconds as u64)).to_string(),
+                if c.captures.is_empty() {
+                    "-".into()
+                } else {
+                    c.captures.join(",")
+                },
+                c.error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut w = headers.map(str::len);
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let _ = write!(s, "{:<width$}  ", c, width = w[i]);
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(headers.to_vec()));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no changefeeds)");
+    }
+    out
+}
+
+pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
+    let settings = Settings::resolve(g, &process_env)?;
+    let client = Client::new(settings.client.clone())?;
+    let report = collect(&settings, &client).await?;
+    match a.format {
+        TableFormat::Table => out.data(&table(&report)),
+        TableFormat::Json => out.data(&serde_json::to_string_pretty(&report).unwrap_or_default()),
+    }
+    for p in &report.problems {
+        out.warn(p);
+    }
+    Ok(if report.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
