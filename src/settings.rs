@@ -292,6 +292,25 @@ impl Settings {
         })
     }
 
+    /// Defaults for one server, ignoring the environment and any cdcform.toml (demo, tests).
+    pub fn for_server(url: &str) -> Settings {
+        let mut client = ClientOptions::new(url);
+        client.retries = 2;
+        Settings {
+            server: url.to_string(),
+            namespace: "default".into(),
+            paths: vec![],
+            client,
+            manage: None,
+            manage_patterns: vec![],
+            protected: None,
+            parallelism: DEFAULT_PARALLELISM,
+            gc_ttl: DEFAULT_GC_TTL,
+            config_file: None,
+            cluster: None,
+        }
+    }
+
     /// Manifest paths: the command line's, else the config file's, else `.`.
     pub fn manifest_paths(&self, args: &[PathBuf]) -> Vec<PathBuf> {
         if !args.is_empty() {

@@ -224,6 +224,32 @@ impl Run<'_> {
         }
     }
 
+    /// Poll until GET no longer shows `old` (bounded; an invisible change is not a failure).
+    async fn wait_config_visible(&mut self, old: Option<&serde_json::Value>) {
+        let Some(old) = old else { return };
+        let t0 = Instant::now();
+        let deadline = t0 + self.opts.wait_timeout.min(Duration::from_secs(5));
+        let mut delay = self.opts.poll_min;
+        while Instant::now() + delay < deadline {
+            match self
+                .client
+                .get_changefeed(&self.key.namespace, &self.key.id)
+                .await
+            {
+                Ok(info) if info.config.as_ref() != Some(old) => break,
+                Err(e) if !e.is_retryable() => break,
+                _ => {}
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay.mul_f32(1.5)).min(self.opts.poll_max);
+        }
+        self.steps.push(StepReport {
+            step: "wait updated",
+            elapsed: t0.elapsed(),
+            ok: true,
+        });
+    }
+
     async fn pause(&mut self) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
         self.step("pause", async {
@@ -464,6 +490,11 @@ async fn run_entry(
                         compensate(&mut run, &mut report, &e.key).await;
                     }
                     return Err(f);
+                }
+                if !resume_after {
+                    // Classic servers show a PUT only after the next owner tick; wait for it so
+                    // that a plan right after this apply sees the new config.
+                    run.wait_config_visible(exec.live_config.as_ref()).await;
                 }
                 if resume_after {
                     if let Err(f) = run.resume(live_checkpoint).await {
