@@ -225,7 +225,15 @@ pub fn markdown(plan: &Plan) -> String {
             );
         }
         let _ = writeln!(out, "\n<details><summary>Details</summary>\n\n```diff");
-        out.push_str(&human(plan, false, false));
+        // Entry heads flush left, so that a diff highlighter colours `+` and `-`.
+        for line in human(plan, false, false).lines() {
+            let t = line.trim_start();
+            let head = line.len() - t.len() <= 3
+                && ["+ ", "- ", "~ ", "! ", "-/+ "]
+                    .iter()
+                    .any(|p| t.starts_with(p));
+            let _ = writeln!(out, "{}", if head { t } else { line });
+        }
         let _ = writeln!(out, "```\n\n</details>");
     }
     if !plan.unmanaged.is_empty() {
@@ -236,4 +244,146 @@ pub fn markdown(plan: &Plan) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{DesiredChangefeed, DesiredState};
+    use crate::normalize;
+    use crate::plan::planner::{make_plan, LiveChangefeed, Options};
+    use crate::plan::Key;
+    use crate::ticdc::mask::mask_sink_uri;
+    use crate::ticdc::models::ChangefeedInfo;
+    use crate::ticdc::{ServerProfile, Version};
+    use std::collections::BTreeMap;
+
+    const CANARY: &str = "canary-7f3a9c";
+    const NOW: u64 = 1_700_000_000_000 << 18;
+
+    /// A plan with every action kind, secrets in the URI and in the config.
+    fn sample() -> Plan {
+        let p = ServerProfile::classic(Version::new(8, 5, 0));
+        let kafka = format!(
+            "kafka://k:9092/orders?protocol=canal-json&sasl-user=cdc&sasl-password={CANARY}"
+        );
+        let mk =
+            |id: &str, uri: &str, state: DesiredState, cfg: Option<Value>, sensitive: &[&str]| {
+                DesiredChangefeed {
+                    id: id.into(),
+                    sink_uri: uri.into(),
+                    sink_uri_template: uri.replace(CANARY, "${KAFKA_PASSWORD}"),
+                    state,
+                    replica_config: cfg.clone(),
+                    replica_config_template: cfg,
+                    sensitive: sensitive.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                }
+            };
+        let desired = vec![
+            mk(
+                "orders-to-kafka",
+                &kafka,
+                DesiredState::Running,
+                Some(
+                    json!({"filter": {"rules": ["shop.orders", "shop.order_items"]}, "sink": {"kafka_config": {"sasl_password": CANARY}}}),
+                ),
+                &["sink_uri", "replica_config.sink.kafka_config.sasl_password"],
+            ),
+            mk(
+                "inventory",
+                "blackhole://",
+                DesiredState::Running,
+                Some(json!({"mounter": {"worker_num": 8}})),
+                &[],
+            ),
+            mk("audit", "blackhole://", DesiredState::Paused, None, &[]),
+            mk("legacy", "blackhole://", DesiredState::Absent, None, &[]),
+        ];
+        let live_cf = |id: &str, state: &str, edit: Option<(&str, Value)>| {
+            let mut c = normalize::defaults(&p);
+            if let Some((path, v)) = edit {
+                normalize::set_path(&mut c, path, v);
+            }
+            (
+                Key {
+                    namespace: "default".into(),
+                    id: id.into(),
+                },
+                LiveChangefeed {
+                    info: ChangefeedInfo {
+                        namespace: Some("default".into()),
+                        id: id.into(),
+                        sink_uri: mask_sink_uri("blackhole://").unwrap(),
+                        config: Some(c),
+                        state: Some(state.into()),
+                        start_ts: NOW - (7_200_000 << 18),
+                        checkpoint_ts: NOW - (2_000 << 18),
+                        ..Default::default()
+                    },
+                    raw_sink_uri: Some("blackhole://".into()),
+                },
+            )
+        };
+        let live: BTreeMap<_, _> = [
+            live_cf(
+                "inventory",
+                "normal",
+                Some(("sink.encoder_concurrency", json!(64))),
+            ),
+            live_cf("audit", "normal", None),
+            live_cf("legacy", "stopped", None),
+            live_cf("someone-elses", "normal", None),
+        ]
+        .into_iter()
+        .collect();
+        make_plan(
+            &p,
+            "http://127.0.0.1:8300",
+            &desired,
+            &live,
+            &Options {
+                now_tso: NOW,
+                ..Options::default()
+            },
+        )
+    }
+
+    #[test]
+    fn human_plan() {
+        insta::assert_snapshot!(human(&sample(), false, false));
+    }
+
+    #[test]
+    fn human_plan_verbose_shows_derived_values() {
+        let text = human(&sample(), false, true);
+        assert!(text.contains("reset to the default"));
+        // Colour only when asked.
+        assert!(!text.contains('\u{1b}'));
+        assert!(human(&sample(), true, false).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn json_plan() {
+        insta::assert_snapshot!(json(&sample()));
+    }
+
+    #[test]
+    fn markdown_plan() {
+        insta::assert_snapshot!(markdown(&sample()));
+    }
+
+    #[test]
+    fn no_secret_in_any_format() {
+        let plan = sample();
+        for text in [
+            human(&plan, false, true),
+            human(&plan, true, true),
+            json(&plan),
+            markdown(&plan),
+        ] {
+            assert!(!text.contains(CANARY), "canary leaked in:\n{text}");
+        }
+        assert!(json(&plan).contains("(sensitive)"));
+    }
 }

@@ -17,6 +17,9 @@ use super::error::ClientError;
 use super::models::*;
 use super::profile::{Arch, ServerProfile, Version};
 
+/// Largest response body accepted (a list of 10,000 changefeeds is about 3 MiB).
+pub const MAX_BODY: usize = 64 << 20;
+
 /// How to reach and authenticate to a TiCDC server.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -198,9 +201,24 @@ impl Client {
         tracing::debug!(target: "cdcform::http", "{method} {path}");
         let resp = req.send().await.map_err(|e| transport(&self.base, e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| transport(&self.base, e))?;
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&self.base, e))? {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(ClientError::Decode {
+                    method: method.to_string(),
+                    path: path.split('?').next().unwrap_or(path).to_string(),
+                    status: status.as_u16(),
+                    reason: format!(
+                        "response body larger than {} MiB; refusing it",
+                        MAX_BODY >> 20
+                    ),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         tracing::debug!(target: "cdcform::http", "{method} {path} -> {}", status.as_u16());
-        Ok((status, bytes_body::Body(bytes.to_vec())))
+        Ok((status, bytes_body::Body(bytes)))
     }
 
     async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
