@@ -161,7 +161,7 @@ pub fn make_plan(
         };
         listed.insert(key.clone());
         match plan_one(profile, d, key.clone(), live.get(&key), opts) {
-            Outcome::Change(e) => plan.entries.push(e),
+            Outcome::Change(e) => plan.entries.push(*e),
             Outcome::Unchanged(notes) => {
                 plan.notes
                     .extend(notes.into_iter().map(|n| format!("{key}: {n}")));
@@ -204,7 +204,7 @@ pub fn make_plan(
 
 /// What one desired changefeed needs.
 enum Outcome {
-    Change(Entry),
+    Change(Box<Entry>),
     /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
     Unchanged(Vec<String>),
 }
@@ -237,7 +237,7 @@ fn plan_one(
             new_target_ts: d.target_ts.unwrap_or(0),
             live_config: None,
         });
-        return Outcome::Change(e);
+        return Outcome::Change(Box::new(e));
     };
     let info = &l.info;
     let raw_state = info.state_str();
@@ -252,11 +252,11 @@ fn plan_one(
                 "remove it from `protected` in cdcform.toml to allow the delete, or drop `state: absent`".into(),
             );
             e.live = Some(summary);
-            return Outcome::Change(e);
+            return Outcome::Change(Box::new(e));
         }
         let mut e = entry(key, Action::Delete);
         e.live = Some(summary);
-        return Outcome::Change(e);
+        return Outcome::Change(Box::new(e));
     }
 
     if opts.replace.contains(&key.id) {
@@ -276,12 +276,12 @@ fn plan_one(
             new_target_ts: d.target_ts.unwrap_or(0),
             live_config: info.config.clone(),
         });
-        return Outcome::Change(e);
+        return Outcome::Change(Box::new(e));
     }
 
     let with_live = |mut e: Entry| {
         e.live = Some(summary.clone());
-        Outcome::Change(e)
+        Outcome::Change(Box::new(e))
     };
 
     if let Some(s) = d.start_ts.filter(|s| *s != 0 && *s != info.start_ts) {
@@ -455,7 +455,7 @@ fn plan_one(
         });
     }
     e.live = Some(summary);
-    Outcome::Change(e)
+    Outcome::Change(Box::new(e))
 }
 
 #[cfg(test)]

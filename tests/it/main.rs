@@ -3,4 +3,5 @@
 mod client;
 mod common;
 mod contract;
+mod hostile;
 mod manifest;
