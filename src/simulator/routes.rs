@@ -781,9 +781,10 @@ async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         };
         Ok(ok_json(&json!({
             "synced": synced,
-            "sink_checkpoint_ts": cp,
-            "puller_resolved_ts": cp,
-            "last_synced_ts": last_synced,
+            // tiflow `cdc/api/v2/model.go`: these are `model.JSONTime` (formatted times).
+            "sink_checkpoint_ts": t::custom(t::physical(cp)),
+            "puller_resolved_ts": t::custom(t::physical(cp)),
+            "last_synced_ts": t::custom(t::physical(last_synced)),
             "now_ts": t::custom(now_ms),
             "info": info,
         })))
