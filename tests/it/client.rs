@@ -653,3 +653,28 @@ async fn faults_are_injected_and_counted() {
     assert!(matches!(e, ClientError::Transport { .. }), "{e}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn ten_thousand_changefeeds_stay_cheap() {
+    use futures::StreamExt;
+    let sim = start_sim(SimConfig {
+        changefeeds: 10_000,
+        ..classic(50)
+    })
+    .await;
+    let c = client_for(&sim);
+    let t0 = std::time::Instant::now();
+    let list = c.list_changefeeds("default", None).await.unwrap();
+    assert_eq!(list.len(), 10_000);
+    let n = futures::stream::iter(list.iter())
+        .map(|i| c.get_changefeed("default", &i.id))
+        .buffer_unordered(8)
+        .filter(|r| std::future::ready(r.is_ok()))
+        .count()
+        .await;
+    assert_eq!(n, 10_000);
+    let took = t0.elapsed();
+    eprintln!("list + 10,000 GETs: {took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    sim.shutdown().await;
+}
