@@ -36,10 +36,7 @@ impl IntoResponse for Fail {
 
 fn error_response(e: &ApiErr, newarch: bool) -> Response {
     let body = json!({"error_msg": e.text(), "error_code": e.code});
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(&body, &mut ser).expect("json");
+    let buf = indented(&body);
     let status = StatusCode::from_u16(status_for(e, newarch)).unwrap();
     (
         status,
@@ -68,8 +65,17 @@ fn ok_json(v: &impl serde::Serialize) -> Response {
         .into_response()
 }
 
+/// gin `IndentedJSON`: four-space indentation.
+fn indented(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).expect("json");
+    buf
+}
+
 fn ok_indented(v: &impl serde::Serialize) -> Response {
-    let buf = serde_json::to_vec_pretty(v).expect("json");
+    let buf = indented(v);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
