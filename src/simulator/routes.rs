@@ -600,11 +600,9 @@ fn info(
         resolved_ts: cp,
         checkpoint_ts: cp,
         checkpoint_time: t::custom(t::physical(cp)),
-        task_status: if classic {
-            (cf.state == "normal").then(|| json!([{"capture_id": CAPTURE_ID, "table_ids": []}]))
-        } else {
-            Some(json!([]))
-        },
+        // tiflow: only while normal, `table_ids` omitted when empty; ticdc's is always empty and
+        // so omitted (`omitempty`).
+        task_status: (classic && cf.state == "normal").then(|| json!([{"capture_id": CAPTURE_ID}])),
         gid: (!classic).then_some(crate::ticdc::models::Gid {
             low: cf.gid.0,
             high: cf.gid.1,

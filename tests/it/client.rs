@@ -678,3 +678,123 @@ async fn ten_thousand_changefeeds_stay_cheap() {
     assert!(took < Duration::from_secs(30), "{took:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn cluster_routes_health_and_update_rules() {
+    let sim = start_sim(SimConfig {
+        changefeeds: 1,
+        ..classic(0)
+    })
+    .await;
+    let c = client_for(&sim);
+    sim.set_healthy(false);
+    let e = c.health().await.unwrap_err();
+    assert_api(&e, 500, codes::CLUSTER_UNHEALTHY);
+    sim.set_healthy(true);
+    c.health().await.unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v2/captures/nope/drain", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .get(format!("{}/api/v2/unsafe/metadata", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // tiflow PUT: omitted scalars are zeroed, config errors wrapped as UpdateRefused (400).
+    c.pause_changefeed("default", "cf-00001").await.unwrap();
+    let up = ChangefeedConfig {
+        replica_config: Some(json!({"mounter": {"worker_num": 2}})),
+        ..Default::default()
+    };
+    c.update_changefeed("default", "cf-00001", &up)
+        .await
+        .unwrap();
+    let cfg = sim.stored("default", "cf-00001").unwrap()["config"].clone();
+    assert_eq!(cfg["check_gc_safe_point"], json!(false));
+    assert_eq!(cfg["memory_quota"], json!(1073741824u64));
+    let bad = ChangefeedConfig {
+        sink_uri: "kafka://127.0.0.1:9/t".into(),
+        ..Default::default()
+    };
+    let e = c
+        .update_changefeed("default", "cf-00001", &bad)
+        .await
+        .unwrap_err();
+    assert_api(&e, 400, codes::UPDATE_REFUSED);
+    assert!(e.to_string().contains("CDC:ErrSinkUnknownProtocol"), "{e}");
+    // A failed changefeed can be updated and stays failed.
+    sim.set_state(
+        "default",
+        "cf-00001",
+        "failed",
+        Some(("CDC:ErrGCTTLExceeded", "gc")),
+    );
+    let up = ChangefeedConfig {
+        target_ts: u64::MAX >> 2,
+        ..Default::default()
+    };
+    let r = c
+        .update_changefeed("default", "cf-00001", &up)
+        .await
+        .unwrap();
+    assert_eq!(r.state_str(), "failed");
+    sim.shutdown().await;
+
+    // v7.5: no synced route, older defaults.
+    let sim = start_sim(SimConfig {
+        profile: SimProfile::Classic {
+            version: Version::new(7, 5, 0),
+        },
+        changefeeds: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client_for(&sim);
+    assert_eq!(
+        c.synced("default", "cf-00001").await.unwrap_err().status(),
+        Some(404)
+    );
+    let g = c.get_changefeed("default", "cf-00001").await.unwrap();
+    assert!(g.config.unwrap().get("synced_status").is_none());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn newarch_state_rules() {
+    let sim = start_sim(SimConfig {
+        changefeeds: 2,
+        ..newarch()
+    })
+    .await;
+    let c = client_for(&sim);
+    c.set_arch(Arch::Newarch);
+    sim.set_state("default", "cf-00001", "failed", Some(("CDC:ErrX", "boom")));
+    // ticdc pauses a failed changefeed.
+    c.pause_changefeed("default", "cf-00001").await.unwrap();
+    let g = c.get_changefeed("default", "cf-00001").await.unwrap();
+    assert_eq!(g.state_str(), "stopped");
+    // ...and keeps the stale error on the list item.
+    let l = c.list_changefeeds("default", None).await.unwrap();
+    assert_eq!(l[0].error.as_ref().unwrap().code, "CDC:ErrX");
+    // Config errors on PUT: ErrInvalidReplicaConfig (500).
+    let bad = ChangefeedConfig {
+        sink_uri: "kafka://127.0.0.1:9/t".into(),
+        ..Default::default()
+    };
+    let e = c
+        .update_changefeed("default", "cf-00001", &bad)
+        .await
+        .unwrap_err();
+    assert_api(&e, 500, codes::INVALID_REPLICA_CONFIG);
+    // Resume of a running changefeed is a no-op (released v8.5.7).
+    c.resume_changefeed("default", "cf-00002", 0).await.unwrap();
+    c.delete_changefeed("default", "cf-00002").await.unwrap();
+    c.delete_changefeed("default", "cf-00002").await.unwrap();
+    sim.shutdown().await;
+}
