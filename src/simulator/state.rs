@@ -3,6 +3,7 @@
 //! a changefeed is read, so there is no background task.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -47,7 +48,7 @@ pub struct Cf {
     pub create_time: String,
     pub start_ts: u64,
     pub target_ts: u64,
-    pub config: Value,
+    pub config: Arc<Value>,
     pub state: String,
     pub error: Option<RunErr>,
     pub warning: Option<RunErr>,
@@ -59,6 +60,9 @@ pub struct Cf {
     pub pending: Vec<(Instant, Op)>,
     pub gid: (u64, u64),
 }
+
+// `config` is shared (`Arc`) so that N pre-created changefeeds cost one config, and copied on
+// write (`Arc::make_mut`).
 
 pub fn running(state: &str) -> bool {
     matches!(state, "normal" | "warning" | "pending" | "")
@@ -77,7 +81,7 @@ impl Cf {
         sink_uri: &str,
         start_ts: u64,
         target_ts: u64,
-        config: Value,
+        config: impl Into<Arc<Value>>,
     ) -> Cf {
         Cf {
             ns: ns.into(),
@@ -86,7 +90,7 @@ impl Cf {
             create_time: t::rfc3339(t::now_ms(), fastrand::u32(0..1_000_000)),
             start_ts,
             target_ts,
-            config,
+            config: config.into(),
             state: "normal".into(),
             error: None,
             warning: None,
@@ -147,9 +151,11 @@ impl Cf {
 
     pub fn apply(&mut self, op: Op, now_tso: u64, profile: &SimProfile) {
         match op {
-            Op::Load => {
-                config::complete_and_strip(&mut self.config, kind_of(&self.sink_uri), profile)
-            }
+            Op::Load => config::complete_and_strip(
+                Arc::make_mut(&mut self.config),
+                kind_of(&self.sink_uri),
+                profile,
+            ),
             Op::Pause => {
                 // tiflow ignores a stop job unless the changefeed runs (§4.7).
                 if running(&self.state) {
@@ -189,7 +195,7 @@ impl Cf {
                     if !profile.is_classic() {
                         // ticdc loads (and strips) the config on resume (§7 #8).
                         config::complete_and_strip(
-                            &mut self.config,
+                            Arc::make_mut(&mut self.config),
                             kind_of(&self.sink_uri),
                             profile,
                         );
@@ -203,10 +209,14 @@ impl Cf {
             } => {
                 self.sink_uri = sink_uri;
                 self.target_ts = target_ts;
-                self.config = c;
+                self.config = Arc::new(c);
                 if profile.is_classic() && profile.version() >= crate::ticdc::Version::new(7, 2, 0)
                 {
-                    config::complete_and_strip(&mut self.config, kind_of(&self.sink_uri), profile);
+                    config::complete_and_strip(
+                        Arc::make_mut(&mut self.config),
+                        kind_of(&self.sink_uri),
+                        profile,
+                    );
                 }
             }
         }
@@ -224,7 +234,7 @@ impl Cf {
                 return (sink_uri, *target_ts, config);
             }
         }
-        (&self.sink_uri, self.target_ts, &self.config)
+        (&self.sink_uri, self.target_ts, &*self.config)
     }
 }
 
@@ -257,6 +267,7 @@ impl State {
             let _ = config::validate_and_adjust(&mut cfg, &u, k, profile);
             config::complete_and_strip(&mut cfg, k, profile);
         }
+        let cfg = Arc::new(cfg);
         for i in 1..=n {
             let id = format!("cf-{i:05}");
             let cf = Cf::new("default", &id, "blackhole://", start, 0, cfg.clone());
