@@ -687,7 +687,7 @@ async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuer
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
             .ok_or_else(|| not_exists(&id))?;
-        let i = info(&sh, cf, tso, true, &cf.sink_uri, cf.target_ts, &*cf.config);
+        let i = info(&sh, cf, tso, true, &cf.sink_uri, cf.target_ts, &cf.config);
         Ok(ok_json(&i))
     })();
     run(&sh, r)
@@ -712,7 +712,7 @@ async fn meta_info(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQu
             false,
             &cf.sink_uri,
             cf.target_ts,
-            &*cf.config,
+            &cf.config,
         )))
     })();
     run(&sh, r)
