@@ -1266,3 +1266,49 @@ async fn resume(
     })();
     run(&sh, r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_tables() {
+        assert!(known_route("/api/v2/changefeeds"));
+        assert!(known_route("/api/v2/changefeeds/x/pause"));
+        assert!(known_route("/api/v2/processors/a/b"));
+        assert!(!known_route("/api/v2/changefeeds/x/nope"));
+        assert!(!known_route("/api/v1/changefeeds"));
+        assert!(auth_checked(&Method::POST, "/api/v2/changefeeds", true));
+        assert!(!auth_checked(&Method::GET, "/api/v2/changefeeds", true));
+        assert!(auth_checked(&Method::DELETE, "/api/v2/changefeeds/x", true));
+        assert!(!auth_checked(
+            &Method::GET,
+            "/api/v2/changefeeds/x/status",
+            true
+        ));
+        assert!(auth_checked(
+            &Method::GET,
+            "/api/v2/changefeeds/x/status",
+            false
+        ));
+        assert!(!auth_checked(&Method::POST, "/api/v2/tso", true));
+    }
+
+    #[test]
+    fn basic_auth_decoding_and_ids() {
+        assert_eq!(base64_decode("YWRtaW46cHc=").unwrap(), b"admin:pw");
+        assert!(base64_decode("!!").is_none());
+        let u = gen_id(true);
+        assert!(state::valid_id(&u) && u.len() == 36, "{u}");
+        assert!(state::valid_id(&gen_id(false)));
+    }
+
+    #[test]
+    fn error_bodies_are_go_shaped() {
+        let e = ApiErr::new("CDC:ErrChangeFeedNotExists", "changefeed not exists, a<b");
+        let body = String::from_utf8(indented(&json!({"error_msg": e.text()}))).unwrap();
+        assert!(body.contains("\n    \"error_msg\""));
+        let escaped = String::from_utf8(go_escape(body.into_bytes())).unwrap();
+        assert!(escaped.contains("a\\u003cb"));
+    }
+}

@@ -460,6 +460,31 @@ async fn list_filter_and_display_mapping() {
     assert_eq!(g.error.unwrap().code, "CDC:ErrGCTTLExceeded");
     let s = c.changefeed_status("default", "cf-00003").await.unwrap();
     assert!(s.last_error.is_some());
+    // overwrite_checkpoint_ts: not in the future, not behind GC; rewrites start_ts (tiflow).
+    let now = c.tso().await.unwrap().compose();
+    let e = c
+        .resume_changefeed("default", "cf-00003", now + (60_000 << 18))
+        .await
+        .unwrap_err();
+    assert_api(&e, 400, codes::API_INVALID_PARAM);
+    sim.set_gc_safepoint(now - 10);
+    let e = c
+        .resume_changefeed("default", "cf-00003", now - 20)
+        .await
+        .unwrap_err();
+    assert_api(&e, 400, codes::START_TS_BEFORE_GC);
+    sim.set_gc_safepoint(0);
+    c.resume_changefeed("default", "cf-00003", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_changefeed("default", "cf-00003")
+            .await
+            .unwrap()
+            .start_ts,
+        now
+    );
+    c.pause_changefeed("default", "cf-00003").await.unwrap();
     // Resume clears the error; a stopped checkpoint stays.
     c.resume_changefeed("default", "cf-00003", 0).await.unwrap();
     assert!(c
