@@ -213,6 +213,26 @@ async fn documented_errors_classic() {
     assert!(!e.to_string().contains(":pw@"), "{e}");
 
     let e = c
+        .create_changefeed(
+            "default",
+            &cfg(
+                "k",
+                &format!("kafka://127.0.0.1:{port}/t?protocol=canal-json"),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_api(&e, 500, codes::KAFKA_NEW_PRODUCER);
+    let mut bad_ns = cfg("n", "blackhole://");
+    bad_ns.namespace = Some("bad_ns".into());
+    let e = Client::new(options_for(&sim))
+        .unwrap()
+        .create_changefeed("bad_ns", &bad_ns)
+        .await
+        .unwrap_err();
+    assert_api(&e, 400, codes::API_INVALID_PARAM);
+
+    let e = c
         .create_changefeed("default", &cfg("k", "kafka://127.0.0.1:9092/topic"))
         .await
         .unwrap_err();
@@ -821,5 +841,23 @@ async fn newarch_state_rules() {
     c.resume_changefeed("default", "cf-00002", 0).await.unwrap();
     c.delete_changefeed("default", "cf-00002").await.unwrap();
     c.delete_changefeed("default", "cf-00002").await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_is_added_to_every_request() {
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(30),
+        ..classic(0)
+    })
+    .await;
+    let c = client_for(&sim);
+    let t0 = std::time::Instant::now();
+    c.status().await.unwrap();
+    c.list_changefeeds("default", None).await.unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(60));
+    assert_eq!(sim.requests().len(), 2);
+    sim.clear_requests();
+    assert!(sim.requests().is_empty());
     sim.shutdown().await;
 }
