@@ -230,7 +230,8 @@ impl Simulator {
     pub fn set_healthy(&self, healthy: bool) {
         self.shared.healthy.store(healthy, Ordering::Relaxed);
     }
-    /// The stored info, including the unmasked `sink_uri` and the config as stored.
+    /// The stored (etcd) info: unmasked `sink_uri`, `target_ts`, `config` as written (including an
+    /// update the owner has not loaded yet), plus `state`, `checkpoint_ts`, `admin_job_type`.
     pub fn stored(&self, ns: &str, id: &str) -> Option<serde_json::Value> {
         self.shared.state.lock().unwrap().stored(ns, id)
     }
