@@ -1,7 +1,84 @@
-use crate::cli::SimulateArgs;
+//! `cdcform simulate`: serve the in-memory TiCDC OpenAPI v2 simulator until SIGINT/SIGTERM.
+use crate::cli::{SimProfileArg, SimulateArgs};
 use crate::output::Output;
+use crate::simulator::{FaultSpec, SimConfig, SimProfile, SimTls, Simulator};
+use crate::ticdc::Version;
 use crate::Error;
 
-pub async fn run(_a: SimulateArgs, _out: &Output) -> Result<i32, Error> {
-    super::util::not_built("simulate")
+pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
+    let profile = match a.profile {
+        SimProfileArg::Classic => {
+            let version = match &a.server_version {
+                None => Version::new(8, 5, 0),
+                Some(s) => Version::parse(s)
+                    .ok_or_else(|| Error::msg(format!("--server-version: cannot parse {s:?}")))?,
+            };
+            SimProfile::Classic { version }
+        }
+        SimProfileArg::Newarch => SimProfile::Newarch,
+    };
+    let faults = a
+        .faults
+        .as_deref()
+        .map(FaultSpec::parse)
+        .transpose()
+        .map_err(|e| Error::msg(format!("--faults: {e}")))?;
+    let basic_auth = match &a.basic_auth {
+        None => None,
+        Some(s) => {
+            let (u, p) = s
+                .split_once(':')
+                .ok_or_else(|| Error::msg("--basic-auth: expected USER:PASS"))?;
+            Some((u.to_string(), p.to_string()))
+        }
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(SimTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: a.client_ca.clone(),
+        }),
+        _ => None,
+    };
+    Ok(SimConfig {
+        profile,
+        tick: a.tick,
+        latency: a.latency,
+        changefeeds: a.changefeeds,
+        faults,
+        tls,
+        basic_auth,
+        sink_check: !a.no_sink_check,
+    })
+}
+
+pub async fn run(a: SimulateArgs, out: &Output) -> Result<i32, Error> {
+    let cfg = config_from_args(&a)?;
+    let label = cfg.profile.label();
+    let sim = Simulator::start(cfg, &a.listen)
+        .await
+        .map_err(|e| Error::msg(e.to_string()))?;
+    out.progress(&format!(
+        "TiCDC simulator ({label}) listening on {}",
+        sim.url()
+    ));
+    shutdown_signal().await;
+    sim.shutdown().await;
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

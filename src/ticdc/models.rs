@@ -185,17 +185,18 @@ pub struct ChangefeedStatus {
     pub last_warning: Option<RunningError>,
 }
 
-/// `GET /changefeeds/{id}/synced` (v8.1+).
+/// `GET /changefeeds/{id}/synced` (v8.1+). The three `*_ts` fields and `now_ts` are tiflow
+/// `model.JSONTime` values, i.e. strings in the `2006-01-02 15:04:05.000` format, not TSOs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SyncedStatus {
     #[serde(default)]
     pub synced: bool,
     #[serde(default)]
-    pub sink_checkpoint_ts: u64,
+    pub sink_checkpoint_ts: String,
     #[serde(default)]
-    pub puller_resolved_ts: u64,
+    pub puller_resolved_ts: String,
     #[serde(default)]
-    pub last_synced_ts: u64,
+    pub last_synced_ts: String,
     #[serde(default)]
     pub now_ts: String,
     #[serde(default)]

@@ -1,0 +1,1314 @@
+//! HTTP layer: gin-compatible routing, error bodies and the handlers of §3–§4.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::config::{self, status_for, ApiErr, SinkKind};
+use super::faults::Roll;
+use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
+use super::time as t;
+use super::{record, RecordedRequest, Shared};
+use crate::ticdc::mask::mask_sink_uri;
+use crate::ticdc::models::{ChangefeedConfig, ChangefeedInfo, RunningError};
+
+type S = State<Arc<Shared>>;
+type Res = Result<Response, ApiErr>;
+
+/// Error wrapper so handlers can use `?`; rendered with the profile's status rule.
+pub struct Fail(ApiErr, bool);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        error_response(&self.0, self.1)
+    }
+}
+
+fn error_response(e: &ApiErr, newarch: bool) -> Response {
+    let body = json!({"error_msg": e.text(), "error_code": e.code});
+    let buf = indented(&body);
+    let status = StatusCode::from_u16(status_for(e, newarch)).unwrap();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        go_escape(buf),
+    )
+        .into_response()
+}
+
+/// Go's encoder escapes <, > and & inside strings.
+fn go_escape(buf: Vec<u8>) -> Vec<u8> {
+    let s = String::from_utf8(buf).unwrap_or_default();
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .into_bytes()
+}
+
+fn ok_json(v: &impl serde::Serialize) -> Response {
+    let buf = serde_json::to_vec(v).expect("json");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        go_escape(buf),
+    )
+        .into_response()
+}
+
+/// gin `IndentedJSON`: four-space indentation.
+fn indented(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).expect("json");
+    buf
+}
+
+fn ok_indented(v: &impl serde::Serialize) -> Response {
+    let buf = indented(v);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        go_escape(buf),
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "404 page not found",
+    )
+        .into_response()
+}
+
+fn run(sh: &Shared, r: Res) -> Response {
+    match r {
+        Ok(r) => r,
+        Err(e) => Fail(e, !sh.cfg.profile.is_classic()).into_response(),
+    }
+}
+
+fn query(q: &Option<String>) -> HashMap<String, String> {
+    q.as_deref()
+        .map(crate::ticdc::mask::parse_query)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// The namespace (classic) or keyspace (newarch) query parameter, default "default".
+fn scope(sh: &Shared, q: &HashMap<String, String>) -> String {
+    let key = if sh.cfg.profile.is_classic() {
+        "namespace"
+    } else {
+        "keyspace"
+    };
+    q.get(key)
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "default".into())
+}
+
+fn not_exists(id: &str) -> ApiErr {
+    ApiErr::new(
+        "CDC:ErrChangeFeedNotExists",
+        format!("changefeed not exists, {id}"),
+    )
+}
+
+fn check_id(id: &str) -> Result<(), ApiErr> {
+    if state::valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiErr::invalid_param(format!(
+            "invalid changefeed_id: {id}"
+        )))
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErr> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiErr::invalid_param("invalid api parameter: EOF"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))
+}
+
+pub fn router(sh: Arc<Shared>) -> Router {
+    let v2 = Router::new()
+        .route("/health", get(health))
+        .route("/status", get(status))
+        .route("/log", post(log))
+        .route("/changefeeds", get(list).post(create))
+        .route("/changefeeds/{id}", get(get_one).put(update).delete(delete))
+        .route("/changefeeds/{id}/pause", post(pause))
+        .route("/changefeeds/{id}/resume", post(resume))
+        .route("/changefeeds/{id}/meta_info", get(meta_info))
+        .route("/changefeeds/{id}/status", get(cf_status))
+        .route("/changefeeds/{id}/synced", get(synced))
+        .route("/captures", get(captures))
+        .route("/captures/{cid}/drain", post(drain))
+        .route("/processors", get(processors))
+        .route("/processors/{id}/{cid}", get(processor_detail))
+        .route("/verify_table", post(verify_table))
+        .route("/owner/resign", post(resign))
+        .route("/tso", post(tso))
+        .route("/unsafe/metadata", get(unsafe_metadata))
+        .route("/unsafe/resolve_lock", post(unsafe_resolve_lock))
+        .route(
+            "/unsafe/service_gc_safepoint",
+            axum::routing::delete(unsafe_gc),
+        );
+    Router::new()
+        .nest("/api/v2", v2)
+        .fallback(fallback)
+        .method_not_allowed_fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(sh.clone(), front))
+        .with_state(sh)
+}
+
+/// gin's RedirectTrailingSlash: a known route with an extra '/' is redirected.
+async fn fallback(req: Request) -> Response {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') && known_route(path.trim_end_matches('/')) {
+        let mut to = path.trim_end_matches('/').to_string();
+        if let Some(q) = req.uri().query() {
+            to.push('?');
+            to.push_str(q);
+        }
+        let code = if req.method() == Method::GET {
+            StatusCode::MOVED_PERMANENTLY
+        } else {
+            StatusCode::TEMPORARY_REDIRECT
+        };
+        return (code, [(header::LOCATION, to)]).into_response();
+    }
+    not_found()
+}
+
+fn known_route(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix("/api/v2/") else {
+        return false;
+    };
+    let seg: Vec<&str> = rest.split('/').collect();
+    matches!(
+        seg.as_slice(),
+        ["health"]
+            | ["status"]
+            | ["log"]
+            | ["changefeeds"]
+            | ["changefeeds", _]
+            | [
+                "changefeeds",
+                _,
+                "pause" | "resume" | "meta_info" | "status" | "synced"
+            ]
+            | ["captures"]
+            | ["captures", _, "drain"]
+            | ["processors"]
+            | ["processors", _, _]
+            | ["verify_table"]
+            | ["owner", "resign"]
+            | ["tso"]
+            | [
+                "unsafe",
+                "metadata" | "resolve_lock" | "service_gc_safepoint"
+            ]
+    )
+}
+
+/// Routes that check credentials when basic auth is on (§3 last column).
+fn auth_checked(method: &Method, path: &str, classic: bool) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v2/") else {
+        return false;
+    };
+    let seg: Vec<&str> = rest.split('/').collect();
+    match seg.as_slice() {
+        ["changefeeds"] => method == Method::POST,
+        ["changefeeds", _] => method == Method::PUT || method == Method::DELETE,
+        ["changefeeds", _, "pause" | "resume"] => true,
+        ["changefeeds", _, "status" | "synced"] => !classic,
+        ["unsafe", ..] => true,
+        _ => false,
+    }
+}
+
+fn check_auth(sh: &Shared, headers: &HeaderMap) -> Result<(), ApiErr> {
+    let Some((user, pass)) = &sh.cfg.basic_auth else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64_decode(b.trim()))
+        .and_then(|s| String::from_utf8(s).ok());
+    let Some(given) = given else {
+        return Err(ApiErr::new(
+            "CDC:ErrCredentialNotFound",
+            "credential not found: user name is empty",
+        )
+        .with_status(401));
+    };
+    let (u, p) = given.split_once(':').unwrap_or((&given, ""));
+    if u != user || p != pass {
+        return Err(ApiErr::new(
+            "CDC:ErrUnauthorized",
+            format!("user {u} unauthorized, error: authentication failed"),
+        )
+        .with_status(401));
+    }
+    Ok(())
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = A.iter().position(|a| *a == c)? as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Records, delays, injects faults and checks credentials before routing.
+async fn front(State(sh): S, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    record(
+        &sh,
+        RecordedRequest {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        },
+    );
+    if !sh.cfg.latency.is_zero() {
+        tokio::time::sleep(sh.cfg.latency).await;
+    }
+    let newarch = !sh.cfg.profile.is_classic();
+    if path.starts_with("/api/v2/") {
+        if let Some(f) = &sh.cfg.faults {
+            let roll = f.roll(&mut sh.fault_rng.lock().unwrap());
+            if roll != Roll::None {
+                sh.faults_injected.fetch_add(1, Ordering::Relaxed);
+            }
+            match roll {
+                Roll::None => {}
+                Roll::Slow(d) => tokio::time::sleep(d).await,
+                Roll::Http500 => {
+                    return error_response(
+                        &ApiErr::new(
+                            "CDC:ErrInternalServerError",
+                            "internal server error (injected fault)",
+                        )
+                        .with_status(500),
+                        newarch,
+                    )
+                }
+                Roll::Http503 => {
+                    return error_response(
+                        &ApiErr::new(
+                            "CDC:ErrServerIsNotReady",
+                            "cdc server is not ready (injected fault)",
+                        )
+                        .with_status(503),
+                        newarch,
+                    )
+                }
+                Roll::OwnerChange => {
+                    return error_response(
+                        &ApiErr::new(
+                            "CDC:ErrServerIsNotReady",
+                            "cdc server is not ready: owner is being elected (injected fault)",
+                        )
+                        .with_status(503),
+                        newarch,
+                    )
+                }
+                Roll::Drop => {
+                    // Headers go out, then the body fails: hyper aborts the connection.
+                    let stream = futures::stream::once(async {
+                        Err::<Bytes, _>(std::io::Error::other("injected connection drop"))
+                    });
+                    return Response::builder()
+                        .status(200)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from_stream(stream))
+                        .unwrap();
+                }
+            }
+        }
+        if auth_checked(&parts.method, &path, !newarch) {
+            if let Err(e) = check_auth(&sh, &parts.headers) {
+                return error_response(&e, newarch);
+            }
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+// ---- cluster-level routes ----
+
+async fn health(State(sh): S) -> Response {
+    if sh.healthy.load(Ordering::Relaxed) {
+        ok_json(&json!({}))
+    } else {
+        run(
+            &sh,
+            Err(ApiErr::new(
+                "CDC:ErrClusterIsUnhealthy",
+                "TiCDC cluster is unhealthy",
+            )),
+        )
+    }
+}
+
+async fn status(State(sh): S) -> Response {
+    ok_indented(&json!({
+        "version": sh.cfg.profile.version().to_string(),
+        "git_hash": "0000000000000000000000000000000000000000",
+        "id": CAPTURE_ID,
+        "cluster_id": "default",
+        "pid": std::process::id(),
+        "is_owner": true,
+        "liveness": 0,
+    }))
+}
+
+async fn log(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let v: Value = parse_body(&body)?;
+        let lvl = v.get("log_level").and_then(Value::as_str).unwrap_or("");
+        if !matches!(
+            lvl.to_ascii_lowercase().as_str(),
+            "debug" | "info" | "warn" | "error" | "dpanic" | "panic" | "fatal"
+        ) {
+            return Err(ApiErr::invalid_param(format!(
+                "invalid api parameter: fail to change log level: {lvl}"
+            )));
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
+}
+
+async fn captures(State(sh): S) -> Response {
+    ok_json(&json!({"total": 1, "items": [{
+        "id": CAPTURE_ID, "is_owner": true, "address": sh.addr.to_string(), "cluster_id": "default"
+    }]}))
+}
+
+async fn drain(State(sh): S, Path(cid): Path<String>) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    if cid != CAPTURE_ID {
+        return run(
+            &sh,
+            Err(ApiErr::new(
+                "CDC:ErrCaptureNotExist",
+                format!("capture not exists, {cid}"),
+            )),
+        );
+    }
+    // The only capture is the owner: tiflow refuses to drain it when no other capture exists.
+    run(
+        &sh,
+        Err(ApiErr::new(
+            "CDC:ErrSchedulerRequestFailed",
+            "scheduler request failed, drain the owner capture is not allowed when it is the only capture",
+        )),
+    )
+}
+
+async fn processors(State(sh): S) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return ok_json(&json!({"total": 0, "items": []}));
+    }
+    let mut st = sh.state.lock().unwrap();
+    let now = Instant::now();
+    let tso = st.tso();
+    let mut items = Vec::new();
+    for cf in st.cfs.values_mut() {
+        cf.settle(now, tso, &sh.cfg.profile);
+        if cf.visible(now) && cf.state == "normal" {
+            items.push(
+                json!({"namespace": cf.ns, "changefeed_id": cf.id, "capture_id": CAPTURE_ID}),
+            );
+        }
+    }
+    ok_json(&json!({"total": items.len(), "items": items}))
+}
+
+async fn processor_detail(
+    State(sh): S,
+    Path((id, cid)): Path<(String, String)>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return ok_json(&json!({"table_ids": []}));
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        check_id(&id)?;
+        let mut st = sh.state.lock().unwrap();
+        let (cf, _) = st
+            .get_mut(&ns, &id, &sh.cfg.profile)
+            .ok_or_else(|| not_exists(&id))?;
+        if cid != CAPTURE_ID {
+            return Err(ApiErr::new(
+                "CDC:ErrCaptureNotExist",
+                format!("capture not exists, {cid}"),
+            ));
+        }
+        if cf.state != "normal" {
+            return Err(ApiErr::new(
+                "CDC:ErrProcessorUnknown",
+                "processor not exists",
+            ));
+        }
+        Ok(ok_json(&json!({"table_ids": []})))
+    })();
+    run(&sh, r)
+}
+
+async fn verify_table(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let _: ChangefeedConfig = parse_body(&body)?;
+        let mut v = json!({"eligible_tables": [
+            {"database_name": "test", "table_name": "t1", "table_id": 100, "is_partition": false}
+        ]});
+        if !sh.cfg.profile.is_classic() {
+            v["all_tables"] = v["eligible_tables"].clone();
+        }
+        Ok(ok_json(&v))
+    })();
+    run(&sh, r)
+}
+
+async fn resign() -> Response {
+    ok_json(&json!({}))
+}
+
+async fn tso(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let _: Value = parse_body(&body)?;
+        let ts = sh.state.lock().unwrap().tso();
+        Ok(ok_indented(&json!({
+            "timestamp": t::physical(ts),
+            "logic_time": ts & 0x3ffff,
+        })))
+    })();
+    run(&sh, r)
+}
+
+async fn unsafe_metadata() -> Response {
+    ok_json(&json!([]))
+}
+
+async fn unsafe_resolve_lock() -> Response {
+    // No kv storage behind the simulator: 503 with an empty body, as tiflow.
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
+}
+
+async fn unsafe_gc() -> Response {
+    ok_json(&json!({}))
+}
+
+// ---- changefeeds ----
+
+fn run_err(e: &state::RunErr, with_time: bool, zero_time: bool) -> RunningError {
+    RunningError {
+        time: with_time.then(|| {
+            if zero_time {
+                "0001-01-01T00:00:00Z".to_string()
+            } else {
+                t::rfc3339(e.time_ms, 0)
+            }
+        }),
+        addr: "127.0.0.1:8300".into(),
+        code: e.code.clone(),
+        message: e.message.clone(),
+    }
+}
+
+/// `ChangeFeedInfo` (§5.1).
+fn info(
+    sh: &Shared,
+    cf: &Cf,
+    tso: u64,
+    masked: bool,
+    sink_uri: &str,
+    target: u64,
+    config: &Value,
+) -> ChangefeedInfo {
+    let classic = sh.cfg.profile.is_classic();
+    let cp = cf.checkpoint_now(tso);
+    let show_err = !matches!(
+        cf.state.as_str(),
+        "normal" | "stopped" | "finished" | "removed"
+    );
+    ChangefeedInfo {
+        upstream_id: Some(UPSTREAM_ID),
+        namespace: classic.then(|| cf.ns.clone()),
+        keyspace: (!classic).then(|| cf.ns.clone()),
+        id: cf.id.clone(),
+        sink_uri: if masked {
+            mask_sink_uri(sink_uri).unwrap_or_else(|_| sink_uri.to_string())
+        } else {
+            sink_uri.to_string()
+        },
+        create_time: cf.create_time.clone(),
+        start_ts: cf.start_ts,
+        target_ts: target,
+        admin_job_type: cf.admin_job_type,
+        config: Some(config.clone()),
+        state: (!cf.state.is_empty()).then(|| cf.state.clone()),
+        error: if show_err {
+            cf.error.as_ref().map(|e| run_err(e, !classic, true))
+        } else {
+            None
+        },
+        creator_version: Some(sh.cfg.profile.version().to_string()),
+        resolved_ts: cp,
+        checkpoint_ts: cp,
+        checkpoint_time: t::custom(t::physical(cp)),
+        // tiflow: only while normal, `table_ids` omitted when empty; ticdc's is always empty and
+        // so omitted (`omitempty`).
+        task_status: (classic && cf.state == "normal").then(|| json!([{"capture_id": CAPTURE_ID}])),
+        gid: (!classic).then_some(crate::ticdc::models::Gid {
+            low: cf.gid.0,
+            high: cf.gid.1,
+        }),
+        maintainer_addr: (!classic).then(|| sh.addr.to_string()),
+    }
+}
+
+async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let classic = sh.cfg.profile.is_classic();
+    let filter = q.get("state").cloned().unwrap_or_default();
+    let default_states: &[&str] = if sh.cfg.profile.version() >= crate::ticdc::Version::new(7, 3, 0)
+    {
+        &["normal", "stopped", "failed", "warning", "pending"]
+    } else {
+        &["normal", "stopped", "failed"]
+    };
+    let mut st = sh.state.lock().unwrap();
+    let now = Instant::now();
+    let tso = st.tso();
+    let mut items = Vec::new();
+    for ((cns, _), cf) in st.cfs.iter_mut() {
+        if *cns != ns {
+            continue;
+        }
+        cf.settle(now, tso, &sh.cfg.profile);
+        if !cf.visible(now) {
+            continue;
+        }
+        let raw = cf.state.as_str();
+        let keep = match filter.as_str() {
+            "" => default_states.contains(&raw) || raw.is_empty(),
+            "all" => true,
+            f => f == raw,
+        };
+        if !keep {
+            continue;
+        }
+        let shown = match raw {
+            "" => "normal",
+            "pending" => "warning",
+            s => s,
+        };
+        let err = cf.error.as_ref().or(cf.warning.as_ref());
+        let err = if classic && matches!(raw, "normal" | "stopped" | "finished" | "removed") {
+            None
+        } else {
+            err.map(|e| run_err(e, true, false))
+        };
+        let cp = cf.checkpoint_now(tso);
+        let mut item = json!({"upstream_id": UPSTREAM_ID});
+        let o = item.as_object_mut().unwrap();
+        o.insert(
+            if classic { "namespace" } else { "keyspace" }.into(),
+            json!(cf.ns),
+        );
+        o.insert("id".into(), json!(cf.id));
+        o.insert("state".into(), json!(shown));
+        o.insert("checkpoint_tso".into(), json!(cp));
+        o.insert("checkpoint_time".into(), json!(t::custom(t::physical(cp))));
+        o.insert("error".into(), serde_json::to_value(err).unwrap());
+        items.push(item);
+    }
+    drop(st);
+    if !classic {
+        // ticdc answers in map order; the client must sort.
+        items.reverse();
+    }
+    ok_json(&json!({"total": items.len(), "items": items}))
+}
+
+async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        if sh.cfg.profile.is_classic() {
+            check_id(&id)?;
+        }
+        let mut st = sh.state.lock().unwrap();
+        let (cf, tso) = st
+            .get_mut(&ns, &id, &sh.cfg.profile)
+            .ok_or_else(|| not_exists(&id))?;
+        let i = info(&sh, cf, tso, true, &cf.sink_uri, cf.target_ts, &cf.config);
+        Ok(ok_json(&i))
+    })();
+    run(&sh, r)
+}
+
+async fn meta_info(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        check_id(&id)?;
+        let mut st = sh.state.lock().unwrap();
+        let (cf, tso) = st
+            .get_mut(&ns, &id, &sh.cfg.profile)
+            .ok_or_else(|| not_exists(&id))?;
+        Ok(ok_json(&info(
+            &sh,
+            cf,
+            tso,
+            false,
+            &cf.sink_uri,
+            cf.target_ts,
+            &cf.config,
+        )))
+    })();
+    run(&sh, r)
+}
+
+async fn cf_status(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let classic = sh.cfg.profile.is_classic();
+    let r = (|| {
+        if classic {
+            check_id(&id)?;
+        }
+        let mut st = sh.state.lock().unwrap();
+        let (cf, tso) = st
+            .get_mut(&ns, &id, &sh.cfg.profile)
+            .ok_or_else(|| not_exists(&id))?;
+        let cp = cf.checkpoint_now(tso);
+        let mut v = json!({"state": cf.state, "resolved_ts": cp, "checkpoint_ts": cp});
+        let (le, lw) = if classic {
+            (cf.error.as_ref(), cf.warning.as_ref())
+        } else {
+            (
+                cf.error.as_ref().filter(|_| cf.state == "failed"),
+                cf.warning
+                    .as_ref()
+                    .or(cf.error.as_ref())
+                    .filter(|_| cf.state == "warning"),
+            )
+        };
+        if let Some(e) = le {
+            v["last_error"] = serde_json::to_value(run_err(e, true, false)).unwrap();
+        }
+        if let Some(w) = lw {
+            v["last_warning"] = serde_json::to_value(run_err(w, true, false)).unwrap();
+        }
+        Ok(ok_json(&v))
+    })();
+    run(&sh, r)
+}
+
+async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    let classic = sh.cfg.profile.is_classic();
+    if classic && sh.cfg.profile.version() < crate::ticdc::Version::new(8, 1, 0) {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        if classic {
+            check_id(&id)?;
+        }
+        let mut st = sh.state.lock().unwrap();
+        let (cf, tso) = st
+            .get_mut(&ns, &id, &sh.cfg.profile)
+            .ok_or_else(|| not_exists(&id))?;
+        let cp = cf.checkpoint_now(tso);
+        let sc = &cf.config["synced_status"];
+        let check_s = sc["synced_check_interval"].as_u64().unwrap_or(300);
+        let cp_s = sc["checkpoint_interval"].as_u64().unwrap_or(15);
+        let now_ms = t::physical(tso);
+        // No writes are simulated: the last synced ts is the start ts.
+        let last_synced = cf.start_ts;
+        let idle = now_ms.saturating_sub(t::physical(last_synced)) > check_s * 1000;
+        let fresh = now_ms.saturating_sub(t::physical(cp)) < cp_s * 1000;
+        let (synced, info) = match (idle, fresh) {
+            (true, true) => (true, "Data syncing is finished"),
+            (false, _) => (false, "The data syncing is not finished, please wait"),
+            (true, false) => (false, "Please check whether PD is online and TiKV Regions are all available. If PD is offline or some TiKV regions are not available, it means that the data syncing process is complete. To check whether TiKV regions are all available, you can view 'TiKV-Details' > 'Resolved-Ts' > 'Max Leader Resolved TS gap' on Grafana. If the gap is large, such as a few minutes, it means that some regions in TiKV are unavailable. Otherwise, if the gap is small and PD is online, it means the data syncing is incomplete, so please wait"),
+        };
+        Ok(ok_json(&json!({
+            "synced": synced,
+            // tiflow `cdc/api/v2/model.go`: these are `model.JSONTime` (formatted times).
+            "sink_checkpoint_ts": t::custom(t::physical(cp)),
+            "puller_resolved_ts": t::custom(t::physical(cp)),
+            "last_synced_ts": t::custom(t::physical(last_synced)),
+            "now_ts": t::custom(now_ms),
+            "info": info,
+        })))
+    })();
+    run(&sh, r)
+}
+
+/// TCP reachability of MySQL/Kafka sinks (the validator's connection attempt).
+async fn sink_check(
+    sh: &Shared,
+    uri: &str,
+    u: &crate::ticdc::mask::GoUrl,
+    kind: SinkKind,
+) -> Result<(), ApiErr> {
+    if !sh.cfg.sink_check || !(kind == SinkKind::Mysql || u.scheme.starts_with("kafka")) {
+        return Ok(());
+    }
+    let default_port = match u.scheme.as_str() {
+        s if s.starts_with("kafka") => 9092,
+        s if s.starts_with("tidb") => 4000,
+        _ => 3306,
+    };
+    let mut reachable = false;
+    let mut last = String::new();
+    for host in u.host.split(',') {
+        let addr = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            && !host.ends_with(']')
+        {
+            host.to_string()
+        } else {
+            format!("{host}:{default_port}")
+        };
+        match tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr.as_str()),
+        )
+        .await
+        {
+            Ok(Ok(_)) => {
+                reachable = true;
+                break;
+            }
+            Ok(Err(e)) => last = format!("dial tcp {addr}: {e}"),
+            Err(_) => last = format!("dial tcp {addr}: i/o timeout"),
+        }
+    }
+    if reachable {
+        return Ok(());
+    }
+    let _ = uri;
+    if kind == SinkKind::Mysql {
+        Err(ApiErr::new(
+            "CDC:ErrMySQLConnectionError",
+            format!("fail to open MySQL connection: {last}"),
+        ))
+    } else {
+        Err(ApiErr::new(
+            "CDC:ErrKafkaNewProducer",
+            "new sarama producer: kafka: client has run out of available brokers to talk to: dial tcp: connection refused",
+        ))
+    }
+}
+
+fn gen_id(classic: bool) -> String {
+    if classic {
+        let b: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-4{}-{:x}{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            8 + (b[8] & 3),
+            &h[17..20],
+            &h[20..32]
+        )
+    } else {
+        format!("{}{}", fastrand::u64(..), fastrand::u64(..))
+    }
+}
+
+async fn create(State(sh): S, q: axum::extract::RawQuery, body: Bytes) -> Response {
+    let r = create_inner(&sh, query(&q.0), body).await;
+    run(&sh, r)
+}
+
+async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> Res {
+    let profile = &sh.cfg.profile;
+    let classic = profile.is_classic();
+    let raw: Value = parse_body(&body)?;
+    if raw.get("replica_config").is_some_and(Value::is_null) && classic {
+        // tiflow dereferences the nil config: gin recovery answers 500 with an empty body.
+        return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    let req: ChangefeedConfig = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
+    let ns = if classic {
+        req.namespace
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into())
+    } else {
+        q.get("keyspace")
+            .cloned()
+            .or(req.keyspace.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into())
+    };
+    let id = if req.changefeed_id.is_empty() {
+        gen_id(classic)
+    } else {
+        req.changefeed_id.clone()
+    };
+    let empty_sink = || {
+        ApiErr::new(
+            "CDC:ErrSinkURIInvalid",
+            "sink uri invalid 'sink_uri is empty, cannot create a changefeed without sink_uri'",
+        )
+    };
+    let exists = |sh: &Shared| -> Result<(), ApiErr> {
+        if sh.state.lock().unwrap().exists_in_meta(&ns, &id) {
+            Err(ApiErr::new(
+                "CDC:ErrChangeFeedAlreadyExists",
+                format!("changefeed already exists, {id}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if classic {
+        if req.sink_uri.is_empty() {
+            return Err(empty_sink());
+        }
+        check_id(&id)?;
+        if !state::valid_id(&ns) {
+            return Err(ApiErr::invalid_param(format!("invalid namespace: {ns}")));
+        }
+        exists(sh)?;
+    } else {
+        check_id(&id)?;
+        exists(sh)?;
+        if req.sink_uri.is_empty() {
+            return Err(empty_sink());
+        }
+    }
+    let (now_tso, gc) = {
+        let mut st = sh.state.lock().unwrap();
+        (st.tso(), st.gc_safepoint)
+    };
+    let parsed = if classic {
+        None
+    } else {
+        Some(config::parse_sink_uri(&req.sink_uri)?)
+    };
+    let start_ts = if req.start_ts == 0 {
+        now_tso
+    } else {
+        req.start_ts
+    };
+    if start_ts > now_tso {
+        return Err(ApiErr::invalid_param(format!(
+            "invalid start-ts {start_ts}, larger than current tso {now_tso}"
+        )));
+    }
+    if start_ts <= gc {
+        return Err(ApiErr::new(
+            "CDC:ErrStartTsBeforeGC",
+            format!("fail to create or maintain changefeed because start-ts {start_ts} is earlier than or equal to GC safepoint at {gc}"),
+        ));
+    }
+    if req.target_ts != 0 && req.target_ts <= start_ts {
+        return Err(ApiErr::new(
+            "CDC:ErrTargetTsBeforeStartTs",
+            format!(
+                "fail to create changefeed, because target-ts {} is earlier than start-ts {start_ts}",
+                req.target_ts
+            ),
+        ));
+    }
+    let (u, kind) = match parsed {
+        Some(p) => p,
+        None => config::parse_sink_uri(&req.sink_uri)?,
+    };
+    let mut cfg = config::for_create(profile, req.replica_config.as_ref())?;
+    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(|e| {
+        if classic {
+            e
+        } else {
+            e.wrap("CDC:ErrInvalidReplicaConfig")
+        }
+    })?;
+    sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
+        if classic {
+            e
+        } else {
+            e.wrap("CDC:ErrSinkURIInvalid")
+        }
+    })?;
+    let mut cf = Cf::new(&ns, &id, &req.sink_uri, start_ts, req.target_ts, cfg);
+    if classic && !sh.cfg.tick.is_zero() {
+        cf.visible_at = Some(state::due(sh.cfg.tick));
+    }
+    let resp = info(
+        sh,
+        &cf,
+        start_ts,
+        true,
+        &cf.sink_uri,
+        cf.target_ts,
+        &cf.config,
+    );
+    // The response is built from what was written: checkpoint = start_ts, config unstripped.
+    let mut resp = resp;
+    resp.resolved_ts = start_ts;
+    resp.checkpoint_ts = start_ts;
+    resp.checkpoint_time = t::custom(t::physical(start_ts));
+    if classic && profile.version() >= crate::ticdc::Version::new(7, 2, 0) {
+        let at = cf.visible_at.unwrap_or_else(Instant::now);
+        if sh.cfg.tick.is_zero() {
+            cf.apply(Op::Load, now_tso, profile);
+        } else {
+            cf.pending.push((at, Op::Load));
+        }
+    }
+    let mut st = sh.state.lock().unwrap();
+    let key = (ns.clone(), id.clone());
+    if st.cfs.contains_key(&key) {
+        return Err(ApiErr::new(
+            "CDC:ErrMetaOpFailed",
+            format!("unexpected meta operation failure: create changefeed {id}"),
+        ));
+    }
+    st.cfs.insert(key, cf);
+    Ok(ok_json(&resp))
+}
+
+async fn update(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+    body: Bytes,
+) -> Response {
+    let r = update_inner(&sh, id, query(&q.0), body).await;
+    run(&sh, r)
+}
+
+async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body: Bytes) -> Res {
+    let profile = &sh.cfg.profile;
+    let classic = profile.is_classic();
+    let ns = scope(sh, &q);
+    check_id(&id)?;
+    // State precondition first: even a garbage body gets this error (§4.5).
+    let (cur_sink, cur_target, cur_cfg, start_ts) = {
+        let mut st = sh.state.lock().unwrap();
+        let (cf, _) = st
+            .get_mut(&ns, &id, profile)
+            .ok_or_else(|| not_exists(&id))?;
+        if !matches!(cf.state.as_str(), "stopped" | "failed") {
+            return Err(ApiErr::new(
+                "CDC:ErrChangefeedUpdateRefused",
+                "changefeed update error: can only update changefeed config when it is stopped or failed",
+            ));
+        }
+        let (s, tg, c) = cf.latest();
+        (s.to_string(), tg, c.clone(), cf.start_ts)
+    };
+    let raw: Value = parse_body(&body)?;
+    let req: ChangefeedConfig = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
+    if !classic && req.start_ts != 0 {
+        return Err(ApiErr::invalid_param("start_ts can not be updated"));
+    }
+    let target_ts = if req.target_ts == 0 {
+        cur_target
+    } else {
+        req.target_ts
+    };
+    if req.target_ts != 0 && req.target_ts <= start_ts {
+        return Err(ApiErr::new(
+            "CDC:ErrChangefeedUpdateRefused",
+            format!(
+                "changefeed update error: can not update target_ts:{} less than start_ts:{start_ts}",
+                req.target_ts
+            ),
+        ));
+    }
+    let sink_uri = if req.sink_uri.is_empty() {
+        cur_sink.clone()
+    } else {
+        req.sink_uri.clone()
+    };
+    let wrap = |e: ApiErr| -> ApiErr {
+        if classic {
+            e.wrap("CDC:ErrChangefeedUpdateRefused")
+        } else if e.code == "CDC:ErrAPIInvalidParam" {
+            e
+        } else {
+            e.wrap("CDC:ErrInvalidReplicaConfig")
+        }
+    };
+    let (u, kind) = config::parse_sink_uri(&sink_uri).map_err(wrap)?;
+    let mut cfg = match raw.get("replica_config").filter(|v| !v.is_null()) {
+        Some(rc) => config::for_update(profile, rc)?,
+        None => cur_cfg.clone(),
+    };
+    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(wrap)?;
+    if classic {
+        // No-op detection: compare what the owner would load (both sides completed/stripped).
+        let mut a = cfg.clone();
+        let mut b = cur_cfg.clone();
+        config::complete_and_strip(&mut a, kind, profile);
+        config::complete_and_strip(&mut b, state::kind_of(&cur_sink), profile);
+        if a == b && sink_uri == cur_sink && target_ts == cur_target {
+            return Err(ApiErr::new(
+                "CDC:ErrChangefeedUpdateRefused",
+                "changefeed update error: changefeed config is the same with the old one, do nothing",
+            ));
+        }
+    }
+    if !req.sink_uri.is_empty() {
+        sink_check(sh, &sink_uri, &u, kind).await.map_err(|e| {
+            if classic {
+                e.wrap("CDC:ErrChangefeedUpdateRefused")
+            } else {
+                e.wrap("CDC:ErrSinkURIInvalid")
+            }
+        })?;
+    }
+    let mut st = sh.state.lock().unwrap();
+    let (cf, tso) = st
+        .get_mut(&ns, &id, profile)
+        .ok_or_else(|| not_exists(&id))?;
+    let resp = info(sh, cf, tso, true, &sink_uri, target_ts, &cfg);
+    let op = Op::Update {
+        sink_uri,
+        target_ts,
+        config: cfg,
+    };
+    if classic && !sh.cfg.tick.is_zero() {
+        cf.pending.push((state::due(sh.cfg.tick), op));
+    } else if classic {
+        cf.apply(op, tso, profile);
+    } else {
+        // ticdc replaces the in-memory copy synchronously and does not strip (§7 #8).
+        if let Op::Update {
+            sink_uri,
+            target_ts,
+            config,
+        } = op
+        {
+            cf.sink_uri = sink_uri;
+            cf.target_ts = target_ts;
+            cf.config = std::sync::Arc::new(config);
+        }
+    }
+    Ok(ok_json(&resp))
+}
+
+async fn delete(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let classic = sh.cfg.profile.is_classic();
+    if let Err(e) = check_id(&id) {
+        return run(&sh, Err(e));
+    }
+    let existed = {
+        let mut st = sh.state.lock().unwrap();
+        st.get_mut(&ns, &id, &sh.cfg.profile).is_some()
+    };
+    if !existed {
+        return if classic {
+            ok_json(&json!({}))
+        } else {
+            ok_json(&Value::Null)
+        };
+    }
+    if classic && !sh.cfg.tick.is_zero() {
+        // The remove job runs on the next owner tick; the handler polls until it is gone.
+        tokio::time::sleep(sh.cfg.tick).await;
+    }
+    sh.state
+        .lock()
+        .unwrap()
+        .cfs
+        .remove(&(ns.clone(), id.clone()));
+    ok_json(&json!({}))
+}
+
+async fn pause(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let profile = &sh.cfg.profile;
+    let r = (|| {
+        check_id(&id)?;
+        let mut st = sh.state.lock().unwrap();
+        let (cf, tso) = st
+            .get_mut(&ns, &id, profile)
+            .ok_or_else(|| not_exists(&id))?;
+        if profile.is_classic() {
+            if sh.cfg.tick.is_zero() {
+                cf.apply(Op::Pause, tso, profile);
+            } else {
+                cf.pending.push((state::due(sh.cfg.tick), Op::Pause));
+            }
+        } else {
+            // ticdc: any state → stopped, synchronously (§4.7).
+            cf.checkpoint = cf.checkpoint_now(tso);
+            cf.state = "stopped".into();
+            cf.admin_job_type = 1;
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
+}
+
+async fn resume(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+    body: Bytes,
+) -> Response {
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let profile = &sh.cfg.profile;
+    let classic = profile.is_classic();
+    let r = (|| {
+        check_id(&id)?;
+        let mut st = sh.state.lock().unwrap();
+        let gc = st.gc_safepoint;
+        let (cf, tso) = st
+            .get_mut(&ns, &id, profile)
+            .ok_or_else(|| not_exists(&id))?;
+        let overwrite = if body.iter().all(u8::is_ascii_whitespace) && !classic {
+            0
+        } else {
+            let v: Value = parse_body(&body)?;
+            match v.get("overwrite_checkpoint_ts") {
+                None | Some(Value::Null) => 0,
+                Some(x) => x.as_u64().ok_or_else(|| {
+                    ApiErr::invalid_param(format!(
+                        "invalid api parameter: json: cannot unmarshal {x} into Go struct field ResumeChangefeedConfig.overwrite_checkpoint_ts of type uint64"
+                    ))
+                })?,
+            }
+        };
+        if overwrite > 0 {
+            if overwrite > tso {
+                return Err(ApiErr::invalid_param(format!(
+                    "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
+                )));
+            }
+            if overwrite <= gc {
+                return Err(ApiErr::new(
+                    "CDC:ErrStartTsBeforeGC",
+                    format!("fail to create or maintain changefeed because start-ts {overwrite} is earlier than or equal to GC safepoint at {gc}"),
+                ));
+            }
+        }
+        let fail = sh.cfg.faults.as_ref().is_some_and(|f| {
+            f.fail_on_resume_ids.contains(&id)
+                || (f.fail_on_resume > 0.0 && sh.fault_rng.lock().unwrap().f64() < f.fail_on_resume)
+        });
+        if fail && matches!(cf.state.as_str(), "stopped" | "failed" | "finished") {
+            sh.faults_injected.fetch_add(1, Ordering::Relaxed);
+        }
+        let op = Op::Resume { overwrite, fail };
+        if classic && !sh.cfg.tick.is_zero() {
+            cf.pending.push((state::due(sh.cfg.tick), op));
+        } else {
+            cf.apply(op, tso, profile);
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_tables() {
+        assert!(known_route("/api/v2/changefeeds"));
+        assert!(known_route("/api/v2/changefeeds/x/pause"));
+        assert!(known_route("/api/v2/processors/a/b"));
+        assert!(!known_route("/api/v2/changefeeds/x/nope"));
+        assert!(!known_route("/api/v1/changefeeds"));
+        assert!(auth_checked(&Method::POST, "/api/v2/changefeeds", true));
+        assert!(!auth_checked(&Method::GET, "/api/v2/changefeeds", true));
+        assert!(auth_checked(&Method::DELETE, "/api/v2/changefeeds/x", true));
+        assert!(!auth_checked(
+            &Method::GET,
+            "/api/v2/changefeeds/x/status",
+            true
+        ));
+        assert!(auth_checked(
+            &Method::GET,
+            "/api/v2/changefeeds/x/status",
+            false
+        ));
+        assert!(!auth_checked(&Method::POST, "/api/v2/tso", true));
+    }
+
+    #[test]
+    fn basic_auth_decoding_and_ids() {
+        assert_eq!(base64_decode("YWRtaW46cHc=").unwrap(), b"admin:pw");
+        assert!(base64_decode("!!").is_none());
+        let u = gen_id(true);
+        assert!(state::valid_id(&u) && u.len() == 36, "{u}");
+        assert!(state::valid_id(&gen_id(false)));
+    }
+
+    #[test]
+    fn error_bodies_are_go_shaped() {
+        let e = ApiErr::new("CDC:ErrChangeFeedNotExists", "changefeed not exists, a<b");
+        let body = String::from_utf8(indented(&json!({"error_msg": e.text()}))).unwrap();
+        assert!(body.contains("\n    \"error_msg\""));
+        let escaped = String::from_utf8(go_escape(body.into_bytes())).unwrap();
+        assert!(escaped.contains("a\\u003cb"));
+    }
+}

@@ -1,0 +1,439 @@
+//! Changefeed store and state machine (§8). Classic asynchrony is modelled with per-changefeed
+//! pending operations that take effect at their due instant; everything is settled lazily when
+//! a changefeed is read, so there is no background task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::config::{self, SinkKind};
+use super::time as t;
+use super::SimProfile;
+
+pub const CAPTURE_ID: &str = "5f1c5a4b-8a7e-4d2f-9d71-0c7c2a3b9e11";
+pub const UPSTREAM_ID: u64 = 7_340_000_000_000_000_001;
+/// How far a running changefeed's checkpoint lags behind the current TSO.
+pub const LAG_MS: u64 = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunErr {
+    pub time_ms: u64,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Owner loads the changefeed (first tick after create): VerifyAndComplete + strip.
+    Load,
+    Pause,
+    Resume {
+        overwrite: u64,
+        fail: bool,
+    },
+    Update {
+        sink_uri: String,
+        target_ts: u64,
+        config: Value,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Cf {
+    pub ns: String,
+    pub id: String,
+    pub sink_uri: String,
+    pub create_time: String,
+    pub start_ts: u64,
+    pub target_ts: u64,
+    pub config: Arc<Value>,
+    pub state: String,
+    pub error: Option<RunErr>,
+    pub warning: Option<RunErr>,
+    pub admin_job_type: u64,
+    /// Stored checkpoint; running changefeeds report max(this, now − LAG).
+    pub checkpoint: u64,
+    /// Classic: not visible to the owner until this instant.
+    pub visible_at: Option<Instant>,
+    pub pending: Vec<(Instant, Op)>,
+    pub gid: (u64, u64),
+}
+
+// `config` is shared (`Arc`) so that N pre-created changefeeds cost one config, and copied on
+// write (`Arc::make_mut`).
+
+pub fn running(state: &str) -> bool {
+    matches!(state, "normal" | "warning" | "pending" | "")
+}
+
+pub fn kind_of(uri: &str) -> SinkKind {
+    config::parse_sink_uri(uri)
+        .map(|(_, k)| k)
+        .unwrap_or(SinkKind::Blackhole)
+}
+
+impl Cf {
+    pub fn new(
+        ns: &str,
+        id: &str,
+        sink_uri: &str,
+        start_ts: u64,
+        target_ts: u64,
+        config: impl Into<Arc<Value>>,
+    ) -> Cf {
+        Cf {
+            ns: ns.into(),
+            id: id.into(),
+            sink_uri: sink_uri.into(),
+            create_time: t::rfc3339(t::now_ms(), fastrand::u32(0..1_000_000)),
+            start_ts,
+            target_ts,
+            config: config.into(),
+            state: "normal".into(),
+            error: None,
+            warning: None,
+            admin_job_type: 0,
+            checkpoint: start_ts,
+            visible_at: None,
+            pending: Vec::new(),
+            gid: (fastrand::u64(..), fastrand::u64(..)),
+        }
+    }
+
+    pub fn visible(&self, now: Instant) -> bool {
+        self.visible_at.is_none_or(|v| v <= now)
+    }
+
+    /// Checkpoint as of now (lazy advance for running changefeeds).
+    pub fn checkpoint_now(&self, now_tso: u64) -> u64 {
+        if self.state == "normal" || self.state == "warning" {
+            let floor = t::compose(t::physical(now_tso).saturating_sub(LAG_MS), 0);
+            let mut c = self.checkpoint.max(floor);
+            if self.target_ts > 0 {
+                c = c.min(self.target_ts);
+            }
+            c
+        } else {
+            self.checkpoint
+        }
+    }
+
+    fn freeze(&mut self, now_tso: u64) {
+        self.checkpoint = self.checkpoint_now(now_tso);
+    }
+
+    /// Apply due operations and automatic transitions.
+    pub fn settle(&mut self, now: Instant, now_tso: u64, profile: &SimProfile) {
+        if !self.pending.is_empty() {
+            let mut ops = std::mem::take(&mut self.pending);
+            ops.sort_by_key(|(at, _)| *at);
+            let mut keep = Vec::new();
+            for (at, op) in ops {
+                if at <= now {
+                    self.apply(op, now_tso, profile);
+                } else {
+                    keep.push((at, op));
+                }
+            }
+            self.pending = keep;
+        }
+        if self.target_ts > 0
+            && running(&self.state)
+            && self.checkpoint_now(now_tso) >= self.target_ts
+        {
+            self.checkpoint = self.target_ts;
+            self.state = "finished".into();
+            self.admin_job_type = 4;
+        }
+    }
+
+    pub fn apply(&mut self, op: Op, now_tso: u64, profile: &SimProfile) {
+        match op {
+            Op::Load => config::complete_and_strip(
+                Arc::make_mut(&mut self.config),
+                kind_of(&self.sink_uri),
+                profile,
+            ),
+            Op::Pause => {
+                // tiflow ignores a stop job unless the changefeed runs (§4.7).
+                if running(&self.state) {
+                    self.freeze(now_tso);
+                    self.state = "stopped".into();
+                    self.admin_job_type = 1;
+                }
+            }
+            Op::Resume { overwrite, fail } => {
+                if matches!(self.state.as_str(), "stopped" | "failed" | "finished") {
+                    if overwrite > 0 {
+                        self.checkpoint = overwrite;
+                        if profile.is_classic() {
+                            self.start_ts = overwrite;
+                        }
+                    } else {
+                        // Catch up from where it stopped.
+                        self.checkpoint = self
+                            .checkpoint
+                            .max(t::compose(t::physical(now_tso).saturating_sub(LAG_MS), 0));
+                    }
+                    self.warning = None;
+                    if fail {
+                        self.state = "failed".into();
+                        self.admin_job_type = 1;
+                        self.error = Some(RunErr {
+                            time_ms: t::now_ms(),
+                            code: "CDC:ErrSinkURIInvalid".into(),
+                            message: "[CDC:ErrSinkURIInvalid]sink uri invalid (injected fault)"
+                                .into(),
+                        });
+                    } else {
+                        self.state = "normal".into();
+                        self.admin_job_type = 0;
+                        self.error = None;
+                    }
+                    if !profile.is_classic() {
+                        // ticdc loads (and strips) the config on resume (§7 #8).
+                        config::complete_and_strip(
+                            Arc::make_mut(&mut self.config),
+                            kind_of(&self.sink_uri),
+                            profile,
+                        );
+                    }
+                }
+            }
+            Op::Update {
+                sink_uri,
+                target_ts,
+                config: c,
+            } => {
+                self.sink_uri = sink_uri;
+                self.target_ts = target_ts;
+                self.config = Arc::new(c);
+                if profile.is_classic() && profile.version() >= crate::ticdc::Version::new(7, 2, 0)
+                {
+                    config::complete_and_strip(
+                        Arc::make_mut(&mut self.config),
+                        kind_of(&self.sink_uri),
+                        profile,
+                    );
+                }
+            }
+        }
+    }
+
+    /// What the stored (etcd) info will be once pending updates land: (sink_uri, target, config).
+    pub fn latest(&self) -> (&str, u64, &Value) {
+        for (_, op) in self.pending.iter().rev() {
+            if let Op::Update {
+                sink_uri,
+                target_ts,
+                config,
+            } = op
+            {
+                return (sink_uri, *target_ts, config);
+            }
+        }
+        (&self.sink_uri, self.target_ts, &*self.config)
+    }
+}
+
+pub struct State {
+    pub cfs: BTreeMap<(String, String), Cf>,
+    pub gc_safepoint: u64,
+    last_tso: u64,
+}
+
+impl State {
+    pub fn new(_profile: &SimProfile) -> State {
+        State {
+            cfs: BTreeMap::new(),
+            gc_safepoint: 0,
+            last_tso: 0,
+        }
+    }
+
+    /// A strictly increasing TSO: physical ms << 18 | logical.
+    pub fn tso(&mut self) -> u64 {
+        let ts = t::compose(t::now_ms(), 0).max(self.last_tso + 1);
+        self.last_tso = ts;
+        ts
+    }
+
+    pub fn precreate(&mut self, n: usize, profile: &SimProfile) {
+        let start = self.tso();
+        let mut cfg = config::defaults(profile);
+        if let Ok((u, k)) = config::parse_sink_uri("blackhole://") {
+            let _ = config::validate_and_adjust(&mut cfg, &u, k, profile);
+            config::complete_and_strip(&mut cfg, k, profile);
+        }
+        let cfg = Arc::new(cfg);
+        for i in 1..=n {
+            let id = format!("cf-{i:05}");
+            let cf = Cf::new("default", &id, "blackhole://", start, 0, cfg.clone());
+            self.cfs.insert(("default".into(), id), cf);
+        }
+    }
+
+    /// The changefeed if the owner can see it (settled to now).
+    pub fn get_mut(&mut self, ns: &str, id: &str, profile: &SimProfile) -> Option<(&mut Cf, u64)> {
+        let now = Instant::now();
+        let tso = self.tso();
+        let cf = self.cfs.get_mut(&(ns.to_string(), id.to_string()))?;
+        cf.settle(now, tso, profile);
+        if !cf.visible(now) {
+            return None;
+        }
+        Some((cf, tso))
+    }
+
+    pub fn exists_in_meta(&self, ns: &str, id: &str) -> bool {
+        self.cfs.contains_key(&(ns.to_string(), id.to_string()))
+    }
+
+    pub fn force_state(&mut self, ns: &str, id: &str, state: &str, error: Option<(&str, &str)>) {
+        let tso = self.tso();
+        if let Some(cf) = self.cfs.get_mut(&(ns.to_string(), id.to_string())) {
+            cf.pending
+                .retain(|(_, op)| matches!(op, Op::Load | Op::Update { .. }));
+            cf.freeze(tso);
+            cf.state = state.to_string();
+            let e = error.map(|(c, m)| RunErr {
+                time_ms: t::now_ms(),
+                code: c.into(),
+                message: m.into(),
+            });
+            match state {
+                "warning" | "pending" => cf.warning = e,
+                _ => cf.error = e,
+            }
+            cf.admin_job_type = match state {
+                "stopped" | "failed" => 1,
+                "finished" => 4,
+                _ => 0,
+            };
+        }
+    }
+
+    pub fn set_checkpoint(&mut self, ns: &str, id: &str, ts: u64) {
+        if let Some(cf) = self.cfs.get_mut(&(ns.to_string(), id.to_string())) {
+            cf.checkpoint = ts;
+        }
+    }
+
+    pub fn stored(&self, ns: &str, id: &str) -> Option<Value> {
+        let cf = self.cfs.get(&(ns.to_string(), id.to_string()))?;
+        let (sink_uri, target_ts, config) = cf.latest();
+        Some(json!({
+            "namespace": cf.ns,
+            "id": cf.id,
+            "sink_uri": sink_uri,
+            "start_ts": cf.start_ts,
+            "target_ts": target_ts,
+            "config": config,
+            "state": cf.state,
+            "checkpoint_ts": cf.checkpoint,
+            "admin_job_type": cf.admin_job_type,
+            "pending_ops": cf.pending.len(),
+        }))
+    }
+}
+
+/// Is `s` a valid changefeed id / namespace (`^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$`, ≤ 128)?
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+pub fn due(tick: Duration) -> Instant {
+    Instant::now() + tick
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticdc::Version;
+
+    fn classic() -> SimProfile {
+        SimProfile::Classic {
+            version: Version::new(8, 5, 0),
+        }
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("a-b-1"));
+        assert!(!valid_id("a--b"));
+        assert!(!valid_id("-a"));
+        assert!(!valid_id("a_b"));
+        assert!(!valid_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn transitions() {
+        let p = classic();
+        let tso = t::compose(t::now_ms(), 0);
+        let mut cf = Cf::new("default", "x", "blackhole://", tso, 0, json!({}));
+        cf.apply(Op::Pause, tso, &p);
+        assert_eq!(cf.state, "stopped");
+        assert_eq!(cf.admin_job_type, 1);
+        cf.apply(Op::Pause, tso, &p);
+        assert_eq!(cf.state, "stopped");
+        cf.apply(
+            Op::Resume {
+                overwrite: 0,
+                fail: false,
+            },
+            tso,
+            &p,
+        );
+        assert_eq!(cf.state, "normal");
+        assert_eq!(cf.admin_job_type, 0);
+        cf.state = "failed".into();
+        cf.apply(Op::Pause, tso, &p);
+        assert_eq!(
+            cf.state, "failed",
+            "tiflow ignores pause of a failed changefeed"
+        );
+        cf.apply(
+            Op::Resume {
+                overwrite: 0,
+                fail: true,
+            },
+            tso,
+            &p,
+        );
+        assert_eq!(cf.state, "failed");
+        assert!(cf.error.is_some());
+    }
+
+    #[test]
+    fn pending_ops_wait_for_their_tick() {
+        let p = classic();
+        let tso = t::compose(t::now_ms(), 0);
+        let mut cf = Cf::new("default", "x", "blackhole://", tso, 0, json!({}));
+        let now = Instant::now();
+        cf.pending.push((now + Duration::from_secs(60), Op::Pause));
+        cf.settle(now, tso, &p);
+        assert_eq!(cf.state, "normal");
+        cf.settle(now + Duration::from_secs(61), tso, &p);
+        assert_eq!(cf.state, "stopped");
+    }
+
+    #[test]
+    fn checkpoint_advances_lazily_and_finishes() {
+        let p = classic();
+        let start = t::compose(t::now_ms() - 10_000, 0);
+        let mut cf = Cf::new("default", "x", "blackhole://", start, 0, json!({}));
+        let now = t::compose(t::now_ms(), 0);
+        assert!(cf.checkpoint_now(now) > start);
+        cf.target_ts = t::compose(t::now_ms() - 5_000, 0);
+        cf.settle(Instant::now(), now, &p);
+        assert_eq!(cf.state, "finished");
+        assert_eq!(cf.checkpoint, cf.target_ts);
+    }
+}
