@@ -1,10 +1,451 @@
 //! Desired state: manifest types, loading, `${VAR}` expansion, validation with file:line.
+//!
+//! [`load`] reads files and directories, [`load_str`] one text; both report every problem at once as
+//! [`Diagnostics`]. The flow per document: YAML → [`load::Node`] tree (positions) → schema check
+//! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
+//! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
 pub mod diagnostics;
+pub mod env;
+pub mod load;
+pub mod schema;
+pub mod types;
+pub mod validate;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use env::expand;
+pub use load::{Kind, Node};
+pub use schema::json_schema;
 
-/// The JSON Schema of the manifest format.
-pub fn json_schema() -> serde_json::Value {
-    serde_json::json!({})
+/// Where something was written: 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Located {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Located {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Desired run state of a changefeed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    /// The changefeed exists and replicates (default).
+    #[default]
+    Running,
+    /// The changefeed exists and is paused (`stopped`).
+    Paused,
+    /// The changefeed must not exist: cdcform deletes it.
+    Absent,
+}
+
+/// One changefeed as the manifests want it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredChangefeed {
+    pub id: String,
+    pub namespace: Option<String>,
+    /// `${}` expanded; "" only when state is absent and the manifest omits it.
+    pub sink_uri: String,
+    /// As written, `${VAR}` unexpanded (`$${` kept as written).
+    pub sink_uri_template: String,
+    pub state: DesiredState,
+    pub start_ts: Option<u64>,
+    pub target_ts: Option<u64>,
+    /// Only the keys the user wrote, in the API's JSON form: TiCDC's JSON key names, durations as
+    /// integer nanoseconds, `${}` expanded.
+    pub replica_config: Option<serde_json::Value>,
+    /// Same shape, `${VAR}` left unexpanded (for saved plans that must not contain secret values).
+    pub replica_config_template: Option<serde_json::Value>,
+    /// Dotted paths whose values are secret, e.g. `sink_uri`,
+    /// `replica_config.sink.kafka_config.sasl_password`, `replica_config.filter.rules.0` (sequence
+    /// items by index): every value containing a `${VAR}`, every known secret field
+    /// ([`SECRET_CONFIG_PATHS`]), and `sink_uri` when it has a `${VAR}`, a userinfo password or a
+    /// sensitive query key.
+    pub sensitive: BTreeSet<String>,
+    /// The `- id:` list item.
+    pub location: Located,
+}
+
+/// Every changefeed of the manifests, in file order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DesiredSet {
+    pub changefeeds: Vec<DesiredChangefeed>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Dotted paths under `replica_config` (without the `replica_config.` prefix) whose values are
+/// secret; TiCDC returns them in clear (api-semantics §5.3).
+pub const SECRET_CONFIG_PATHS: &[&str] = &[
+    "sink.kafka_config.sasl_password",
+    "sink.kafka_config.sasl_gssapi_password",
+    "sink.kafka_config.sasl_oauth_client_secret",
+    "sink.kafka_config.glue_schema_registry_config.secret_access_key",
+    "sink.kafka_config.glue_schema_registry_config.token",
+    "sink.pulsar_config.authentication-token",
+    "sink.pulsar_config.basic-password",
+    "sink.pulsar_config.oauth2.oauth2-private-key",
+    "sink.schema_registry",
+];
+
+/// URI-valued fields under `replica_config` that are secret when they carry a password or a
+/// sensitive query key.
+const URI_CONFIG_PATHS: &[&str] = &[
+    "consistent.storage",
+    "sink.kafka_config.large_message_handle.claim_check_storage_uri",
+];
+
+/// Load manifests from files and directories (every `*.yaml`/`*.yml` below a directory, sorted).
+pub fn load(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DesiredSet, Diagnostics> {
+    let mut b = Builder::new(env);
+    let files = match load::expand_paths(paths) {
+        Ok(f) => f,
+        Err(d) => return Err(Diagnostics(d)),
+    };
+    if files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Diagnostics(vec![Diagnostic {
+            file: paths.first().cloned().unwrap_or_else(|| PathBuf::from(".")),
+            line: 0,
+            column: 0,
+            message: format!(
+                "no manifest files (*.yaml, *.yml) found in {}",
+                shown.join(", ")
+            ),
+            help: Some("pass the directory or files that hold your changefeed manifests".into()),
+            source: None,
+        }]));
+    }
+    for f in files {
+        match load::read_text(&f) {
+            Ok(text) => b.add_text(&f, text),
+            Err(d) => {
+                b.set.files.push(f);
+                b.diags.push(d);
+            }
+        }
+    }
+    b.finish()
+}
+
+/// Load manifests from one text (several YAML documents allowed); `name` is used in locations.
+pub fn load_str(
+    name: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DesiredSet, Diagnostics> {
+    let mut b = Builder::new(env);
+    let file = PathBuf::from(name);
+    if text.len() as u64 > load::MAX_FILE_BYTES {
+        b.diags.push(Diagnostic {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "file is too large ({} bytes; the limit is {} bytes)",
+                text.len(),
+                load::MAX_FILE_BYTES
+            ),
+            help: Some("split the manifests into several smaller files".into()),
+            source: None,
+        });
+        b.set.files.push(file);
+        return b.finish();
+    }
+    match load::check_bytes(&file, text.as_bytes()).and_then(|t| load::parse_documents(&file, &t)) {
+        Ok(docs) => b.add_file(&file, docs),
+        Err(d) => {
+            b.set.files.push(file);
+            b.diags.push(d);
+        }
+    }
+    b.finish()
+}
+
+struct Builder<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    schema: serde_json::Value,
+    set: DesiredSet,
+    diags: Vec<Diagnostic>,
+    seen: HashMap<(String, String), Located>,
+    texts: Vec<(PathBuf, String)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Builder {
+            env,
+            schema: json_schema(),
+            set: DesiredSet::default(),
+            diags: Vec::new(),
+            seen: HashMap::new(),
+            texts: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> Result<DesiredSet, Diagnostics> {
+        if self.diags.is_empty() {
+            return Ok(self.set);
+        }
+        let mut d = Diagnostics(self.diags);
+        for (file, text) in &self.texts {
+            d.attach_source(file, text);
+        }
+        Err(d)
+    }
+
+    fn add_text(&mut self, file: &Path, text: String) {
+        match load::parse_documents(file, &text) {
+            Ok(docs) => self.add_file(file, docs),
+            Err(d) => {
+                self.set.files.push(file.to_path_buf());
+                self.diags.push(d);
+            }
+        }
+        self.texts.push((file.to_path_buf(), text));
+    }
+
+    fn add_file(&mut self, file: &Path, docs: Vec<Node>) {
+        self.set.files.push(file.to_path_buf());
+        if docs.is_empty() {
+            self.diags.push(Diagnostic::new(
+                file,
+                0,
+                0,
+                "file is empty: no manifest document",
+                Some("add a `changefeeds:` list, or delete the file".into()),
+            ));
+            return;
+        }
+        for doc in docs {
+            self.add_doc(file, &doc);
+        }
+    }
+
+    fn add_doc(&mut self, file: &Path, doc: &Node) {
+        let errors = schema::check(&self.schema, doc, file);
+        let bad_items: BTreeSet<usize> = errors
+            .iter()
+            .filter(|e| e.path.first().map(String::as_str) == Some("changefeeds"))
+            .filter_map(|e| e.path.get(1).and_then(|i| i.parse().ok()))
+            .collect();
+        let whole_doc_bad = errors.iter().any(|e| e.path.len() < 2);
+        self.diags.extend(errors.into_iter().map(|e| e.diagnostic));
+        if whole_doc_bad && !matches!(doc.get("changefeeds").map(|n| &n.kind), Some(Kind::Seq(_))) {
+            return;
+        }
+        if let Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) = doc.get("changefeeds")
+        {
+            for (i, item) in items.iter().enumerate() {
+                if !bad_items.contains(&i) {
+                    self.add_item(file, item);
+                }
+            }
+        }
+    }
+
+    fn add_item(&mut self, file: &Path, item: &Node) {
+        let mut sensitive = BTreeSet::new();
+        let mut path = Vec::new();
+        let mut expand_errs = Vec::new();
+        let expanded = expand_node(item, self.env, &mut path, &mut sensitive, &mut expand_errs);
+        let sink_uri_failed = expand_errs.iter().any(|(p, _, _)| p == "sink_uri");
+        for (_, node_pos, e) in &expand_errs {
+            self.diags.push(Diagnostic::new(
+                file,
+                node_pos.0,
+                node_pos.1,
+                e.to_string(),
+                Some(e.help()),
+            ));
+        }
+        let location = Located {
+            file: file.to_path_buf(),
+            line: item.line,
+            column: item.column,
+        };
+        let parse = |n: &Node| serde_json::from_value::<types::ChangefeedSpec>(n.to_json());
+        let (template, spec) = match (parse(item), parse(&expanded)) {
+            (Ok(t), Ok(s)) => (t, s),
+            (Err(e), _) | (_, Err(e)) => {
+                self.diags.push(Diagnostic::new(
+                    file,
+                    item.line,
+                    item.column,
+                    format!("invalid changefeed: {e}"),
+                    Some("fix the changefeed so it matches schema.json".into()),
+                ));
+                return;
+            }
+        };
+        let uri_for_checks = if sink_uri_failed {
+            None
+        } else {
+            spec.sink_uri.as_deref()
+        };
+        self.diags.extend(validate::check_changefeed(
+            file,
+            item,
+            &spec,
+            uri_for_checks,
+        ));
+
+        // Duplicates: one id per namespace across all files.
+        let key = (
+            spec.namespace.clone().unwrap_or_else(|| "default".into()),
+            spec.id.clone(),
+        );
+        if let Some(first) = self.seen.get(&key) {
+            let id_pos = item
+                .get("id")
+                .map_or((item.line, item.column), |n| (n.line, n.column));
+            self.diags.push(Diagnostic::new(
+                file,
+                id_pos.0,
+                id_pos.1,
+                format!(
+                    "duplicate changefeed id `{}` in namespace `{}`: also defined at {first}",
+                    key.1, key.0
+                ),
+                Some("each changefeed id may appear once per namespace: rename or remove one of them".into()),
+            ));
+        } else {
+            self.seen.insert(key, location.clone());
+        }
+
+        let to_json = |c: &Option<types::ReplicaConfig>| {
+            c.as_ref()
+                .map(|c| serde_json::to_value(c).unwrap_or_default())
+        };
+        let replica_config = to_json(&spec.replica_config);
+        let replica_config_template = to_json(&template.replica_config);
+        if let Some(cfg) = &replica_config {
+            for p in SECRET_CONFIG_PATHS {
+                if json_at(cfg, p).is_some() {
+                    sensitive.insert(format!("replica_config.{p}"));
+                }
+            }
+            for p in URI_CONFIG_PATHS {
+                if json_at(cfg, p)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(uri_has_secret)
+                {
+                    sensitive.insert(format!("replica_config.{p}"));
+                }
+            }
+        }
+        let sink_uri = spec.sink_uri.clone().unwrap_or_default();
+        if uri_has_secret(&sink_uri) {
+            sensitive.insert("sink_uri".into());
+        }
+        self.set.changefeeds.push(DesiredChangefeed {
+            id: spec.id,
+            namespace: spec.namespace,
+            sink_uri,
+            sink_uri_template: template.sink_uri.unwrap_or_default(),
+            state: spec.state.unwrap_or_default(),
+            start_ts: spec.start_ts,
+            target_ts: spec.target_ts,
+            replica_config,
+            replica_config_template,
+            sensitive,
+            location,
+        });
+    }
+}
+
+/// Follow a dotted path through JSON objects.
+fn json_at<'v>(v: &'v serde_json::Value, dotted: &str) -> Option<&'v serde_json::Value> {
+    dotted.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// A URI carries a secret: a userinfo password, or a query key that looks like one.
+fn uri_has_secret(uri: &str) -> bool {
+    match crate::ticdc::mask::GoUrl::parse(uri) {
+        Ok(u) => {
+            u.password().is_some()
+                || u.query_pairs()
+                    .iter()
+                    .any(|(k, _)| crate::ticdc::mask::is_sensitive_query_key(k))
+        }
+        Err(_) => false,
+    }
+}
+
+type ExpandProblem = (String, (usize, usize), env::ExpandError);
+
+/// Expand `${VAR}` in every string value (never in keys); record the dotted paths of expanded values
+/// and every problem with its position.
+fn expand_node(
+    node: &Node,
+    envf: &dyn Fn(&str) -> Option<String>,
+    path: &mut Vec<String>,
+    sensitive: &mut BTreeSet<String>,
+    errs: &mut Vec<ExpandProblem>,
+) -> Node {
+    let kind = match &node.kind {
+        Kind::Str(s) => {
+            let (out, problems) = env::expand_all(s, envf);
+            if !env::references(s).is_empty() {
+                sensitive.insert(path.join("."));
+            }
+            for p in problems {
+                errs.push((path.join("."), (node.line, node.column), p));
+            }
+            Kind::Str(out)
+        }
+        Kind::Seq(items) => Kind::Seq(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    path.push(i.to_string());
+                    let r = expand_node(n, envf, path, sensitive, errs);
+                    path.pop();
+                    r
+                })
+                .collect(),
+        ),
+        Kind::Map(entries) => Kind::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    path.push(k.key_text());
+                    let r = expand_node(v, envf, path, sensitive, errs);
+                    path.pop();
+                    (k.clone(), r)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    Node {
+        line: node.line,
+        column: node.column,
+        kind,
+    }
 }
