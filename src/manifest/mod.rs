@@ -209,6 +209,10 @@ impl<'a> Builder<'a> {
             return Ok(self.set);
         }
         let mut d = Diagnostics(self.diags);
+        // In reading order: by file, then line and column.
+        let files = &self.set.files;
+        let file_index = |f: &Path| files.iter().position(|x| x == f).unwrap_or(usize::MAX);
+        d.0.sort_by_key(|x| (file_index(&x.file), x.line, x.column));
         for (file, text) in &self.texts {
             d.attach_source(file, text);
         }
@@ -245,35 +249,43 @@ impl<'a> Builder<'a> {
 
     fn add_doc(&mut self, file: &Path, doc: &Node) {
         let errors = schema::check(&self.schema, doc, file);
-        let bad_items: BTreeSet<usize> = errors
-            .iter()
-            .filter(|e| e.path.first().map(String::as_str) == Some("changefeeds"))
-            .filter_map(|e| e.path.get(1).and_then(|i| i.parse().ok()))
-            .collect();
-        let whole_doc_bad = errors.iter().any(|e| e.path.len() < 2);
-        self.diags.extend(errors.into_iter().map(|e| e.diagnostic));
-        if whole_doc_bad && !matches!(doc.get("changefeeds").map(|n| &n.kind), Some(Kind::Seq(_))) {
-            return;
+        // Schema problems inside a list item, by item, as paths relative to the item.
+        let mut item_errors: HashMap<usize, Vec<Vec<String>>> = HashMap::new();
+        for e in &errors {
+            if e.path.first().map(String::as_str) == Some("changefeeds") {
+                if let Some(i) = e.path.get(1).and_then(|i| i.parse().ok()) {
+                    item_errors.entry(i).or_default().push(e.path[2..].to_vec());
+                }
+            }
         }
+        self.diags.extend(errors.into_iter().map(|e| e.diagnostic));
         if let Some(Node {
             kind: Kind::Seq(items),
             ..
         }) = doc.get("changefeeds")
         {
             for (i, item) in items.iter().enumerate() {
-                if !bad_items.contains(&i) {
-                    self.add_item(file, item);
+                match item_errors.get(&i) {
+                    None => self.add_item(file, item, item, false),
+                    // Keep checking what is left once the bad values are taken out, so one run
+                    // reports every problem.
+                    Some(paths) => {
+                        if let Some(pruned) = prune(item, paths) {
+                            self.add_item(file, item, &pruned, true);
+                        }
+                    }
                 }
             }
         }
     }
 
-    fn add_item(&mut self, file: &Path, item: &Node) {
+    /// `located` is the item as written (for positions), `item` the item to load (the same, or with
+    /// the values that failed the schema check taken out, `broken`).
+    fn add_item(&mut self, file: &Path, located: &Node, item: &Node, broken: bool) {
         let mut sensitive = BTreeSet::new();
         let mut path = Vec::new();
         let mut expand_errs = Vec::new();
         let expanded = expand_node(item, self.env, &mut path, &mut sensitive, &mut expand_errs);
-        let sink_uri_failed = expand_errs.iter().any(|(p, _, _)| p == "sink_uri");
         for (_, node_pos, e) in &expand_errs {
             self.diags.push(Diagnostic::new(
                 file,
@@ -291,6 +303,7 @@ impl<'a> Builder<'a> {
         let parse = |n: &Node| serde_json::from_value::<types::ChangefeedSpec>(n.to_json());
         let (template, spec) = match (parse(item), parse(&expanded)) {
             (Ok(t), Ok(s)) => (t, s),
+            (Err(_), _) | (_, Err(_)) if broken => return,
             (Err(e), _) | (_, Err(e)) => {
                 self.diags.push(Diagnostic::new(
                     file,
@@ -302,16 +315,24 @@ impl<'a> Builder<'a> {
                 return;
             }
         };
-        let uri_for_checks = if sink_uri_failed {
-            None
-        } else {
-            spec.sink_uri.as_deref()
+        // A URI with a missing variable is still checked (scheme, protocol) with the variable
+        // replaced by a placeholder, unless the variable is the whole start of the URI.
+        let uri_for_checks = match &template.sink_uri {
+            Some(t) if expand_errs.iter().any(|(p, _, _)| p == "sink_uri") => {
+                if t.trim_start().starts_with("${") {
+                    None
+                } else {
+                    let (s, _) = env::expand_all(t, &|n| (self.env)(n).or(Some("x".into())));
+                    Some(s)
+                }
+            }
+            _ => spec.sink_uri.clone(),
         };
         self.diags.extend(validate::check_changefeed(
             file,
-            item,
+            located,
             &spec,
-            uri_for_checks,
+            uri_for_checks.as_deref(),
         ));
 
         // Duplicates: one id per namespace across all files.
@@ -376,6 +397,64 @@ impl<'a> Builder<'a> {
             location,
         });
     }
+}
+
+/// The item without the values at `paths` (map entries removed, list items removed); `None` when a
+/// path is the item itself.
+fn prune(item: &Node, paths: &[Vec<String>]) -> Option<Node> {
+    fn cmp_seg(a: &[String], b: &[String]) -> std::cmp::Ordering {
+        for (x, y) in a.iter().zip(b) {
+            let o = match (x.parse::<usize>(), y.parse::<usize>()) {
+                (Ok(i), Ok(j)) => i.cmp(&j),
+                _ => x.cmp(y),
+            };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        a.len().cmp(&b.len())
+    }
+    let mut sorted: Vec<&Vec<String>> = paths.iter().collect();
+    // Later list indexes first, so removing one does not shift the others.
+    sorted.sort_by(|a, b| cmp_seg(b, a));
+    fn remove_at(node: &mut Node, path: &[String]) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        match &mut node.kind {
+            Kind::Map(entries) => {
+                if rest.is_empty() {
+                    entries.retain(|(k, _)| &k.key_text() != first);
+                } else if let Some((_, v)) =
+                    entries.iter_mut().find(|(k, _)| &k.key_text() == first)
+                {
+                    remove_at(v, rest);
+                }
+            }
+            Kind::Seq(items) => {
+                let Ok(i) = first.parse::<usize>() else {
+                    return;
+                };
+                if i >= items.len() {
+                    return;
+                }
+                if rest.is_empty() {
+                    items.remove(i);
+                } else {
+                    remove_at(&mut items[i], rest);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = item.clone();
+    for p in sorted {
+        if p.is_empty() {
+            return None;
+        }
+        remove_at(&mut out, p);
+    }
+    Some(out)
 }
 
 /// Follow a dotted path through JSON objects.

@@ -164,9 +164,45 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The allowed values when the schema is an `enum` or a `oneOf`/`anyOf` of `const`s.
+    fn enum_values(&self, schema: &'a Value) -> Option<Vec<Value>> {
+        let schema = self.resolve(schema);
+        if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+            return Some(e.clone());
+        }
+        let alts = schema
+            .get("oneOf")
+            .or_else(|| schema.get("anyOf"))
+            .and_then(Value::as_array)?;
+        alts.iter()
+            .map(|a| self.resolve(a).get("const").cloned())
+            .collect()
+    }
+
+    /// Whether a schema could accept a node of this kind (ignoring the value).
+    fn accepts_kind(&self, schema: &'a Value, kind: &Kind) -> bool {
+        let schema = self.resolve(schema);
+        if let Some(alts) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            return alts.iter().any(|a| self.accepts_kind(a, kind));
+        }
+        let tys = type_list(schema);
+        tys.is_empty() || tys.iter().any(|t| type_matches(kind, t))
+    }
+
     /// Short human description of what a schema accepts.
     fn expected(&self, schema: &'a Value) -> String {
         let schema = self.resolve(schema);
+        if let Some(values) = self.enum_values(schema) {
+            let names: Vec<String> = values
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect();
+            return format!("one of {}", names.join(", "));
+        }
         if let Some(alts) = schema
             .get("anyOf")
             .or_else(|| schema.get("oneOf"))
@@ -174,35 +210,50 @@ impl<'a> Checker<'a> {
         {
             let mut parts: Vec<String> = alts
                 .iter()
+                .filter(|a| type_list(self.resolve(a)) != ["null"])
                 .map(|a| self.expected(a))
-                .filter(|s| s != "null")
                 .collect();
             parts.dedup();
             return parts.join(" or ");
         }
-        if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-            let names: Vec<String> = e
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            return format!("one of {}", names.join(", "));
+        if schema.get("pattern").and_then(Value::as_str) == Some(DURATION_PATTERN) {
+            return "a duration string".into();
         }
         let tys: Vec<&str> = type_list(schema)
             .into_iter()
             .filter(|t| *t != "null")
             .collect();
-        let mut s = match tys.as_slice() {
-            [] => "a value".to_string(),
-            ["object"] => "a mapping".to_string(),
-            ["array"] => "a list".to_string(),
-            [t] => t.to_string(),
-            many => many.join(" or "),
-        };
-        if schema.get("pattern").and_then(Value::as_str) == Some(DURATION_PATTERN) {
-            s = "a duration string".into();
+        let words: Vec<&str> = tys
+            .iter()
+            .map(|t| match *t {
+                "object" => "a mapping",
+                "array" => "a list",
+                "integer" => "an integer",
+                "number" => "a number",
+                "boolean" => "a boolean (true or false)",
+                "string" => "a string",
+                _ => "a value",
+            })
+            .collect();
+        if words.is_empty() {
+            "a value".into()
+        } else {
+            words.join(" or ")
         }
-        s
+    }
+
+    fn type_error(&self, node: &Node, schema: &'a Value, path: &[String]) -> SchemaError {
+        let expected = self.expected(schema);
+        self.err(
+            node,
+            path,
+            format!(
+                "wrong type for {}: expected {expected}, found {}",
+                display_path(path),
+                describe(&node.kind)
+            ),
+            format!("write {expected} here"),
+        )
     }
 
     fn check(
@@ -213,46 +264,10 @@ impl<'a> Checker<'a> {
         out: &mut Vec<SchemaError>,
     ) {
         let schema = self.resolve(schema);
-        if let Some(alts) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .and_then(Value::as_array)
-        {
-            let mut best: Option<Vec<SchemaError>> = None;
-            for alt in alts {
-                let mut errs = Vec::new();
-                self.check(node, alt, path, &mut errs);
-                if errs.is_empty() {
-                    return;
-                }
-                let alt_r = self.resolve(alt);
-                let types = type_list(alt_r);
-                let same_type = types.iter().any(|t| type_matches(&node.kind, t))
-                    || (types.is_empty() && alt_r.get("enum").is_some());
-                if same_type && best.is_none() {
-                    best = Some(errs);
-                }
-            }
-            match best {
-                Some(errs) => out.extend(errs),
-                None => out.push(self.err(
-                    node,
-                    path,
-                    format!(
-                        "wrong type for {}: expected {}, found {}",
-                        display_path(path),
-                        self.expected(schema),
-                        describe(&node.kind)
-                    ),
-                    format!("write {} here", self.expected(schema)),
-                )),
-            }
-            return;
-        }
-        if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if let Some(values) = self.enum_values(schema) {
             let v = node.to_json();
-            if !e.contains(&v) {
-                let names: Vec<&str> = e.iter().filter_map(Value::as_str).collect();
+            if !values.contains(&v) {
+                let names: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
                 let shown = match &node.kind {
                     Kind::Str(s) => s.clone(),
                     k => describe(k),
@@ -277,19 +292,31 @@ impl<'a> Checker<'a> {
             }
             return;
         }
+        if let Some(alts) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            let mut best: Option<Vec<SchemaError>> = None;
+            for alt in alts {
+                let mut errs = Vec::new();
+                self.check(node, alt, path, &mut errs);
+                if errs.is_empty() {
+                    return;
+                }
+                if best.is_none() && self.accepts_kind(alt, &node.kind) {
+                    best = Some(errs);
+                }
+            }
+            match best {
+                Some(errs) => out.extend(errs),
+                None => out.push(self.type_error(node, schema, path)),
+            }
+            return;
+        }
         let tys = type_list(schema);
         if !tys.is_empty() && !tys.iter().any(|t| type_matches(&node.kind, t)) {
-            out.push(self.err(
-                node,
-                path,
-                format!(
-                    "wrong type for {}: expected {}, found {}",
-                    display_path(path),
-                    self.expected(schema),
-                    describe(&node.kind)
-                ),
-                format!("write {} here", self.expected(schema)),
-            ));
+            out.push(self.type_error(node, schema, path));
             return;
         }
         match &node.kind {
@@ -397,12 +424,10 @@ impl<'a> Checker<'a> {
                         Some(m) => format!("did you mean `{m}`?"),
                         None => format!("remove it; known keys here: {}", names.join(", ")),
                     };
-                    out.push(self.err(
-                        k,
-                        path,
-                        format!("unknown key `{key}` in {}", display_path(path)),
-                        help,
-                    ));
+                    let shown = display_path(path);
+                    path.push(key.clone());
+                    out.push(self.err(k, path, format!("unknown key `{key}` in {shown}"), help));
+                    path.pop();
                 }
                 None => {
                     if let Some(extra) =
