@@ -327,6 +327,13 @@ fn yaml_message(raw: &str) -> String {
     let first = raw.lines().next().unwrap_or(raw).trim();
     // serde-saphyr appends " at line L column C"; the location is reported separately.
     let cut = first.find(" at line ").map_or(first, |p| &first[..p]);
+    if let Some(rest) = cut.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("invalid YAML: duplicate key `{key}` in one mapping");
+    }
     format!("invalid YAML: {cut}")
 }
 

@@ -173,8 +173,8 @@ pub fn load_str(
         b.set.files.push(file);
         return b.finish();
     }
-    match load::check_bytes(&file, text.as_bytes()).and_then(|t| load::parse_documents(&file, &t)) {
-        Ok(docs) => b.add_file(&file, docs),
+    match load::check_bytes(&file, text.as_bytes()) {
+        Ok(t) => b.add_text(&file, t),
         Err(d) => {
             b.set.files.push(file);
             b.diags.push(d);
@@ -333,6 +333,7 @@ impl<'a> Builder<'a> {
             located,
             &spec,
             uri_for_checks.as_deref(),
+            broken,
         ));
 
         // Duplicates: one id per namespace across all files.

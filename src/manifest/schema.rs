@@ -272,10 +272,20 @@ impl<'a> Checker<'a> {
                     Kind::Str(s) => s.clone(),
                     k => describe(k),
                 };
-                let help = match node
-                    .as_str()
-                    .and_then(|s| did_you_mean(s, names.iter().copied()))
-                {
+                let help = match node.as_str().and_then(|s| {
+                    // TiCDC's own words for the states cdcform calls paused, running and absent.
+                    let alias = match s {
+                        "stopped" | "stop" | "pause" => "paused",
+                        "normal" | "run" | "started" => "running",
+                        "removed" | "deleted" | "delete" => "absent",
+                        _ => "",
+                    };
+                    if names.contains(&alias) {
+                        Some(alias)
+                    } else {
+                        did_you_mean(s, names.iter().copied())
+                    }
+                }) {
                     Some(m) => format!("did you mean `{m}`?"),
                     None => format!("use one of: {}", names.join(", ")),
                 };

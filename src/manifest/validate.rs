@@ -182,11 +182,14 @@ impl Ctx<'_> {
 
 /// Semantic checks of one changefeed. `sink_uri` is the expanded URI (None when it could not be
 /// expanded; its variables are reported elsewhere).
+/// `partial` says that values which failed the schema check were taken out of `spec`; a missing
+/// `sink_uri` is then not reported (it is most likely a misspelt key, reported already).
 pub fn check_changefeed(
     file: &Path,
     item: &Node,
     spec: &ChangefeedSpec,
     sink_uri: Option<&str>,
+    partial: bool,
 ) -> Vec<Diagnostic> {
     let mut c = Ctx {
         file,
@@ -219,7 +222,7 @@ pub fn check_changefeed(
     let state = spec.state.unwrap_or_default();
     let cfg = spec.replica_config.clone().unwrap_or_default();
     match (&spec.sink_uri, sink_uri) {
-        (None, _) if state != DesiredState::Absent => c.push(
+        (None, _) if state != DesiredState::Absent && !partial => c.push(
             &[],
             format!("changefeed `{}` has no `sink_uri`", spec.id),
             "add `sink_uri: \"<scheme>://...\"` (only `state: absent` may omit it)".into(),
