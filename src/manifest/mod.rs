@@ -190,6 +190,8 @@ struct Builder<'a> {
     diags: Vec<Diagnostic>,
     seen: HashMap<(String, String), Located>,
     texts: Vec<(PathBuf, String)>,
+    /// The text of the file being loaded (to point at a `${VAR}` inside a string).
+    current_text: String,
 }
 
 impl<'a> Builder<'a> {
@@ -201,6 +203,7 @@ impl<'a> Builder<'a> {
             diags: Vec::new(),
             seen: HashMap::new(),
             texts: Vec::new(),
+            current_text: String::new(),
         }
     }
 
@@ -221,7 +224,11 @@ impl<'a> Builder<'a> {
 
     fn add_text(&mut self, file: &Path, text: String) {
         match load::parse_documents(file, &text) {
-            Ok(docs) => self.add_file(file, docs),
+            Ok(docs) => {
+                self.current_text = text.clone();
+                self.add_file(file, docs);
+                self.current_text.clear();
+            }
             Err(d) => {
                 self.set.files.push(file.to_path_buf());
                 self.diags.push(d);
@@ -287,10 +294,19 @@ impl<'a> Builder<'a> {
         let mut expand_errs = Vec::new();
         let expanded = expand_node(item, self.env, &mut path, &mut sensitive, &mut expand_errs);
         for (_, node_pos, e) in &expand_errs {
+            let column = match e {
+                env::ExpandError::Missing(name) => column_of(
+                    &self.current_text,
+                    node_pos.0,
+                    node_pos.1,
+                    &format!("${{{name}}}"),
+                ),
+                _ => node_pos.1,
+            };
             self.diags.push(Diagnostic::new(
                 file,
                 node_pos.0,
-                node_pos.1,
+                column,
                 e.to_string(),
                 Some(e.help()),
             ));
@@ -456,6 +472,22 @@ fn prune(item: &Node, paths: &[Vec<String>]) -> Option<Node> {
         remove_at(&mut out, p);
     }
     Some(out)
+}
+
+/// The column of `needle` on `line` at or after `column` (all 1-based, in characters); `column` when
+/// it is not there (e.g. a multi-line or escaped scalar).
+fn column_of(text: &str, line: usize, column: usize, needle: &str) -> usize {
+    let Some(src) = text.lines().nth(line.saturating_sub(1)) else {
+        return column;
+    };
+    let start = src
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(src.len(), |(i, _)| i);
+    match src[start..].find(needle) {
+        Some(off) => column + src[start..start + off].chars().count(),
+        None => column,
+    }
 }
 
 /// Follow a dotted path through JSON objects.

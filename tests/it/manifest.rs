@@ -326,7 +326,7 @@ fn missing_environment_variable() {
         )),
         p(
             3,
-            15,
+            29,
             "environment variable `DB_PASSWORD` is not set",
             "export DB_PASSWORD=... before running cdcform"
         )
@@ -334,6 +334,25 @@ fn missing_environment_variable() {
     assert_eq!(
         one(&cf("    sink_uri: blackhole://\n    replica_config:\n      sink:\n        kafka_config:\n          sasl_password: ${SASL}\n")),
         p(7, 26, "environment variable `SASL` is not set", "export SASL=... before running cdcform")
+    );
+    // Every missing variable of one value is reported, each at its own column.
+    let both = problems(&cf(
+        "    sink_uri: \"kafka://${HOST}:9092/t?protocol=avro&sasl-password=${PW}\"\n",
+    ));
+    assert_eq!(
+        both.iter().map(|p| (p.1, p.2.as_str())).collect::<Vec<_>>(),
+        [
+            (24, "environment variable `HOST` is not set"),
+            (67, "environment variable `PW` is not set")
+        ]
+    );
+    // `${...}` in a key is not expanded: it stays an (unknown) key.
+    assert_eq!(
+        one(&cf(
+            "    sink_uri: blackhole://\n    replica_config:\n      ${KEY}: 1\n"
+        ))
+        .2,
+        "unknown key `${KEY}` in replica_config"
     );
     // Other checks of the URI still run with the variable missing.
     let all = problems(&cf(
@@ -416,7 +435,7 @@ fn every_problem_is_reported_at_once() {
         "    sink_uri: \"mysql://u:${NOPE}@h:3306/\"\n",
     );
     let got: Vec<(usize, usize)> = problems(text).iter().map(|p| (p.0, p.1)).collect();
-    assert_eq!(got, vec![(2, 9), (3, 15), (4, 12), (7, 9), (9, 15)]);
+    assert_eq!(got, vec![(2, 9), (3, 15), (4, 12), (7, 9), (9, 26)]);
 }
 
 // ---------------------------------------------------------------- hostile input
@@ -907,7 +926,7 @@ fn validate_command_exit_codes_and_summary() {
     );
     assert!(
         stderr.contains(&format!(
-            " --> {}:3:15\n",
+            " --> {}:3:29\n",
             dir.path().join("b.yaml").display()
         )),
         "{stderr}"
