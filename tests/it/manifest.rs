@@ -360,7 +360,7 @@ fn missing_environment_variable() {
     ));
     assert_eq!(all.len(), 2, "{all:#?}");
     assert_eq!(
-        all[1].2,
+        all[0].2,
         "`protocol` is set for the MySQL sink scheme `mysql`"
     );
 }
