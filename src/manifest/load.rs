@@ -327,6 +327,12 @@ fn yaml_message(raw: &str) -> String {
     let first = raw.lines().next().unwrap_or(raw).trim();
     // serde-saphyr appends " at line L column C"; the location is reported separately.
     let cut = first.find(" at line ").map_or(first, |p| &first[..p]);
+    if cut.contains("Depth {") || cut.contains("recursion limit") {
+        return format!("invalid YAML: nesting is deeper than {MAX_DEPTH} levels");
+    }
+    if cut.contains("alias replay limit") || cut.contains("Aliases {") {
+        return format!("invalid YAML: too many alias expansions ({cut})");
+    }
     if let Some(rest) = cut.strip_prefix("duplicate mapping key: ") {
         let key = rest
             .split(", set DuplicateKeyPolicy")

@@ -243,6 +243,17 @@ impl<'a> Checker<'a> {
     }
 
     fn type_error(&self, node: &Node, schema: &'a Value, path: &[String]) -> SchemaError {
+        if path.is_empty() {
+            return self.err(
+                node,
+                path,
+                format!(
+                    "a manifest document must be a mapping with a `changefeeds` list, found {}",
+                    describe(&node.kind)
+                ),
+                "start the document with `changefeeds:` and list the changefeeds below it".into(),
+            );
+        }
         let expected = self.expected(schema);
         self.err(
             node,
