@@ -112,7 +112,8 @@ impl Node {
     pub fn key_text(&self) -> String {
         match &self.kind {
             Kind::Str(s) => s.clone(),
-            Kind::Null => "~".into(),
+            // `null:` as a key (TiCDC's csv `null` option) reads as a YAML null.
+            Kind::Null => "null".into(),
             Kind::Bool(b) => b.to_string(),
             Kind::Int(i) => i.to_string(),
             Kind::Float(f) => f.to_string(),

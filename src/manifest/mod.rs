@@ -561,3 +561,38 @@ fn expand_node(
         kind,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_removes_map_entries_and_list_items() {
+        let doc = load::parse_documents(Path::new("t"), "a: {b: 1, c: 2}\nl: [x, y, z]\n")
+            .unwrap()
+            .remove(0);
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = prune(&doc, &[p(&["a", "b"]), p(&["l", "0"]), p(&["l", "2"])]).unwrap();
+        assert_eq!(
+            out.to_json(),
+            serde_json::json!({"a": {"c": 2}, "l": ["y"]})
+        );
+        assert!(prune(&doc, &[vec![]]).is_none());
+    }
+
+    #[test]
+    fn column_of_finds_the_needle() {
+        let text = "x\n  uri: \"a://${B}\"\n";
+        assert_eq!(column_of(text, 2, 8, "${B}"), 13);
+        assert_eq!(column_of(text, 2, 8, "${C}"), 8);
+        assert_eq!(column_of(text, 9, 1, "x"), 1);
+    }
+
+    #[test]
+    fn secrets_in_uris() {
+        assert!(uri_has_secret("mysql://u:p@h:3306/"));
+        assert!(uri_has_secret("s3://b/p?access-key=a"));
+        assert!(!uri_has_secret("kafka://h:9092/t?protocol=avro"));
+        assert!(!uri_has_secret("::"));
+    }
+}

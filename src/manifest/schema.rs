@@ -418,7 +418,12 @@ impl<'a> Checker<'a> {
         let props = schema.get("properties").and_then(Value::as_object);
         let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
         for (k, v) in entries {
-            let Kind::Str(key) = &k.kind else {
+            let key = match &k.kind {
+                Kind::Str(s) => Some(s.clone()),
+                Kind::Null => Some("null".to_string()),
+                _ => None,
+            };
+            let Some(key) = &key else {
                 out.push(self.err(
                     k,
                     path,
@@ -473,5 +478,73 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::load::parse_documents;
+
+    fn errs(text: &str) -> Vec<String> {
+        let f = Path::new("t.yaml");
+        let doc = parse_documents(f, text).unwrap().remove(0);
+        check(&json_schema(), &doc, f)
+            .into_iter()
+            .map(|e| e.diagnostic.message)
+            .collect()
+    }
+
+    #[test]
+    fn did_you_mean_finds_typos_only() {
+        let keys = ["worker_num", "sink_uri", "replica_config"];
+        assert_eq!(did_you_mean("worker_nmu", keys), Some("worker_num"));
+        assert_eq!(did_you_mean("sink-uri", keys), Some("sink_uri"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+
+    #[test]
+    fn paths_are_shown_below_the_changefeed() {
+        let p = |v: &[&str]| display_path(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            p(&[
+                "changefeeds",
+                "0",
+                "replica_config",
+                "sink",
+                "dispatchers",
+                "1"
+            ]),
+            "replica_config.sink.dispatchers[1]"
+        );
+        assert_eq!(p(&["changefeeds", "3"]), "the changefeed");
+        assert_eq!(p(&[]), "the document");
+    }
+
+    #[test]
+    fn checks_types_enums_ranges_and_durations() {
+        let base = "changefeeds:\n  - id: a\n    replica_config:\n";
+        assert!(errs(&format!(
+            "{base}      sync_point_interval: 1h30m\n      memory_quota: 5\n"
+        ))
+        .is_empty());
+        assert_eq!(
+            errs(&format!("{base}      mounter: {{worker_num: 4294967296}}\n")),
+            ["4294967296 is out of range for replica_config.mounter.worker_num: allowed 0..=4294967295"]
+        );
+        assert_eq!(
+            errs(&format!("{base}      consistent: {{level: all}}\n")),
+            ["unknown replica_config.consistent.level `all`: expected one of none, eventual"]
+        );
+        assert_eq!(
+            errs(&format!("{base}      check_gc_safe_point: yes\n")),
+            ["wrong type for replica_config.check_gc_safe_point: expected a boolean (true or false), found string \"yes\""]
+        );
+        assert_eq!(
+            errs(&format!("{base}      sync_point_interval: [1]\n")),
+            ["wrong type for replica_config.sync_point_interval: expected an integer or a duration string, found array"]
+        );
+        // `null:` is a key (the csv option), not a YAML null.
+        assert!(errs(&format!("{base}      sink: {{csv: {{null: 'x'}}}}\n")).is_empty());
     }
 }

@@ -219,6 +219,7 @@ api_struct!(
         integrity: IntegrityConfig,
         /// Thresholds of the `synced` API (v8.1+).
         synced_status: SyncedStatusConfig,
+        #[schemars(extend("enum" = ["throughput", "latency", null]))]
         /// New architecture: "throughput" (default) or "latency".
         performance_mode: String,
         /// New architecture: active-active replication.
@@ -301,6 +302,7 @@ api_struct!(
         encoder_concurrency: u32,
         /// Line terminator (default "\r\n").
         terminator: String,
+        #[schemars(extend("enum" = ["none", "year", "month", "day", null]))]
         /// Storage sinks: none, year, month or day (default day).
         date_separator: String,
         /// Storage sinks: separate partitions into directories (default true).
@@ -315,6 +317,7 @@ api_struct!(
         delete_only_output_handle_key_columns: bool,
         /// MQ: canal-json compatible content.
         content_compatible: bool,
+        #[schemars(extend("enum" = ["none", "table", null]))]
         /// none or table (MySQL sinks).
         transaction_atomicity: String,
         /// MySQL sinks: safe mode.
@@ -388,6 +391,7 @@ api_struct!(
         quote: String,
         null: String,
         include_commit_ts: bool,
+        #[schemars(extend("enum" = ["base64", "hex", null]))]
         /// base64 or hex.
         binary_encoding_method: String,
         output_old_value: bool,
@@ -443,7 +447,7 @@ api_struct!(
         enable_tls: bool,
         ca: String,
         cert: String,
-        /// Secret (client key).
+        /// Path of the TLS client key file.
         key: String,
         insecure_skip_verify: bool,
         codec_config: CodecConfig,
@@ -468,6 +472,7 @@ api_struct!(
 api_struct!(
     /// Large message handling (Kafka).
     LargeMessageHandleConfig {
+        #[schemars(extend("enum" = ["none", "handle-key-only", "claim-check", null]))]
         /// none, handle-key-only or claim-check.
         large_message_handle_option: String,
         large_message_handle_compression: String,
@@ -561,7 +566,7 @@ api_struct!(
         tidb_txn_mode: String,
         ssl_ca: String,
         ssl_cert: String,
-        /// Secret (client key).
+        /// Path of the TLS client key file.
         ssl_key: String,
         time_zone: String,
         write_timeout: String,
@@ -590,6 +595,7 @@ api_struct!(
 api_struct!(
     /// Redo log.
     ConsistentConfig {
+        #[schemars(extend("enum" = ["none", "eventual", null]))]
         /// none or eventual.
         level: String,
         max_log_size: i64,
@@ -639,8 +645,10 @@ api_struct!(
 api_struct!(
     /// Integrity checks.
     IntegrityConfig {
+        #[schemars(extend("enum" = ["none", "correctness", null]))]
         /// none or correctness.
         integrity_check_level: String,
+        #[schemars(extend("enum" = ["warn", "error", null]))]
         /// warn or error.
         corruption_handle_level: String,
     }
