@@ -265,7 +265,8 @@ fn parse_options() -> serde_saphyr::Options {
     budget.max_aliases = 1_000;
     budget.max_anchors = 1_000;
     budget.max_documents = 1_000;
-    budget.max_nodes = 1_000_000;
+    budget.max_nodes = 2_000_000;
+    budget.max_events = 4_000_000;
     budget.max_reader_input_bytes = Some(MAX_FILE_BYTES as usize);
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
     alias_limits.max_total_replayed_events = 100_000;

@@ -317,6 +317,15 @@ fn check_sink(c: &mut Ctx, uri: &str, cfg: &ReplicaConfig) {
         }
         return;
     }
+    if scheme.starts_with("kafka") && parsed.raw_path.trim_matches('/').is_empty() {
+        // TiCDC takes the Kafka topic from the URI path and refuses an empty one.
+        c.push(
+            &["sink_uri"],
+            format!("Kafka sink URI `{scheme}://{}` has no topic", parsed.host),
+            "put the topic in the path, e.g. `kafka://broker:9092/my-topic?protocol=canal-json`"
+                .into(),
+        );
+    }
     let (kind, allowed) = if MQ_SCHEMES.contains(&scheme.as_str()) {
         ("MQ", MQ_PROTOCOLS)
     } else if STORAGE_SCHEMES.contains(&scheme.as_str()) {

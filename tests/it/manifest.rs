@@ -224,6 +224,17 @@ fn sink_uri_rules() {
             "add `?protocol=canal-json` to the sink URI (one of: canal, canal-json, open-protocol, avro, maxwell, craft, debezium, simple)"
         )
     );
+    assert_eq!(
+        one(&cf(
+            "    sink_uri: \"kafka://h:9092/?protocol=canal-json\"\n"
+        )),
+        p(
+            3,
+            15,
+            "Kafka sink URI `kafka://h:9092` has no topic",
+            "put the topic in the path, e.g. `kafka://broker:9092/my-topic?protocol=canal-json`"
+        )
+    );
     // A protocol in replica_config satisfies an MQ sink.
     assert!(problems(&cf("    sink_uri: \"pulsar://h:6650/t\"\n    replica_config:\n      sink:\n        protocol: canal-json\n")).is_empty());
     assert_eq!(
