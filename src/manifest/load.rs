@@ -405,7 +405,8 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// Expand path arguments: files as given, directories to every `*.yaml`/`*.yml` below them, sorted.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diagnostic>> {
+/// Returns the files found and a problem for each path that could not be read.
+pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut errs = Vec::new();
     for p in paths {
@@ -446,11 +447,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diagnostic>> 
             ));
         }
     }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        Err(errs)
-    }
+    (out, errs)
 }
 
 #[cfg(test)]

@@ -119,11 +119,9 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
-    let files = match load::expand_paths(paths) {
-        Ok(f) => f,
-        Err(d) => return Err(Diagnostics(d)),
-    };
-    if files.is_empty() {
+    let (files, path_errors) = load::expand_paths(paths);
+    b.diags.extend(path_errors);
+    if files.is_empty() && b.diags.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Diagnostics(vec![Diagnostic {
             file: paths.first().cloned().unwrap_or_else(|| PathBuf::from(".")),
@@ -212,9 +210,9 @@ impl<'a> Builder<'a> {
             return Ok(self.set);
         }
         let mut d = Diagnostics(self.diags);
-        // In reading order: by file, then line and column.
+        // Paths that could not be read first, then in reading order: by file, line and column.
         let files = &self.set.files;
-        let file_index = |f: &Path| files.iter().position(|x| x == f).unwrap_or(usize::MAX);
+        let file_index = |f: &Path| files.iter().position(|x| x == f).map_or(0, |i| i + 1);
         d.0.sort_by_key(|x| (file_index(&x.file), x.line, x.column));
         for (file, text) in &self.texts {
             d.attach_source(file, text);

@@ -255,6 +255,17 @@ impl<'a> Checker<'a> {
             );
         }
         let expected = self.expected(schema);
+        let help = match &node.kind {
+            Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) | Kind::Null
+                if expected == "a string" =>
+            {
+                format!(
+                    "quote the value to make it a string: \"{}\"",
+                    node.key_text()
+                )
+            }
+            _ => format!("write {expected} here"),
+        };
         self.err(
             node,
             path,
@@ -263,7 +274,7 @@ impl<'a> Checker<'a> {
                 display_path(path),
                 describe(&node.kind)
             ),
-            format!("write {expected} here"),
+            help,
         )
     }
 
@@ -543,6 +554,19 @@ mod tests {
         assert_eq!(
             errs(&format!("{base}      sync_point_interval: [1]\n")),
             ["wrong type for replica_config.sync_point_interval: expected an integer or a duration string, found array"]
+        );
+        let f = Path::new("t.yaml");
+        let doc = parse_documents(f, "changefeeds:\n  - id: 123\n")
+            .unwrap()
+            .remove(0);
+        let e = check(&json_schema(), &doc, f).remove(0).diagnostic;
+        assert_eq!(
+            e.message,
+            "wrong type for id: expected a string, found integer 123"
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some("quote the value to make it a string: \"123\"")
         );
         // `null:` is a key (the csv option), not a YAML null.
         assert!(errs(&format!("{base}      sink: {{csv: {{null: 'x'}}}}\n")).is_empty());

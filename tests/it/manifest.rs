@@ -614,10 +614,36 @@ fn non_mapping_documents_are_refused() {
 
 #[test]
 fn missing_path_is_reported() {
-    let d = load(&[PathBuf::from("/nonexistent/cdcform-manifests")], &env)
-        .unwrap_err()
-        .0;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("a.yaml");
+    std::fs::write(
+        &good,
+        "changefeeds:\n  - id: a_b\n    sink_uri: blackhole://\n",
+    )
+    .unwrap();
+    let d = load(
+        &[PathBuf::from("/nonexistent/cdcform-manifests"), good],
+        &env,
+    )
+    .unwrap_err()
+    .0;
+    // The missing path and the problems of the files that exist, together.
+    assert_eq!(d.len(), 2, "{d:#?}");
     assert_eq!(d[0].message, "no such file or directory");
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("pass an existing manifest file or directory")
+    );
+    assert!(d[1].message.starts_with("invalid changefeed id `a_b`"));
+    let empty = tempfile::tempdir().unwrap();
+    let d = load(&[empty.path().to_path_buf()], &env).unwrap_err().0;
+    assert_eq!(
+        d[0].message,
+        format!(
+            "no manifest files (*.yaml, *.yml) found in {}",
+            empty.path().display()
+        )
+    );
 }
 
 // ---------------------------------------------------------------- the loaded model
