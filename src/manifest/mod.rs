@@ -348,6 +348,11 @@ impl<'a> Builder<'a> {
             &spec,
             uri_for_checks.as_deref(),
             broken,
+            &template
+                .sink_uri
+                .as_deref()
+                .map(env::references)
+                .unwrap_or_default(),
         ));
 
         // Duplicates: one id per namespace across all files.

@@ -154,6 +154,8 @@ struct Ctx<'a> {
     file: &'a Path,
     item: &'a Node,
     out: Vec<Diagnostic>,
+    /// Variables the sink URI was expanded from: their values must not appear in messages.
+    uri_vars: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -184,17 +186,20 @@ impl Ctx<'_> {
 /// expanded; its variables are reported elsewhere).
 /// `partial` says that values which failed the schema check were taken out of `spec`; a missing
 /// `sink_uri` is then not reported (it is most likely a misspelt key, reported already).
+/// `uri_vars` are the variables `sink_uri` references (their values are never shown).
 pub fn check_changefeed(
     file: &Path,
     item: &Node,
     spec: &ChangefeedSpec,
     sink_uri: Option<&str>,
     partial: bool,
+    uri_vars: &[String],
 ) -> Vec<Diagnostic> {
     let mut c = Ctx {
         file,
         item,
         out: Vec::new(),
+        uri_vars,
     };
     if let Some(e) = id_error(&spec.id) {
         let fixed = fix_id(&spec.id);
@@ -262,11 +267,25 @@ fn check_sink(c: &mut Ctx, uri: &str, cfg: &ReplicaConfig) {
             );
             return;
         }
-        Err(e) => {
+        Err(e) if c.uri_vars.is_empty() => {
             c.push(
                 &["sink_uri"],
                 format!("`sink_uri` cannot be parsed: {e}"),
                 "percent-encode special characters (e.g. `@` in a password as `%40`)".into(),
+            );
+            return;
+        }
+        Err(_) => {
+            // The parser's message could quote a secret that came from a variable.
+            let vars: Vec<String> = c.uri_vars.iter().map(|v| format!("${{{v}}}")).collect();
+            c.push(
+                &["sink_uri"],
+                format!(
+                    "`sink_uri` cannot be parsed once {} is expanded (details hidden: they could show a secret)",
+                    vars.join(", ")
+                ),
+                "percent-encode special characters in the variable's value (e.g. `@` as `%40`)"
+                    .into(),
             );
             return;
         }

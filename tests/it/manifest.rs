@@ -200,6 +200,19 @@ fn sink_uri_rules() {
             "percent-encode special characters (e.g. `@` in a password as `%40`)"
         )
     );
+    // A secret from a variable that breaks the URI is not quoted back.
+    let leaky = load_str(
+        "l.yaml",
+        &cf("    sink_uri: \"mysql://root@h:${PORT_SECRET}/\"\n"),
+        &|n| (n == "PORT_SECRET").then(|| "p@ss".to_string()),
+    )
+    .unwrap_err()
+    .0;
+    assert_eq!(
+        leaky[0].message,
+        "`sink_uri` cannot be parsed once ${PORT_SECRET} is expanded (details hidden: they could show a secret)"
+    );
+    assert!(!leaky.iter().any(|d| d.message.contains("p@ss")));
     assert_eq!(
         one(&cf("    sink_uri: \"just-a-host:9092\"\n")).2,
         "unsupported sink scheme `just-a-host`"
