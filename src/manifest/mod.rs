@@ -58,8 +58,9 @@ pub enum DesiredState {
     Absent,
 }
 
-/// One changefeed as the manifests want it.
-#[derive(Debug, Clone, PartialEq)]
+/// One changefeed as the manifests want it. Its `Debug` output shows the templates, never the
+/// expanded secret values.
+#[derive(Clone, PartialEq)]
 pub struct DesiredChangefeed {
     pub id: String,
     pub namespace: Option<String>,
@@ -83,6 +84,29 @@ pub struct DesiredChangefeed {
     pub sensitive: BTreeSet<String>,
     /// The `- id:` list item.
     pub location: Located,
+}
+
+impl std::fmt::Debug for DesiredChangefeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sink_uri = if self.sensitive.contains("sink_uri") {
+            "(sensitive)"
+        } else {
+            self.sink_uri.as_str()
+        };
+        f.debug_struct("DesiredChangefeed")
+            .field("id", &self.id)
+            .field("namespace", &self.namespace)
+            .field("sink_uri", &sink_uri)
+            .field("sink_uri_template", &self.sink_uri_template)
+            .field("state", &self.state)
+            .field("start_ts", &self.start_ts)
+            .field("target_ts", &self.target_ts)
+            .field("replica_config", &"(see replica_config_template)")
+            .field("replica_config_template", &self.replica_config_template)
+            .field("sensitive", &self.sensitive)
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 /// Every changefeed of the manifests, in file order.
@@ -589,6 +613,16 @@ mod tests {
         assert_eq!(column_of(text, 2, 8, "${B}"), 13);
         assert_eq!(column_of(text, 2, 8, "${C}"), 8);
         assert_eq!(column_of(text, 9, 1, "x"), 1);
+    }
+
+    #[test]
+    fn debug_output_has_no_secret_values() {
+        let text = "changefeeds:\n  - id: a\n    sink_uri: \"mysql://u:${PW}@h:3306/\"\n    replica_config:\n      sink:\n        kafka_config:\n          sasl_password: \"${PW}\"\n";
+        let set = load_str("t.yaml", text, &|_| Some("hunter2".into())).unwrap();
+        assert_eq!(set.changefeeds[0].sink_uri, "mysql://u:hunter2@h:3306/");
+        let shown = format!("{set:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("${PW}"));
     }
 
     #[test]
