@@ -1,7 +1,105 @@
-//! Diagnostics rendered with the offending source line.
+//! Diagnostics rendered with the offending source line, rustc-style:
+//!
+//! ```text
+//! error: unknown key `worker_nmu` in replica_config.mounter
+//!   --> changefeeds/orders.yaml:7:9
+//!    |
+//!  7 |         worker_nmu: 8
+//!    |         ^
+//!    = help: did you mean `worker_num`?
+//! ```
 
-use crate::manifest::Diagnostics;
+use std::fmt::Write as _;
 
-pub fn render(d: &Diagnostics, _color: bool) -> String {
-    d.to_string()
+use anstyle::{AnsiColor, Style};
+
+use crate::manifest::{Diagnostic, Diagnostics};
+
+struct Styles {
+    error: Style,
+    bold: Style,
+    gutter: Style,
+    help: Style,
+}
+
+impl Styles {
+    fn new(color: bool) -> Styles {
+        if color {
+            Styles {
+                error: Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+                bold: Style::new().bold(),
+                gutter: Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
+                help: Style::new().fg_color(Some(AnsiColor::Cyan.into())).bold(),
+            }
+        } else {
+            Styles {
+                error: Style::new(),
+                bold: Style::new(),
+                gutter: Style::new(),
+                help: Style::new(),
+            }
+        }
+    }
+}
+
+fn render_one(out: &mut String, d: &Diagnostic, s: &Styles) {
+    let width = if d.line > 0 {
+        d.line.to_string().len()
+    } else {
+        1
+    };
+    let pad = " ".repeat(width);
+    let (e, b, g, h) = (s.error, s.bold, s.gutter, s.help);
+    let _ = writeln!(out, "{e}error{e:#}{b}: {}{b:#}", d.message);
+    let _ = writeln!(out, "{pad}{g}-->{g:#} {}", d.location());
+    if let (Some(src), true) = (&d.source, d.line > 0) {
+        let caret_prefix: String = src
+            .chars()
+            .take(d.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "{pad} {g}|{g:#}");
+        let _ = writeln!(out, "{g}{}{g:#} {g}|{g:#} {src}", d.line);
+        let _ = writeln!(out, "{pad} {g}|{g:#} {caret_prefix}{e}^{e:#}");
+    }
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "{pad} {g}={g:#} {h}help{h:#}: {help}");
+    }
+}
+
+/// Render every diagnostic, then a count. `color` adds ANSI styles.
+pub fn render(d: &Diagnostics, color: bool) -> String {
+    let s = Styles::new(color);
+    let mut out = String::new();
+    for (i, diag) in d.0.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_one(&mut out, diag, &s);
+    }
+    let n = d.0.len();
+    let (e, b) = (s.error, s.bold);
+    let _ = writeln!(
+        out,
+        "\n{e}error{e:#}{b}: {n} problem{} found in the manifests{b:#}",
+        if n == 1 { "" } else { "s" }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_rustc_style() {
+        let mut d = Diagnostic::new("a.yaml", 3, 5, "bad thing", Some("fix it".into()));
+        d.source = Some("  - id: x_y".into());
+        let r = render(&Diagnostics(vec![d]), false);
+        assert_eq!(
+            r,
+            "error: bad thing\n --> a.yaml:3:5\n  |\n3 |   - id: x_y\n  |     ^\n  = help: fix it\n\nerror: 1 problem found in the manifests\n"
+        );
+        assert!(render(&Diagnostics(vec![]), true).contains("\u{1b}["));
+    }
 }
