@@ -1,1 +1,335 @@
-fn main() {}
+//! Scale benchmarks (`cargo bench`, or `cargo bench -- plan` for one group). Every figure is a
+//! ratio against a floor measured or computed in the same run, never an absolute target:
+//!
+//! - plan of N changefeeds with 5 ms latency per request, against the round-trip floor
+//!   (1 list + ⌈N/parallelism⌉ GET rounds), and against a plain sequential client (one GET after
+//!   another, as a shell loop over `cdc cli` does);
+//! - apply of N config updates (pause → PUT → resume) with latency and owner ticks, against the
+//!   floor of its round trips and ticks;
+//! - peak RSS of a `cdcform plan` process over 10,000 changefeeds (simulator in another process);
+//! - `cdcform validate` of a 10,000-changefeed manifest.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cdcform::apply::{apply, ApplyOptions};
+use cdcform::cli::PlanOptions;
+use cdcform::commands::plan::compute;
+use cdcform::manifest::{DesiredChangefeed, DesiredState};
+use cdcform::settings::Settings;
+use cdcform::simulator::{SimConfig, Simulator};
+use cdcform::ticdc::Client;
+
+const LATENCY: Duration = Duration::from_millis(5);
+const PARALLELISM: usize = 8;
+
+fn desired(ids: &[String], cfg: Option<serde_json::Value>) -> Vec<DesiredChangefeed> {
+    ids.iter()
+        .map(|id| DesiredChangefeed {
+            id: id.clone(),
+            sink_uri: "blackhole://".into(),
+            sink_uri_template: "blackhole://".into(),
+            state: DesiredState::Running,
+            replica_config: cfg.clone(),
+            replica_config_template: cfg.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn start(n: usize, tick: Duration) -> (Simulator, Settings, Client, Vec<String>) {
+    let cfg = SimConfig {
+        changefeeds: n,
+        latency: LATENCY,
+        tick,
+        sink_check: false,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg, "127.0.0.1:0")
+        .await
+        .expect("simulator");
+    let mut settings = Settings::for_server(&sim.url());
+    settings.parallelism = PARALLELISM;
+    settings.client.timeout = Duration::from_secs(60);
+    let client = Client::new(settings.client.clone()).expect("client");
+    let ids = client
+        .list_changefeeds("default", Some("all"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    (sim, settings, client, ids)
+}
+
+struct Row {
+    what: String,
+    measured: Duration,
+    floor: Duration,
+    extra: String,
+}
+
+async fn bench_plan(n: usize, rows: &mut Vec<Row>) {
+    let (sim, settings, client, ids) = start(n, Duration::ZERO).await;
+    let want = desired(&ids, None);
+    // Warm-up (connection pool), then the measured run.
+    let _ = compute(
+        &settings,
+        &client,
+        &want,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("plan");
+    let t0 = Instant::now();
+    let (plan, _) = compute(
+        &settings,
+        &client,
+        &want,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("plan");
+    let measured = t0.elapsed();
+    assert_eq!(
+        plan.summary.unchanged, n,
+        "the benchmark plan must be empty"
+    );
+    assert!(!plan.summary.has_changes());
+    let rounds = 1 + n.div_ceil(PARALLELISM);
+    let floor = LATENCY * rounds as u32;
+    // The same reads, one after another.
+    let t1 = Instant::now();
+    let list = client
+        .list_changefeeds("default", Some("all"))
+        .await
+        .expect("list");
+    for i in &list {
+        client.get_changefeed("default", &i.id).await.expect("get");
+    }
+    let sequential = t1.elapsed();
+    rows.push(Row {
+        what: format!("plan, {n} changefeeds"),
+        measured,
+        floor,
+        extra: format!(
+            "sequential client {:.2}s, cdcform {:.1}× faster",
+            sequential.as_secs_f64(),
+            sequential.as_secs_f64() / measured.as_secs_f64()
+        ),
+    });
+    sim.shutdown().await;
+}
+
+async fn bench_apply(n: usize, tick: Duration, rows: &mut Vec<Row>) {
+    let (sim, settings, client, ids) = start(n, tick).await;
+    let want = desired(
+        &ids,
+        Some(serde_json::json!({"mounter": {"worker_num": 8}})),
+    );
+    let (plan, _) = compute(
+        &settings,
+        &client,
+        &want,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("plan");
+    assert_eq!(plan.summary.update, n);
+    let opts = ApplyOptions {
+        parallelism: PARALLELISM,
+        wait_timeout: Duration::from_secs(300),
+        ..ApplyOptions::default()
+    };
+    let quiet = |_: &str| {};
+    let t0 = Instant::now();
+    let report = apply(&client, &plan, &opts, &quiet).await;
+    let measured = t0.elapsed();
+    assert!(report.all_ok(), "apply failed in the benchmark");
+    let (after, _) = compute(
+        &settings,
+        &client,
+        &want,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("plan");
+    assert!(
+        !after.summary.has_changes(),
+        "plan after apply must be empty"
+    );
+    // Per changefeed: pause, PUT, resume round trips, and one owner tick each for `stopped`
+    // and `normal` to become visible; changefeeds run PARALLELISM at a time.
+    let waves = n.div_ceil(PARALLELISM) as u32;
+    let floor = (LATENCY * 3 + tick * 2) * waves;
+    rows.push(Row {
+        what: format!("apply, {n} updates (tick {}ms)", tick.as_millis()),
+        measured,
+        floor,
+        extra: String::new(),
+    });
+    sim.shutdown().await;
+}
+
+fn write_manifest(dir: &std::path::Path, ids: &[String]) -> std::path::PathBuf {
+    let p = dir.join("many.yaml");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    writeln!(f, "changefeeds:").unwrap();
+    for id in ids {
+        writeln!(f, "  - id: {id}\n    sink_uri: \"blackhole://\"").unwrap();
+    }
+    p
+}
+
+/// Peak RSS (VmHWM) of a child process, polled until it exits.
+fn peak_rss_kib(mut cmd: Command) -> (u64, bool, Duration) {
+    let t0 = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            if let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:")) {
+                peak = peak.max(
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                );
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            return (peak, st.success(), t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn bench_memory_and_validate(rows: &mut Vec<Row>) {
+    let bin = env!("CARGO_BIN_EXE_cdcform");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sim = Command::new(bin)
+        .args([
+            "simulate",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--changefeeds",
+            "10000",
+            "--latency",
+            "5ms",
+            "--tick",
+            "0s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simulate");
+    let url = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ids: Vec<String> = rt.block_on(async {
+        let client = Client::new(cdcform::ticdc::ClientOptions::new(url.clone())).unwrap();
+        for _ in 0..200 {
+            if let Ok(l) = client.list_changefeeds("default", Some("all")).await {
+                return l.into_iter().map(|i| i.id).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("simulator did not start");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), &ids);
+
+    let mut v = Command::new(bin);
+    v.args(["validate", manifest.to_str().unwrap()]);
+    let (v_rss, v_ok, v_time) = peak_rss_kib(v);
+    assert!(v_ok, "validate failed");
+    // Baseline in the same run: reading and parsing the same file as plain YAML-free text.
+    let t = Instant::now();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let lines = text.lines().filter(|l| l.contains("id:")).count();
+    let read = t.elapsed().max(Duration::from_micros(1));
+    rows.push(Row {
+        what: format!("validate, {lines} changefeeds (one file)"),
+        measured: v_time,
+        floor: read,
+        extra: format!(
+            "peak RSS {:.1} MiB; floor = reading the file",
+            v_rss as f64 / 1024.0
+        ),
+    });
+
+    let mut p = Command::new(bin);
+    p.args([
+        "plan",
+        manifest.to_str().unwrap(),
+        "--server",
+        &url,
+        "--parallelism",
+        "8",
+        "--detailed-exitcode",
+    ]);
+    let (rss, ok, time) = peak_rss_kib(p);
+    assert!(ok, "plan of 10,000 must succeed with no changes");
+    let floor = LATENCY * (1 + ids.len().div_ceil(PARALLELISM)) as u32;
+    rows.push(Row {
+        what: format!("plan, {} changefeeds, separate process", ids.len()),
+        measured: time,
+        floor,
+        extra: format!("peak RSS {:.1} MiB (target < 64 MiB)", rss as f64 / 1024.0),
+    });
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let _: BTreeSet<()> = BTreeSet::new();
+}
+
+fn main() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let mut rows = Vec::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if want("plan") {
+        for n in [100, 1000, 10_000] {
+            rt.block_on(bench_plan(n, &mut rows));
+        }
+    }
+    if want("apply") {
+        for n in [100, 1000] {
+            rt.block_on(bench_apply(n, Duration::from_millis(50), &mut rows));
+        }
+    }
+    if want("memory") || want("validate") {
+        bench_memory_and_validate(&mut rows);
+    }
+    println!("\n| benchmark | measured | floor | ratio | notes |\n|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.3}s | {:.3}s | {:.2}× | {} |",
+            r.what,
+            r.measured.as_secs_f64(),
+            r.floor.as_secs_f64(),
+            r.measured.as_secs_f64() / r.floor.as_secs_f64(),
+            r.extra
+        );
+    }
+}

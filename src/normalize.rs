@@ -144,6 +144,9 @@ pub fn defaults(profile: &ServerProfile) -> Value {
         remove_path(&mut d, "sink.send-all-bootstrap-at-start");
         remove_path(&mut d, "sink.csv.output_field_header");
     }
+    // The redo settings `consistent.{meta_flush_interval,encoding_worker_num,flush_worker_num,
+    // memory_usage}` are in v7.5 already (api-semantics §6.1 lists no redo key among v8.1's
+    // additions), so they stay.
     if v < Version::new(8, 1, 0) {
         for p in [
             "enable_table_monitor",
@@ -155,10 +158,6 @@ pub fn defaults(profile: &ServerProfile) -> Value {
             "sink.send_bootstrap_interval_in_sec",
             "sink.send_bootstrap_in_msg_count",
             "sink.send_bootstrap_to_all_partition",
-            "consistent.meta_flush_interval",
-            "consistent.encoding_worker_num",
-            "consistent.flush_worker_num",
-            "consistent.memory_usage",
         ] {
             remove_path(&mut d, p);
         }

@@ -1,19 +1,16 @@
 //! `cdcform validate [PATH…]`: offline checks of the manifests; no network.
 
-use std::path::PathBuf;
-
 use crate::cli::{GlobalArgs, ValidateArgs};
 use crate::output::Output;
+use crate::settings::{process_env, Settings};
 use crate::Error;
 
-pub async fn run(_g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, Error> {
-    let paths = if a.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        a.paths
-    };
-    let set =
-        crate::manifest::load(&paths, &|name| std::env::var(name).ok()).map_err(Error::Manifest)?;
+pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, Error> {
+    // Same path resolution as plan/apply: arguments, else the cluster's `paths` in
+    // cdcform.toml, else `.`. No network is touched.
+    let settings = Settings::resolve(g, &process_env)?;
+    let paths = settings.manifest_paths(&a.paths);
+    let set = crate::manifest::load(&paths, &process_env).map_err(Error::Manifest)?;
     out.data(&summary(set.changefeeds.len(), set.files.len()));
     Ok(0)
 }

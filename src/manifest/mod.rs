@@ -21,7 +21,7 @@ pub use load::{Kind, Node};
 pub use schema::json_schema;
 
 /// Where something was written: 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Located {
     pub file: PathBuf,
     pub line: usize,
@@ -60,7 +60,7 @@ pub enum DesiredState {
 
 /// One changefeed as the manifests want it. Its `Debug` output shows the templates, never the
 /// expanded secret values.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct DesiredChangefeed {
     pub id: String,
     pub namespace: Option<String>,
@@ -632,56 +632,4 @@ mod tests {
         assert!(!uri_has_secret("kafka://h:9092/t?protocol=avro"));
         assert!(!uri_has_secret("::"));
     }
-}
-
-// --- Contract stub: replaced by the full manifest module (types, load, env, validate). ---
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Located {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DesiredState {
-    #[default]
-    Running,
-    Paused,
-    Absent,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DesiredChangefeed {
-    pub id: String,
-    pub namespace: Option<String>,
-    pub sink_uri: String,
-    pub sink_uri_template: String,
-    pub state: DesiredState,
-    pub start_ts: Option<u64>,
-    pub target_ts: Option<u64>,
-    pub replica_config: Option<serde_json::Value>,
-    pub replica_config_template: Option<serde_json::Value>,
-    pub sensitive: BTreeSet<String>,
-    pub location: Located,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DesiredSet {
-    pub changefeeds: Vec<DesiredChangefeed>,
-    pub files: Vec<PathBuf>,
-}
-
-pub fn load(
-    _paths: &[PathBuf],
-    _env: &dyn Fn(&str) -> Option<String>,
-) -> Result<DesiredSet, Diagnostics> {
-    Err(Diagnostics(vec![]))
-}
-
-pub fn expand(template: &str, _env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    Ok(template.to_string())
 }

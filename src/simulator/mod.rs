@@ -221,6 +221,8 @@ impl Simulator {
             .unwrap()
             .force_state(ns, id, state, error);
     }
+    /// Pin the checkpoint at `ts`. On a running changefeed it then stays there (a sink that
+    /// cannot keep up) until the next resume.
     pub fn set_checkpoint(&self, ns: &str, id: &str, ts: u64) {
         self.shared.state.lock().unwrap().set_checkpoint(ns, id, ts);
     }

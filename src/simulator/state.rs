@@ -55,6 +55,9 @@ pub struct Cf {
     pub admin_job_type: u64,
     /// Stored checkpoint; running changefeeds report max(this, now − LAG).
     pub checkpoint: u64,
+    /// Set by the `set_checkpoint` test hook: the checkpoint stays put while running (a sink
+    /// that cannot keep up), until the next resume.
+    pub stalled: bool,
     /// Classic: not visible to the owner until this instant.
     pub visible_at: Option<Instant>,
     pub pending: Vec<(Instant, Op)>,
@@ -96,6 +99,7 @@ impl Cf {
             warning: None,
             admin_job_type: 0,
             checkpoint: start_ts,
+            stalled: false,
             visible_at: None,
             pending: Vec::new(),
             gid: (fastrand::u64(..), fastrand::u64(..)),
@@ -108,7 +112,7 @@ impl Cf {
 
     /// Checkpoint as of now (lazy advance for running changefeeds).
     pub fn checkpoint_now(&self, now_tso: u64) -> u64 {
-        if self.state == "normal" || self.state == "warning" {
+        if (self.state == "normal" || self.state == "warning") && !self.stalled {
             let floor = t::compose(t::physical(now_tso).saturating_sub(LAG_MS), 0);
             let mut c = self.checkpoint.max(floor);
             if self.target_ts > 0 {
@@ -166,6 +170,7 @@ impl Cf {
             }
             Op::Resume { overwrite, fail } => {
                 if matches!(self.state.as_str(), "stopped" | "failed" | "finished") {
+                    self.stalled = false;
                     if overwrite > 0 {
                         self.checkpoint = overwrite;
                         if profile.is_classic() {
@@ -318,6 +323,7 @@ impl State {
     pub fn set_checkpoint(&mut self, ns: &str, id: &str, ts: u64) {
         if let Some(cf) = self.cfs.get_mut(&(ns.to_string(), id.to_string())) {
             cf.checkpoint = ts;
+            cf.stalled = true;
         }
     }
 

@@ -1,7 +1,11 @@
 //! The one integration-test binary. Each module starts its own simulator on 127.0.0.1:0.
 
+mod apply;
+mod cli;
 mod client;
 mod common;
 mod contract;
+mod harness;
 mod hostile;
 mod manifest;
+mod plan;

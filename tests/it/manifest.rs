@@ -880,7 +880,7 @@ fn schema_json_is_fresh() {
 }
 
 fn example_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("examples"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("examples/changefeeds"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
@@ -900,7 +900,7 @@ fn every_example_validates_against_schema_json() {
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         assert!(
-            text.starts_with("# yaml-language-server: $schema=../schema.json\n"),
+            text.starts_with("# yaml-language-server: $schema=../../schema.json\n"),
             "{} lacks the modeline",
             f.display()
         );

@@ -1,0 +1,180 @@
+//! `apply` against the simulator: the exact request sequence, every failure path, saved plans,
+//! parallelism, and convergence after a killed process.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::*;
+use cdcform::plan::Action;
+
+const ONE: &str = "changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n";
+
+fn with_workers(n: u32) -> String {
+    format!("changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: {n}\n")
+}
+
+#[tokio::test]
+async fn update_of_a_running_changefeed_is_pause_put_resume() {
+    for (name, cfg) in [("classic", classic()), ("newarch", newarch())] {
+        let s = sim(cfg).await;
+        converge(&s, &manifests(ONE)).await;
+        s.clear_requests();
+        let p = converge(&s, &manifests(&with_workers(4))).await;
+        assert_eq!(
+            p.entries[0].action,
+            Action::Update {
+                pause_first: true,
+                resume_after: true
+            }
+        );
+        assert_eq!(
+            mutations(&s),
+            vec![
+                "POST /api/v2/changefeeds/cf/pause".to_string(),
+                "PUT /api/v2/changefeeds/cf".to_string(),
+                "POST /api/v2/changefeeds/cf/resume".to_string(),
+            ],
+            "{name}"
+        );
+        let put = s
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "PUT")
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_str(&put.body).unwrap();
+        assert!(body.get("start_ts").is_none(), "never start_ts in a PUT");
+        assert!(
+            body.get("sink_uri").is_none(),
+            "sink_uri only when it changed"
+        );
+        assert_eq!(body["replica_config"]["mounter"]["worker_num"], json!(4));
+        assert_eq!(
+            body["replica_config"]["check_gc_safe_point"],
+            json!(true),
+            "the complete config, not a patch"
+        );
+        let live = client(&s).get_changefeed("default", "cf").await.unwrap();
+        assert_eq!(live.state.as_deref(), Some("normal"), "{name}");
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn refused_put_resumes_with_the_old_config() {
+    let s = sim(cdcform::simulator::SimConfig {
+        sink_check: true,
+        ..classic()
+    })
+    .await;
+    converge(&s, &manifests(ONE)).await;
+    // Nothing listens on this port: TiCDC refuses the new MySQL sink on PUT.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bad = manifests(&format!(
+        "changefeeds:\n  - id: cf\n    sink_uri: \"mysql://root@127.0.0.1:{port}/\"\n"
+    ));
+    let p = plan(&s, &bad).await;
+    let r = run_apply(&s, &p).await;
+    let e = &r.entries[0];
+    let f = e.failure.as_ref().expect("the PUT fails");
+    assert_eq!(f.step, "update");
+    assert!(
+        f.code.as_deref().is_some_and(|c| c.starts_with("CDC:")),
+        "{f:?}"
+    );
+    assert_eq!(
+        e.compensation.as_deref(),
+        Some("resumed it with its old config")
+    );
+    assert!(!e.left_paused);
+    let live = client(&s).get_changefeed("default", "cf").await.unwrap();
+    assert_eq!(live.state.as_deref(), Some("normal"));
+    assert_eq!(live.sink_uri, "blackhole:");
+    let text = cdcform::apply::summary_text(&r);
+    assert!(
+        text.contains("FAILED  default/cf update at update [CDC:"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn gc_ttl_refuses_the_pause() {
+    let s = sim(classic()).await;
+    converge(&s, &manifests(ONE)).await;
+    let c = client(&s);
+    let now = c.tso().await.unwrap().compose();
+    s.set_checkpoint("default", "cf", now - ((24 * 3600 * 1000 - 30_000) << 18));
+    s.clear_requests();
+    let p = plan(&s, &manifests(&with_workers(4))).await;
+    assert_eq!(p.entries[0].action, Action::Blocked);
+    assert!(p.entries[0]
+        .blocked
+        .as_ref()
+        .unwrap()
+        .reason
+        .contains("GC TTL"));
+    let r = run_apply(&s, &p).await;
+    assert!(!r.all_ok());
+    assert!(
+        mutations(&s).is_empty(),
+        "nothing paused: {:?}",
+        mutations(&s)
+    );
+}
+
+#[tokio::test]
+async fn many_changefeeds_in_parallel() {
+    let s = sim(classic()).await;
+    let yaml: String = (0..40)
+        .map(|i| format!("  - id: feed-{i:02}\n    sink_uri: \"blackhole://\"\n"))
+        .collect();
+    let desired = manifests(&format!("changefeeds:\n{yaml}"));
+    let p = converge(&s, &desired).await;
+    assert_eq!(p.summary.create, 40);
+    assert_empty(&plan(&s, &desired).await, "after parallel create");
+    let updated = manifests(&format!(
+        "changefeeds:\n{}",
+        yaml.replace(
+            "\"blackhole://\"\n",
+            "\"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 2\n"
+        )
+    ));
+    let p = converge(&s, &updated).await;
+    assert_eq!(p.summary.update, 40);
+    assert_empty(&plan(&s, &updated).await, "after parallel update");
+}
+
+#[tokio::test]
+async fn turned_failed_during_apply_is_reported() {
+    let s = sim(classic()).await;
+    converge(
+        &s,
+        &manifests("changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n    state: paused\n"),
+    )
+    .await;
+    let p = plan(&s, &manifests(ONE)).await;
+    assert_eq!(p.entries[0].action, Action::Resume);
+    // The changefeed breaks right after the resume is accepted.
+    let s2 = &s;
+    let breaker = async {
+        for _ in 0..500 {
+            if mutations(s2).iter().any(|m| m.ends_with("/resume")) {
+                s2.set_state(
+                    "default",
+                    "cf",
+                    "failed",
+                    Some(("CDC:ErrKafkaNewProducer", "broker down")),
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let (r, _) = tokio::join!(run_apply(&s, &p), breaker);
+    let f = r.entries[0].failure.as_ref().expect("reported");
+    assert!(f.message.contains("failed"), "{f:?}");
+}

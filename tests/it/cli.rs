@@ -1,0 +1,259 @@
+//! The binary: exit codes, formats, saved plans, staleness, secrets in every output, kills.
+
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::harness::*;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const SECRET_YAML: &str = "changefeeds:\n  - id: orders\n    sink_uri: \"kafka://127.0.0.1:9092/orders?protocol=canal-json&sasl-user=cdc&sasl-password=${KAFKA_PASSWORD}\"\n    replica_config:\n      sink:\n        kafka_config:\n          sasl_password: \"${KAFKA_PASSWORD}\"\n  - id: db\n    sink_uri: \"mysql://root:${MYSQL_PASSWORD}@127.0.0.1:3306/\"\n";
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    cdcform().arg("--no-such-flag").assert().code(1);
+    cdcform()
+        .arg("plan")
+        .arg("--format")
+        .arg("yaml")
+        .assert()
+        .code(1);
+    cdcform()
+        .arg("--help")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("plan"));
+    cdcform()
+        .arg("completions")
+        .arg("bash")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("cdcform"));
+    cdcform()
+        .arg("man")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(".TH"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_detailed_exitcode_apply_and_secrets_in_every_output() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "feeds.yaml", SECRET_YAML);
+    let url = s.url();
+    let run = |args: &[&str]| {
+        let mut c = cdcform();
+        c.args(args)
+            .arg("--server")
+            .arg(&url)
+            .env("KAFKA_PASSWORD", CANARY)
+            .env("MYSQL_PASSWORD", CANARY);
+        c
+    };
+    let no_canary = |o: &std::process::Output| {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!all.contains(CANARY), "secret leaked:\n{all}");
+        all
+    };
+    let plan_file = dir.path().join("out.plan");
+    for fmt in ["human", "json", "markdown"] {
+        let o = run(&[
+            "plan",
+            m.to_str().unwrap(),
+            "--detailed-exitcode",
+            "--format",
+            fmt,
+            "-vv",
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", no_canary(&o));
+        no_canary(&o);
+    }
+    let o = run(&[
+        "plan",
+        m.to_str().unwrap(),
+        "--out",
+        plan_file.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", no_canary(&o));
+    let saved = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(
+        !saved.contains(CANARY) && saved.contains("${KAFKA_PASSWORD}"),
+        "plan file holds references only"
+    );
+    // Without a terminal and without --auto-approve, apply refuses.
+    let o = run(&["apply", m.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(no_canary(&o).contains("--auto-approve"));
+    // The saved plan applies.
+    let o = run(&["apply", plan_file.to_str().unwrap(), "-v"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", no_canary(&o));
+    let o = run(&["plan", m.to_str().unwrap(), "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", no_canary(&o));
+    for cmd in [
+        vec!["export"],
+        vec!["status"],
+        vec!["status", "--format", "json"],
+    ] {
+        let o = run(&cmd).output().unwrap();
+        no_canary(&o);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_saved_plan_is_refused_without_changing_anything() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "one.yaml", "changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 4\n");
+    converge(
+        &s,
+        &manifests("changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n"),
+    )
+    .await;
+    let plan_file = dir.path().join("p.plan");
+    cdcform()
+        .args([
+            "plan",
+            m.to_str().unwrap(),
+            "--server",
+            &s.url(),
+            "--out",
+            plan_file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(0);
+    // Someone pauses it meanwhile.
+    let c = client(&s);
+    c.pause_changefeed("default", "cf").await.unwrap();
+    for _ in 0..100 {
+        if c.changefeed_status("default", "cf").await.unwrap().state == "stopped" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.clear_requests();
+    cdcform()
+        .args(["apply", plan_file.to_str().unwrap(), "--server", &s.url()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stale plan").and(predicate::str::contains("default/cf")));
+    assert!(
+        mutations(&s).is_empty(),
+        "nothing changed: {:?}",
+        mutations(&s)
+    );
+}
+
+#[test]
+fn unreachable_server_fails_fast_naming_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(
+        dir.path(),
+        "a.yaml",
+        "changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    cdcform()
+        .args(["plan", m.to_str().unwrap(), "--server", &url])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(url));
+}
+
+/// SIGKILL `cdcform apply` mid-update, at each step of the sequence; a re-run converges and
+/// nothing that should run is left paused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_apply_converges_on_rerun() {
+    for kill_after in ["/pause", "PUT ", "/resume"] {
+        let s = sim(cdcform::simulator::SimConfig {
+            tick: Duration::from_millis(150),
+            ..classic()
+        })
+        .await;
+        converge(
+            &s,
+            &manifests("changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n"),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let m = write(dir.path(), "a.yaml", "changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 3\n");
+        s.clear_requests();
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdcform"))
+            .args([
+                "apply",
+                m.to_str().unwrap(),
+                "--server",
+                &s.url(),
+                "--auto-approve",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut killed = false;
+        for _ in 0..2000 {
+            if mutations(&s).iter().any(|r| r.contains(kill_after)) {
+                child.kill().unwrap();
+                killed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = child.wait();
+        assert!(
+            killed || mutations(&s).len() == 3,
+            "{kill_after}: the apply finished before the kill"
+        );
+        let o = cdcform()
+            .args([
+                "apply",
+                m.to_str().unwrap(),
+                "--server",
+                &s.url(),
+                "--auto-approve",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{kill_after}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let desired = manifests("changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 3\n");
+        assert_empty(&plan(&s, &desired).await, kill_after);
+        assert_eq!(
+            client(&s)
+                .changefeed_status("default", "cf")
+                .await
+                .unwrap()
+                .state,
+            "normal",
+            "{kill_after}"
+        );
+        s.shutdown().await;
+    }
+}

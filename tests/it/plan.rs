@@ -1,0 +1,333 @@
+//! `plan` against the simulator: every action, every perpetual-diff trap (one test each), on
+//! every profile, and apply → plan is empty for every example.
+
+use serde_json::json;
+
+use crate::harness::*;
+use cdcform::cli::PlanOptions;
+use cdcform::plan::{Action, ChangeKind};
+
+fn entry<'a>(p: &'a cdcform::plan::Plan, id: &str) -> &'a cdcform::plan::Entry {
+    p.entries
+        .iter()
+        .find(|e| e.key.id == id)
+        .unwrap_or_else(|| panic!("no entry for {id}"))
+}
+
+/// Apply `yaml`, then the next plan must be empty — on every profile.
+async fn no_perpetual_diff(yaml: &str) {
+    let desired = manifests(yaml);
+    for (name, cfg) in profiles() {
+        let s = sim(cfg).await;
+        converge(&s, &desired).await;
+        assert_empty(&plan(&s, &desired).await, name);
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn trap_server_fills_defaults() {
+    no_perpetual_diff("changefeeds:\n  - id: defaults\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 8\n").await;
+}
+
+#[tokio::test]
+async fn trap_scheme_stripping_mysql() {
+    no_perpetual_diff(
+        "changefeeds:\n  - id: to-mysql\n    sink_uri: \"mysql://root:${MYSQL_PASSWORD}@127.0.0.1:3306/\"\n    replica_config:\n      enable_sync_point: true\n      sink:\n        safe_mode: true\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn trap_protocol_copied_from_uri() {
+    no_perpetual_diff("changefeeds:\n  - id: to-kafka\n    sink_uri: \"kafka://127.0.0.1:9092/orders?protocol=canal-json\"\n").await;
+}
+
+#[tokio::test]
+async fn trap_durations_as_nanoseconds() {
+    no_perpetual_diff(
+        "changefeeds:\n  - id: durations\n    sink_uri: \"mysql://root@127.0.0.1:3306/\"\n    replica_config:\n      enable_sync_point: true\n      sync_point_interval: \"5m\"\n      sync_point_retention: 2h\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn trap_masked_passwords_and_sorted_query() {
+    no_perpetual_diff(
+        "changefeeds:\n  - id: sasl\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json&sasl-user=u&sasl-password=${KAFKA_PASSWORD}&time-zone=Asia/Shanghai\"\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn trap_blackhole_reserialised() {
+    no_perpetual_diff("changefeeds:\n  - id: bh\n    sink_uri: \"blackhole://\"\n").await;
+}
+
+#[tokio::test]
+async fn trap_storage_sink_with_csv() {
+    no_perpetual_diff(
+        "changefeeds:\n  - id: to-s3\n    sink_uri: \"s3://bucket/prefix?protocol=csv\"\n    replica_config:\n      sink:\n        csv:\n          delimiter: \"|\"\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn trap_runtime_fields_move_but_plan_stays_empty() {
+    let desired = manifests("changefeeds:\n  - id: moving\n    sink_uri: \"blackhole://\"\n");
+    let s = sim(classic()).await;
+    converge(&s, &desired).await;
+    let c = client(&s);
+    let before = c
+        .get_changefeed("default", "moving")
+        .await
+        .unwrap()
+        .checkpoint_ts;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = c
+        .get_changefeed("default", "moving")
+        .await
+        .unwrap()
+        .checkpoint_ts;
+    assert!(after > before, "the simulator's checkpoint advances");
+    assert_empty(&plan(&s, &desired).await, "after the checkpoint moved");
+}
+
+#[tokio::test]
+async fn trap_paused_changefeed_state_is_stable() {
+    no_perpetual_diff(
+        "changefeeds:\n  - id: held\n    sink_uri: \"blackhole://\"\n    state: paused\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_action_on_every_profile() {
+    for (name, cfg) in profiles() {
+        let s = sim(cfg).await;
+        let initial = manifests(
+            "changefeeds:\n  - id: keep\n    sink_uri: \"blackhole://\"\n  - id: edit\n    sink_uri: \"blackhole://\"\n  - id: stop\n    sink_uri: \"blackhole://\"\n  - id: start\n    sink_uri: \"blackhole://\"\n    state: paused\n  - id: drop\n    sink_uri: \"blackhole://\"\n",
+        );
+        let first = converge(&s, &initial).await;
+        assert_eq!(first.summary.create, 5, "{name}");
+        let next = manifests(
+            "changefeeds:\n  - id: keep\n    sink_uri: \"blackhole://\"\n  - id: edit\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: 4\n  - id: stop\n    sink_uri: \"blackhole://\"\n    state: paused\n  - id: start\n    sink_uri: \"blackhole://\"\n  - id: drop\n    state: absent\n  - id: fresh\n    sink_uri: \"blackhole://\"\n",
+        );
+        let p = plan(&s, &next).await;
+        assert_eq!(
+            entry(&p, "edit").action,
+            Action::Update {
+                pause_first: true,
+                resume_after: true
+            },
+            "{name}"
+        );
+        let change = &entry(&p, "edit").changes[0];
+        assert_eq!(
+            (change.path.as_str(), change.kind),
+            ("replica_config.mounter.worker_num", ChangeKind::Manifest)
+        );
+        assert_eq!(entry(&p, "stop").action, Action::Pause, "{name}");
+        assert_eq!(entry(&p, "start").action, Action::Resume, "{name}");
+        assert_eq!(entry(&p, "drop").action, Action::Delete, "{name}");
+        assert_eq!(
+            entry(&p, "fresh").action,
+            Action::Create { then_pause: false },
+            "{name}"
+        );
+        assert_eq!(
+            p.summary.line(),
+            "Plan: 1 to create, 1 to update, 1 to pause, 1 to resume, 1 to delete. 1 unchanged.",
+            "{name}"
+        );
+        let r = run_apply(&s, &p).await;
+        assert!(r.all_ok(), "{name}: {}", cdcform::apply::summary_text(&r));
+        assert_empty(&plan(&s, &next).await, name);
+        // Replace only when asked.
+        let o = PlanOptions {
+            replace: vec!["keep".into()],
+            ..PlanOptions::default()
+        };
+        let p = plan_with(&s, &next, &o).await;
+        assert_eq!(entry(&p, "keep").action, Action::Replace, "{name}");
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn out_of_band_edit_is_shown_as_a_reset() {
+    let desired = manifests("changefeeds:\n  - id: drift\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json\"\n");
+    let s = sim(classic()).await;
+    converge(&s, &desired).await;
+    let c = client(&s);
+    let mut cfg = c
+        .get_changefeed("default", "drift")
+        .await
+        .unwrap()
+        .config
+        .unwrap();
+    cfg["sink"]["encoder_concurrency"] = json!(64);
+    c.pause_changefeed("default", "drift").await.unwrap();
+    wait_stopped(&c, "drift").await;
+    c.update_changefeed(
+        "default",
+        "drift",
+        &cdcform::ticdc::models::ChangefeedConfig {
+            replica_config: Some(cfg),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    c.resume_changefeed("default", "drift", 0).await.unwrap();
+    wait_state(&c, "drift", "normal").await;
+    let p = eventually_changes(&s, &desired).await;
+    let e = entry(&p, "drift");
+    let reset = e
+        .changes
+        .iter()
+        .find(|c| c.path == "replica_config.sink.encoder_concurrency")
+        .unwrap_or_else(|| {
+            panic!(
+                "reset not shown:\n{}",
+                cdcform::render::plan::human(&p, false, true)
+            )
+        });
+    assert_eq!(reset.kind, ChangeKind::Reset);
+    assert_eq!(
+        (reset.before.clone(), reset.after.clone()),
+        (Some(json!(64)), Some(json!(32)))
+    );
+}
+
+async fn wait_stopped(c: &cdcform::ticdc::Client, id: &str) {
+    wait_state(c, id, "stopped").await
+}
+
+async fn wait_state(c: &cdcform::ticdc::Client, id: &str, state: &str) {
+    for _ in 0..200 {
+        if c.changefeed_status("default", id).await.unwrap().state == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{id} never became {state}");
+}
+
+/// Classic servers show an update after the next owner tick.
+async fn eventually_changes(
+    s: &cdcform::simulator::Simulator,
+    desired: &[cdcform::manifest::DesiredChangefeed],
+) -> cdcform::plan::Plan {
+    for _ in 0..100 {
+        let p = plan(s, desired).await;
+        if p.summary.has_changes() {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the change never showed up");
+}
+
+#[tokio::test]
+async fn password_change_seen_on_classic_and_declared_unknowable_on_newarch() {
+    let with = |pw: &str| {
+        manifests(&format!(
+            "changefeeds:\n  - id: pw\n    sink_uri: \"mysql://root:{pw}@127.0.0.1:3306/\"\n"
+        ))
+    };
+    for (name, cfg, detectable) in [("classic", classic(), true), ("newarch", newarch(), false)] {
+        let s = sim(cfg).await;
+        converge(&s, &with("old-secret")).await;
+        let p = plan(&s, &with("new-secret")).await;
+        if detectable {
+            let e = entry(&p, "pw");
+            assert_eq!(e.changes[0].path, "sink_uri", "{name}");
+            assert_eq!(e.changes[0].after, Some(json!("(sensitive)")), "{name}");
+        } else {
+            assert!(!p.summary.has_changes(), "{name}");
+            assert!(
+                p.notes.iter().any(|n| n.contains("cannot be compared")),
+                "{name}: {:?}",
+                p.notes
+            );
+        }
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn blocked_entries_explain_themselves() {
+    let s = sim(classic()).await;
+    let desired = manifests("changefeeds:\n  - id: fixed-start\n    sink_uri: \"blackhole://\"\n  - id: broken\n    sink_uri: \"blackhole://\"\n");
+    converge(&s, &desired).await;
+    let c = client(&s);
+    let start = c
+        .get_changefeed("default", "fixed-start")
+        .await
+        .unwrap()
+        .start_ts;
+    // Failed long ago: its checkpoint is two days behind, past the 24h GC TTL.
+    let old = start - ((48 * 3600 * 1000) << 18);
+    // State first: a running changefeed's checkpoint follows the clock, a failed one's stays.
+    s.set_state(
+        "default",
+        "broken",
+        "failed",
+        Some(("CDC:ErrGCTTLExceeded", "gc ttl exceeded")),
+    );
+    s.set_checkpoint("default", "broken", old);
+    let changed = manifests(&format!(
+        "changefeeds:\n  - id: fixed-start\n    sink_uri: \"blackhole://\"\n    start_ts: {}\n  - id: broken\n    sink_uri: \"blackhole://\"\n",
+        start - 1000
+    ));
+    let p = plan(&s, &changed).await;
+    let b = entry(&p, "fixed-start")
+        .blocked
+        .clone()
+        .expect("start_ts change is blocked");
+    assert!(
+        b.reason.contains("create-only") && b.hint.contains("--replace fixed-start"),
+        "{b:?}"
+    );
+    let b = entry(&p, "broken").blocked.clone().unwrap_or_else(|| {
+        panic!(
+            "failed behind GC is not blocked:\n{}",
+            cdcform::render::plan::human(&p, false, true)
+        )
+    });
+    assert!(b.reason.contains("GC TTL"), "{b:?}");
+    assert_eq!(p.summary.blocked, 2);
+}
+
+#[tokio::test]
+async fn unmanaged_changefeeds_are_counted_and_left_alone() {
+    let s = sim(classic()).await;
+    converge(
+        &s,
+        &manifests("changefeeds:\n  - id: theirs\n    sink_uri: \"blackhole://\"\n"),
+    )
+    .await;
+    let p = plan(
+        &s,
+        &manifests("changefeeds:\n  - id: ours\n    sink_uri: \"blackhole://\"\n"),
+    )
+    .await;
+    assert_eq!(p.unmanaged.len(), 1);
+    assert_eq!(p.summary.delete, 0);
+}
+
+#[tokio::test]
+async fn every_example_applies_and_then_plans_empty() {
+    let desired = examples();
+    assert!(
+        desired.len() >= 5,
+        "examples/changefeeds holds the documented set"
+    );
+    for (name, cfg) in profiles() {
+        let s = sim(cfg).await;
+        converge(&s, &desired).await;
+        assert_empty(&plan(&s, &desired).await, name);
+        s.shutdown().await;
+    }
+}
