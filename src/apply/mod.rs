@@ -120,6 +120,42 @@ fn failure(step: &str, e: &ClientError) -> Failure {
     }
 }
 
+/// Attempts for pause, resume and PUT after a transient failure (see [`Run::resend`]).
+const RESEND_ATTEMPTS: usize = 3;
+
+/// Send an operation whose repetition is harmless, again after a transient failure
+/// (connection lost, 5xx): tiflow and released ticdc ignore a pause of a stopped changefeed
+/// and a resume of a running one (api-semantics §4.7, §4.8), and a PUT that repeats the
+/// config is refused as a no-op, which the caller treats as done. `already` recognises the
+/// answer a repeat gets when the first attempt did go through.
+async fn resend<F, Fut>(
+    opts: &ApplyOptions,
+    key: &Key,
+    op: F,
+    already: impl Fn(&ClientError) -> bool,
+) -> Result<(), ClientError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let mut delay = opts.poll_min.max(Duration::from_millis(50));
+    let mut transient_before = false;
+    for attempt in 1..=RESEND_ATTEMPTS {
+        match op().await {
+            Ok(()) => return Ok(()),
+            Err(e) if transient_before && already(&e) => return Ok(()),
+            Err(e) if e.is_transient() && attempt < RESEND_ATTEMPTS => {
+                tracing::debug!("{}: {} (attempt {attempt}); sending again", key, e.brief());
+                transient_before = true;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
 impl Run<'_> {
     async fn step<T, F>(&mut self, name: &'static str, f: F) -> Result<T, Failure>
     where
@@ -252,8 +288,9 @@ impl Run<'_> {
 
     async fn pause(&mut self) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
+        let (opts, key) = (self.opts, self.key.clone());
         self.step("pause", async {
-            c.pause_changefeed(&ns, &id)
+            resend(opts, &key, || c.pause_changefeed(&ns, &id), |_| false)
                 .await
                 .map_err(|e| failure("pause", &e))
         })
@@ -270,10 +307,21 @@ impl Run<'_> {
 
     async fn resume(&mut self, since_checkpoint: u64) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
+        // ticdc master refuses a resume of a running changefeed: after a lost answer, that
+        // refusal means the first resume went through.
+        let (opts, key) = (self.opts, self.key.clone());
         self.step("resume", async {
-            c.resume_changefeed(&ns, &id, 0)
-                .await
-                .map_err(|e| failure("resume", &e))
+            resend(
+                opts,
+                &key,
+                || c.resume_changefeed(&ns, &id, 0),
+                |e| {
+                    e.code() == Some(codes::UPDATE_REFUSED)
+                        && e.brief().contains("current state is normal")
+                },
+            )
+            .await
+            .map_err(|e| failure("resume", &e))
         })
         .await?;
         if self.opts.no_wait {
@@ -317,15 +365,25 @@ impl Run<'_> {
             replica_config: exec.config.clone(),
             ..Default::default()
         };
-        let (c, ns) = (self.client, self.key.namespace.clone());
+        let (c, ns, opts) = (self.client, self.key.namespace.clone(), self.opts);
         self.step("create", async {
             match c.create_changefeed(&ns, &body).await {
                 Ok(_) => Ok(()),
-                // The answer was lost: re-read instead of re-sending the POST.
-                Err(err @ ClientError::Transport { .. }) => {
-                    match c.get_changefeed(&ns, &body.changefeed_id).await {
-                        Ok(_) => Ok(()),
-                        Err(_) => Err(failure("create", &err)),
+                // The answer was lost (connection dropped, 5xx): the create may have happened.
+                // Never re-send the POST; look for the changefeed instead, for up to a few owner
+                // ticks (classic servers show a new changefeed only on the next tick).
+                Err(err) if err.is_transient() => {
+                    let deadline = Instant::now() + opts.wait_timeout.min(Duration::from_secs(3));
+                    let mut delay = opts.poll_min.max(Duration::from_millis(20));
+                    loop {
+                        match c.get_changefeed(&ns, &body.changefeed_id).await {
+                            Ok(_) => break Ok(()),
+                            Err(_) if Instant::now() + delay < deadline => {
+                                tokio::time::sleep(delay).await;
+                                delay = (delay * 2).min(opts.poll_max);
+                            }
+                            Err(_) => break Err(failure("create", &err)),
+                        }
                     }
                 }
                 Err(err) => Err(failure("create", &err)),
@@ -470,17 +528,17 @@ async fn run_entry(
                     ..Default::default()
                 };
                 let (c, ns, id) = (client, e.key.namespace.clone(), e.key.id.clone());
+                // tiflow refuses a PUT that changes nothing: the config is already there.
+                let noop = |err: &ClientError| {
+                    err.code() == Some(codes::UPDATE_REFUSED)
+                        && err.brief().contains(codes::NOOP_UPDATE_MESSAGE)
+                };
+                let key = e.key.clone();
                 let put = run
                     .step("update", async {
-                        match c.update_changefeed(&ns, &id, &body).await {
-                            Ok(_) => Ok(()),
-                            // tiflow refuses a PUT that changes nothing: the config is already there.
-                            Err(err)
-                                if err.code() == Some(codes::UPDATE_REFUSED)
-                                    && err.brief().contains(codes::NOOP_UPDATE_MESSAGE) =>
-                            {
-                                Ok(())
-                            }
+                        match resend(opts, &key, || async { c.update_changefeed(&ns, &id, &body).await.map(|_| ()) }, noop).await {
+                            Ok(()) => Ok(()),
+                            Err(err) if noop(&err) => Ok(()),
                             Err(err) => Err(failure("update", &err)),
                         }
                     })

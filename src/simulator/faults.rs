@@ -4,7 +4,9 @@
 //! * `seed=N` — fixed RNG seed: the same request sequence gets the same faults;
 //! * `http500=P` — with probability P answer 500 `CDC:ErrInternalServerError` (nothing done);
 //! * `http503=P` — with probability P answer 503 `CDC:ErrServerIsNotReady` (nothing done);
-//! * `drop=P` — with probability P send the headers and then cut the connection (nothing done);
+//! * `drop=P` — with probability P send the headers and then cut the connection; half of the
+//!   drops (`drop-after=Q` to choose) happen after the request was carried out, so only the
+//!   answer is lost;
 //! * `slow=P:DURATION` — with probability P delay the reply by DURATION (e.g. `slow=0.1:2s`);
 //! * `owner-change=P` — with probability P answer 503 as during an owner election (nothing done);
 //! * `fail-on-resume=ID` — a resume of changefeed ID (repeatable key) turns it `failed` with
@@ -21,6 +23,8 @@ pub struct FaultSpec {
     pub http500: f64,
     pub http503: f64,
     pub drop: f64,
+    /// Share of drops that happen after the request was carried out (default 0.5).
+    pub drop_after: Option<f64>,
     pub slow: f64,
     pub slow_for: Duration,
     pub owner_change: f64,
@@ -55,6 +59,7 @@ impl FaultSpec {
                 "http500" | "500" => f.http500 = prob(k, v)?,
                 "http503" | "503" => f.http503 = prob(k, v)?,
                 "drop" => f.drop = prob(k, v)?,
+                "drop-after" => f.drop_after = Some(prob(k, v)?),
                 "owner-change" => f.owner_change = prob(k, v)?,
                 "slow" => {
                     let (p, d) = v
@@ -81,7 +86,11 @@ pub enum Roll {
     None,
     Http500,
     Http503,
-    Drop,
+    /// The connection is cut. `after`: the request was carried out first and only the answer
+    /// is lost (the case that makes blind re-sending of a create dangerous).
+    Drop {
+        after: bool,
+    },
     OwnerChange,
     Slow(Duration),
 }
@@ -89,13 +98,22 @@ pub enum Roll {
 impl FaultSpec {
     pub fn roll(&self, rng: &mut fastrand::Rng) -> Roll {
         // One draw per kind, in a fixed order, so a seed replays exactly.
-        let draws = [rng.f64(), rng.f64(), rng.f64(), rng.f64(), rng.f64()];
+        let draws = [
+            rng.f64(),
+            rng.f64(),
+            rng.f64(),
+            rng.f64(),
+            rng.f64(),
+            rng.f64(),
+        ];
         if draws[0] < self.http500 {
             Roll::Http500
         } else if draws[1] < self.http503 {
             Roll::Http503
         } else if draws[2] < self.drop {
-            Roll::Drop
+            Roll::Drop {
+                after: draws[5] < self.drop_after.unwrap_or(0.5),
+            }
         } else if draws[3] < self.owner_change {
             Roll::OwnerChange
         } else if draws[4] < self.slow {

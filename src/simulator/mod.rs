@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     pub state: Mutex<state::State>,
     pub requests: Mutex<std::collections::VecDeque<RecordedRequest>>,
     pub faults_injected: AtomicU64,
+    /// `--faults` applies while this is set (tests switch it off to set the scene).
+    pub faults_enabled: AtomicBool,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub healthy: AtomicBool,
     pub addr: SocketAddr,
@@ -147,6 +149,7 @@ impl Simulator {
             state: Mutex::new(st),
             requests: Mutex::new(Default::default()),
             faults_injected: AtomicU64::new(0),
+            faults_enabled: AtomicBool::new(true),
             fault_rng: Mutex::new(match seed {
                 Some(s) => fastrand::Rng::with_seed(s),
                 None => fastrand::Rng::new(),
@@ -209,6 +212,10 @@ impl Simulator {
     }
     pub fn clear_requests(&self) {
         self.shared.requests.lock().unwrap().clear();
+    }
+    /// Switch the configured faults off and on (they start on).
+    pub fn set_faults_enabled(&self, on: bool) {
+        self.shared.faults_enabled.store(on, Ordering::Relaxed);
     }
     pub fn faults_injected(&self) -> u64 {
         self.shared.faults_injected.load(Ordering::Relaxed)

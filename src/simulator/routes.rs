@@ -312,7 +312,17 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
     }
     let newarch = !sh.cfg.profile.is_classic();
     if path.starts_with("/api/v2/") {
-        if let Some(f) = &sh.cfg.faults {
+        if auth_checked(&parts.method, &path, !newarch) {
+            if let Err(e) = check_auth(&sh, &parts.headers) {
+                return error_response(&e, newarch);
+            }
+        }
+        if let Some(f) = sh
+            .cfg
+            .faults
+            .as_ref()
+            .filter(|_| sh.faults_enabled.load(Ordering::Relaxed))
+        {
             let roll = f.roll(&mut sh.fault_rng.lock().unwrap());
             if roll != Roll::None {
                 sh.faults_injected.fetch_add(1, Ordering::Relaxed);
@@ -350,7 +360,13 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
                         newarch,
                     )
                 }
-                Roll::Drop => {
+                Roll::Drop { after } => {
+                    if after {
+                        // Carry the request out, then lose the answer.
+                        let _ = next
+                            .run(Request::from_parts(parts, Body::from(bytes)))
+                            .await;
+                    }
                     // Headers go out, then the body fails: hyper aborts the connection.
                     let stream = futures::stream::once(async {
                         Err::<Bytes, _>(std::io::Error::other("injected connection drop"))
@@ -361,11 +377,6 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
                         .body(Body::from_stream(stream))
                         .unwrap();
                 }
-            }
-        }
-        if auth_checked(&parts.method, &path, !newarch) {
-            if let Err(e) = check_auth(&sh, &parts.headers) {
-                return error_response(&e, newarch);
             }
         }
     }

@@ -230,8 +230,9 @@ impl Client {
     ) -> Result<T, ClientError> {
         let attempt = || async {
             let (s, b) = self.send_once(&method, path, body).await?;
-            if matches!(s.as_u16(), 502..=504) {
-                // Server not ready / owner changing: an answer, but one worth waiting out.
+            if s.is_server_error() {
+                // Server not ready, owner changing, internal error: an answer, but for an
+                // idempotent call one worth waiting out.
                 return Err(api_error(&method, path, s, &b.0));
             }
             Ok((s, b))

@@ -46,11 +46,23 @@ impl ClientError {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(codes::CHANGEFEED_NOT_EXISTS)
     }
-    /// Worth retrying for an idempotent call: transport failure or 503 (server not ready).
+    /// The request may or may not have been carried out: the connection failed, or the server
+    /// answered 5xx. Only operations whose repetition is harmless may be re-sent after this.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Transport { .. } => true,
+            ClientError::Api { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+    /// Worth retrying for an idempotent call: transport failure or a 5xx (server not ready,
+    /// owner changing, an internal error), except the health check's definitive "unhealthy".
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Transport { .. } => true,
-            ClientError::Api { status, .. } => *status == 503 || *status == 502 || *status == 504,
+            ClientError::Api { status, code, .. } => {
+                *status >= 500 && code != codes::CLUSTER_UNHEALTHY
+            }
             _ => false,
         }
     }

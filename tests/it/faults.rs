@@ -1,0 +1,260 @@
+//! Plan and apply against a simulator that injects faults (`--faults`): 5xx replies, dropped
+//! connections (before and after the request is carried out), slow replies, 503 while the owner
+//! changes. Every test uses fixed seeds; the number of injected faults is printed
+//! (`cargo test faults -- --nocapture`) and must be non-zero, so a test cannot pass by accident
+//! with the faults switched off.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cdcform::cli::PlanOptions;
+use cdcform::commands::plan::compute;
+use cdcform::manifest::DesiredChangefeed;
+use cdcform::plan::Plan;
+use cdcform::simulator::{FaultSpec, SimConfig, Simulator};
+
+use crate::harness::*;
+
+static INJECTED: AtomicU64 = AtomicU64::new(0);
+
+fn faulty(base: SimConfig, seed: u64) -> SimConfig {
+    SimConfig {
+        faults: Some(
+            FaultSpec::parse(&format!(
+                "seed={seed},http500=0.04,http503=0.06,drop=0.06,slow=0.05:150ms,owner-change=0.04"
+            ))
+            .unwrap(),
+        ),
+        ..base
+    }
+}
+
+fn report(test: &str, s: &Simulator) {
+    let n = s.faults_injected();
+    let total = INJECTED.fetch_add(n, Ordering::Relaxed) + n;
+    println!("{test}: {n} faults injected ({total} so far in this run)");
+    assert!(n > 0, "{test}: no fault was injected");
+}
+
+fn cf(id: &str, extra: &str) -> String {
+    format!("  - id: {id}\n    sink_uri: \"blackhole://\"\n{extra}")
+}
+
+fn workers(n: u32) -> String {
+    format!("    replica_config:\n      mounter:\n        worker_num: {n}\n")
+}
+
+/// Twelve changefeeds: the scene before the change.
+fn before() -> Vec<DesiredChangefeed> {
+    let mut y = String::from("changefeeds:\n");
+    for i in 0..10 {
+        y += &cf(&format!("cf-{i}"), "");
+    }
+    y += &cf("was-paused", "    state: paused\n");
+    y += &cf("to-delete", "");
+    manifests(&y)
+}
+
+/// Three updates, a pause, a resume, two creates, a delete.
+fn after() -> Vec<DesiredChangefeed> {
+    let mut y = String::from("changefeeds:\n");
+    for i in 0..10 {
+        let extra = match i {
+            0..=2 => workers(3 + i),
+            3 => "    state: paused\n".into(),
+            _ => String::new(),
+        };
+        y += &cf(&format!("cf-{i}"), &extra);
+    }
+    y += &cf("was-paused", "");
+    y += &cf("new-a", &workers(5));
+    y += &cf("new-b", "");
+    y += &cf("to-delete", "    state: absent\n");
+    manifests(&y)
+}
+
+/// What a plan decides, without timestamps: (changefeed, action, changed paths and values).
+fn decisions(p: &Plan) -> Vec<String> {
+    p.entries
+        .iter()
+        .map(|e| {
+            let changes: Vec<String> = e
+                .changes
+                .iter()
+                .map(|c| format!("{}={:?}->{:?}", c.path, c.before, c.after))
+                .collect();
+            format!("{} {:?} {}", e.key, e.action, changes.join(","))
+        })
+        .collect()
+}
+
+async fn try_plan(s: &Simulator, desired: &[DesiredChangefeed]) -> Result<Plan, String> {
+    let set = settings(s);
+    let c = cdcform::ticdc::Client::new(set.client.clone()).unwrap();
+    compute(
+        &set,
+        &c,
+        desired,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .map(|(p, _)| p)
+    .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn plan_under_faults_is_exact_or_fails_clearly() {
+    for seed in [11, 12, 13] {
+        let s = sim(faulty(classic(), seed)).await;
+        s.set_faults_enabled(false);
+        converge(&s, &before()).await;
+        let reference = decisions(&plan(&s, &after()).await);
+        s.set_faults_enabled(true);
+        let (mut exact, mut failed) = (0, 0);
+        for _ in 0..10 {
+            match try_plan(&s, &after()).await {
+                Ok(p) => {
+                    assert_eq!(decisions(&p), reference, "seed {seed}: a wrong plan");
+                    exact += 1;
+                }
+                Err(msg) => {
+                    // A clear message: the server, and the error code or transport failure.
+                    assert!(
+                        msg.contains(&s.url()) || msg.contains("CDC:"),
+                        "seed {seed}: unclear error: {msg}"
+                    );
+                    assert!(!msg.contains("panick"), "{msg}");
+                    if failed == 0 {
+                        println!("seed {seed}: e.g. {msg}");
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        println!("seed {seed}: {exact} exact plans, {failed} clear failures");
+        assert!(exact > 0, "seed {seed}: retries never got a plan through");
+        report(&format!("plan seed {seed}"), &s);
+        s.shutdown().await;
+    }
+}
+
+/// Create POSTs per changefeed id in the recorded requests.
+fn create_posts(s: &Simulator) -> BTreeMap<String, usize> {
+    let mut n = BTreeMap::new();
+    for r in s.requests() {
+        if r.method == "POST" && r.path == "/api/v2/changefeeds" {
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            if let Some(id) = v["changefeed_id"].as_str() {
+                *n.entry(id.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn apply_under_faults_never_repeats_a_create_never_strands_a_pause_and_converges() {
+    for (name, base) in [("classic", classic()), ("newarch", newarch())] {
+        for seed in [21, 22, 23] {
+            let s = sim(faulty(base.clone(), seed)).await;
+            s.set_faults_enabled(false);
+            converge(&s, &before()).await;
+            s.set_faults_enabled(true);
+            // Planning may fail under faults; a plan that succeeds is exact (test above).
+            let mut p = None;
+            for _ in 0..20 {
+                if let Ok(x) = try_plan(&s, &after()).await {
+                    p = Some(x);
+                    break;
+                }
+            }
+            let p = p.expect("a plan gets through within 20 tries");
+            s.clear_requests();
+            let r = run_apply(&s, &p).await;
+            let text = cdcform::apply::summary_text(&r);
+            // Every failure names its step and a message.
+            for e in r.entries.iter().filter(|e| !e.ok()) {
+                let f = e.failure.as_ref().expect("a failed entry has a failure");
+                assert!(!f.step.is_empty() && !f.message.is_empty(), "{text}");
+                assert!(text.contains(&e.key.to_string()), "{text}");
+            }
+            // Never a blind second POST for the same changefeed.
+            for (id, n) in create_posts(&s) {
+                assert_eq!(n, 1, "{name} seed {seed}: {id} created {n} times\n{text}");
+            }
+            report(&format!("apply {name} seed {seed}"), &s);
+            // Nothing that should run is left paused, unless the report says so loudly.
+            s.set_faults_enabled(false);
+            let c = client(&s);
+            for d in after()
+                .iter()
+                .filter(|d| d.state == cdcform::manifest::DesiredState::Running)
+            {
+                let was_running = !d.id.starts_with("new-") && d.id != "was-paused";
+                if !was_running {
+                    continue;
+                }
+                let mut state = String::new();
+                for _ in 0..50 {
+                    state = c.changefeed_status("default", &d.id).await.unwrap().state;
+                    if state != "stopped" {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if state == "stopped" {
+                    let e = r.entries.iter().find(|e| e.key.id == d.id);
+                    assert!(
+                        e.is_some_and(|e| e.left_paused && text.contains("LEFT PAUSED")),
+                        "{name} seed {seed}: {} silently left paused\n{text}",
+                        d.id
+                    );
+                }
+            }
+            // A re-run without faults converges, and then there is nothing left to do.
+            converge(&s, &after()).await;
+            assert_empty(&plan(&s, &after()).await, &format!("{name} seed {seed}"));
+            s.shutdown().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_is_looked_up_not_re_sent() {
+    // Every request's answer is lost after the server carried it out.
+    let s = sim(SimConfig {
+        faults: Some(FaultSpec::parse("seed=1,drop=1,drop-after=1").unwrap()),
+        ..classic()
+    })
+    .await;
+    s.set_faults_enabled(false);
+    let p = plan(&s, &manifests(&format!("changefeeds:\n{}", cf("lost", "")))).await;
+    s.set_faults_enabled(true);
+    let r = {
+        let run = run_apply(&s, &p);
+        // Let the POST through with its answer dropped, then heal the network for the reads.
+        let heal = async {
+            for _ in 0..500 {
+                if !create_posts(&s).is_empty() {
+                    s.set_faults_enabled(false);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let (r, ()) = tokio::join!(run, heal);
+        r
+    };
+    let posts = create_posts(&s);
+    assert_eq!(posts.get("lost"), Some(&1), "{posts:?}");
+    assert!(s.faults_injected() > 0);
+    // Either way it exists exactly once and a re-run has nothing to do.
+    assert_empty(
+        &plan(&s, &manifests(&format!("changefeeds:\n{}", cf("lost", "")))).await,
+        "after a lost create answer",
+    );
+    let _ = r;
+    s.shutdown().await;
+}
