@@ -57,16 +57,31 @@ fn env_name(id: &str, what: &str) -> String {
 /// Replace every secret in a sink URI with a `${VAR}` placeholder; returns the new URI and
 /// `(VAR, what it holds)` for the comments.
 pub fn placeholder_uri(id: &str, uri: &str) -> (String, Vec<(String, String)>) {
+    placeholder_in_uri(id, None, uri)
+}
+
+/// Same for a URI inside the config (`field` = its path, e.g. `consistent.storage`): variable
+/// names carry the field so that they do not collide with the sink URI's.
+fn placeholder_in_uri(id: &str, field: Option<&str>, uri: &str) -> (String, Vec<(String, String)>) {
     let Ok(mut u) = GoUrl::parse(uri) else {
         return (uri.to_string(), vec![]);
+    };
+    let last = field.map(|f| f.rsplit('.').next().unwrap_or(f));
+    let name = |what: &str| match last {
+        Some(l) => env_name(id, &format!("{l}_{what}")),
+        None => env_name(id, what),
+    };
+    let place = match field {
+        Some(f) => format!("replica_config.{f}"),
+        None => "the sink URI".to_string(),
     };
     let mut vars = Vec::new();
     let mut pairs = u.query_pairs();
     let mut touched = false;
     for (k, v) in pairs.iter_mut() {
         if is_sensitive_query_key(k) {
-            let var = env_name(id, k);
-            vars.push((var.clone(), format!("`{k}` of the sink URI")));
+            let var = name(k);
+            vars.push((var.clone(), format!("`{k}` of {place}")));
             *v = format!("${{{var}}}");
             touched = true;
         }
@@ -81,11 +96,12 @@ pub fn placeholder_uri(id: &str, uri: &str) -> (String, Vec<(String, String)>) {
         uri.to_string()
     };
     if let Some((user, Some(_))) = &u.user {
-        let var = env_name(id, "sink_password");
-        vars.push((
-            var.clone(),
-            format!("password of user `{user}` in the sink URI"),
-        ));
+        let var = if field.is_some() {
+            name("password")
+        } else {
+            env_name(id, "sink_password")
+        };
+        vars.push((var.clone(), format!("password of user `{user}` in {place}")));
         let mut uu = GoUrl::parse(&out).expect("re-parse");
         uu.user = Some((user.clone(), Some("PLACEHOLDER".into())));
         out = uu
@@ -136,9 +152,16 @@ pub fn export_one(
             continue;
         }
         let value = if is_secret_path(&path) {
-            let var = env_name(&info.id, path.rsplit('.').next().unwrap_or(&path));
+            // The full path: `sink.kafka_config.sasl_password` must not share a variable with
+            // the sink URI's `sasl-password`, which may differ.
+            let var = env_name(&info.id, &path);
             vars.push((var.clone(), format!("replica_config.{path}")));
             Value::String(format!("${{{var}}}"))
+        } else if let Some(text) = v.as_str().filter(|t| t.contains("://")) {
+            // A URI in the config (redo storage, claim-check storage, …) can carry keys too.
+            let (text, more) = placeholder_in_uri(&info.id, Some(&path), text);
+            vars.extend(more);
+            Value::String(text)
         } else if DURATION_PATHS.contains(&path.as_str()) {
             match v.as_u64() {
                 Some(ns) => Value::String(

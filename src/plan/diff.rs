@@ -64,7 +64,22 @@ fn display(v: Option<&Value>, sensitive: bool) -> Option<Value> {
         None => None,
         Some(x) if is_empty(Some(x)) && !x.is_boolean() => None,
         Some(_) if sensitive => Some(Value::String(SENSITIVE.into())),
-        Some(x) => Some(x.clone()),
+        Some(x) => Some(mask_uris(x)),
+    }
+}
+
+/// Mask passwords and secret query keys in every URI-looking string of a value (redo storage,
+/// claim-check storage, … can carry keys): TiCDC returns them verbatim.
+pub fn mask_uris(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.contains("://") => {
+            Value::String(crate::ticdc::mask::mask_sensitive_in_uri(s))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(mask_uris).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), mask_uris(x))).collect())
+        }
+        other => other.clone(),
     }
 }
 

@@ -10,3 +10,4 @@ mod harness;
 mod hostile;
 mod manifest;
 mod plan;
+mod secrets;
