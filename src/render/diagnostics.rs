@@ -42,6 +42,43 @@ impl Styles {
     }
 }
 
+/// Longest message or help line shown; a hostile file (a 5,000-character id) must not flood
+/// the terminal.
+const MAX_TEXT: usize = 300;
+/// Longest source line shown; longer ones are cut to a window around the column.
+const MAX_SOURCE: usize = 120;
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max).collect();
+    s.push('…');
+    s
+}
+
+/// The part of `src` to show and the caret's offset (in chars) inside it.
+fn window(src: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = src.chars().collect();
+    let col = column.saturating_sub(1).min(chars.len());
+    if chars.len() <= MAX_SOURCE {
+        return (src.to_string(), col);
+    }
+    let start = col.saturating_sub(MAX_SOURCE / 3);
+    let end = (start + MAX_SOURCE).min(chars.len());
+    let mut shown = String::new();
+    let mut caret = col - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret)
+}
+
 fn render_one(out: &mut String, d: &Diagnostic, s: &Styles) {
     let width = if d.line > 0 {
         d.line.to_string().len()
@@ -50,20 +87,25 @@ fn render_one(out: &mut String, d: &Diagnostic, s: &Styles) {
     };
     let pad = " ".repeat(width);
     let (e, b, g, h) = (s.error, s.bold, s.gutter, s.help);
-    let _ = writeln!(out, "{e}error{e:#}{b}: {}{b:#}", d.message);
+    let _ = writeln!(out, "{e}error{e:#}{b}: {}{b:#}", clip(&d.message, MAX_TEXT));
     let _ = writeln!(out, "{pad}{g}-->{g:#} {}", d.location());
     if let (Some(src), true) = (&d.source, d.line > 0) {
-        let caret_prefix: String = src
+        let (shown, caret) = window(src, d.column);
+        let caret_prefix: String = shown
             .chars()
-            .take(d.column.saturating_sub(1))
+            .take(caret)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         let _ = writeln!(out, "{pad} {g}|{g:#}");
-        let _ = writeln!(out, "{g}{}{g:#} {g}|{g:#} {src}", d.line);
+        let _ = writeln!(out, "{g}{}{g:#} {g}|{g:#} {shown}", d.line);
         let _ = writeln!(out, "{pad} {g}|{g:#} {caret_prefix}{e}^{e:#}");
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} {g}={g:#} {h}help{h:#}: {help}");
+        let _ = writeln!(
+            out,
+            "{pad} {g}={g:#} {h}help{h:#}: {}",
+            clip(help, MAX_TEXT)
+        );
     }
 }
 
@@ -101,5 +143,28 @@ mod tests {
             "error: bad thing\n --> a.yaml:3:5\n  |\n3 |   - id: x_y\n  |     ^\n  = help: fix it\n\nerror: 1 problem found in the manifests\n"
         );
         assert!(render(&Diagnostics(vec![]), true).contains("\u{1b}["));
+    }
+
+    #[test]
+    fn long_lines_and_messages_are_cut() {
+        let id = "a".repeat(5000);
+        let mut d = Diagnostic::new(
+            "a.yaml",
+            2,
+            9,
+            format!("invalid id `{id}`"),
+            Some(id.clone()),
+        );
+        d.source = Some(format!("  - id: {id}"));
+        let r = render(&Diagnostics(vec![d]), false);
+        assert!(r.len() < 1200, "{}", r.len());
+        assert!(r.contains("--> a.yaml:2:9") && r.contains('…'));
+        let mut d = Diagnostic::new("a.yaml", 1, 200, "x", None);
+        d.source = Some(format!("{}X{}", "b".repeat(199), "c".repeat(300)));
+        let r = render(&Diagnostics(vec![d]), false);
+        let lines: Vec<&str> = r.lines().collect();
+        let (src, caret) = (lines[3], lines[4]);
+        let at = caret.find('^').unwrap();
+        assert_eq!(src.chars().nth(at), Some('X'), "{src}\n{caret}");
     }
 }

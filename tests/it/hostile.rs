@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Serve `reply` (raw HTTP bytes) to every connection; None = accept and never answer.
-async fn hostile(reply: Option<Vec<u8>>) -> String {
+pub async fn hostile(reply: Option<Vec<u8>>) -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
@@ -43,7 +43,7 @@ fn http(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     r
 }
 
-fn client(url: &str) -> Client {
+pub fn client(url: &str) -> Client {
     let mut o = ClientOptions::new(url);
     o.timeout = Duration::from_millis(500);
     o.retries = 1;

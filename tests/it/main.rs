@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod common;
 mod contract;
+mod corpus;
 mod faults;
 mod harness;
 mod hostile;
