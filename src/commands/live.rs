@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::plan::planner::LiveChangefeed;
+use crate::plan::saved::fingerprint;
 use crate::plan::Key;
 use crate::ticdc::mask::mask_sink_uri;
 use crate::ticdc::models::ChangefeedCommonInfo;
@@ -49,10 +50,25 @@ async fn list_all(
 }
 
 /// Detect the server profile and read the live changefeeds.
+/// Decides, right after a changefeed was read, that it needs no work (see [`read_settling`]).
+pub type Settle<'a> = &'a (dyn Fn(&ServerProfile, u64, &Key, &LiveChangefeed) -> Option<Vec<String>>
+          + Sync);
+
 pub async fn read(
     client: &Client,
     namespaces: &BTreeSet<String>,
     parallelism: usize,
+) -> Result<Snapshot, Error> {
+    read_settling(client, namespaces, parallelism, None).await
+}
+
+/// [`read`], planning each changefeed as soon as it arrives: one with nothing to do keeps its
+/// fingerprint and notes but drops its config, so memory grows with the changes, not the cluster.
+pub async fn read_settling(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+    parallelism: usize,
+    settle: Option<Settle<'_>>,
 ) -> Result<Snapshot, Error> {
     let status = client
         .status()
@@ -109,13 +125,17 @@ pub async fn read(
                         } else {
                             None
                         };
-                        Ok(Some((
-                            key,
-                            LiveChangefeed {
-                                info,
-                                raw_sink_uri: raw,
-                            },
-                        )))
+                        let mut l = LiveChangefeed {
+                            info,
+                            raw_sink_uri: raw,
+                            ..Default::default()
+                        };
+                        l.fingerprint = Some(fingerprint(Some(&l)));
+                        if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
+                            l.settled = Some(notes);
+                            l.info.config = None;
+                        }
+                        Ok(Some((key, l)))
                     }
                     // Removed between the list and the GET: it is gone.
                     Err(e) if e.is_not_found() => Ok(None),

@@ -6,11 +6,11 @@ use std::time::Duration;
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, PlanOptions};
 use crate::manifest::{self, DesiredChangefeed};
 use crate::output::Output;
-use crate::plan::planner::{make_plan, Options};
+use crate::plan::planner::{make_plan, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Key, Plan};
 use crate::settings::{process_env, Settings};
-use crate::ticdc::Client;
+use crate::ticdc::{Client, ServerProfile};
 use crate::{exit, Error};
 
 use super::live::{self, Snapshot};
@@ -48,7 +48,30 @@ pub async fn compute(
     o: &PlanOptions,
     pause_budget: Duration,
 ) -> Result<(Plan, Snapshot), Error> {
-    let snap = live::read(client, &namespaces(settings, desired), settings.parallelism).await?;
+    let by_key: std::collections::HashMap<Key, &DesiredChangefeed> = desired
+        .iter()
+        .map(|d| {
+            let key = Key {
+                namespace: d.namespace.clone().unwrap_or_else(|| settings.namespace.clone()),
+                id: d.id.clone(),
+            };
+            (key, d)
+        })
+        .collect();
+    // The options depend on the TSO the read takes; built once, on the first changefeed.
+    let settle_opts = std::sync::OnceLock::new();
+    let settle = |profile: &ServerProfile, now_tso: u64, key: &Key, l: &LiveChangefeed| {
+        let d = by_key.get(key)?;
+        let opts = settle_opts.get_or_init(|| planner_options(settings, o, now_tso, pause_budget));
+        settle(profile, d, key.clone(), l, opts)
+    };
+    let snap = live::read_settling(
+        client,
+        &namespaces(settings, desired),
+        settings.parallelism,
+        Some(&settle),
+    )
+    .await?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
     let plan = make_plan(
         &snap.profile,

@@ -16,11 +16,16 @@ use crate::ticdc::models::{tso_physical_ms, ChangefeedInfo};
 use crate::ticdc::ServerProfile;
 
 /// One live changefeed as read for planning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LiveChangefeed {
     pub info: ChangefeedInfo,
     /// Unmasked URI from `meta_info` (classic servers); held in memory only.
     pub raw_sink_uri: Option<String>,
+    /// Fingerprint of what was read (for saved plans), taken before any shrinking.
+    pub fingerprint: Option<String>,
+    /// Found unchanged (with these notes) as soon as it was read; its config was then dropped
+    /// so that a plan over thousands of changefeeds holds only the ones with work to do.
+    pub settled: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +165,12 @@ pub fn make_plan(
             id: d.id.clone(),
         };
         listed.insert(key.clone());
-        match plan_one(profile, d, key.clone(), live.get(&key), opts) {
+        let l = live.get(&key);
+        let outcome = match l.and_then(|l| l.settled.clone()) {
+            Some(notes) => Outcome::Unchanged(notes),
+            None => plan_one(profile, d, key.clone(), l, opts),
+        };
+        match outcome {
             Outcome::Change(e) => plan.entries.push(*e),
             Outcome::Unchanged(notes) => {
                 plan.notes
@@ -203,6 +213,20 @@ pub fn make_plan(
 }
 
 /// What one desired changefeed needs.
+/// Plan one changefeed right after it was read: `Some(notes)` when there is nothing to do.
+pub fn settle(
+    profile: &ServerProfile,
+    d: &DesiredChangefeed,
+    key: Key,
+    live: &LiveChangefeed,
+    opts: &Options,
+) -> Option<Vec<String>> {
+    match plan_one(profile, d, key, Some(live), opts) {
+        Outcome::Unchanged(notes) => Some(notes),
+        Outcome::Change(_) => None,
+    }
+}
+
 enum Outcome {
     Change(Box<Entry>),
     /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
@@ -507,6 +531,7 @@ mod tests {
             LiveChangefeed {
                 info,
                 raw_sink_uri: Some("blackhole://".into()),
+                ..Default::default()
             },
         )
     }

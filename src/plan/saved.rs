@@ -201,6 +201,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Runtime fields (checkpoint, raw state within its family, errors) are left out.
 pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
     let Some(l) = l else { return "absent".into() };
+    if let Some(f) = &l.fingerprint {
+        return f.clone();
+    }
     let family = match run_state(l.info.state_str()) {
         RunState::Running => "running",
         RunState::Stopped => "stopped",
@@ -352,6 +355,7 @@ mod tests {
         let a = fingerprint(Some(&LiveChangefeed {
             info: info.clone(),
             raw_sink_uri: None,
+            ..Default::default()
         }));
         info.checkpoint_ts = 99;
         info.state = Some("warning".into());
@@ -359,7 +363,8 @@ mod tests {
             a,
             fingerprint(Some(&LiveChangefeed {
                 info: info.clone(),
-                raw_sink_uri: None
+                raw_sink_uri: None,
+                ..Default::default()
             }))
         );
         info.state = Some("stopped".into());
@@ -367,7 +372,8 @@ mod tests {
             a,
             fingerprint(Some(&LiveChangefeed {
                 info,
-                raw_sink_uri: None
+                raw_sink_uri: None,
+                ..Default::default()
             }))
         );
     }

@@ -322,6 +322,7 @@ mod tests {
                         ..Default::default()
                     },
                     raw_sink_uri: Some("blackhole://".into()),
+                    ..Default::default()
                 },
             )
         };
