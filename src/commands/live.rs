@@ -51,8 +51,8 @@ async fn list_all(
 
 /// Detect the server profile and read the live changefeeds.
 /// Decides, right after a changefeed was read, that it needs no work (see [`read_settling`]).
-pub type Settle<'a> = &'a (dyn Fn(&ServerProfile, u64, &Key, &LiveChangefeed) -> Option<Vec<String>>
-          + Sync);
+pub type Settle<'a> =
+    &'a (dyn Fn(&ServerProfile, u64, &Key, &LiveChangefeed) -> Option<Vec<String>> + Sync);
 
 pub async fn read(
     client: &Client,

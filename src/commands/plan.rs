@@ -52,7 +52,10 @@ pub async fn compute(
         .iter()
         .map(|d| {
             let key = Key {
-                namespace: d.namespace.clone().unwrap_or_else(|| settings.namespace.clone()),
+                namespace: d
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| settings.namespace.clone()),
                 id: d.id.clone(),
             };
             (key, d)
