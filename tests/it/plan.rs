@@ -331,3 +331,97 @@ async fn every_example_applies_and_then_plans_empty() {
         s.shutdown().await;
     }
 }
+
+/// `--prune` deletes live changefeeds in no manifest but inside `manage`; `protected` ids are
+/// never deleted (blocked instead); ids outside `manage` are unmanaged and left alone. Through
+/// the binary and a cdcform.toml, end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_managed_unlisted_and_never_protected() {
+    let s = sim(classic()).await;
+    let all = "changefeeds:\n  - id: orders-a\n    sink_uri: \"blackhole://\"\n  - id: orders-old\n    sink_uri: \"blackhole://\"\n  - id: orders-keep\n    sink_uri: \"blackhole://\"\n  - id: theirs\n    sink_uri: \"blackhole://\"\n";
+    converge(&s, &manifests(all)).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cdcform.toml"),
+        format!(
+            "manage = [\"orders-*\"]\nprotected = [\"orders-keep\"]\n[clusters.sim]\nserver = \"{}\"\n",
+            s.url()
+        ),
+    )
+    .unwrap();
+    let m = dir.path().join("feeds.yaml");
+    std::fs::write(
+        &m,
+        "changefeeds:\n  - id: orders-a\n    sink_uri: \"blackhole://\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let o = cdcform()
+            .current_dir(dir.path())
+            .args([
+                "plan",
+                "feeds.yaml",
+                "--cluster",
+                "sim",
+                "--detailed-exitcode",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        )
+    };
+    // Without --prune: nothing to do; the unlisted ones are named, `theirs` is unmanaged.
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("orders-old") && out.contains("--prune"),
+        "{out}"
+    );
+    assert!(out.contains("default/theirs"), "{out}");
+    // With --prune: orders-old is deleted, orders-keep is blocked, theirs untouched.
+    let (code, out) = run(&["--prune"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("- default/orders-old  delete"), "{out}");
+    assert!(out.contains("! default/orders-keep  blocked"), "{out}");
+    assert!(out.contains("protected"), "{out}");
+    assert!(!out.contains("default/theirs  delete"), "{out}");
+    s.clear_requests();
+    let o = cdcform()
+        .current_dir(dir.path())
+        .args([
+            "apply",
+            "feeds.yaml",
+            "--cluster",
+            "sim",
+            "--prune",
+            "--auto-approve",
+        ])
+        .output()
+        .unwrap();
+    // The blocked entry makes the apply exit 1, after the safe part was done.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let c = client(&s);
+    let left: Vec<String> = c
+        .list_changefeeds("default", Some("all"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(!left.contains(&"orders-old".to_string()), "{left:?}");
+    for id in ["orders-a", "orders-keep", "theirs"] {
+        assert!(left.contains(&id.to_string()), "{id} is gone: {left:?}");
+    }
+    assert_eq!(
+        mutations(&s),
+        vec!["DELETE /api/v2/changefeeds/orders-old".to_string()]
+    );
+}
