@@ -699,3 +699,42 @@ mod tests {
         );
     }
 }
+
+/// A duration in nanoseconds written the way Go's `time.ParseDuration` (and so the manifest)
+/// reads it: `24h`, `1h30m`, `1m0.5s` is written `1m500ms`. Never `1day`.
+pub fn go_duration(ns: u64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    const S: u64 = 1_000_000_000;
+    let parts = [
+        (ns / (3600 * S), "h"),
+        (ns % (3600 * S) / (60 * S), "m"),
+        (ns % (60 * S) / S, "s"),
+        (ns % S / 1_000_000, "ms"),
+        (ns % 1_000_000 / 1_000, "us"),
+        (ns % 1_000, "ns"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod go_duration_tests {
+    use super::go_duration;
+
+    #[test]
+    fn writes_what_go_reads() {
+        let s = 1_000_000_000u64;
+        assert_eq!(go_duration(86_400 * s), "24h");
+        assert_eq!(go_duration(5_400 * s), "1h30m");
+        assert_eq!(go_duration(300 * s), "5m");
+        assert_eq!(go_duration(60 * s + s / 2), "1m500ms");
+        assert_eq!(go_duration(1), "1ns");
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(48 * 3600 * s), "48h");
+    }
+}

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use globset::{Glob, GlobSetBuilder};
 use serde_json::{Map, Value};
@@ -164,11 +163,8 @@ pub fn export_one(
             Value::String(text)
         } else if DURATION_PATHS.contains(&path.as_str()) {
             match v.as_u64() {
-                Some(ns) => Value::String(
-                    humantime::format_duration(Duration::from_nanos(ns))
-                        .to_string()
-                        .replace(' ', ""),
-                ),
+                // Go's syntax, which the manifest reads back ("48h", never "2days").
+                Some(ns) => Value::String(normalize::go_duration(ns)),
                 None => v,
             }
         } else {

@@ -44,9 +44,26 @@ fn action_label(e: &Entry) -> String {
     }
 }
 
+/// Durations in `replica_config` travel as integer nanoseconds; a reviewer reads `1h`.
+const DURATION_FIELDS: &[&str] = &[
+    "sync_point_interval",
+    "sync_point_retention",
+    "changefeed_error_stuck_duration",
+    "active_active_progress_interval",
+    "active_active_sync_stats_interval",
+];
+
+fn field_value_text(path: &str, v: &Option<Value>) -> String {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    match v.as_ref().and_then(Value::as_u64) {
+        Some(ns) if DURATION_FIELDS.contains(&last) => crate::normalize::go_duration(ns),
+        _ => value_text(v),
+    }
+}
+
 fn field_lines(out: &mut String, c: &FieldChange, indent: &str, color: bool) {
-    let before = value_text(&c.before);
-    let after = value_text(&c.after);
+    let before = field_value_text(&c.path, &c.before);
+    let after = field_value_text(&c.path, &c.after);
     let long = before.len() + after.len() > 100
         && (c
             .before

@@ -33,6 +33,8 @@ fn manifest(up: u16, down: u16) -> String {
   - id: reporting
     sink_uri: "mysql://root:${{SECRET}}@127.0.0.1:{up}/"
     replica_config:
+      enable_sync_point: true
+      sync_point_retention: 48h
       consistent:
         level: eventual
         storage: "s3://redo/r?access-key=AKIAEXAMPLE&secret-access-key=${{SECRET}}"
@@ -122,6 +124,8 @@ async fn the_canary_never_leaves_the_process() {
     vars.sort();
     vars.dedup();
     assert!(vars.len() >= 4, "{vars:?}\n{exported}");
+    // Durations come out in Go's syntax, which the manifest reads back.
+    assert!(exported.contains("48h"), "{exported}");
     let mut c = cdcform();
     c.args(["plan", "--detailed-exitcode"])
         .arg(export_dir.join("reporting.yaml"))
