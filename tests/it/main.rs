@@ -10,5 +10,6 @@ mod faults;
 mod harness;
 mod hostile;
 mod manifest;
+mod ops;
 mod plan;
 mod secrets;
