@@ -619,3 +619,20 @@ fn decode<T: DeserializeOwned>(
         reason: e.to_string(),
     })
 }
+
+/// What the client makes of one HTTP answer: the decoded model on 2xx, otherwise the API error
+/// with TiCDC's `error_code` and message. The same path as every call (public for the fuzz
+/// target `server_reply`).
+pub fn parse_reply<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<T, ClientError> {
+    let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if !status.is_success() {
+        return Err(api_error(&method, path, status, body));
+    }
+    decode(&method, path, status, body)
+}
