@@ -49,9 +49,11 @@ pub fn unescape(s: &str, plus_as_space: bool) -> Result<String, UrlError> {
         match b[i] {
             b'%' => {
                 if i + 2 >= b.len() || !is_hex(b[i + 1]) || !is_hex(b[i + 2]) {
+                    // Bytes, not a str slice: the escape may stop inside a multi-byte character
+                    // (found by the `sink_uri_mask` fuzz target).
                     return Err(UrlError(format!(
                         "invalid URL escape {:?}",
-                        &s[i..(i + 3).min(s.len())]
+                        String::from_utf8_lossy(&b[i..(i + 3).min(b.len())])
                     )));
                 }
                 out.push(hex_val(b[i + 1]) << 4 | hex_val(b[i + 2]));
@@ -409,6 +411,13 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(mask_sink_uri(input).unwrap(), want, "input {input}");
         }
+    }
+
+    #[test]
+    fn a_bad_escape_before_a_multibyte_character_is_an_error_not_a_panic() {
+        assert!(unescape("%4\u{4ca}", false).is_err());
+        assert!(GoUrl::parse("/%4\u{4ca}%zz@hz").is_err());
+        assert_eq!(mask_sensitive_in_uri("mysql://u:p@h/%4\u{4ca}"), "<invalid uri>");
     }
 
     #[test]
