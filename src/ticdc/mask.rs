@@ -76,6 +76,21 @@ fn unreserved(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~')
 }
 
+/// Go `URL.EscapedFragment()` for a fragment held unescaped: everything but unreserved
+/// characters and `$&+,/:;=?@!()*` becomes %XX (a decoded control character must not come
+/// back raw; found by the `sink_uri_mask` fuzz target).
+fn fragment_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if unreserved(c) || b"$&+,/:;=?@!()*".contains(&c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
 /// Go `url.QueryEscape`: everything but unreserved is %XX, space becomes `+`.
 pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -168,6 +183,12 @@ impl GoUrl {
             if rest.is_empty() && raw.is_empty() {
                 return Err(UrlError("empty url".into()));
             }
+            // Go refuses what looks like a malformed scheme (`cache_object:foo/bar`).
+            if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
+                return Err(UrlError(
+                    "first path segment in URL cannot contain colon".into(),
+                ));
+            }
         }
         if (!u.scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
             let after = &rest[2..];
@@ -240,7 +261,7 @@ impl GoUrl {
         }
         if !self.fragment.is_empty() {
             buf.push('#');
-            buf.push_str(&self.fragment);
+            buf.push_str(&fragment_escape(&self.fragment));
         }
         buf
     }
@@ -411,6 +432,15 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(mask_sink_uri(input).unwrap(), want, "input {input}");
         }
+    }
+
+    #[test]
+    fn fragments_are_re_escaped_and_colon_paths_refused_like_go() {
+        let u = GoUrl::parse("kafka://h/t#a%14b%20c").unwrap();
+        assert_eq!(u.to_go_string(), "kafka://h/t#a%14b%20c");
+        assert!(GoUrl::parse(&u.to_go_string()).is_ok());
+        assert!(GoUrl::parse("kafkz.$:x/y").is_err());
+        assert!(GoUrl::parse("/a:b").is_ok());
     }
 
     #[test]
