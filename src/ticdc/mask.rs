@@ -180,9 +180,7 @@ impl GoUrl {
                 u.opaque = rest.to_string();
                 return Ok(u);
             }
-            if rest.is_empty() && raw.is_empty() {
-                return Err(UrlError("empty url".into()));
-            }
+            // (Go's `url.Parse("")` succeeds; only request URIs refuse an empty string.)
             // Go refuses what looks like a malformed scheme (`cache_object:foo/bar`).
             if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
                 return Err(UrlError(
