@@ -573,7 +573,14 @@ fn expand_node(
             entries
                 .iter()
                 .map(|(k, v)| {
-                    path.push(k.key_text());
+                    let key = k.key_text();
+                    // Identifiers are never expanded: they name the changefeed in plans, keys
+                    // and messages, so a `${VAR}` there would print its value (found by the
+                    // `manifest_load` fuzz target). It stays literal and fails the id check.
+                    if path.is_empty() && matches!(key.as_str(), "id" | "namespace" | "state") {
+                        return (k.clone(), v.clone());
+                    }
+                    path.push(key);
                     let r = expand_node(v, envf, path, sensitive, errs);
                     path.pop();
                     (k.clone(), r)

@@ -445,7 +445,10 @@ mod tests {
     fn a_bad_escape_before_a_multibyte_character_is_an_error_not_a_panic() {
         assert!(unescape("%4\u{4ca}", false).is_err());
         assert!(GoUrl::parse("/%4\u{4ca}%zz@hz").is_err());
-        assert_eq!(mask_sensitive_in_uri("mysql://u:p@h/%4\u{4ca}"), "<invalid uri>");
+        assert_eq!(
+            mask_sensitive_in_uri("mysql://u:p@h/%4\u{4ca}"),
+            "<invalid uri>"
+        );
     }
 
     #[test]

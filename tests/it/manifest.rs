@@ -1005,3 +1005,20 @@ fn validate_command_exit_codes_and_summary() {
     );
     assert!(!stderr.contains("pw@"), "{stderr}");
 }
+
+#[test]
+fn identifiers_are_never_expanded_so_never_leak() {
+    let env = |_: &str| Some("s3cret-value".to_string());
+    let d = manifest::load_str(
+        "x.yaml",
+        "changefeeds:\n  - id: orders-${PW}\n    namespace: ${NS}\n    sink_uri: \"blackhole://\"\n",
+        &env,
+    )
+    .unwrap_err();
+    let shown = cdcform::render::diagnostics::render(&d, false);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(
+        shown.contains("x.yaml:2:9") && shown.contains("orders-${PW}"),
+        "{shown}"
+    );
+}
