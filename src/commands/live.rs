@@ -70,12 +70,11 @@ pub async fn read_settling(
     parallelism: usize,
     settle: Option<Settle<'_>>,
 ) -> Result<Snapshot, Error> {
-    let status = client
-        .status()
-        .await
-        .map_err(|e| server_error(client, "reading /api/v2/status", e))?;
+    // Status, TSO and the list in one round trip.
+    let (status, tso, mut listed) =
+        tokio::join!(client.status(), client.tso(), list_all(client, namespaces));
+    let status = status.map_err(|e| server_error(client, "reading /api/v2/status", e))?;
     let version = Version::parse(&status.version).unwrap_or(Version::new(8, 5, 0));
-    let (tso, mut listed) = tokio::join!(client.tso(), list_all(client, namespaces));
     let now_tso = tso
         .map(|t| t.compose())
         .map_err(|e| server_error(client, "reading the current TSO", e))?;
