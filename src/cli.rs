@@ -123,7 +123,7 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct PlanOptions {
+pub struct PlanOptionArgs {
     /// Delete live changefeeds that no manifest lists but that match `manage`
     #[arg(long)]
     pub prune: bool,
@@ -135,12 +135,23 @@ pub struct PlanOptions {
     pub gc_ttl: Option<std::time::Duration>,
 }
 
+impl PlanOptionArgs {
+    /// The library form of these flags.
+    pub fn to_options(&self) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            prune: self.prune,
+            replace: self.replace.clone(),
+            gc_ttl: self.gc_ttl,
+        }
+    }
+}
+
 #[derive(Debug, Args, Default)]
 pub struct PlanArgs {
     /// Manifest files or directories
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub opts: PlanOptions,
+    pub opts: PlanOptionArgs,
     /// Save the plan to FILE for `cdcform apply FILE`
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -157,7 +168,7 @@ pub struct ApplyArgs {
     /// Manifest files or directories, or one saved plan file
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub opts: PlanOptions,
+    pub opts: PlanOptionArgs,
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,

@@ -3,7 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{ColorChoice, GlobalArgs};
+use crate::cli::{ColorChoice, GlobalArgs, PlanFormat};
+use crate::plan::Plan;
 
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -50,6 +51,17 @@ impl Output {
     }
 
     /// Log to stderr; `-vv` shows HTTP requests (paths only, never bodies).
+    /// A plan in the format the user chose, coloured and detailed as this output allows.
+    pub fn render_plan(&self, plan: &Plan, format: PlanFormat) -> String {
+        match format {
+            PlanFormat::Human => {
+                crate::render::plan::human(plan, self.color_stdout, self.verbosity >= 1)
+            }
+            PlanFormat::Json => crate::render::plan::json(plan),
+            PlanFormat::Markdown => crate::render::plan::markdown(plan),
+        }
+    }
+
     pub fn init_logging(&self) {
         let level = match self.verbosity {
             i8::MIN..=0 => "warn",

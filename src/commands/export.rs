@@ -221,7 +221,7 @@ pub async fn run(g: &GlobalArgs, a: ExportArgs, out: &Output) -> Result<i32, Err
         Some(b.build().map_err(|e| Error::msg(e.to_string()))?)
     };
     let ns: BTreeSet<String> = [settings.namespace.clone()].into();
-    let snap = super::live::read(&client, &ns, settings.parallelism).await?;
+    let snap = crate::plan::live::read(&client, &ns, settings.parallelism).await?;
     let items: Vec<(String, (Value, Vec<String>))> = snap
         .changefeeds
         .values()

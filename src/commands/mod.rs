@@ -8,7 +8,6 @@ pub mod apply;
 pub mod cluster;
 pub mod demo;
 pub mod export;
-pub mod live;
 pub mod plan;
 pub mod simulate;
 pub mod status;

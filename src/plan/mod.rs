@@ -1,10 +1,14 @@
 //! Plan as pure data. `diff` compares one changefeed's desired and live forms; `planner`
-//! chooses an action per changefeed; `saved` reads and writes plan files. No I/O here except
-//! in `saved`.
+//! chooses an action per changefeed; `saved` reads and writes plan files. `live` reads the
+//! cluster and `pipeline` strings the steps together; the pure parts do no I/O.
 
 pub mod diff;
+pub mod live;
+pub mod pipeline;
 pub mod planner;
 pub mod saved;
+
+pub use pipeline::PlanOptions;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use cdcform::apply::{apply, ApplyOptions, ApplyReport};
-use cdcform::cli::PlanOptions;
-use cdcform::commands::plan::compute;
 use cdcform::manifest::{self, DesiredChangefeed};
+use cdcform::plan::pipeline::compute;
 use cdcform::plan::Plan;
+use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
 use cdcform::simulator::{SimConfig, SimProfile, Simulator};
 use cdcform::ticdc::{Client, Version};

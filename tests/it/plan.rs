@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::harness::*;
-use cdcform::cli::PlanOptions;
+use cdcform::plan::PlanOptions;
 use cdcform::plan::{Action, ChangeKind};
 
 fn entry<'a>(p: &'a cdcform::plan::Plan, id: &str) -> &'a cdcform::plan::Entry {
