@@ -65,7 +65,7 @@ pub fn run(cli: cli::Cli) -> i32 {
             return exit::ERROR;
         }
     };
-    let out = output::Output::from_global(&cli.global);
+    let out = output::Output::from_args(&cli.output);
     out.init_logging();
     match rt.block_on(commands::dispatch(cli, &out)) {
         Ok(code) => code,

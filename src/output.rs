@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{ColorChoice, GlobalArgs, PlanFormat};
+use crate::cli::{ColorChoice, OutputArgs, PlanFormat};
 use crate::plan::Plan;
 
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ fn colour_for(choice: ColorChoice, is_tty: bool) -> bool {
 }
 
 impl Output {
-    pub fn from_global(g: &GlobalArgs) -> Output {
+    pub fn from_args(g: &OutputArgs) -> Output {
         let choice = g
             .color
             .unwrap_or_else(|| match std::env::var("CDCFORM_COLOR").as_deref() {
@@ -54,6 +54,8 @@ impl Output {
     /// A plan in the format the user chose, coloured and detailed as this output allows.
     pub fn render_plan(&self, plan: &Plan, format: PlanFormat) -> String {
         match format {
+            // -q: a successful plan is its summary line.
+            PlanFormat::Human if self.verbosity < 0 => plan.summary.line(),
             PlanFormat::Human => {
                 crate::render::plan::human(plan, self.color_stdout, self.verbosity >= 1)
             }

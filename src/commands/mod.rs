@@ -1,6 +1,6 @@
 //! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
 
-use crate::cli::{Cli, ClusterCommand, Command};
+use crate::cli::{Cli, ClusterCommand, Command, GlobalArgs};
 use crate::output::Output;
 use crate::Error;
 
@@ -16,16 +16,21 @@ pub mod validate;
 
 /// Run one command; Ok carries the exit status.
 pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
-    let g = cli.global;
+    let o = &cli.output;
+    let online = |c| GlobalArgs::gather(o, None, Some(c));
     match cli.command {
-        Command::Validate(a) => validate::run(&g, a, out).await,
-        Command::Plan(a) => plan::run(&g, a, out).await,
-        Command::Apply(a) => apply::run(&g, a, out).await,
-        Command::Export(a) => export::run(&g, a, out).await,
-        Command::Status(a) => status::run(&g, a, out).await,
-        Command::Cluster(ClusterCommand::ResignOwner) => cluster::resign_owner(&g, out).await,
-        Command::Cluster(ClusterCommand::LogLevel { level }) => {
-            cluster::log_level(&g, &level, out).await
+        Command::Validate(a) => {
+            validate::run(&GlobalArgs::gather(o, Some(&a.target), None), a, out).await
+        }
+        Command::Plan(a) => plan::run(&online(&a.conn.clone()), a, out).await,
+        Command::Apply(a) => apply::run(&online(&a.conn.clone()), a, out).await,
+        Command::Export(a) => export::run(&online(&a.conn.clone()), a, out).await,
+        Command::Status(a) => status::run(&online(&a.conn.clone()), a, out).await,
+        Command::Cluster(ClusterCommand::ResignOwner { conn }) => {
+            cluster::resign_owner(&online(&conn), out).await
+        }
+        Command::Cluster(ClusterCommand::LogLevel { level, conn }) => {
+            cluster::log_level(&online(&conn), &level, out).await
         }
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,

@@ -31,17 +31,18 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         ));
     }
     out.data(&out.render_plan(&plan, a.format));
+    // A blocked entry fails the plan as it will fail the apply: a pull request must not go
+    // green when its merge cannot be applied.
     if plan.summary.blocked > 0 {
         out.warn(&format!(
             "{} changefeed(s) are blocked; apply will not change them (see `why` and `fix` above)",
             plan.summary.blocked
         ));
+        return Ok(exit::ERROR);
     }
-    Ok(
-        if a.detailed_exitcode && (plan.summary.has_changes() || plan.summary.blocked > 0) {
-            exit::CHANGES
-        } else {
-            exit::OK
-        },
-    )
+    Ok(if a.detailed_exitcode && plan.summary.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
 }

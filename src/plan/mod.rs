@@ -128,8 +128,10 @@ pub struct FieldChange {
     /// `sink_uri`, `target_ts`, `state` or `replica_config.<dotted path>`.
     pub path: String,
     pub kind: ChangeKind,
-    /// None = absent.
+    /// None = absent (and then left out of the JSON document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
@@ -190,6 +192,9 @@ pub struct Summary {
     pub blocked: usize,
     pub unchanged: usize,
     pub unmanaged: usize,
+    /// `state: absent` tombstones whose changefeed does not exist: nothing to delete.
+    #[serde(default)]
+    pub absent: usize,
 }
 
 impl Summary {
@@ -204,6 +209,9 @@ impl Summary {
             self.delete + self.replace,
             self.unchanged
         );
+        if self.absent > 0 {
+            s.push_str(&format!(" {} already absent.", self.absent));
+        }
         if self.blocked > 0 {
             s.push_str(&format!(" {} blocked.", self.blocked));
         }
@@ -223,6 +231,9 @@ pub struct Plan {
     pub entries: Vec<Entry>,
     #[serde(default)]
     pub unchanged: Vec<Key>,
+    /// `state: absent` in a manifest and no such changefeed: already as desired.
+    #[serde(default)]
+    pub absent: Vec<Key>,
     /// Live changefeeds outside the manifests and outside `manage`: never touched.
     #[serde(default)]
     pub unmanaged: Vec<Key>,
@@ -238,6 +249,7 @@ impl Plan {
         let mut s = Summary {
             unchanged: self.unchanged.len(),
             unmanaged: self.unmanaged.len(),
+            absent: self.absent.len(),
             ..Summary::default()
         };
         for e in &self.entries {

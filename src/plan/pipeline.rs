@@ -103,7 +103,7 @@ pub fn load_manifests(
     settings: &Settings,
     paths: &[std::path::PathBuf],
 ) -> Result<manifest::DesiredSet, Error> {
-    let paths = settings.manifest_paths(paths);
+    let paths = settings.manifest_paths(paths)?;
     manifest::load(&paths, &process_env).map_err(Error::Manifest)
 }
 

@@ -151,6 +151,7 @@ pub fn make_plan(
         summary: Default::default(),
         entries: vec![],
         unchanged: vec![],
+        absent: vec![],
         unmanaged: vec![],
         unlisted: vec![],
         notes: vec![],
@@ -177,6 +178,7 @@ pub fn make_plan(
                     .extend(notes.into_iter().map(|n| format!("{key}: {n}")));
                 plan.unchanged.push(key);
             }
+            Outcome::AlreadyAbsent => plan.absent.push(key),
         }
     }
     for (key, l) in live {
@@ -223,7 +225,7 @@ pub fn settle(
 ) -> Option<Vec<String>> {
     match plan_one(profile, d, key, Some(live), opts) {
         Outcome::Unchanged(notes) => Some(notes),
-        Outcome::Change(_) => None,
+        Outcome::Change(_) | Outcome::AlreadyAbsent => None,
     }
 }
 
@@ -231,6 +233,8 @@ enum Outcome {
     Change(Box<Entry>),
     /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
     Unchanged(Vec<String>),
+    /// `state: absent` and no such changefeed: counted apart, never as an existing one.
+    AlreadyAbsent,
 }
 
 fn plan_one(
@@ -242,7 +246,7 @@ fn plan_one(
 ) -> Outcome {
     let Some(l) = live else {
         if d.state == DesiredState::Absent {
-            return Outcome::Unchanged(vec![]);
+            return Outcome::AlreadyAbsent;
         }
         let mut e = entry(
             key,
@@ -601,10 +605,13 @@ mod tests {
             ]
         );
         assert_eq!(plan.unmanaged.len(), 1);
-        assert_eq!(plan.summary.unchanged, 2);
+        // `already-gone` is a tombstone of a changefeed that does not exist: never "unchanged".
+        assert_eq!(plan.summary.unchanged, 1);
+        assert_eq!(plan.absent.len(), 1);
+        assert_eq!(plan.absent[0].id, "already-gone");
         assert_eq!(
             plan.summary.line(),
-            "Plan: 2 to create, 2 to update, 1 to pause, 1 to resume, 1 to delete. 2 unchanged."
+            "Plan: 2 to create, 2 to update, 1 to pause, 1 to resume, 1 to delete. 1 unchanged. 1 already absent."
         );
     }
 

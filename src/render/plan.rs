@@ -178,6 +178,14 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
             ids.join(", ")
         );
     }
+    if !plan.absent.is_empty() {
+        let ids: Vec<String> = plan.absent.iter().map(|k| k.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "Already absent (`state: absent`, no such changefeed; nothing to delete): {}\n",
+            ids.join(", ")
+        );
+    }
     for n in &plan.notes {
         let _ = writeln!(out, "note: {n}");
     }
