@@ -22,6 +22,14 @@ impl Error {
     pub fn msg(s: impl Into<String>) -> Self {
         Error::Message(s.into())
     }
+
+    /// A `help:` line naming the flag, key or command to try next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Client(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {

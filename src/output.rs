@@ -129,5 +129,8 @@ impl Output {
         if !text.ends_with('\n') {
             let _ = err.write_all(b"\n");
         }
+        if let Some(h) = e.hint() {
+            let _ = writeln!(err, "help: {h}");
+        }
     }
 }

@@ -217,10 +217,14 @@ fn ambiguous_error(config_file: Option<&Path>, names: &[String]) -> Error {
     Error::Settings(format!(
         "{} defines {} clusters ({}) and none is chosen; nothing was done\n\
          help: pass `--cluster NAME`, set `CDCFORM_CLUSTER`, or set `default_cluster` in {}",
-        config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         names.len(),
         names.join(", "),
-        config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
     ))
 }
 
@@ -299,7 +303,11 @@ impl Settings {
 
     /// Every cluster a command targets: the chosen one, or, when the file names several and
     /// none is chosen, each of them (for offline commands such as `validate`).
-    pub fn resolve_each(g: &GlobalArgs, env: Env, purpose: Purpose) -> Result<Vec<Settings>, Error> {
+    pub fn resolve_each(
+        g: &GlobalArgs,
+        env: Env,
+        purpose: Purpose,
+    ) -> Result<Vec<Settings>, Error> {
         let (config_file, file) = load_config(g, env)?;
         let names: Vec<Option<String>> = match select(g, env, &file) {
             Selection::Ambiguous(names) => names.into_iter().map(Some).collect(),
@@ -363,10 +371,10 @@ impl Settings {
                 .or_else(|| env(var).map(PathBuf::from))
                 .or(file.clone().map(rel))
         };
-        let server = pick(&g.server, "CDCFORM_SERVER", &c.server)
-            .unwrap_or_else(|| DEFAULT_SERVER.into());
-        let namespace =
-            pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace).unwrap_or_else(|| "default".into());
+        let server =
+            pick(&g.server, "CDCFORM_SERVER", &c.server).unwrap_or_else(|| DEFAULT_SERVER.into());
+        let namespace = pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace)
+            .unwrap_or_else(|| "default".into());
         let user = pick(&g.user, "CDCFORM_USER", &c.user);
         let password = match purpose {
             Purpose::Online => password(&user, env, c, config_file)?,
@@ -397,7 +405,13 @@ impl Settings {
         Ok(Settings {
             server,
             namespace,
-            paths: c.paths.clone().unwrap_or_default().into_iter().map(rel).collect(),
+            paths: c
+                .paths
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(rel)
+                .collect(),
             client,
             manage: globs("manage", &manage_patterns)?,
             manage_patterns,

@@ -106,6 +106,17 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         )
         .await?;
         out.data(&out.render_plan(&plan, PlanFormat::Human));
+        if plan.credentials_block_writes() {
+            return Err(Error::msg(format!(
+                "{} (checked before any change); nothing was changed\n\
+                 help: pass `--user` and set `CDCFORM_PASSWORD` (or `user` and `password_env` in cdcform.toml)",
+                if plan.credentials == Some(crate::ticdc::Credentials::Missing) {
+                    "the server wants basic-auth credentials and none were given"
+                } else {
+                    "the server refused the user or password"
+                }
+            )));
+        }
         if !plan.summary.has_changes() {
             return Ok(if plan.summary.blocked > 0 {
                 exit::ERROR

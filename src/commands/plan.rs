@@ -40,6 +40,10 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         ));
         return Ok(exit::ERROR);
     }
+    if plan.credentials_block_writes() {
+        out.warn("the credentials are missing or refused, so the apply of this plan would fail: fix them before merging");
+        return Ok(exit::ERROR);
+    }
     Ok(if a.detailed_exitcode && plan.summary.has_changes() {
         exit::CHANGES
     } else {

@@ -242,9 +242,18 @@ pub struct Plan {
     pub unlisted: Vec<Key>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the server said of the credentials (checked during the plan; TiCDC checks them
+    /// only on writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<crate::ticdc::Credentials>,
 }
 
 impl Plan {
+    /// The apply would be refused: writes to do, and credentials missing or refused.
+    pub fn credentials_block_writes(&self) -> bool {
+        self.summary.has_changes() && self.credentials.is_some_and(|c| c.is_bad())
+    }
+
     pub fn recount(&mut self) {
         let mut s = Summary {
             unchanged: self.unchanged.len(),

@@ -80,21 +80,28 @@ pub async fn compute(
         let opts = settle_opts.get_or_init(|| planner_options(settings, o, now_tso, pause_budget));
         settle(profile, d, key.clone(), l, opts)
     };
-    let snap = live::read_settling(
-        client,
-        &namespaces(settings, desired),
-        settings.parallelism,
-        Some(&settle),
-    )
-    .await?;
+    // The credentials check runs beside the first round of reads, so it costs no time.
+    let scope = namespaces(settings, desired);
+    let (snap, credentials) = tokio::join!(
+        live::read_settling(client, &scope, settings.parallelism, Some(&settle),),
+        client.check_credentials(&settings.namespace)
+    );
+    let snap = snap?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
-    let plan = make_plan(
+    let mut plan = make_plan(
         &snap.profile,
         &settings.server,
         desired,
         &snap.changefeeds,
         &opts,
     );
+    plan.credentials = Some(credentials);
+    if settings.client.password.is_some() && settings.server.starts_with("http://") {
+        plan.notes.push(
+            "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
+                .into(),
+        );
+    }
     Ok((plan, snap))
 }
 

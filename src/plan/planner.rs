@@ -155,6 +155,7 @@ pub fn make_plan(
         unmanaged: vec![],
         unlisted: vec![],
         notes: vec![],
+        credentials: None,
     };
     let mut listed = BTreeSet::new();
     for d in desired {

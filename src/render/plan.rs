@@ -106,6 +106,20 @@ fn field_lines(out: &mut String, c: &FieldChange, indent: &str, color: bool) {
 pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     let mut out = String::new();
     let dim = Style::new().dimmed();
+    match plan.credentials {
+        Some(crate::ticdc::Credentials::Ok) => {
+            let _ = writeln!(out, "credentials: ok\n");
+        }
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "credentials: {} ({})\n",
+                c.as_str(),
+                credentials_words(c)
+            );
+        }
+        None => {}
+    }
     if plan.entries.is_empty() {
         let _ = writeln!(out, "No changes. The cluster matches the manifests.");
     } else {
@@ -198,6 +212,17 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
         paint(&plan.summary.line(), Style::new().bold(), color)
     );
     out
+}
+
+fn credentials_words(c: crate::ticdc::Credentials) -> &'static str {
+    use crate::ticdc::Credentials::*;
+    match c {
+        Missing => "the server wants basic auth; pass --user and set CDCFORM_PASSWORD",
+        Refused => "the server refused the user or password",
+        Unknown => "the check got no clear answer",
+        Ok => "accepted",
+    }
+    .trim_end()
 }
 
 /// The versioned JSON document (`format_version`), same content as the human plan.

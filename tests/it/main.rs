@@ -7,6 +7,7 @@ mod common;
 mod contract;
 mod corpus;
 mod faults;
+mod first_hour;
 mod harness;
 mod hostile;
 mod manifest;
