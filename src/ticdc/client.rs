@@ -641,6 +641,8 @@ fn transport(base: &str, timeout: Duration, e: reqwest::Error) -> ClientError {
             "no answer within {} (--timeout)",
             humantime::format_duration(timeout)
         )
+    } else if let Some(words) = name_mismatch(&chain) {
+        words
     } else if let Some(words) = tls_words(&chain) {
         words.to_string()
     } else if chain.contains("Connection refused") {
@@ -656,6 +658,32 @@ fn transport(base: &str, timeout: Duration, e: reqwest::Error) -> ClientError {
     }
 }
 
+/// `certificate not valid for name "localhost"; certificate is only valid for
+/// IpAddress(127.0.0.1)` (rustls) → "the server's certificate is for 127.0.0.1, not localhost".
+fn name_mismatch(chain: &str) -> Option<String> {
+    let asked = chain
+        .split("not valid for name \"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    let valid = chain
+        .split("only valid for ")
+        .nth(1)
+        .map(|rest| {
+            rest.split(['(', ')', ',', '[', ']', '"', ' '])
+                .filter(|w| w.contains('.') || w.contains(':'))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|v| !v.is_empty());
+    Some(match valid {
+        Some(v) => format!(
+            "the server's certificate is for {v}, not {asked} (the host name in the server URL)"
+        ),
+        None => format!("the server's certificate is not valid for the host name {asked}"),
+    })
+}
+
 /// TLS and protocol mismatches, from the error chain's text (rustls and hyper give no types
 /// through reqwest).
 fn tls_words(chain: &str) -> Option<&'static str> {
@@ -663,8 +691,9 @@ fn tls_words(chain: &str) -> Option<&'static str> {
         ("InvalidContentType", "the server answered plain HTTP to a TLS handshake: it does not speak TLS (use http://)"),
         ("invalid HTTP version parsed", "the server speaks TLS (use https://)"),
         ("UnknownIssuer", "the server's certificate is not signed by a trusted CA (the one in --ca, or the system's)"),
-        ("CaUsedAsEndEntity", "the server presented a CA certificate that is not the one in --ca"),
+        ("CaUsedAsEndEntity", "the server's certificate is self-signed (a CA certificate) and not the one in --ca; to trust it, give that very certificate as --ca"),
         ("NotValidForName", "the server's certificate is not valid for the host name in the server URL"),
+        ("BadSignature", "the server's certificate does not verify against the CA in --ca (a CA of the same name?)"),
         ("Expired", "the server's certificate has expired"),
         ("NotValidYet", "the server's certificate is not valid yet (check the clock)"),
         ("CertificateRequired", "the server requires a client certificate (--cert and --key)"),

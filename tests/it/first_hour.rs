@@ -359,3 +359,121 @@ fn readme_links_resolve() {
     }
     assert!(bad.is_empty(), "README links to missing files: {bad:?}");
 }
+
+/// Item 17: TLS failures in words, and a self-signed `CA:TRUE` server certificate (what
+/// `openssl req -x509` makes) accepted when it is the very certificate given as `--ca`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_errors_in_words_and_a_pinned_self_signed_certificate() {
+    use cdcform::simulator::{SimTls, Simulator};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Self-signed, CA:TRUE, for 127.0.0.1 only.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".into()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    write(d, "self.pem", &cert.pem());
+    write(d, "self.key", &key.serialize_pem());
+    // Another CA that signed nothing here.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mut other = rcgen::CertificateParams::new(vec![]).unwrap();
+    other.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    other
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "unrelated CA");
+    write(
+        d,
+        "other.pem",
+        &other.self_signed(&other_key).unwrap().pem(),
+    );
+    write(d, "f.yaml", SHARED);
+    let tls = Simulator::start(
+        SimConfig {
+            tls: Some(SimTls {
+                cert: d.join("self.pem"),
+                key: d.join("self.key"),
+                client_ca: None,
+            }),
+            ..classic()
+        },
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let plain = sim(classic()).await;
+    let https = tls.url();
+    let plan = |server: &str, ca: Option<&str>| {
+        let mut args = vec!["plan", "f.yaml", "--server", server, "--timeout", "2s"];
+        if let Some(ca) = ca {
+            args.extend(["--ca", ca]);
+        }
+        run(d, &args, &[])
+    };
+    // The pin: accepted, as Go's crypto/tls and curl accept it.
+    let (code, out, err) = plan(&https, Some("self.pem"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("+ default/shared"), "{out}");
+    // Any other --ca: refused, in words.
+    let (code, _, err) = plan(&https, Some("other.pem"));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("self-signed") && err.contains("not the one in --ca"),
+        "{err}"
+    );
+    assert!(err.contains("help: check `--ca`"), "{err}");
+    // A leaf signed by a CA that is not the one in --ca.
+    let ca3_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca3 = rcgen::CertificateParams::new(vec![]).unwrap();
+    ca3.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca3.distinguished_name
+        .push(rcgen::DnType::CommonName, "the cluster's CA");
+    let ca3 = ca3.self_signed(&ca3_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca3, &ca3_key)
+        .unwrap();
+    write(d, "leaf.pem", &leaf.pem());
+    write(d, "leaf.key", &leaf_key.serialize_pem());
+    write(d, "ca3.pem", &ca3.pem());
+    let signed = Simulator::start(
+        SimConfig {
+            tls: Some(SimTls {
+                cert: d.join("leaf.pem"),
+                key: d.join("leaf.key"),
+                client_ca: None,
+            }),
+            ..classic()
+        },
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let (code, _, err) = plan(&signed.url(), Some("other.pem"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not signed by a trusted CA"), "{err}");
+    let (code, out, err) = plan(&signed.url(), Some("ca3.pem"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    // Signed for 127.0.0.1, asked as localhost: the name, in words.
+    let (code, _, err) = plan(
+        &signed.url().replace("127.0.0.1", "localhost"),
+        Some("ca3.pem"),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("certificate is for 127.0.0.1, not localhost"),
+        "{err}"
+    );
+    signed.shutdown().await;
+    // http:// to a TLS server, https:// to a plain one.
+    let (code, _, err) = plan(&https.replace("https://", "http://"), None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the server speaks TLS"), "{err}");
+    assert!(err.contains("try `--server https://"), "{err}");
+    let (code, _, err) = plan(&plain.url().replace("http://", "https://"), None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not speak TLS"), "{err}");
+    assert!(err.contains("try `--server http://"), "{err}");
+    tls.shutdown().await;
+    plain.shutdown().await;
+}
