@@ -91,16 +91,28 @@ fn human(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// A run state in one vocabulary: the manifest's word, and TiCDC's in parentheses where it
+/// differs (`paused (stopped)`); states no manifest can ask for (`failed`, `warning`, …) as
+/// TiCDC says them.
+pub fn state_words(server: &str) -> String {
+    match server {
+        "" | "normal" => "running (normal)".into(),
+        "stopped" => "paused (stopped)".into(),
+        "removed" => "absent (removed)".into(),
+        other => other.into(),
+    }
+}
+
 fn state_change(before: &str, after: &str) -> FieldChange {
     FieldChange {
         path: "state".into(),
         kind: ChangeKind::Manifest,
-        before: Some(Value::String(if before.is_empty() {
-            "normal".into()
-        } else {
+        before: Some(Value::String(if before == "(new)" {
             before.into()
+        } else {
+            state_words(before)
         })),
-        after: Some(Value::String(after.into())),
+        after: Some(Value::String(state_words(after))),
         sensitive: false,
     }
 }

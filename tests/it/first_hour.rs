@@ -288,6 +288,23 @@ fn errors_name_the_fix() {
     write(dir.path(), "cdcform.toml", "pd = \"http://x:2379\"\n");
     let (_, _, err) = run(dir.path(), &["plan", "f.yaml"], &[]);
     assert!(err.contains("`pd` is called `server`"), "{err}");
+    std::fs::remove_file(dir.path().join("cdcform.toml")).unwrap();
+    // Names from TiCDC's docs and `cdc cli --config` files map to the manifest's.
+    write(
+        dir.path(),
+        "legacy.yaml",
+        "changefeeds:\n  - changefeed-id: a\n    sink-uri: \"blackhole://\"\n    replica_config:\n      force-replicate: true\n      sink:\n        dispatchers:\n          - matcher: [\"a.*\"]\n            dispatcher: table\n",
+    );
+    let (code, _, err) = run(dir.path(), &["validate", "legacy.yaml"], &[]);
+    assert_eq!(code, Some(1));
+    for hint in [
+        "`changefeed-id` is `id` in a manifest",
+        "`sink-uri` is `sink_uri` in a manifest",
+        "manifests use the API's name `force_replicate`",
+        "`dispatcher` of a dispatch rule is `partition`",
+    ] {
+        assert!(err.contains(hint), "{hint}:\n{err}");
+    }
 }
 
 /// Item 11: a command's own flags first, connection flags under their own heading, none on
