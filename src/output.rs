@@ -91,6 +91,22 @@ impl Output {
         let _ = o.flush();
     }
 
+    /// Progress of a long run (apply, the demo): one live line on a terminal, cleared when
+    /// done, so the summary is the only lasting record; a line per step elsewhere (CI logs).
+    pub fn live_progress(&self) -> LiveProgress<'_> {
+        let bar = (self.verbosity >= 0 && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        LiveProgress { out: self, bar }
+    }
+
     /// A progress or status line for stderr (hidden by -q).
     pub fn progress(&self, line: &str) {
         if self.verbosity >= 0 {
@@ -131,6 +147,29 @@ impl Output {
         }
         if let Some(h) = e.hint() {
             let _ = writeln!(err, "help: {h}");
+        }
+    }
+}
+
+/// See [`Output::live_progress`].
+pub struct LiveProgress<'a> {
+    out: &'a Output,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl LiveProgress<'_> {
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(line.to_string()),
+            None => self.out.progress(line),
+        }
+    }
+}
+
+impl Drop for LiveProgress<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

@@ -214,6 +214,8 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
     let client = Client::new(settings.client.clone())?;
     let report = collect(&settings, &client).await?;
     match a.format {
+        // -q: only the problems (on stderr) and the exit status.
+        TableFormat::Table if out.verbosity < 0 => {}
         TableFormat::Table => out.data(&table(&report)),
         TableFormat::Json => out.data(&serde_json::to_string_pretty(&report).unwrap_or_default()),
     }

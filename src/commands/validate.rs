@@ -18,6 +18,9 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         match crate::manifest::load(&paths, &process_env) {
             Ok(set) => {
                 let line = summary(set.changefeeds.len(), set.files.len());
+                if out.verbosity < 0 {
+                    continue;
+                }
                 out.data(&if several {
                     format!("cluster {name}: {line}")
                 } else {

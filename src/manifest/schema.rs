@@ -105,7 +105,11 @@ fn legacy_key(key: &str, names: &[&str]) -> Option<String> {
         ("changefeed-id", "id", "TiCDC's `changefeed-id`"),
         ("changefeed_id", "id", "the API's `changefeed_id`"),
         ("sink-uri", "sink_uri", "`cdc cli`'s `sink-uri`"),
-        ("dispatcher", "partition", "the legacy `dispatcher` of a dispatch rule"),
+        (
+            "dispatcher",
+            "partition",
+            "the legacy `dispatcher` of a dispatch rule",
+        ),
         ("start-ts", "start_ts", "`cdc cli`'s `start-ts`"),
         ("target-ts", "target_ts", "`cdc cli`'s `target-ts`"),
     ];

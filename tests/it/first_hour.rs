@@ -494,3 +494,84 @@ async fn tls_errors_in_words_and_a_pinned_self_signed_certificate() {
     tls.shutdown().await;
     plain.shutdown().await;
 }
+
+/// Item 16: on a terminal, `apply` shows one live progress line (cleared when done) and the
+/// summary once; off a terminal (CI logs) a line per step. The terminal is a pty from
+/// util-linux's `script`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_progress_is_one_live_line_on_a_terminal() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "f.yaml",
+        "changefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n  - id: b\n    sink_uri: \"blackhole://\"\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("cdcform");
+    let cmd = format!(
+        "{} apply f.yaml --server {} --auto-approve",
+        bin.display(),
+        s.url()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script(1) from util-linux");
+    let screen = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{screen}");
+    assert_eq!(screen.matches("Apply complete").count(), 1, "{screen}");
+    // What stays on screen: for each line, the text after its last carriage return.
+    let lasting: Vec<&str> = screen
+        .split('\n')
+        .map(|l| l.rsplit('\r').next().unwrap_or(l))
+        .collect();
+    assert!(
+        !lasting.iter().any(|l| l.contains(": create ok (")),
+        "a step line stayed on screen:\n{screen}"
+    );
+    // Off a terminal: a line per step on stderr.
+    write(
+        dir.path(),
+        "f.yaml",
+        "changefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n  - id: b\n    sink_uri: \"blackhole://\"\n  - id: c\n    sink_uri: \"blackhole://\"\n",
+    );
+    let (code, _, err) = run(
+        dir.path(),
+        &["apply", "f.yaml", "--server", &s.url(), "--auto-approve"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("default/c: create ok ("), "{err}");
+    s.shutdown().await;
+}
+
+/// Item 10: `-q` means errors and the final summary only, in every command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_means_errors_and_the_summary_only() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "f.yaml", SHARED);
+    let url = s.url();
+    let (code, out, err) = run(
+        dir.path(),
+        &["apply", "f.yaml", "--server", &url, "--auto-approve", "-q"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out.trim(),
+        "Apply complete: 1 succeeded, 0 failed, 0 skipped."
+    );
+    assert_eq!(err, "", "progress with -q");
+    let (code, out, _) = run(dir.path(), &["validate", "f.yaml", "-q"], &[]);
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    let (code, out, _) = run(dir.path(), &["status", "--server", &url, "-q"], &[]);
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    let (code, out, _) = run(dir.path(), &["plan", "f.yaml", "--server", &url, "-q"], &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    s.shutdown().await;
+}
