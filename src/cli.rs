@@ -266,6 +266,16 @@ pub struct StatusArgs {
     /// Output format: a table for people, JSON for scripts
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+    /// Only changefeeds whose id matches one of these globs
+    #[arg(long = "id", value_name = "GLOB")]
+    pub ids: Vec<String>,
+    /// Only changefeeds this repository manages (`manage` in cdcform.toml)
+    #[arg(long)]
+    pub managed: bool,
+    /// Every row, also in a large cluster (by default a table of more than 50 changefeeds
+    /// shows the managed ones and those with a problem, and counts the rest)
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }

@@ -221,7 +221,9 @@ pub async fn run(g: &GlobalArgs, a: ExportArgs, out: &Output) -> Result<i32, Err
         Some(b.build().map_err(|e| Error::msg(e.to_string()))?)
     };
     let ns: BTreeSet<String> = [settings.namespace.clone()].into();
-    let snap = crate::plan::live::read(&client, &ns, settings.parallelism).await?;
+    // Filter before any GET: only the matching changefeeds are read in full.
+    let wanted = |k: &crate::plan::Key| filter.as_ref().is_none_or(|f| f.is_match(&k.id));
+    let snap = crate::plan::live::read(&client, &ns, settings.parallelism, Some(&wanted)).await?;
     let items: Vec<(String, (Value, Vec<String>))> = snap
         .changefeeds
         .values()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::manifest::{self, DesiredChangefeed};
 use crate::plan::live::{self, Snapshot};
-use crate::plan::planner::{make_plan, settle, LiveChangefeed, Options};
+use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Key, Plan};
 use crate::settings::{process_env, Settings};
@@ -63,6 +63,22 @@ fn key_of(settings: &Settings, d: &DesiredChangefeed) -> Key {
     }
 }
 
+/// The changefeeds a plan reads in full: those a manifest names, and, only under `--prune`,
+/// those matching `manage`. The rest of a shared cluster is known from the list alone.
+fn wanted(
+    settings: &Settings,
+    prune: bool,
+    desired: &HashMap<Key, &DesiredChangefeed>,
+    key: &Key,
+) -> bool {
+    desired.contains_key(key)
+        || (prune
+            && settings
+                .manage
+                .as_ref()
+                .is_some_and(|m| m.is_match(&key.id)))
+}
+
 /// Read the cluster and plan. Returns the plan and the snapshot it was made from.
 pub async fn compute(
     settings: &Settings,
@@ -82,17 +98,25 @@ pub async fn compute(
     };
     // The credentials check runs beside the first round of reads, so it costs no time.
     let scope = namespaces(settings, desired);
+    let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
     let (snap, credentials) = tokio::join!(
-        live::read_settling(client, &scope, settings.parallelism, Some(&settle),),
+        live::read_settling(
+            client,
+            &scope,
+            settings.parallelism,
+            Some(&settle),
+            Some(&wanted)
+        ),
         client.check_credentials(&settings.namespace)
     );
     let snap = snap?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
-    let mut plan = make_plan(
+    let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         desired,
         &snap.changefeeds,
+        &snap.listed_only,
         &opts,
     );
     plan.credentials = Some(credentials);
@@ -167,7 +191,21 @@ pub async fn recheck_saved(
     let desired = restore_desired(&saved.desired, &process_env)
         .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     let namespaces = saved.namespaces.iter().cloned().collect();
-    let snap = live::read(client, &namespaces, settings.parallelism).await?;
+    let saved_keys: std::collections::HashSet<Key> = desired
+        .iter()
+        .map(|d| key_of(settings, d))
+        .chain(saved.plan.entries.iter().map(|e| e.key.clone()))
+        .collect();
+    let prune = saved.options.prune;
+    let wanted = |key: &Key| {
+        saved_keys.contains(key)
+            || (prune
+                && settings
+                    .manage
+                    .as_ref()
+                    .is_some_and(|m| m.is_match(&key.id)))
+    };
+    let snap = live::read(client, &namespaces, settings.parallelism, Some(&wanted)).await?;
     let keys = saved.desired.iter().map(|d| Key {
         namespace: d.namespace.clone(),
         id: d.id.clone(),
@@ -188,11 +226,12 @@ pub async fn recheck_saved(
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
-    let plan = make_plan(
+    let plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         &desired,
         &snap.changefeeds,
+        &snap.listed_only,
         &opts,
     );
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
@@ -223,4 +262,22 @@ pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
         .ok()?;
     let text = String::from_utf8_lossy(&head[..n]);
     (text.trim_start().starts_with('{') && text.contains("cdcform-plan")).then_some(p.as_path())
+}
+
+/// `--id` globs (export, status): `None` when none were given.
+pub fn id_globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(globset::Glob::new(p).map_err(|e| {
+            Error::msg(format!(
+                "invalid --id pattern `{p}`: {e}\nhelp: use a glob such as `team-a-*`"
+            ))
+        })?);
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| Error::msg(format!("invalid --id patterns: {e}")))
 }

@@ -156,6 +156,19 @@ pub fn make_plan(
     live: &BTreeMap<Key, LiveChangefeed>,
     opts: &Options,
 ) -> Plan {
+    make_plan_scoped(profile, server, desired, live, &[], opts)
+}
+
+/// [`make_plan`] for a scoped read: `listed_only` are live changefeeds known from the list
+/// alone (outside every manifest, and outside `manage` or without `--prune`).
+pub fn make_plan_scoped(
+    profile: &ServerProfile,
+    server: &str,
+    desired: &[DesiredChangefeed],
+    live: &BTreeMap<Key, LiveChangefeed>,
+    listed_only: &[Key],
+    opts: &Options,
+) -> Plan {
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         server: server.to_string(),
@@ -216,6 +229,15 @@ pub fn make_plan(
             plan.entries.push(e);
         }
     }
+    for key in listed_only.iter().filter(|k| !listed.contains(*k)) {
+        if matches(&opts.manage, &key.id) {
+            plan.unlisted.push(key.clone());
+        } else {
+            plan.unmanaged.push(key.clone());
+        }
+    }
+    plan.unmanaged.sort();
+    plan.unlisted.sort();
     if !plan.unlisted.is_empty() {
         plan.notes.push(format!(
             "{} managed changefeed(s) are in no manifest and are kept; `--prune` deletes them",

@@ -102,7 +102,21 @@ fn field_lines(out: &mut String, c: &FieldChange, indent: &str, color: bool) {
     }
 }
 
-/// The human plan. `verbose` adds server-derived values.
+/// Changefeeds outside the plan's work: a count with a hint, every id with `-v` (a shared
+/// cluster can hold thousands; JSON always keeps the ids).
+fn listed_apart(out: &mut String, keys: &[crate::plan::Key], what: &str, verbose: bool) {
+    if keys.is_empty() {
+        return;
+    }
+    if verbose {
+        let ids: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let _ = writeln!(out, "{} {what}: {}\n", keys.len(), ids.join(", "));
+    } else {
+        let _ = writeln!(out, "{} {what}; `-v` lists them\n", keys.len());
+    }
+}
+
+/// The human plan. `verbose` adds server-derived values and lists every id outside the plan.
 pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     let mut out = String::new();
     let dim = Style::new().dimmed();
@@ -176,22 +190,18 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
         }
         let _ = writeln!(out);
     }
-    if !plan.unmanaged.is_empty() {
-        let ids: Vec<String> = plan.unmanaged.iter().map(|k| k.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "Unmanaged (in no manifest, outside `manage`; left alone): {}\n",
-            ids.join(", ")
-        );
-    }
-    if !plan.unlisted.is_empty() {
-        let ids: Vec<String> = plan.unlisted.iter().map(|k| k.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "Managed but in no manifest (kept; --prune deletes them): {}\n",
-            ids.join(", ")
-        );
-    }
+    listed_apart(
+        &mut out,
+        &plan.unmanaged,
+        "unmanaged (in no manifest, outside `manage`; left alone)",
+        verbose,
+    );
+    listed_apart(
+        &mut out,
+        &plan.unlisted,
+        "managed but in no manifest (kept; --prune deletes them)",
+        verbose,
+    );
     if !plan.absent.is_empty() {
         let ids: Vec<String> = plan.absent.iter().map(|k| k.to_string()).collect();
         let _ = writeln!(

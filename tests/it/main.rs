@@ -14,3 +14,4 @@ mod manifest;
 mod ops;
 mod plan;
 mod secrets;
+mod shared;
