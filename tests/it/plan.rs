@@ -373,8 +373,8 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
             String::from_utf8_lossy(&o.stdout).to_string(),
         )
     };
-    // Without --prune: nothing to do; the unlisted ones are named, `theirs` is unmanaged.
-    let (code, out) = run(&[]);
+    // Without --prune: nothing to do; the unlisted ones are named (-v), `theirs` is unmanaged.
+    let (code, out) = run(&["-v"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("orders-old") && out.contains("--prune"),
