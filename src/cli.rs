@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "cdcform",
-    version,
+    version = crate::VERSION,
     about = "Manage TiCDC changefeeds as code: validate, plan and apply YAML manifests against the TiCDC OpenAPI v2",
     propagate_version = true
 )]

@@ -18,6 +18,14 @@ pub mod ticdc;
 
 pub use error::Error;
 
+/// `cdcform --version`: the crate version and the git commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CDCFORM_GIT_COMMIT"),
+    ")"
+);
+
 /// Exit statuses (design.md §1.3).
 pub mod exit {
     pub const OK: i32 = 0;
