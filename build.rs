@@ -21,24 +21,28 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Rebuild when HEAD moves: HEAD itself, the branch it points at, and packed refs. Also in a
+/// `cargo package` verification build, which shares target/ (and this script's output) with
+/// the checkout around it: the checkout's next build must not reuse that build's answer.
+fn watch_head(dir: &Path) {
+    let mut paths = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    paths.extend(git(dir, &["symbolic-ref", "-q", "HEAD"]));
+    for path in paths {
+        if let Some(p) = git(dir, &["rev-parse", "--git-path", &path]) {
+            let p = dir.join(p);
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
+    }
+}
+
 /// The commit of the repository whose top level is this crate (not of an enclosing one,
 /// which is what `cargo package` verification builds sit inside).
 fn from_git(manifest_dir: &Path) -> Option<String> {
     let top = PathBuf::from(git(manifest_dir, &["rev-parse", "--show-toplevel"])?);
-    let same = top.canonicalize().ok()? == manifest_dir.canonicalize().ok()?;
-    if !same {
+    if top.canonicalize().ok()? != manifest_dir.canonicalize().ok()? {
         return None;
-    }
-    // Rebuild when HEAD moves: HEAD itself, the branch it points at, and packed refs.
-    for path in ["HEAD", "packed-refs"] {
-        if let Some(p) = git(manifest_dir, &["rev-parse", "--git-path", path]) {
-            println!("cargo:rerun-if-changed={}", manifest_dir.join(p).display());
-        }
-    }
-    if let Some(branch) = git(manifest_dir, &["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(p) = git(manifest_dir, &["rev-parse", "--git-path", &branch]) {
-            println!("cargo:rerun-if-changed={}", manifest_dir.join(p).display());
-        }
     }
     git(manifest_dir, &["rev-parse", "--short", "HEAD"])
 }
@@ -58,6 +62,7 @@ fn from_vcs_info(manifest_dir: &Path) -> Option<String> {
 fn main() {
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-changed=build.rs");
+    watch_head(&dir);
     let commit = from_git(&dir)
         .or_else(|| from_vcs_info(&dir))
         .unwrap_or_else(|| "unknown".to_string());

@@ -112,8 +112,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write one page per subcommand with --dir
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ManArgs {
+    /// Write cdcform.1, cdcform-plan.1, … (one page per subcommand) into DIR instead of printing
+    /// the top-level page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod demo;
 pub mod export;
 pub mod live;
+pub mod man;
 pub mod plan;
 pub mod simulate;
 pub mod status;
@@ -45,14 +46,6 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
             out.data(&String::from_utf8_lossy(&buf));
             Ok(crate::exit::OK)
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::msg(e.to_string()))?;
-            out.data(&String::from_utf8_lossy(&buf));
-            Ok(crate::exit::OK)
-        }
+        Command::Man(a) => man::run(a, out),
     }
 }
