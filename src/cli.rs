@@ -158,6 +158,21 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Longest markdown output, in characters; field details are left out (with a note) beyond
+    /// it. GitHub refuses comments over 65536 [default: 60000]
+    #[arg(long, value_name = "N", value_parser = parse_max_chars)]
+    pub max_chars: Option<usize>,
+}
+
+/// `--max-chars`: at least 2000, room for the marker, the summary and the shortening note.
+fn parse_max_chars(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 2000 => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is too small: the summary and the note need 2000"
+        )),
+        Err(e) => Err(format!("{s:?} is not a number of characters: {e}")),
+    }
 }
 
 #[derive(Debug, Args, Default)]

@@ -4,6 +4,7 @@
 //! → `render`/`output`. Only `commands`, `render` and `output` know that a terminal exists.
 
 pub mod apply;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod error;

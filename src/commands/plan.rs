@@ -9,6 +9,7 @@ use crate::output::Output;
 use crate::plan::planner::{make_plan, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Key, Plan};
+use crate::render::plan::MarkdownOptions;
 use crate::settings::{process_env, Settings};
 use crate::ticdc::{Client, ServerProfile};
 use crate::{exit, Error};
@@ -126,7 +127,7 @@ pub fn render(plan: &Plan, format: PlanFormat, out: &Output) -> String {
     match format {
         PlanFormat::Human => crate::render::plan::human(plan, out.color_stdout, out.verbosity >= 1),
         PlanFormat::Json => crate::render::plan::json(plan),
-        PlanFormat::Markdown => crate::render::plan::markdown(plan),
+        PlanFormat::Markdown => crate::render::plan::markdown(plan, &MarkdownOptions::default()),
     }
 }
 
@@ -150,7 +151,18 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             path.display()
         ));
     }
-    out.data(&render(&plan, a.format, out));
+    out.data(&match a.format {
+        PlanFormat::Markdown => {
+            let md = crate::ci::markdown_options(
+                settings.cluster.as_deref(),
+                a.max_chars,
+                a.out.as_deref(),
+                &process_env,
+            );
+            crate::render::plan::markdown(&plan, &md)
+        }
+        format => render(&plan, format, out),
+    });
     if plan.summary.blocked > 0 {
         out.warn(&format!(
             "{} changefeed(s) are blocked; apply will not change them (see `why` and `fix` above)",
