@@ -105,6 +105,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole cycle against an in-process simulator: plan, apply, drift, re-plan
     Demo(DemoArgs),
+    /// CI integration: post the plan on the pull or merge request
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// Print the JSON Schema of the manifest format
     Schema,
     /// Print shell completions
@@ -114,6 +117,34 @@ pub enum Command {
     },
     /// Print the man page (roff), or write one page per subcommand with --dir
     Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Post the plan markdown as a comment on this job's pull/merge request, or update the one
+    /// posted before (found by its marker; never a second one)
+    #[command(
+        long_about = None,
+        after_long_help = "Examples:\n  cdcform plan --format markdown --out changefeeds.plan | cdcform ci comment\n  cdcform ci comment plan.md --provider gitlab\n\nGitHub: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_EVENT_PATH (pull_request.number) or\nGITHUB_REF (refs/pull/N/merge), GITHUB_TOKEN (pull-requests: write).\nGitLab: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_TOKEN (api scope).\n\nExit status: 0 posted or updated, 1 on any error."
+    )]
+    Comment(CiCommentArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CiCommentArgs {
+    /// Markdown from `cdcform plan --format markdown` (one or several clusters); - or nothing
+    /// reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Which API to post to [default: detected from the CI variables]
+    #[arg(long, value_enum)]
+    pub provider: Option<CiProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiProvider {
+    Github,
+    Gitlab,
 }
 
 #[derive(Debug, Args, Default)]

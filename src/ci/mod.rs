@@ -1,6 +1,9 @@
 //! CI integration: where a job runs (GitHub Actions, GitLab CI), how a markdown plan is framed
 //! for it, and `ci comment`'s provider clients. Depends on render's markdown only.
 
+pub mod comment;
+pub mod provider;
+
 use std::path::Path;
 
 use crate::render::plan::{MarkdownOptions, DEFAULT_MAX_CHARS};

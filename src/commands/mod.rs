@@ -1,10 +1,11 @@
 //! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
 
-use crate::cli::{Cli, ClusterCommand, Command};
+use crate::cli::{CiCommand, Cli, ClusterCommand, Command};
 use crate::output::Output;
 use crate::Error;
 
 pub mod apply;
+pub mod ci;
 pub mod cluster;
 pub mod demo;
 pub mod export;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
         }
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,
+        Command::Ci(CiCommand::Comment(a)) => ci::comment(a, out).await,
         Command::Schema => {
             let schema = crate::manifest::json_schema();
             out.data(

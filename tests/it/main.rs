@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module starts its own simulator on 127.0.0.1:0.
 
 mod apply;
+mod ci;
 mod cli;
 mod client;
 mod common;
