@@ -74,3 +74,204 @@ fn man_dir_writes_a_page_per_subcommand() {
         .code(0)
         .stdout(predicates::str::contains(".TH cdcform 1"));
 }
+
+fn yaml(rel: &str) -> serde_json::Value {
+    serde_saphyr::from_str(&repo_file(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Every `run:` script and `uses:` of a job, as one text.
+fn job_text(job: &serde_json::Value) -> String {
+    let mut text = String::new();
+    for step in job["steps"].as_array().expect("steps") {
+        for key in ["run", "uses"] {
+            if let Some(s) = step[key].as_str() {
+                text.push_str(s);
+                text.push('\n');
+            }
+        }
+        text.push_str(&step["with"].to_string());
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn release_workflow_builds_every_platform_with_sums_completions_and_man_pages() {
+    let wf = yaml(".github/workflows/release.yml");
+    let trigger = wf["on"]["push"]["tags"].to_string();
+    assert!(
+        trigger.contains("v[0-9]"),
+        "release on version tags: {trigger}"
+    );
+    let build = &wf["jobs"]["build"];
+    let targets: Vec<&str> = build["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("matrix.include")
+        .iter()
+        .filter_map(|m| m["target"].as_str())
+        .collect();
+    for t in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(targets.contains(&t), "no {t} in {targets:?}");
+    }
+    let steps = job_text(build);
+    for piece in [
+        "cargo build --release --locked --target",
+        "statically linked",
+        "completions bash",
+        "completions zsh",
+        "completions fish",
+        "man --dir",
+        "sha256sum \"$archive\" > \"$archive.sha256\"",
+        "tar -czf \"$name.tar.gz\" \"$name\"",
+        ".zip",
+        "upload-artifact",
+    ] {
+        assert!(steps.contains(piece), "build job lacks {piece:?}");
+    }
+    // The archive name is the one binstall and install.sh look for.
+    assert!(steps.contains("name=\"cdcform-v$VERSION-$TARGET\""));
+    let cargo = repo_file("Cargo.toml");
+    assert!(cargo.contains("{ name }-v{ version }-{ target }{ archive-suffix }"));
+    assert!(repo_file("install.sh").contains("name=\"cdcform-v$version-$target\""));
+    let publish = job_text(&wf["jobs"]["publish"]);
+    for piece in [
+        "sha256sum --check",
+        "SHA256SUMS",
+        "install.sh",
+        "gh release create",
+    ] {
+        assert!(publish.contains(piece), "publish job lacks {piece:?}");
+    }
+    assert_eq!(wf["jobs"]["publish"]["permissions"]["contents"], "write");
+    let image = job_text(&wf["jobs"]["image"]);
+    assert!(image.contains("docker/build-push-action") && image.contains("Dockerfile"));
+    assert!(image.contains("linux/amd64,linux/arm64"));
+    // The tag must match the crate version, and CI (with `cargo package`) runs first.
+    let check = job_text(&wf["jobs"]["check"]);
+    assert!(check.contains("$GITHUB_REF_NAME") && check.contains(".ci/run"));
+    assert!(repo_file(".ci/run").contains("cargo package --locked"));
+}
+
+#[test]
+fn dockerfile_is_multi_stage_static_scratch_non_root() {
+    let text = repo_file("Dockerfile");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("FROM "))
+        .collect();
+    assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    assert!(
+        lines[froms[0]].contains("alpine"),
+        "musl build stage: {}",
+        lines[froms[0]]
+    );
+    let last = *froms.last().unwrap();
+    let base = lines[last];
+    assert!(
+        base == "FROM scratch" || base.contains("gcr.io/distroless/static"),
+        "final stage: {base}"
+    );
+    let final_stage = &lines[last..];
+    let user = final_stage
+        .iter()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER in the final stage");
+    let uid = user.split(':').next().unwrap();
+    assert!(uid != "0" && uid != "root", "non-root user: {user}");
+    assert!(final_stage.contains(&"ENTRYPOINT [\"cdcform\"]"));
+    assert!(final_stage
+        .iter()
+        .any(|l| l.starts_with("COPY --from=build")));
+    assert!(text.contains("cargo build --release --locked"));
+}
+
+/// install.sh, run here against a local mirror of the release assets (`file://`): installs
+/// the binary from a good archive, refuses a tampered one and installs nothing.
+#[test]
+fn installer_verifies_the_checksum_and_installs() {
+    let have = |tool: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    for tool in ["curl", "tar", "sha256sum"] {
+        assert!(have(tool), "this test needs {tool}");
+    }
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "aarch64",
+        other => panic!("no release target for {other}"),
+    };
+    let target = match std::env::consts::OS {
+        "linux" => format!("{arch}-unknown-linux-musl"),
+        "macos" => format!("{arch}-apple-darwin"),
+        other => panic!("install.sh does not run on {other}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("cdcform-v9.9.9-{target}");
+    let stage = dir.path().join("stage").join(&name);
+    std::fs::create_dir_all(stage.join("man")).unwrap();
+    std::fs::write(
+        stage.join("cdcform"),
+        "#!/bin/sh\necho fake cdcform 9.9.9\n",
+    )
+    .unwrap();
+    std::fs::write(stage.join("man/cdcform-plan.1"), ".TH cdcform-plan 1\n").unwrap();
+    let mirror = dir.path().join("mirror/v9.9.9");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let sh = |script: &str| {
+        let o = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{script}: {o:?}");
+    };
+    sh(&format!(
+        "tar -czf mirror/v9.9.9/{name}.tar.gz -C stage {name} && cd mirror/v9.9.9 && sha256sum {name}.tar.gz > {name}.tar.gz.sha256"
+    ));
+    let install = |to: &std::path::Path| {
+        std::process::Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+            .args(["--version", "v9.9.9", "--to"])
+            .arg(to)
+            .arg("--man-dir")
+            .arg(to.join("man1"))
+            .env(
+                "CDCFORM_DOWNLOAD_URL",
+                format!("file://{}", dir.path().join("mirror").display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let good = dir.path().join("bin");
+    let o = install(&good);
+    assert!(o.status.success(), "{o:?}");
+    let bin = good.join("cdcform");
+    let out = std::process::Command::new(&bin).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fake cdcform 9.9.9\n");
+    assert!(good.join("man1/cdcform-plan.1").exists());
+    // Tampered archive: the sum no longer matches; nothing is installed.
+    std::fs::write(
+        mirror.join(format!("{name}.tar.gz.sha256")),
+        format!("{}  {name}.tar.gz\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let bad = dir.path().join("bad");
+    let o = install(&bad);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(!bad.join("cdcform").exists());
+}
