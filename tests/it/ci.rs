@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use crate::harness::{cdcform, classic, sim};
 
 const TOKEN: &str = "canary-token-3b9d41";
+/// A secret a manifest references: never in a comment or the saved plan.
+const SECRET: &str = "canary-secret-77c0e2";
 /// The stand-ins answer in small pages, so that pagination is exercised.
 const PAGE: usize = 2;
 
@@ -314,16 +316,30 @@ async fn creates_once_then_updates(kind: &str) {
     let m = dir.path().join("feeds.yaml");
     std::fs::write(
         &m,
-        "changefeeds:\n  - id: orders\n    sink_uri: \"blackhole://\"\n",
+        "changefeeds:\n  - id: orders\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json&sasl-user=cdc&sasl-password=${KAFKA_PASSWORD}\"\n",
     )
     .unwrap();
+    let saved = dir.path().join("changefeeds.plan");
     let plan = cdcform()
-        .args(["plan", "--format", "markdown", "--server", &s.url()])
+        .args([
+            "plan",
+            "--format",
+            "markdown",
+            "--server",
+            &s.url(),
+            "--out",
+        ])
+        .arg(&saved)
         .arg(&m)
+        .env("KAFKA_PASSWORD", SECRET)
         .output()
         .unwrap();
     assert!(plan.status.success(), "{}", outputs(&plan));
     let md = String::from_utf8(plan.stdout).unwrap();
+    // What CI posts and uploads: the comment and the saved plan hold no secret.
+    assert!(!md.contains(SECRET), "{md}");
+    let artifact = std::fs::read_to_string(&saved).unwrap();
+    assert!(!artifact.contains(SECRET) && artifact.contains("${KAFKA_PASSWORD}"));
     assert!(
         md.starts_with("<!-- cdcform plan: cluster=default -->"),
         "{md}"
@@ -339,6 +355,7 @@ async fn creates_once_then_updates(kind: &str) {
     let first = ours(&forge);
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(first[0].1.contains("1 to create"));
+    assert!(!first[0].1.contains(SECRET) && first[0].1.contains("(sensitive)"));
 
     // The same plan again: found (on page 3), left as it is.
     let o = ci_comment(kind, &base, dir.path())

@@ -275,3 +275,152 @@ fn installer_verifies_the_checksum_and_installs() {
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(!bad.join("cdcform").exists());
 }
+
+/// The `run:` text of the composite action's steps whose `if:` mentions `mode == '<mode>'`.
+fn action_steps(action: &serde_json::Value, mode: &str) -> String {
+    let want = format!("inputs.mode == '{mode}'");
+    let mut text = String::new();
+    for step in action["runs"]["steps"].as_array().expect("steps") {
+        let cond = step["if"].as_str().unwrap_or("");
+        if cond.is_empty() || cond.contains(&want) {
+            text.push_str(&step.to_string());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[test]
+fn github_action_installs_plans_uploads_comments_and_applies() {
+    let action = yaml("action.yml");
+    assert_eq!(action["runs"]["using"], "composite");
+    for input in [
+        "version",
+        "mode",
+        "paths",
+        "cluster",
+        "plan-file",
+        "max-chars",
+        "token",
+    ] {
+        assert!(action["inputs"][input].is_object(), "no input {input}");
+    }
+    let plan = action_steps(&action, "plan");
+    for piece in [
+        "install.sh",
+        "--version",
+        "cdcform plan --detailed-exitcode --format markdown --max-chars",
+        "--out",
+        "actions/upload-artifact@v4",
+        "cdcform ci comment",
+        "GITHUB_STEP_SUMMARY",
+    ] {
+        assert!(plan.contains(piece), "plan mode lacks {piece:?}");
+    }
+    let apply = action_steps(&action, "apply");
+    for piece in [
+        "actions/download-artifact@v4",
+        "cdcform apply --auto-approve",
+    ] {
+        assert!(apply.contains(piece), "apply mode lacks {piece:?}");
+    }
+    assert!(!apply.contains("cdcform plan") && !plan.contains("cdcform apply"));
+    // Secrets come from the job's environment, never through the action's inputs or files.
+    assert!(!repo_file("action.yml").contains("secrets."));
+}
+
+#[test]
+fn gitlab_template_and_examples_use_the_building_blocks() {
+    let t = yaml("ci/gitlab/cdcform.gitlab-ci.yml");
+    let install = t[".cdcform-install"]["before_script"].to_string();
+    assert!(install.contains("install.sh") && install.contains("$CDCFORM_VERSION"));
+    let plan = t[".cdcform-plan"]["script"].to_string();
+    for piece in [
+        "--format markdown",
+        "--max-chars",
+        "--out",
+        "cdcform ci comment",
+    ] {
+        assert!(plan.contains(piece), "template plan lacks {piece:?}");
+    }
+    let artifacts = t[".cdcform-plan"]["artifacts"]["paths"].to_string();
+    assert!(artifacts.contains("$CDCFORM_PLAN_FILE"), "{artifacts}");
+    assert!(t[".cdcform-apply"]["script"]
+        .to_string()
+        .contains("cdcform apply --auto-approve"));
+
+    let gl = yaml("examples/ci/gitlab-ci.yml");
+    assert!(gl["include"]
+        .to_string()
+        .contains("ci/gitlab/cdcform.gitlab-ci.yml"));
+    assert_eq!(gl["plan"]["extends"], ".cdcform-plan");
+    assert_eq!(gl["apply"]["extends"], ".cdcform-apply");
+    assert!(
+        gl["apply"]["resource_group"].is_string(),
+        "applies serialised per cluster"
+    );
+    assert!(gl["apply"]["needs"].to_string().contains("plan"));
+
+    let gh = yaml("examples/ci/github-actions.yml");
+    assert!(
+        gh["concurrency"]["group"].is_string(),
+        "applies serialised per cluster"
+    );
+    assert_eq!(gh["concurrency"]["cancel-in-progress"], false);
+    let plan = gh["jobs"]["plan"].to_string();
+    let apply = gh["jobs"]["apply"].to_string();
+    assert!(plan.contains("cdcform/cdcform@"), "{plan}");
+    assert!(
+        apply.contains("cdcform/cdcform@") && apply.contains("\"mode\":\"apply\""),
+        "{apply}"
+    );
+    assert!(gh["jobs"]["apply"]["needs"].to_string().contains("plan"));
+}
+
+/// Every shell script in the workflow, the action and the GitLab template parses (`bash -n`,
+/// `sh -n`): they cannot run here, but a syntax error would fail the first release.
+#[test]
+fn ci_scripts_parse() {
+    fn scripts(v: &serde_json::Value, acc: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("run", serde_json::Value::String(s)) => acc.push(s.clone()),
+                        ("script" | "before_script", serde_json::Value::Array(lines)) => {
+                            acc.extend(lines.iter().filter_map(|l| l.as_str().map(str::to_string)))
+                        }
+                        _ => scripts(x, acc),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| scripts(x, acc)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    for f in [
+        ".github/workflows/release.yml",
+        "action.yml",
+        "ci/gitlab/cdcform.gitlab-ci.yml",
+    ] {
+        let before = all.len();
+        scripts(&yaml(f), &mut all);
+        assert!(all.len() > before, "no scripts found in {f}");
+    }
+    for (shell, script) in all
+        .iter()
+        .map(|s| ("bash", s))
+        .chain([("sh", &repo_file("install.sh"))])
+    {
+        let o = std::process::Command::new(shell)
+            .args(["-n", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{shell} -n fails: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
