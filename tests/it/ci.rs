@@ -505,3 +505,54 @@ fn outside_a_request_pipeline_it_says_which_variable_is_missing() {
         .unwrap();
     assert!(outputs(&o).contains("CI_MERGE_REQUEST_IID is not set"));
 }
+
+/// Through the binary: the marker names the cluster chosen in cdcform.toml, and `--max-chars`
+/// bounds the output with a note pointing at the saved plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_markdown_names_the_cluster_and_honours_max_chars() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("changefeeds:\n");
+    for i in 0..60 {
+        yaml.push_str(&format!(
+            "  - id: feed-{i:03}\n    sink_uri: \"blackhole://\"\n    replica_config:\n      filter:\n        rules: [\"shop.orders_{i}\", \"shop.items_{i}\", \"shop.payments_{i}\"]\n"
+        ));
+    }
+    let m = dir.path().join("feeds.yaml");
+    std::fs::write(&m, yaml).unwrap();
+    let toml = dir.path().join("cdcform.toml");
+    std::fs::write(
+        &toml,
+        format!("[clusters.prod]\nserver = \"{}\"\n", s.url()),
+    )
+    .unwrap();
+    let o = cdcform()
+        .args(["plan", "--format", "markdown", "--max-chars", "4000"])
+        .args([
+            "--config",
+            toml.to_str().unwrap(),
+            "--cluster",
+            "prod",
+            "--out",
+        ])
+        .arg(dir.path().join("prod.plan"))
+        .arg(&m)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "acme/feeds")
+        .env("GITHUB_RUN_ID", "99")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(o.status.success(), "{}", outputs(&o));
+    assert!(
+        md.starts_with("<!-- cdcform plan: cluster=prod -->\n"),
+        "{md}"
+    );
+    assert!(md.chars().count() <= 4000, "{}", md.chars().count());
+    assert!(md.contains("Plan: 60 to create"), "{md}");
+    assert!(
+        md.contains("the saved plan `prod.plan`")
+            && md.contains("https://github.com/acme/feeds/actions/runs/99"),
+        "{md}"
+    );
+}
