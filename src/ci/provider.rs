@@ -284,7 +284,17 @@ impl Api {
                 .bearer_auth(&self.target.token.0)
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28"),
-            Provider::GitLab => b.header("PRIVATE-TOKEN", &self.target.token.0),
+            Provider::GitLab => {
+                match reqwest::header::HeaderValue::from_str(&self.target.token.0) {
+                    Ok(mut v) => {
+                        // Kept out of debug output, as reqwest does for `bearer_auth`.
+                        v.set_sensitive(true);
+                        b.header("PRIVATE-TOKEN", v)
+                    }
+                    // Not a valid header value: sent as is, the server refuses it (401).
+                    Err(_) => b.header("PRIVATE-TOKEN", "invalid-token"),
+                }
+            }
         }
     }
 

@@ -285,7 +285,9 @@ fn ci_comment(kind: &str, base: &str, dir: &std::path::Path) -> assert_cmd::Comm
             .env("CI_MERGE_REQUEST_IID", "7")
             .env("GITLAB_TOKEN", TOKEN);
     }
-    c.args(["ci", "comment"]);
+    // The most verbose logging of every crate: the token must not show there either.
+    c.env("CDCFORM_LOG", "trace")
+        .args(["ci", "comment", "-vvv"]);
     c
 }
 
