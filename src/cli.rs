@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "cdcform",
-    version,
+    version = crate::VERSION,
     about = "Manage TiCDC changefeeds as code: validate, plan and apply YAML manifests against the TiCDC OpenAPI v2",
     propagate_version = true
 )]
@@ -167,6 +167,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole cycle against an in-process simulator: plan, apply, drift, re-plan
     Demo(DemoArgs),
+    /// CI integration: post the plan on the pull or merge request
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// Print the JSON Schema of the manifest format
     Schema,
     /// Print shell completions
@@ -175,8 +178,44 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write one page per subcommand with --dir
+    Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Post the plan markdown as a comment on this job's pull/merge request, or update the one
+    /// posted before (found by its marker; never a second one)
+    #[command(
+        long_about = None,
+        after_long_help = "Examples:\n  cdcform plan --format markdown --out changefeeds.plan | cdcform ci comment\n  cdcform ci comment plan.md --provider gitlab\n\nGitHub: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_EVENT_PATH (pull_request.number) or\nGITHUB_REF (refs/pull/N/merge), GITHUB_TOKEN (pull-requests: write).\nGitLab: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_TOKEN (api scope).\n\nExit status: 0 posted or updated, 1 on any error."
+    )]
+    Comment(CiCommentArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CiCommentArgs {
+    /// Markdown from `cdcform plan --format markdown` (one or several clusters); - or nothing
+    /// reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Which API to post to [default: detected from the CI variables]
+    #[arg(long, value_enum)]
+    pub provider: Option<CiProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiProvider {
+    Github,
+    Gitlab,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ManArgs {
+    /// Write cdcform.1, cdcform-plan.1, … (one page per subcommand) into DIR instead of printing
+    /// the top-level page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -226,8 +265,23 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on an error or a blocked entry
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Longest markdown output, in characters; field details are left out (with a note) beyond
+    /// it. GitHub refuses comments over 65536 [default: 60000]
+    #[arg(long, value_name = "N", value_parser = parse_max_chars)]
+    pub max_chars: Option<usize>,
     #[command(flatten)]
     pub conn: ConnectionArgs,
+}
+
+/// `--max-chars`: at least 2000, room for the marker, the summary and the shortening note.
+fn parse_max_chars(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 2000 => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is too small: the summary and the note need 2000"
+        )),
+        Err(e) => Err(format!("{s:?} is not a number of characters: {e}")),
+    }
 }
 
 #[derive(Debug, Args, Default)]

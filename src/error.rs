@@ -10,6 +10,9 @@ pub enum Error {
     Manifest(Diagnostics),
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// `ci comment`: the CI environment or the provider's API.
+    #[error(transparent)]
+    Ci(#[from] crate::ci::provider::CiError),
     /// Settings from flags, environment or cdcform.toml.
     #[error("{0}")]
     Settings(String),

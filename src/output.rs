@@ -60,7 +60,10 @@ impl Output {
                 crate::render::plan::human(plan, self.color_stdout, self.verbosity >= 1)
             }
             PlanFormat::Json => crate::render::plan::json(plan),
-            PlanFormat::Markdown => crate::render::plan::markdown(plan),
+            PlanFormat::Markdown => crate::render::plan::markdown(
+                plan,
+                &crate::render::plan::MarkdownOptions::default(),
+            ),
         }
     }
 

@@ -1,13 +1,15 @@
 //! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
 
-use crate::cli::{Cli, ClusterCommand, Command, GlobalArgs};
+use crate::cli::{CiCommand, Cli, ClusterCommand, Command, GlobalArgs};
 use crate::output::Output;
 use crate::Error;
 
 pub mod apply;
+pub mod ci;
 pub mod cluster;
 pub mod demo;
 pub mod export;
+pub mod man;
 pub mod plan;
 pub mod simulate;
 pub mod status;
@@ -34,6 +36,7 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
         }
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,
+        Command::Ci(CiCommand::Comment(a)) => ci::comment(a, out).await,
         Command::Schema => {
             let schema = crate::manifest::json_schema();
             out.data(
@@ -49,14 +52,6 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
             out.data(&String::from_utf8_lossy(&buf));
             Ok(crate::exit::OK)
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::msg(e.to_string()))?;
-            out.data(&String::from_utf8_lossy(&buf));
-            Ok(crate::exit::OK)
-        }
+        Command::Man(a) => man::run(a, out),
     }
 }

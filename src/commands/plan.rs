@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, PlanArgs};
+use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::output::Output;
 use crate::plan::pipeline::{compute, load_manifests, save};
 use crate::settings::{process_env, Settings};
@@ -30,7 +30,18 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             path.display()
         ));
     }
-    out.data(&out.render_plan(&plan, a.format));
+    out.data(&match a.format {
+        PlanFormat::Markdown => {
+            let md = crate::ci::markdown_options(
+                settings.cluster.as_deref(),
+                a.max_chars,
+                a.out.as_deref(),
+                &process_env,
+            );
+            crate::render::plan::markdown(&plan, &md)
+        }
+        format => out.render_plan(&plan, format),
+    });
     // A blocked entry fails the plan as it will fail the apply: a pull request must not go
     // green when its merge cannot be applied.
     if plan.summary.blocked > 0 {

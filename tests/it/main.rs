@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module starts its own simulator on 127.0.0.1:0.
 
 mod apply;
+mod ci;
 mod cli;
 mod client;
 mod common;
@@ -13,5 +14,6 @@ mod hostile;
 mod manifest;
 mod ops;
 mod plan;
+mod release;
 mod secrets;
 mod shared;
