@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod latency;
 mod routes;
 pub mod state;
 pub mod time;

@@ -293,6 +293,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Records, delays, injects faults and checks credentials before routing.
 async fn front(State(sh): S, req: Request, next: Next) -> Response {
+    // The deadline is taken when the request arrives, so reading the body counts towards it.
+    let deadline = std::time::Instant::now() + sh.cfg.latency;
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 64 << 20)
         .await
@@ -308,7 +310,7 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
         },
     );
     if !sh.cfg.latency.is_zero() {
-        tokio::time::sleep(sh.cfg.latency).await;
+        super::latency::sleep_until(deadline).await;
     }
     let newarch = !sh.cfg.profile.is_classic();
     if path.starts_with("/api/v2/") {
