@@ -949,7 +949,8 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     }
     let (now_tso, gc) = {
         let mut st = sh.state.lock().unwrap();
-        (st.tso(), st.gc_safepoint)
+        let tso = st.tso();
+        (tso, st.gc_safepoint(tso))
     };
     let parsed = if classic {
         None
@@ -966,11 +967,11 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             "invalid start-ts {start_ts}, larger than current tso {now_tso}"
         )));
     }
-    if start_ts <= gc {
-        return Err(ApiErr::new(
-            "CDC:ErrStartTsBeforeGC",
-            format!("fail to create or maintain changefeed because start-ts {start_ts} is earlier than or equal to GC safepoint at {gc}"),
-        ));
+    // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyCreateChangefeedConfig` checks the GC
+    // safepoint before target-ts; pingcap/ticdc v8.5.7-release.1 api/v2/changefeed.go
+    // `createChangefeed` after target-ts and `ValidateAndAdjust`.
+    if classic {
+        before_gc(start_ts, gc)?;
     }
     if req.target_ts != 0 && req.target_ts <= start_ts {
         return Err(ApiErr::new(
@@ -993,6 +994,9 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             e.wrap("CDC:ErrInvalidReplicaConfig")
         }
     })?;
+    if !classic {
+        before_gc(start_ts, gc)?;
+    }
     sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
         if classic {
             e
@@ -1036,6 +1040,19 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     }
     st.cfs.insert(key, cf);
     Ok(ok_json(&resp))
+}
+
+/// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 and pingcap/ticdc v8.5.7-release.1
+/// pkg/txnutil/gc/gc_service.go): a start-ts at or below the minimum service GC safepoint is
+/// refused with `ErrStartTsBeforeGC` (400: it is on the bad-request list).
+fn before_gc(start_ts: u64, safepoint: u64) -> Result<(), ApiErr> {
+    if start_ts > 0 && start_ts <= safepoint {
+        return Err(ApiErr::new(
+            "CDC:ErrStartTsBeforeGC",
+            format!("fail to create or maintain changefeed because start-ts {start_ts} is earlier than or equal to GC safepoint at {safepoint}"),
+        ));
+    }
+    Ok(())
 }
 
 async fn update(
@@ -1230,7 +1247,8 @@ async fn resume(
     let r = (|| {
         check_id(&id)?;
         let mut st = sh.state.lock().unwrap();
-        let gc = st.gc_safepoint;
+        let now = st.tso();
+        let gc = st.gc_safepoint(now);
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
             .ok_or_else(|| not_exists(&id))?;
@@ -1253,12 +1271,9 @@ async fn resume(
                     "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
                 )));
             }
-            if overwrite <= gc {
-                return Err(ApiErr::new(
-                    "CDC:ErrStartTsBeforeGC",
-                    format!("fail to create or maintain changefeed because start-ts {overwrite} is earlier than or equal to GC safepoint at {gc}"),
-                ));
-            }
+            // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyResumeChangefeedConfig`,
+            // pingcap/ticdc v8.5.7-release.1 api/v2/changefeed.go (same name).
+            before_gc(overwrite, gc)?;
         }
         let fail = sh.cfg.faults.as_ref().is_some_and(|f| {
             f.fail_on_resume_ids.contains(&id)
