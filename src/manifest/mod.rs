@@ -5,6 +5,7 @@
 //! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
 //! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
+pub mod compat;
 pub mod diagnostics;
 pub mod env;
 pub mod load;

@@ -462,6 +462,15 @@ pub fn validate_and_adjust(
     }
     let ns = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     if o.get("enable_sync_point").and_then(Value::as_bool) == Some(true) {
+        // pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go
+        // `(*ReplicaConfig).ValidateAndAdjust`: sync point only for MySQL/TiDB downstreams
+        // (tiflow v8.5.0 has no such check; it strips the setting on load instead).
+        if !profile.is_classic() && kind != SinkKind::Mysql {
+            return Err(ApiErr::new(
+                "CDC:ErrInvalidReplicaConfig",
+                "invalid replica config, The SyncPoint must be disabled when the downstream is not tidb or mysql",
+            ));
+        }
         if ns(o.get("sync_point_interval")) < 30_000_000_000 {
             return Err(ApiErr::new(
                 "CDC:ErrInvalidReplicaConfig",

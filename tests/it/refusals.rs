@@ -133,3 +133,67 @@ async fn the_gc_safepoint_test_hook_still_works() {
     sim.shutdown().await;
     let _ = (json!(null), SimProfile::Newarch);
 }
+
+/// pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go `(*ReplicaConfig).ValidateAndAdjust`:
+/// sync point needs a MySQL/TiDB sink; api/v2/changefeed.go wraps the error in
+/// `ErrInvalidReplicaConfig`, which is not on pkg/api/util.go's bad-request list (500). tiflow
+/// v8.5.0 has no such check and accepts it.
+#[tokio::test]
+async fn newarch_refuses_sync_point_on_non_mysql_sinks() {
+    for (name, sc) in on_both() {
+        let sim = start_sim(sc.clone()).await;
+        let c = client_for(&sim);
+        let mut body = cfg("sp", "blackhole://");
+        body.replica_config = Some(json!({"enable_sync_point": true}));
+        let r = c.create_changefeed("default", &body).await;
+        if sc.profile == SimProfile::Newarch {
+            let e = r.unwrap_err();
+            assert_api(&e, 500, codes::INVALID_REPLICA_CONFIG);
+            assert!(e.to_string().contains("SyncPoint must be disabled"), "{e}");
+            // Update goes through the same ValidateAndAdjust.
+            c.create_changefeed("default", &cfg("sp2", "blackhole://"))
+                .await
+                .unwrap();
+            c.pause_changefeed("default", "sp2").await.unwrap();
+            let upd = ChangefeedConfig {
+                replica_config: Some(json!({"enable_sync_point": true})),
+                ..Default::default()
+            };
+            let e = c.update_changefeed("default", "sp2", &upd).await.unwrap_err();
+            assert_api(&e, 500, codes::INVALID_REPLICA_CONFIG);
+            // A MySQL sink may have it.
+            let mut my = cfg("sp3", "mysql://root@127.0.0.1:3306/");
+            my.replica_config = Some(json!({"enable_sync_point": true}));
+            c.create_changefeed("default", &my)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else {
+            r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        sim.shutdown().await;
+    }
+}
+
+/// `cdcform validate` does not know the target: it warns that a new-architecture server refuses
+/// sync point on a non-MySQL sink (and still exits 0: a classic server accepts it).
+#[test]
+fn validate_warns_about_sync_point_for_newarch() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cf.yaml");
+    std::fs::write(
+        &f,
+        "changefeeds:\n  - id: sp\n    sink_uri: \"kafka://k:9092/t?protocol=canal-json\"\n    replica_config:\n      enable_sync_point: true\n",
+    )
+    .unwrap();
+    let o = crate::harness::cdcform()
+        .arg("validate")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("cf.yaml:2:") && err.contains("a new-architecture TiCDC refuses it"),
+        "{err}"
+    );
+}
