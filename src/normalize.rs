@@ -115,7 +115,6 @@ pub fn defaults(profile: &ServerProfile) -> Value {
         let o = d.as_object_mut().expect("object");
         o.remove("force_replicate");
         o.remove("ignore_ineligible_table");
-        o.insert("performance_mode".into(), json!("throughput"));
         o.insert("enable_active_active".into(), json!(false));
         o.insert(
             "active_active_progress_interval".into(),
@@ -263,7 +262,10 @@ pub fn is_empty(v: Option<&Value>) -> bool {
     }
 }
 
-/// Equality after the server's representation quirks (numbers by value, empties alike).
+/// Equality after the server's representation quirks (numbers by value, empties alike), also
+/// inside list items: an event filter the server echoes as `{"ignore_sql": null,
+/// "ignore_insert_value_expr": "", …}` equals the manifest's item without those keys, and
+/// `claim_check_raw_value: false` equals its absence.
 pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
     if is_empty(a) && is_empty(b) {
         return true;
@@ -272,9 +274,25 @@ pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
         (Some(Value::Number(x)), Some(Value::Number(y))) => {
             x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
         }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| equivalent(Some(p), Some(q)))
+        }
+        (Some(Value::Object(x)), Some(Value::Object(y))) => x
+            .keys()
+            .chain(y.keys())
+            .all(|k| equivalent_member(x.get(k), y.get(k))),
         (Some(x), Some(y)) => x == y,
         _ => false,
     }
+}
+
+/// A member of an object inside a list: `false` is as good as absent there (Go's zero value).
+fn equivalent_member(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let zero = |v: Option<&Value>| is_empty(v) || v == Some(&Value::Bool(false));
+    (zero(a) && zero(b)) || equivalent(a, b)
 }
 
 // ---------- server derivations and stripping ----------
@@ -329,6 +347,31 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
             }
         }
     }
+    let lmh = "sink.kafka_config.large_message_handle";
+    if get_path(cfg, lmh).is_some_and(Value::is_object)
+        && (profile.arch == Arch::Newarch || profile.version >= Version::new(8, 5, 0))
+        && get_path(cfg, &format!("{lmh}.claim_check_raw_value")).is_none()
+    {
+        // The API struct has no omitempty on it (v8.5 on): a GET always shows it.
+        set(cfg, &format!("{lmh}.claim_check_raw_value"), json!(false));
+    }
+    if class != SinkClass::Mysql && get_path(cfg, lmh).is_some_and(Value::is_object) {
+        // The server's large-message `AdjustAndValidate` fills an empty option/compression with
+        // "none" (tiflow pkg/config/large_message.go, v7.5 on).
+        for k in ["large_message_handle_option", "large_message_handle_compression"] {
+            let p = format!("sink.kafka_config.large_message_handle.{k}");
+            if is_empty(get_path(cfg, &p)) {
+                set(cfg, &p, json!("none"));
+            }
+        }
+    }
+    if profile.arch == Arch::Newarch
+        && get_path(cfg, "scheduler.enable_table_across_nodes") == Some(&Value::Bool(true))
+    {
+        for (p, v) in newarch_scheduler_rewrites(cfg, class) {
+            set(cfg, p, v);
+        }
+    }
     if class == SinkClass::Pulsar && get_path(cfg, "sink.pulsar_config").is_none() {
         set(cfg, "sink.pulsar_config", json!({}));
     }
@@ -348,6 +391,30 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
         set(cfg, "integrity.integrity_check_level", json!("none"));
     }
     derived
+}
+
+/// What a new-architecture server's scheduler `ValidateAndAdjust` rewrites when tables may span
+/// nodes (pingcap/ticdc pkg/config/scheduler_config.go): a `write_key_threshold` below 10 MiB
+/// (but above 0) is raised to it, a `region_count_per_span` above `region_threshold` comes down
+/// to it, `enable_splittable_check` follows the sink (MySQL) and `force_split`.
+fn newarch_scheduler_rewrites(cfg: &Value, class: SinkClass) -> Vec<(&'static str, Value)> {
+    let num = |p: &str| get_path(cfg, p).and_then(Value::as_i64).unwrap_or(0);
+    let mut out = Vec::new();
+    let wkt = num("scheduler.write_key_threshold");
+    if (1..10 * 1024 * 1024).contains(&wkt) {
+        out.push(("scheduler.write_key_threshold", json!(10 * 1024 * 1024)));
+    }
+    let threshold = num("scheduler.region_threshold");
+    if threshold > 0 && num("scheduler.region_count_per_span") > threshold {
+        out.push(("scheduler.region_count_per_span", json!(threshold)));
+    }
+    let force = get_path(cfg, "scheduler.force_split") == Some(&Value::Bool(true));
+    if force {
+        out.push(("scheduler.enable_splittable_check", json!(false)));
+    } else if class == SinkClass::Mysql {
+        out.push(("scheduler.enable_splittable_check", json!(true)));
+    }
+    out
 }
 
 /// `RmUnusedFields`: what the server drops for this sink scheme when it loads the changefeed.
@@ -440,6 +507,7 @@ pub fn effective_desired(
     let derived = adjust(profile, uri, &mut body);
     let mut compare = body.clone();
     strip(profile, uri, &mut compare);
+    drop_unheld(&mut compare);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
@@ -455,7 +523,15 @@ pub fn effective_desired(
 pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value {
     let mut v = live.clone();
     strip(profile, uri, &mut v);
+    drop_unheld(&mut v);
     v
+}
+
+/// Keys the servers cdcform knows do not hold: `performance_mode` is in no released tiflow or
+/// pingcap/ticdc (only pingcap/ticdc master after v8.5.7-release.1), whose JSON decoding drops
+/// it, so it is never compared (`validate` and `plan` warn about it instead).
+fn drop_unheld(cfg: &mut Value) {
+    remove_path(cfg, "performance_mode");
 }
 
 // ---------- which keys cdcform knows ----------
