@@ -10,6 +10,8 @@ pub enum Error {
     Manifest(Diagnostics),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// Settings from flags, environment or cdcform.toml.
     #[error("{0}")]
     Settings(String),

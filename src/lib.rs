@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod export;
 pub mod manifest;
 pub mod normalize;
 pub mod output;

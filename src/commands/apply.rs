@@ -164,7 +164,7 @@ async fn load_saved(
             settings.server
         )));
     }
-    let desired = restore_desired(&saved.desired, &process_env)
+    let desired = restore_desired(&saved.desired, &crate::manifest::env::from_process)
         .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     let namespaces = saved.namespaces.iter().cloned().collect();
     let snap = live::read(client, &namespaces, settings.parallelism).await?;

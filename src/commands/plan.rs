@@ -91,7 +91,7 @@ pub fn load_manifests(
     paths: &[std::path::PathBuf],
 ) -> Result<manifest::DesiredSet, Error> {
     let paths = settings.manifest_paths(paths);
-    manifest::load(&paths, &process_env).map_err(Error::Manifest)
+    manifest::load(&paths, &manifest::env::from_process).map_err(Error::Manifest)
 }
 
 pub fn save(
