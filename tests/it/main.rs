@@ -6,6 +6,7 @@ mod client;
 mod common;
 mod contract;
 mod corpus;
+mod export;
 mod faults;
 mod harness;
 mod hostile;

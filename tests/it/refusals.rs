@@ -197,3 +197,72 @@ fn validate_warns_about_sync_point_for_newarch() {
         "{err}"
     );
 }
+
+/// Server-side rewrites (issue 10 item 7), each applied by the simulator from source and
+/// tolerated by the normaliser: apply → plan is empty on every profile.
+/// - `large_message_handle_option`/`_compression` "" → "none": tiflow v7.5.0–v8.5.0 and
+///   pingcap/ticdc v8.5.7-release.1 pkg/config/large_message.go `AdjustAndValidate`;
+/// - event-filter fields without omitempty come back as `null`/`""` (api/v2/model.go
+///   `EventFilterRule`), `claim_check_raw_value` as false (`LargeMessageHandleConfig`, v8.5+);
+/// - newarch, tables across nodes: `write_key_threshold` raised to 10485760,
+///   `region_count_per_span` clamped to `region_threshold`, `enable_splittable_check` derived
+///   (pingcap/ticdc v8.5.7-release.1 pkg/config/scheduler_config.go `ValidateAndAdjust`);
+/// - `performance_mode` dropped by every released server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_rewrites_plan_empty_after_apply() {
+    use crate::harness::{assert_empty, converge, manifests, plan, sim};
+    for (name, sc) in profiles() {
+        let newarch = sc.profile == SimProfile::Newarch;
+        let s = sim(sc).await;
+        let mut yaml = String::from(
+            "changefeeds:
+  - id: lm
+    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json\"
+    replica_config:
+      sink:
+        kafka_config:
+          large_message_handle:
+            large_message_handle_compression: \"\"
+  - id: ef
+    sink_uri: \"blackhole://\"
+    replica_config:
+      performance_mode: low-latency
+      filter:
+        event_filters:
+          - matcher: [\"a.*\"]
+            ignore_event: [\"delete\"]
+",
+        );
+        if newarch {
+            yaml.push_str(
+                "  - id: sched
+    sink_uri: \"mysql://root@127.0.0.1:3306/\"
+    replica_config:
+      scheduler:
+        enable_table_across_nodes: true
+        write_key_threshold: 100
+        region_count_per_span: 50000
+",
+            );
+        }
+        let desired = manifests(&yaml);
+        converge(&s, &desired).await;
+        let c = client_for(&s);
+        let lm = c.get_changefeed("default", "lm").await.unwrap().config.unwrap();
+        let h = &lm["sink"]["kafka_config"]["large_message_handle"];
+        assert_eq!(h["large_message_handle_compression"], json!("none"), "{name}");
+        assert_eq!(h["large_message_handle_option"], json!("none"), "{name}");
+        let ef = c.get_changefeed("default", "ef").await.unwrap().config.unwrap();
+        assert_eq!(ef["filter"]["event_filters"][0]["ignore_sql"], json!(null), "{name}");
+        assert_eq!(ef["filter"]["event_filters"][0]["ignore_delete_value_expr"], json!(""), "{name}");
+        assert!(ef.get("performance_mode").is_none(), "{name}");
+        if newarch {
+            let sc = c.get_changefeed("default", "sched").await.unwrap().config.unwrap();
+            assert_eq!(sc["scheduler"]["write_key_threshold"], json!(10_485_760));
+            assert_eq!(sc["scheduler"]["region_count_per_span"], json!(10000));
+            assert_eq!(sc["scheduler"]["enable_splittable_check"], json!(true));
+        }
+        assert_empty(&plan(&s, &desired).await, &format!("{name}: plan after apply"));
+        s.shutdown().await;
+    }
+}
