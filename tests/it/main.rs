@@ -13,5 +13,6 @@ mod hostile;
 mod manifest;
 mod ops;
 mod plan;
+mod props;
 mod refusals;
 mod secrets;
