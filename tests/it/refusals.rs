@@ -266,3 +266,23 @@ async fn server_rewrites_plan_empty_after_apply() {
         s.shutdown().await;
     }
 }
+
+/// `performance_mode` (pingcap/ticdc master pkg/config/replica_config.go: `throughput` or
+/// `low-latency`; in no released tag): the manifest takes TiCDC's values, not `latency`, and
+/// `validate` warns that released servers drop it.
+#[test]
+fn performance_mode_takes_ticdc_values_and_warns() {
+    let load = |v: &str| {
+        cdcform::manifest::load_str(
+            "cf.yaml",
+            &format!("changefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n    replica_config:\n      performance_mode: {v}\n"),
+            &|_| None,
+        )
+    };
+    let ok = load("low-latency").expect("low-latency is TiCDC's value");
+    let w = cdcform::manifest::compat::warnings(&ok.changefeeds[0], None);
+    assert!(w[0].message.contains("unreleased"), "{w:?}");
+    assert!(load("throughput").is_ok());
+    let e = load("latency").unwrap_err().to_string();
+    assert!(e.contains("latency"), "{e}");
+}
