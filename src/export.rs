@@ -190,11 +190,8 @@ fn minimal_config(
 ) -> Value {
     let id = &l.info.id;
     let eff = normalize::effective_desired(profile, uri, None);
-    let live = normalize::normalize_live(
-        profile,
-        uri,
-        l.info.config.as_ref().unwrap_or(&Value::Null),
-    );
+    let live =
+        normalize::normalize_live(profile, uri, l.info.config.as_ref().unwrap_or(&Value::Null));
     let known = normalize::known_paths();
     let mut cfg = Value::Object(Map::new());
     let base = flatten(&eff.compare);

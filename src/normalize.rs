@@ -275,10 +275,7 @@ pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
             x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
         }
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|(p, q)| equivalent(Some(p), Some(q)))
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equivalent(Some(p), Some(q)))
         }
         (Some(Value::Object(x)), Some(Value::Object(y))) => x
             .keys()
@@ -358,7 +355,10 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
     if class != SinkClass::Mysql && get_path(cfg, lmh).is_some_and(Value::is_object) {
         // The server's large-message `AdjustAndValidate` fills an empty option/compression with
         // "none" (tiflow pkg/config/large_message.go, v7.5 on).
-        for k in ["large_message_handle_option", "large_message_handle_compression"] {
+        for k in [
+            "large_message_handle_option",
+            "large_message_handle_compression",
+        ] {
             let p = format!("sink.kafka_config.large_message_handle.{k}");
             if is_empty(get_path(cfg, &p)) {
                 set(cfg, &p, json!("none"));

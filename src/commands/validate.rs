@@ -10,7 +10,8 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
     // cdcform.toml, else `.`. No network is touched.
     let settings = Settings::resolve(g, &process_env)?;
     let paths = settings.manifest_paths(&a.paths);
-    let set = crate::manifest::load(&paths, &crate::manifest::env::from_process).map_err(Error::Manifest)?;
+    let set = crate::manifest::load(&paths, &crate::manifest::env::from_process)
+        .map_err(Error::Manifest)?;
     // The target is unknown offline: warn about what any server architecture refuses or drops.
     for cf in &set.changefeeds {
         for w in crate::manifest::compat::warnings(cf, None) {

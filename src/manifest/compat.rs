@@ -50,7 +50,8 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
     if sync_point && !cf.sink_uri.is_empty() && !is_mysql_scheme(&cf.sink_uri) {
         // pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go ValidateAndAdjust refuses
         // it (500 CDC:ErrInvalidReplicaConfig); tiflow accepts it and drops it on load.
-        let help = "remove `enable_sync_point` (sync points are written only to MySQL/TiDB downstreams)";
+        let help =
+            "remove `enable_sync_point` (sync points are written only to MySQL/TiDB downstreams)";
         match target.map(|p| p.arch) {
             Some(Arch::Newarch) => out.push(warn(
                 format!("`enable_sync_point: true` with a `{scheme}` sink: this new-architecture TiCDC refuses it (CDC:ErrInvalidReplicaConfig)"),
@@ -72,7 +73,9 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
             None => "released servers (tiflow, pingcap/ticdc up to v8.5.7) drop it".to_string(),
         };
         out.push(warn(
-            format!("`performance_mode` exists only in unreleased pingcap/ticdc builds; {target_text}"),
+            format!(
+                "`performance_mode` exists only in unreleased pingcap/ticdc builds; {target_text}"
+            ),
             "remove `performance_mode` unless the cluster runs a pingcap/ticdc build that has it",
         ));
     }
@@ -95,11 +98,16 @@ mod tests {
 
     #[test]
     fn sync_point_warns_per_target() {
-        let k = cf("kafka://k:9092/t?protocol=canal-json", json!({"enable_sync_point": true}));
+        let k = cf(
+            "kafka://k:9092/t?protocol=canal-json",
+            json!({"enable_sync_point": true}),
+        );
         let na = ServerProfile::newarch();
         let cl = ServerProfile::classic(crate::ticdc::Version::new(8, 5, 0));
         assert!(warnings(&k, Some(&na))[0].message.contains("refuses it"));
-        assert!(warnings(&k, None)[0].message.contains("a new-architecture TiCDC refuses it"));
+        assert!(warnings(&k, None)[0]
+            .message
+            .contains("a new-architecture TiCDC refuses it"));
         assert!(warnings(&k, Some(&cl)).is_empty());
         let m = cf("mysql://root@h:3306/", json!({"enable_sync_point": true}));
         assert!(warnings(&m, None).is_empty());

@@ -41,16 +41,22 @@ mod tests {
             any::<u64>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             "\\PC{0,12}".prop_map(Value::String),
-            prop::sample::select(vec!["null", "true", "~", "1", "0x1f", "1e3", "yes", "- a", "#", "a: b", "'", "\"", "${A}", " x ", "\n"])
-                .prop_map(|s| Value::String(s.to_string())),
+            prop::sample::select(vec![
+                "null", "true", "~", "1", "0x1f", "1e3", "yes", "- a", "#", "a: b", "'", "\"",
+                "${A}", " x ", "\n"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
         ]
     }
 
     fn key() -> impl Strategy<Value = String> {
         prop_oneof![
             "\\PC{0,10}",
-            prop::sample::select(vec!["null", "true", "false", "~", "1", "-1", "0.5", "yes", "No", "", "? x", "[a]", "{b}", "&a", "*a", "!t", "%", "@", "`"])
-                .prop_map(str::to_string),
+            prop::sample::select(vec![
+                "null", "true", "false", "~", "1", "-1", "0.5", "yes", "No", "", "? x", "[a]",
+                "{b}", "&a", "*a", "!t", "%", "@", "`"
+            ])
+            .prop_map(str::to_string),
         ]
     }
 

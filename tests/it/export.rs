@@ -13,7 +13,11 @@ use serde_json::{json, Value};
 use crate::harness::{assert_empty, cdcform, client, plan, profiles, sim};
 
 /// Export `namespace` of `s` through the library, as `cdcform export` does.
-pub async fn export_text(s: &Simulator, namespace: &str, ids: &[&str]) -> Result<String, ExportError> {
+pub async fn export_text(
+    s: &Simulator,
+    namespace: &str,
+    ids: &[&str],
+) -> Result<String, ExportError> {
     let c = client(s);
     let ns: BTreeSet<String> = [namespace.to_string()].into();
     let snap = live::read(&c, &ns, 8).await.expect("live read");
@@ -105,10 +109,16 @@ async fn export_of_server_rewritten_configs_validates_and_plans_empty() {
         // Classic servers give the unmasked URI (meta_info): an empty password is exported as
         // is. New-architecture servers mask it (`cdc:xxxxx`), so it stays a placeholder.
         if !newarch {
-            assert!(text.contains("mysql://cdc:@127.0.0.1:3306/"), "{name}: empty password kept:\n{text}");
+            assert!(
+                text.contains("mysql://cdc:@127.0.0.1:3306/"),
+                "{name}: empty password kept:\n{text}"
+            );
         }
         let desired = validate(&text);
-        assert_empty(&plan(&s, &desired).await, &format!("{name}: plan after export"));
+        assert_empty(
+            &plan(&s, &desired).await,
+            &format!("{name}: plan after export"),
+        );
         s.shutdown().await;
     }
 }
@@ -118,10 +128,18 @@ async fn export_of_server_rewritten_configs_validates_and_plans_empty() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_with_nothing_matched_exits_1_and_writes_nothing() {
     let s = sim(crate::harness::classic()).await;
-    raw_create(&s, json!({"changefeed_id": "orders", "sink_uri": "blackhole://"})).await;
+    raw_create(
+        &s,
+        json!({"changefeed_id": "orders", "sink_uri": "blackhole://"}),
+    )
+    .await;
     let e = export_text(&s, "default", &["ordres*"]).await.unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("no changefeed matches --id `ordres*`") && msg.contains("(1 changefeed there)"), "{msg}");
+    assert!(
+        msg.contains("no changefeed matches --id `ordres*`")
+            && msg.contains("(1 changefeed there)"),
+        "{msg}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("out");
     let o = cdcform()
@@ -139,7 +157,10 @@ async fn export_with_nothing_matched_exits_1_and_writes_nothing() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("namespace `empty` (0 changefeeds there)"), "{err}");
+    assert!(
+        err.contains("namespace `empty` (0 changefeeds there)"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
     // An empty list, should export ever write one, is valid too.
     assert!(validate(&export::document(&[]).unwrap()).is_empty());
@@ -151,13 +172,22 @@ async fn export_with_nothing_matched_exits_1_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_with_namespace_plans_empty_without_the_flag() {
     let s = sim(crate::harness::classic()).await;
-    raw_create(&s, json!({"changefeed_id": "n1", "namespace": "team-a", "sink_uri": "blackhole://"})).await;
+    raw_create(
+        &s,
+        json!({"changefeed_id": "n1", "namespace": "team-a", "sink_uri": "blackhole://"}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let o = cdcform()
         .args(["export", "--server", &s.url(), "--namespace", "team-a"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(text.contains("namespace: team-a"), "{text}");
     let f = dir.path().join("e.yaml");
@@ -167,7 +197,12 @@ async fn export_with_namespace_plans_empty_without_the_flag() {
         .arg(&f)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{text}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     s.shutdown().await;
 }
 
@@ -175,10 +210,18 @@ async fn export_with_namespace_plans_empty_without_the_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_variable_is_a_value() {
     let s = sim(crate::harness::classic()).await;
-    raw_create(&s, json!({"changefeed_id": "my", "sink_uri": "mysql://cdc:@127.0.0.1:3306/"})).await;
+    raw_create(
+        &s,
+        json!({"changefeed_id": "my", "sink_uri": "mysql://cdc:@127.0.0.1:3306/"}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("m.yaml");
-    std::fs::write(&f, "changefeeds:\n  - id: my\n    sink_uri: \"mysql://cdc:${PW}@127.0.0.1:3306/\"\n").unwrap();
+    std::fs::write(
+        &f,
+        "changefeeds:\n  - id: my\n    sink_uri: \"mysql://cdc:${PW}@127.0.0.1:3306/\"\n",
+    )
+    .unwrap();
     let o = cdcform()
         .env("PW", "")
         .args(["plan", "--detailed-exitcode", "--server", &s.url()])
@@ -212,7 +255,10 @@ async fn export_of_every_example_validates_and_plans_empty() {
             .filter(|d| d.state != cdcform::manifest::DesiredState::Absent)
             .count();
         assert_eq!(back.len(), live, "{name}: one entry per live changefeed");
-        assert_empty(&plan(&s, &back).await, &format!("{name}: export of the examples"));
+        assert_empty(
+            &plan(&s, &back).await,
+            &format!("{name}: export of the examples"),
+        );
         s.shutdown().await;
     }
 }

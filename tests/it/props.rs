@@ -33,7 +33,10 @@ fn rules() -> impl Strategy<Value = Value> {
 fn event_filter() -> impl Strategy<Value = Value> {
     (
         rules(),
-        prop::sample::subsequence(vec!["delete", "insert", "truncate table", "drop table"], 0..=2),
+        prop::sample::subsequence(
+            vec!["delete", "insert", "truncate table", "drop table"],
+            0..=2,
+        ),
         prop::option::of(Just("^DROP")),
     )
         .prop_map(|(m, ev, sql)| {
@@ -110,7 +113,10 @@ fn specific(sink: &'static str, newarch: bool) -> BoxedStrategy<Map<String, Valu
             let mut s = Map::new();
             if kafka {
                 if let Some((p, m)) = disp {
-                    s.insert("dispatchers".into(), json!([{"matcher": m, "partition": p}]));
+                    s.insert(
+                        "dispatchers".into(),
+                        json!([{"matcher": m, "partition": p}]),
+                    );
                 }
                 if let Some(c) = conc {
                     s.insert("encoder_concurrency".into(), json!(c));
@@ -211,7 +217,11 @@ async fn one_case(
     }
     // Raw POST of the first configuration (as another client would), then export it.
     let raw_id = format!("r{n}");
-    raw_create(s, json!({"changefeed_id": raw_id, "sink_uri": sink, "replica_config": a})).await;
+    raw_create(
+        s,
+        json!({"changefeed_id": raw_id, "sink_uri": sink, "replica_config": a}),
+    )
+    .await;
     let text = export_text(s, "default", &[&raw_id])
         .await
         .map_err(|e| TestCaseError::fail(format!("export: {e}")))?;

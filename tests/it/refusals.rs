@@ -30,7 +30,15 @@ fn on_both() -> Vec<(&'static str, SimConfig)> {
     profiles()
         .into_iter()
         .filter(|(n, _)| *n == "classic v8.5" || *n == "newarch")
-        .map(|(n, c)| (n, SimConfig { tick: std::time::Duration::ZERO, ..c }))
+        .map(|(n, c)| {
+            (
+                n,
+                SimConfig {
+                    tick: std::time::Duration::ZERO,
+                    ..c
+                },
+            )
+        })
         .collect()
 }
 
@@ -131,7 +139,6 @@ async fn the_gc_safepoint_test_hook_still_works() {
     sim.set_gc_safepoint(0);
     c.create_changefeed("default", &x).await.unwrap();
     sim.shutdown().await;
-    let _ = (json!(null), SimProfile::Newarch);
 }
 
 /// pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go `(*ReplicaConfig).ValidateAndAdjust`:
@@ -159,7 +166,10 @@ async fn newarch_refuses_sync_point_on_non_mysql_sinks() {
                 replica_config: Some(json!({"enable_sync_point": true})),
                 ..Default::default()
             };
-            let e = c.update_changefeed("default", "sp2", &upd).await.unwrap_err();
+            let e = c
+                .update_changefeed("default", "sp2", &upd)
+                .await
+                .unwrap_err();
             assert_api(&e, 500, codes::INVALID_REPLICA_CONFIG);
             // A MySQL sink may have it.
             let mut my = cfg("sp3", "mysql://root@127.0.0.1:3306/");
@@ -248,21 +258,51 @@ async fn server_rewrites_plan_empty_after_apply() {
         let desired = manifests(&yaml);
         converge(&s, &desired).await;
         let c = client_for(&s);
-        let lm = c.get_changefeed("default", "lm").await.unwrap().config.unwrap();
+        let lm = c
+            .get_changefeed("default", "lm")
+            .await
+            .unwrap()
+            .config
+            .unwrap();
         let h = &lm["sink"]["kafka_config"]["large_message_handle"];
-        assert_eq!(h["large_message_handle_compression"], json!("none"), "{name}");
+        assert_eq!(
+            h["large_message_handle_compression"],
+            json!("none"),
+            "{name}"
+        );
         assert_eq!(h["large_message_handle_option"], json!("none"), "{name}");
-        let ef = c.get_changefeed("default", "ef").await.unwrap().config.unwrap();
-        assert_eq!(ef["filter"]["event_filters"][0]["ignore_sql"], json!(null), "{name}");
-        assert_eq!(ef["filter"]["event_filters"][0]["ignore_delete_value_expr"], json!(""), "{name}");
+        let ef = c
+            .get_changefeed("default", "ef")
+            .await
+            .unwrap()
+            .config
+            .unwrap();
+        assert_eq!(
+            ef["filter"]["event_filters"][0]["ignore_sql"],
+            json!(null),
+            "{name}"
+        );
+        assert_eq!(
+            ef["filter"]["event_filters"][0]["ignore_delete_value_expr"],
+            json!(""),
+            "{name}"
+        );
         assert!(ef.get("performance_mode").is_none(), "{name}");
         if newarch {
-            let sc = c.get_changefeed("default", "sched").await.unwrap().config.unwrap();
+            let sc = c
+                .get_changefeed("default", "sched")
+                .await
+                .unwrap()
+                .config
+                .unwrap();
             assert_eq!(sc["scheduler"]["write_key_threshold"], json!(10_485_760));
             assert_eq!(sc["scheduler"]["region_count_per_span"], json!(10000));
             assert_eq!(sc["scheduler"]["enable_splittable_check"], json!(true));
         }
-        assert_empty(&plan(&s, &desired).await, &format!("{name}: plan after apply"));
+        assert_empty(
+            &plan(&s, &desired).await,
+            &format!("{name}: plan after apply"),
+        );
         s.shutdown().await;
     }
 }
