@@ -366,6 +366,14 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
         }
     }
     if profile.arch == Arch::Newarch
+        && get_path(cfg, "consistent.level").and_then(Value::as_str) == Some("eventual")
+        && is_empty(get_path(cfg, "consistent.compression"))
+    {
+        // New-architecture servers (pingcap/ticdc v8.5.7 pkg/config/consistent.go) name the
+        // default redo compression once redo is on.
+        set(cfg, "consistent.compression", json!("none"));
+    }
+    if profile.arch == Arch::Newarch
         && get_path(cfg, "scheduler.enable_table_across_nodes") == Some(&Value::Bool(true))
     {
         for (p, v) in newarch_scheduler_rewrites(cfg, class) {
@@ -528,7 +536,7 @@ pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value
 }
 
 /// Keys the servers cdcform knows do not hold: `performance_mode` is in no released tiflow or
-/// pingcap/ticdc (only pingcap/ticdc master after v8.5.7-release.1), whose JSON decoding drops
+/// pingcap/ticdc (only pingcap/ticdc master after v8.5.7), whose JSON decoding drops
 /// it, so it is never compared (`validate` and `plan` warn about it instead).
 fn drop_unheld(cfg: &mut Value) {
     remove_path(cfg, "performance_mode");

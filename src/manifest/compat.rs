@@ -48,7 +48,7 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
     let sync_point = cfg.get("enable_sync_point") == Some(&Value::Bool(true));
     let scheme = cf.sink_uri.split(':').next().unwrap_or("");
     if sync_point && !cf.sink_uri.is_empty() && !is_mysql_scheme(&cf.sink_uri) {
-        // pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go ValidateAndAdjust refuses
+        // pingcap/ticdc v8.5.7 pkg/config/replica_config.go ValidateAndAdjust refuses
         // it (500 CDC:ErrInvalidReplicaConfig); tiflow accepts it and drops it on load.
         let help =
             "remove `enable_sync_point` (sync points are written only to MySQL/TiDB downstreams)";
@@ -66,7 +66,7 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
     }
     if cfg.get("performance_mode").is_some() {
         // Added to pingcap/ticdc master by PR #5862 (2026-08-07); no released tag of either
-        // repository (tiflow up to v8.5.7, pingcap/ticdc up to v8.5.7-release.1) has the key, and
+        // repository (tiflow up to v8.5.7, pingcap/ticdc up to v8.5.7) has the key, and
         // their JSON decoding drops it.
         let target_text = match target {
             Some(p) => format!("this server ({}) drops it", p.label()),

@@ -131,7 +131,7 @@ pub fn defaults(profile: &SimProfile) -> Value {
             o.remove("ignore_ineligible_table");
             sink(o).remove("enable_kafka_sink_v2");
             // No `performance_mode`: it exists only on pingcap/ticdc master (PR #5862, after
-            // v8.5.7-release.1); the released API struct has no such field.
+            // v8.5.7); the released API struct has no such field.
             o.insert("enable_active_active".into(), json!(false));
             o.insert(
                 "active_active_progress_interval".into(),
@@ -256,7 +256,7 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
 
 /// Keys no simulated server's API `ReplicaConfig` has, which encoding/json therefore drops:
 /// `performance_mode` is only on pingcap/ticdc master (api/v2/model.go, PR #5862), in no tag of
-/// tiflow (v7.5.0–v8.5.7) or pingcap/ticdc (up to v8.5.7-release.1).
+/// tiflow (v7.5.0–v8.5.7) or pingcap/ticdc (up to v8.5.7).
 fn drop_unknown_top_level(body: &mut Value) {
     if let Some(o) = body.as_object_mut() {
         o.remove("performance_mode");
@@ -462,6 +462,7 @@ pub fn validate_and_adjust(
     if kind != SinkKind::Mysql {
         large_message_defaults(o);
     }
+    redo_compression(o, profile)?;
     if !profile.is_classic() {
         newarch_scheduler(o, kind);
     }
@@ -481,7 +482,7 @@ pub fn validate_and_adjust(
     }
     let ns = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     if o.get("enable_sync_point").and_then(Value::as_bool) == Some(true) {
-        // pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go
+        // pingcap/ticdc v8.5.7 pkg/config/replica_config.go
         // `(*ReplicaConfig).ValidateAndAdjust`: sync point only for MySQL/TiDB downstreams
         // (tiflow v8.5.0 has no such check; it strips the setting on load instead).
         if !profile.is_classic() && kind != SinkKind::Mysql {
@@ -530,7 +531,7 @@ fn no() -> Value {
     json!(false)
 }
 
-/// tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7-release.1 api/v2/model.go `DispatchRule`: no
+/// tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7 api/v2/model.go `DispatchRule`: no
 /// legacy `dispatcher` key (encoding/json drops it), every field omitempty.
 const DISPATCH_RULE: Tags = &[
     ("matcher", true, null),
@@ -542,7 +543,7 @@ const DISPATCH_RULE: Tags = &[
 /// api/v2/model.go `ColumnSelector` (same tags and versions).
 const COLUMN_SELECTOR: Tags = &[("matcher", true, null), ("columns", true, null)];
 /// api/v2/model.go `EventFilterRule`: no omitempty, so GET shows `null` and `""` for what was
-/// not sent (same in tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7-release.1).
+/// not sent (same in tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7).
 const EVENT_FILTER_RULE: Tags = &[
     ("matcher", false, null),
     ("ignore_event", false, null),
@@ -553,7 +554,7 @@ const EVENT_FILTER_RULE: Tags = &[
     ("ignore_delete_value_expr", false, empty),
 ];
 /// api/v2/model.go `LargeMessageHandleConfig`: no omitempty; `claim_check_raw_value` from tiflow
-/// v8.5.0 (absent in v7.5.0/v8.1.0) and in pingcap/ticdc v8.5.7-release.1.
+/// v8.5.0 (absent in v7.5.0/v8.1.0) and in pingcap/ticdc v8.5.7.
 const LARGE_MESSAGE_HANDLE: Tags = &[
     ("large_message_handle_option", false, empty),
     ("large_message_handle_compression", false, empty),
@@ -610,7 +611,7 @@ fn api_shape(cfg: &mut Value, profile: &SimProfile) {
 }
 
 /// `LargeMessageHandleConfig.AdjustAndValidate` (tiflow v7.5.0–v8.5.0 and pingcap/ticdc
-/// v8.5.7-release.1 pkg/config/large_message.go), run by the sink's `validateAndAdjust` for
+/// v8.5.7 pkg/config/large_message.go), run by the sink's `validateAndAdjust` for
 /// non-MySQL sinks: an empty option and an empty compression become "none".
 fn large_message_defaults(o: &mut Map<String, Value>) {
     let Some(h) = o
@@ -630,7 +631,38 @@ fn large_message_defaults(o: &mut Map<String, Value>) {
     }
 }
 
-/// pingcap/ticdc v8.5.7-release.1 pkg/config/scheduler_config.go
+/// Redo `compression` when redo is enabled (`level: eventual`): pingcap/ticdc v8.5.7
+/// pkg/config/consistent.go `(*ConsistentConfig).validateAndAdjust` turns "" into "none"; both it
+/// and tiflow v8.5.0 (`(*ConsistentConfig).ValidateAndAdjust`, which keeps "") refuse anything but
+/// `none`/`lz4` with `ErrInvalidReplicaConfig`.
+fn redo_compression(o: &mut Map<String, Value>, profile: &SimProfile) -> Result<(), ApiErr> {
+    let Some(c) = o.get_mut("consistent").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    if c.get("level").and_then(Value::as_str) != Some("eventual") {
+        return Ok(());
+    }
+    let mut comp = c
+        .get("compression")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if comp.is_empty() && !profile.is_classic() {
+        comp = "none".into();
+        c.insert("compression".into(), json!("none"));
+    }
+    if !comp.is_empty() && comp != "none" && comp != "lz4" {
+        return Err(ApiErr::new(
+            "CDC:ErrInvalidReplicaConfig",
+            format!(
+                "invalid replica config, The consistent.compression:{comp} must be 'none' or 'lz4'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// pingcap/ticdc v8.5.7 pkg/config/scheduler_config.go
 /// `(*ChangefeedSchedulerConfig).ValidateAndAdjust`, only with `enable_table_across_nodes`:
 /// `write_key_threshold` in (0, 10485760) is raised to `MinWriteKeyThreshold` (10485760);
 /// `region_count_per_span` above a positive `region_threshold` is clamped to it; and

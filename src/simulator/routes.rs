@@ -968,7 +968,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         )));
     }
     // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyCreateChangefeedConfig` checks the GC
-    // safepoint before target-ts; pingcap/ticdc v8.5.7-release.1 api/v2/changefeed.go
+    // safepoint before target-ts; pingcap/ticdc v8.5.7 api/v2/changefeed.go
     // `createChangefeed` after target-ts and `ValidateAndAdjust`.
     if classic {
         before_gc(start_ts, gc)?;
@@ -1042,7 +1042,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     Ok(ok_json(&resp))
 }
 
-/// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 and pingcap/ticdc v8.5.7-release.1
+/// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 and pingcap/ticdc v8.5.7
 /// pkg/txnutil/gc/gc_service.go): a start-ts at or below the minimum service GC safepoint is
 /// refused with `ErrStartTsBeforeGC` (400: it is on the bad-request list).
 fn before_gc(start_ts: u64, safepoint: u64) -> Result<(), ApiErr> {
@@ -1272,7 +1272,7 @@ async fn resume(
                 )));
             }
             // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyResumeChangefeedConfig`,
-            // pingcap/ticdc v8.5.7-release.1 api/v2/changefeed.go (same name).
+            // pingcap/ticdc v8.5.7 api/v2/changefeed.go (same name).
             before_gc(overwrite, gc)?;
         }
         let fail = sh.cfg.faults.as_ref().is_some_and(|f| {

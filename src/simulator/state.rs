@@ -250,7 +250,7 @@ pub const GC_LIFE_TIME_MS: u64 = 10 * 60 * 1000;
 pub const GC_TTL_MS: u64 = 24 * 3600 * 1000;
 
 /// Does this changefeed hold TiCDC's service GC safepoint back? tiflow v8.5.0
-/// `cdc/model/changefeed.go` and pingcap/ticdc v8.5.7-release.1 `pkg/config/changefeed.go`
+/// `cdc/model/changefeed.go` and pingcap/ticdc v8.5.7 `pkg/config/changefeed.go`
 /// (`NeedBlockGC`): normal, stopped, pending and warning do; failed does unless it failed
 /// because of GC (`IsChangefeedGCFastFailErrorCode`); finished and removed do not.
 fn blocks_gc(cf: &Cf) -> bool {
@@ -289,7 +289,7 @@ impl State {
 
     /// The minimum service GC safepoint PD reports (`UpdateServiceGCSafePoint`), which
     /// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 `pkg/txnutil/gc/gc_service.go`, pingcap/ticdc
-    /// v8.5.7-release.1 the same file) compares a start-ts against. It is the smaller of TiDB's
+    /// v8.5.7 the same file) compares a start-ts against. It is the smaller of TiDB's
     /// GC worker safepoint (now − `tikv_gc_life_time`) and TiCDC's service safepoint (the minimum
     /// checkpoint − 1 of the changefeeds that block GC, tiflow `cdc/owner/owner.go`
     /// `updateGCSafepoint`; ticdc `coordinator/coordinator.go`), never lower than the hook's

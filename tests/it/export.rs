@@ -58,7 +58,7 @@ pub async fn raw_create(s: &Simulator, body: Value) {
 }
 
 /// Raw create bodies that exercise what the server rewrites or drops (tiflow v8.5.0 and
-/// pingcap/ticdc v8.5.7-release.1 api/v2/model.go: no `dispatcher` in `DispatchRule`, no
+/// pingcap/ticdc v8.5.7 api/v2/model.go: no `dispatcher` in `DispatchRule`, no
 /// omitempty on `EventFilterRule`/`LargeMessageHandleConfig`; large_message.go fills "none").
 fn rewritten_bodies(newarch: bool) -> Vec<Value> {
     let mut v = vec![

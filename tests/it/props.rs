@@ -107,8 +107,9 @@ fn specific(sink: &'static str, newarch: bool) -> BoxedStrategy<Map<String, Valu
         prop::option::of(prop::sample::select(vec!["", "none", "lz4"])),
         prop::option::of(prop::sample::select(vec!["30s", "1m", "10m"])),
         prop::option::of((0i64..20_000_000, 1i64..20_000)),
+        prop::option::of(prop::sample::select(vec!["", "none", "lz4"])),
     )
-        .prop_map(move |(disp, conc, lmh, sp, sched)| {
+        .prop_map(move |(disp, conc, lmh, sp, sched, redo)| {
             let mut o = Map::new();
             let mut s = Map::new();
             if kafka {
@@ -132,6 +133,13 @@ fn specific(sink: &'static str, newarch: bool) -> BoxedStrategy<Map<String, Valu
                 if let Some(i) = sp {
                     o.insert("enable_sync_point".into(), json!(true));
                     o.insert("sync_point_interval".into(), json!(i));
+                }
+                if let Some(c) = redo {
+                    o.insert(
+                        "consistent".into(),
+                        json!({"level": "eventual", "storage": "file:///tmp/cdcform-redo",
+                            "compression": c}),
+                    );
                 }
             }
             if newarch && !mysql {
@@ -244,36 +252,48 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(6)
+        .unwrap_or(8)
 }
 
-/// Every profile, a fixed seed (deterministic RNG), `PROPTEST_CASES` cases each (default 6).
-#[test]
-fn generated_configs_plan_empty_after_apply_mutation_and_export() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+/// One profile: its own simulator and runtime, a fixed seed (deterministic RNG).
+fn run_profile(name: &str, cfg: cdcform::simulator::SimConfig) -> Result<(), String> {
+    // A current-thread runtime drives the simulator whenever the test waits on it.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    for (name, cfg) in profiles() {
-        let newarch = cfg.profile == SimProfile::Newarch;
-        let s = rt.block_on(sim(cfg));
-        let counter = AtomicUsize::new(0);
-        let config = Config {
-            cases: cases(),
-            max_shrink_iters: 32,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
-        let r = runner.run(&case(newarch), |c| {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            rt.block_on(one_case(&s, n, c))
-        });
-        if let Err(e) = r {
-            panic!("{name}: {e}");
-        }
-        rt.block_on(s.shutdown());
-    }
+    let newarch = cfg.profile == SimProfile::Newarch;
+    let s = rt.block_on(sim(cfg));
+    let counter = AtomicUsize::new(0);
+    let config = Config {
+        cases: cases(),
+        max_shrink_iters: 32,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let r = runner.run(&case(newarch), |c| {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        rt.block_on(one_case(&s, n, c))
+    });
+    rt.block_on(s.shutdown());
+    r.map_err(|e| format!("{name}: {e}"))
+}
+
+/// Every profile, `PROPTEST_CASES` cases each (default 8). The profiles run side by side: a case
+/// mostly waits (apply waits for the checkpoint to move after a resume), it hardly computes.
+#[test]
+fn generated_configs_plan_empty_after_apply_mutation_and_export() {
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = profiles()
+            .into_iter()
+            .map(|(name, cfg)| scope.spawn(move || run_profile(name, cfg)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().expect("profile thread").err())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -5,7 +5,7 @@ use cdcform::simulator::{SimConfig, SimProfile};
 use cdcform::ticdc::error::codes;
 use cdcform::ticdc::models::ChangefeedConfig;
 use cdcform::ticdc::{Client, ClientError};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{client_for, start_sim};
 use crate::harness::profiles;
@@ -46,7 +46,7 @@ async fn now(c: &Client) -> u64 {
     c.tso().await.unwrap().compose()
 }
 
-/// tiflow v8.5.0 and pingcap/ticdc v8.5.7-release.1 pkg/txnutil/gc/gc_service.go
+/// tiflow v8.5.0 and pingcap/ticdc v8.5.7 pkg/txnutil/gc/gc_service.go
 /// `EnsureChangefeedStartTsSafety`, called by create (`verifyCreateChangefeedConfig` /
 /// `createChangefeed`): TiDB's GC worker keeps the safepoint at now − `tikv_gc_life_time` (10m).
 #[tokio::test]
@@ -101,7 +101,7 @@ async fn a_paused_changefeed_holds_the_gc_safepoint_back() {
 }
 
 /// `verifyResumeChangefeedConfig` (tiflow v8.5.0 cdc/api/v2/api_helpers.go, pingcap/ticdc
-/// v8.5.7-release.1 api/v2/changefeed.go): `overwrite_checkpoint_ts` goes through the same check.
+/// v8.5.7 api/v2/changefeed.go): `overwrite_checkpoint_ts` goes through the same check.
 #[tokio::test]
 async fn resume_with_overwrite_checkpoint_behind_gc_is_refused() {
     for (name, sc) in on_both() {
@@ -141,7 +141,7 @@ async fn the_gc_safepoint_test_hook_still_works() {
     sim.shutdown().await;
 }
 
-/// pingcap/ticdc v8.5.7-release.1 pkg/config/replica_config.go `(*ReplicaConfig).ValidateAndAdjust`:
+/// pingcap/ticdc v8.5.7 pkg/config/replica_config.go `(*ReplicaConfig).ValidateAndAdjust`:
 /// sync point needs a MySQL/TiDB sink; api/v2/changefeed.go wraps the error in
 /// `ErrInvalidReplicaConfig`, which is not on pkg/api/util.go's bad-request list (500). tiflow
 /// v8.5.0 has no such check and accepts it.
@@ -211,12 +211,12 @@ fn validate_warns_about_sync_point_for_newarch() {
 /// Server-side rewrites (issue 10 item 7), each applied by the simulator from source and
 /// tolerated by the normaliser: apply → plan is empty on every profile.
 /// - `large_message_handle_option`/`_compression` "" → "none": tiflow v7.5.0–v8.5.0 and
-///   pingcap/ticdc v8.5.7-release.1 pkg/config/large_message.go `AdjustAndValidate`;
+///   pingcap/ticdc v8.5.7 pkg/config/large_message.go `AdjustAndValidate`;
 /// - event-filter fields without omitempty come back as `null`/`""` (api/v2/model.go
 ///   `EventFilterRule`), `claim_check_raw_value` as false (`LargeMessageHandleConfig`, v8.5+);
 /// - newarch, tables across nodes: `write_key_threshold` raised to 10485760,
 ///   `region_count_per_span` clamped to `region_threshold`, `enable_splittable_check` derived
-///   (pingcap/ticdc v8.5.7-release.1 pkg/config/scheduler_config.go `ValidateAndAdjust`);
+///   (pingcap/ticdc v8.5.7 pkg/config/scheduler_config.go `ValidateAndAdjust`);
 /// - `performance_mode` dropped by every released server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_rewrites_plan_empty_after_apply() {
@@ -241,6 +241,15 @@ async fn server_rewrites_plan_empty_after_apply() {
         event_filters:
           - matcher: [\"a.*\"]
             ignore_event: [\"delete\"]
+",
+        );
+        yaml.push_str(
+            "  - id: redo
+    sink_uri: \"mysql://root@127.0.0.1:3306/\"
+    replica_config:
+      consistent:
+        level: eventual
+        storage: \"file:///tmp/cdcform-redo\"
 ",
         );
         if newarch {
@@ -288,6 +297,21 @@ async fn server_rewrites_plan_empty_after_apply() {
             "{name}"
         );
         assert!(ef.get("performance_mode").is_none(), "{name}");
+        let redo = c
+            .get_changefeed("default", "redo")
+            .await
+            .unwrap()
+            .config
+            .unwrap();
+        let want = if newarch { json!("none") } else { Value::Null };
+        assert_eq!(
+            redo["consistent"]
+                .get("compression")
+                .cloned()
+                .unwrap_or(Value::Null),
+            want,
+            "{name}"
+        );
         if newarch {
             let sc = c
                 .get_changefeed("default", "sched")
@@ -325,4 +349,30 @@ fn performance_mode_takes_ticdc_values_and_warns() {
     assert!(load("throughput").is_ok());
     let e = load("latency").unwrap_err().to_string();
     assert!(e.contains("latency"), "{e}");
+}
+
+/// Redo compression other than `none`/`lz4` (with redo on): pingcap/ticdc v8.5.7
+/// pkg/config/consistent.go `validateAndAdjust` and tiflow v8.5.0 `ValidateAndAdjust` refuse it
+/// with `ErrInvalidReplicaConfig` (not on the bad-request list: 500).
+#[tokio::test]
+async fn redo_compression_is_checked() {
+    for (name, sc) in on_both() {
+        let sim = start_sim(sc).await;
+        let c = client_for(&sim);
+        let mut body = cfg("redo", "mysql://root@127.0.0.1:3306/");
+        body.replica_config = Some(json!({"consistent": {"level": "eventual",
+            "storage": "file:///tmp/cdcform-redo", "compression": "zstd"}}));
+        let e = c.create_changefeed("default", &body).await.unwrap_err();
+        assert_api(&e, 500, codes::INVALID_REPLICA_CONFIG);
+        assert!(
+            e.to_string().contains("must be 'none' or 'lz4'"),
+            "{name}: {e}"
+        );
+        // Redo off: the value is not looked at.
+        body.replica_config = Some(json!({"consistent": {"level": "none", "compression": "zstd"}}));
+        c.create_changefeed("default", &body)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        sim.shutdown().await;
+    }
 }
