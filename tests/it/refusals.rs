@@ -224,55 +224,10 @@ async fn server_rewrites_plan_empty_after_apply() {
     for (name, sc) in profiles() {
         let newarch = sc.profile == SimProfile::Newarch;
         let s = sim(sc).await;
-        let mut yaml = String::from(
-            "changefeeds:
-  - id: lm
-    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json\"
-    replica_config:
-      sink:
-        kafka_config:
-          large_message_handle:
-            large_message_handle_compression: \"\"
-  - id: ef
-    sink_uri: \"blackhole://\"
-    replica_config:
-      performance_mode: low-latency
-      filter:
-        event_filters:
-          - matcher: [\"a.*\"]
-            ignore_event: [\"delete\"]
-",
-        );
-        yaml.push_str(
-            "  - id: redo
-    sink_uri: \"mysql://root@127.0.0.1:3306/\"
-    replica_config:
-      consistent:
-        level: eventual
-        storage: \"file:///tmp/cdcform-redo\"
-",
-        );
-        if newarch {
-            yaml.push_str(
-                "  - id: sched
-    sink_uri: \"mysql://root@127.0.0.1:3306/\"
-    replica_config:
-      scheduler:
-        enable_table_across_nodes: true
-        write_key_threshold: 100
-        region_count_per_span: 50000
-",
-            );
-        }
-        let desired = manifests(&yaml);
+        let desired = manifests(&rewrites_manifest(newarch));
         converge(&s, &desired).await;
         let c = client_for(&s);
-        let lm = c
-            .get_changefeed("default", "lm")
-            .await
-            .unwrap()
-            .config
-            .unwrap();
+        let lm = config_of(&c, "lm").await;
         let h = &lm["sink"]["kafka_config"]["large_message_handle"];
         assert_eq!(
             h["large_message_handle_compression"],
@@ -280,55 +235,75 @@ async fn server_rewrites_plan_empty_after_apply() {
             "{name}"
         );
         assert_eq!(h["large_message_handle_option"], json!("none"), "{name}");
-        let ef = c
-            .get_changefeed("default", "ef")
-            .await
-            .unwrap()
-            .config
-            .unwrap();
-        assert_eq!(
-            ef["filter"]["event_filters"][0]["ignore_sql"],
-            json!(null),
-            "{name}"
-        );
-        assert_eq!(
-            ef["filter"]["event_filters"][0]["ignore_delete_value_expr"],
-            json!(""),
-            "{name}"
-        );
+        let ef = config_of(&c, "ef").await;
+        let rule = &ef["filter"]["event_filters"][0];
+        assert_eq!(rule["ignore_sql"], json!(null), "{name}");
+        assert_eq!(rule["ignore_delete_value_expr"], json!(""), "{name}");
         assert!(ef.get("performance_mode").is_none(), "{name}");
-        let redo = c
-            .get_changefeed("default", "redo")
-            .await
-            .unwrap()
-            .config
-            .unwrap();
+        let redo = config_of(&c, "redo").await;
         let want = if newarch { json!("none") } else { Value::Null };
-        assert_eq!(
-            redo["consistent"]
-                .get("compression")
-                .cloned()
-                .unwrap_or(Value::Null),
-            want,
-            "{name}"
-        );
+        let got = redo["consistent"].get("compression").cloned();
+        assert_eq!(got.unwrap_or(Value::Null), want, "{name}");
         if newarch {
-            let sc = c
-                .get_changefeed("default", "sched")
-                .await
-                .unwrap()
-                .config
-                .unwrap();
+            let sc = config_of(&c, "sched").await;
             assert_eq!(sc["scheduler"]["write_key_threshold"], json!(10_485_760));
             assert_eq!(sc["scheduler"]["region_count_per_span"], json!(10000));
             assert_eq!(sc["scheduler"]["enable_splittable_check"], json!(true));
         }
-        assert_empty(
-            &plan(&s, &desired).await,
-            &format!("{name}: plan after apply"),
-        );
+        let p = plan(&s, &desired).await;
+        assert_empty(&p, &format!("{name}: plan after apply"));
         s.shutdown().await;
     }
+}
+
+async fn config_of(c: &Client, id: &str) -> Value {
+    c.get_changefeed("default", id)
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+}
+
+/// Manifests whose values the server rewrites (see above).
+fn rewrites_manifest(newarch: bool) -> String {
+    let mut yaml = String::from(
+        r#"changefeeds:
+  - id: lm
+    sink_uri: "kafka://127.0.0.1:9092/t?protocol=canal-json"
+    replica_config:
+      sink:
+        kafka_config:
+          large_message_handle:
+            large_message_handle_compression: ""
+  - id: ef
+    sink_uri: "blackhole://"
+    replica_config:
+      performance_mode: low-latency
+      filter:
+        event_filters:
+          - matcher: ["a.*"]
+            ignore_event: ["delete"]
+  - id: redo
+    sink_uri: "mysql://root@127.0.0.1:3306/"
+    replica_config:
+      consistent:
+        level: eventual
+        storage: "file:///tmp/cdcform-redo"
+"#,
+    );
+    if newarch {
+        yaml.push_str(
+            r#"  - id: sched
+    sink_uri: "mysql://root@127.0.0.1:3306/"
+    replica_config:
+      scheduler:
+        enable_table_across_nodes: true
+        write_key_threshold: 100
+        region_count_per_span: 50000
+"#,
+        );
+    }
+    yaml
 }
 
 /// `performance_mode` (pingcap/ticdc master pkg/config/replica_config.go: `throughput` or
