@@ -515,7 +515,7 @@ pub fn effective_desired(
     let derived = adjust(profile, uri, &mut body);
     let mut compare = body.clone();
     strip(profile, uri, &mut compare);
-    drop_unheld(&mut compare);
+    drop_unheld(profile, &mut compare);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
@@ -531,15 +531,29 @@ pub fn effective_desired(
 pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value {
     let mut v = live.clone();
     strip(profile, uri, &mut v);
-    drop_unheld(&mut v);
+    drop_unheld(profile, &mut v);
     v
 }
 
-/// Keys the servers cdcform knows do not hold: `performance_mode` is in no released tiflow or
-/// pingcap/ticdc (only pingcap/ticdc master after v8.5.7), whose JSON decoding drops
-/// it, so it is never compared (`validate` and `plan` warn about it instead).
-fn drop_unheld(cfg: &mut Value) {
+/// Keys the server does not hold, so they are never compared (`validate` and `plan` warn about
+/// them instead): `performance_mode` and event filters' `ignore_update_only_columns` exist only
+/// on pingcap/ticdc master (after v8.5.7), and tiflow's dispatch rules have no `target-schema` /
+/// `target-table` (pingcap/ticdc v8.5.7 api/v2/model.go has them). Their JSON decoding drops them.
+fn drop_unheld(profile: &ServerProfile, cfg: &mut Value) {
     remove_path(cfg, "performance_mode");
+    let mut drop_in = |path: &str, keys: &[&str]| {
+        if let Some(Value::Array(items)) = get_path_mut(cfg, path) {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                for k in keys {
+                    item.remove(*k);
+                }
+            }
+        }
+    };
+    drop_in("filter.event_filters", &["ignore_update_only_columns"]);
+    if profile.arch == Arch::Classic {
+        drop_in("sink.dispatchers", &["target-schema", "target-table"]);
+    }
 }
 
 // ---------- which keys cdcform knows ----------

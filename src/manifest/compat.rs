@@ -64,6 +64,7 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
             Some(Arch::Classic) => {}
         }
     }
+    unreleased_keys(cfg, target, &warn, &mut out);
     if cfg.get("performance_mode").is_some() {
         // Added to pingcap/ticdc master by PR #5862 (2026-08-07); no released tag of either
         // repository (tiflow up to v8.5.7, pingcap/ticdc up to v8.5.7) has the key, and
@@ -80,6 +81,41 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
         ));
     }
     out
+}
+
+/// Keys of list items that some servers drop: `ignore_update_only_columns` of event filters
+/// (pingcap/ticdc master only, PR #5194), `target-schema`/`target-table` of dispatch rules
+/// (pingcap/ticdc v8.5.7 api/v2/model.go; tiflow has neither).
+fn unreleased_keys(
+    cfg: &Value,
+    target: Option<&ServerProfile>,
+    warn: &dyn Fn(String, &str) -> CompatWarning,
+    out: &mut Vec<CompatWarning>,
+) {
+    let items = |path: &str| -> Vec<Value> {
+        cfg.pointer(path)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    if items("/filter/event_filters")
+        .iter()
+        .any(|r| r.get("ignore_update_only_columns").is_some())
+    {
+        out.push(warn(
+            "`ignore_update_only_columns` exists only in unreleased pingcap/ticdc builds; released servers drop it".into(),
+            "remove it unless the cluster runs a pingcap/ticdc build that has it",
+        ));
+    }
+    let routed = items("/sink/dispatchers")
+        .iter()
+        .any(|r| r.get("target-schema").is_some() || r.get("target-table").is_some());
+    if routed && target.is_none_or(|p| p.arch == Arch::Classic) {
+        out.push(warn(
+            "`target-schema`/`target-table` in a dispatch rule: classic TiCDC (tiflow) drops them; only new-architecture servers route tables".into(),
+            "remove them, or target a new-architecture TiCDC",
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -532,13 +532,16 @@ fn no() -> Value {
 }
 
 /// tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7 api/v2/model.go `DispatchRule`: no
-/// legacy `dispatcher` key (encoding/json drops it), every field omitempty.
+/// legacy `dispatcher` key (encoding/json drops it), every field omitempty. pingcap/ticdc v8.5.7
+/// adds `target-schema` and `target-table` (table routing); tiflow has neither.
 const DISPATCH_RULE: Tags = &[
     ("matcher", true, null),
     ("partition", true, empty),
     ("index", true, empty),
     ("columns", true, null),
     ("topic", true, empty),
+    ("target-schema", true, empty),
+    ("target-table", true, empty),
 ];
 /// api/v2/model.go `ColumnSelector` (same tags and versions).
 const COLUMN_SELECTOR: Tags = &[("matcher", true, null), ("columns", true, null)];
@@ -600,7 +603,12 @@ fn api_shape(cfg: &mut Value, profile: &SimProfile) {
     } else {
         &LARGE_MESSAGE_HANDLE[..3]
     };
-    reencode_items(cfg.pointer_mut("/sink/dispatchers"), DISPATCH_RULE);
+    let dispatch: Tags = if profile.is_classic() {
+        &DISPATCH_RULE[..5]
+    } else {
+        DISPATCH_RULE
+    };
+    reencode_items(cfg.pointer_mut("/sink/dispatchers"), dispatch);
     reencode_items(cfg.pointer_mut("/sink/column_selectors"), COLUMN_SELECTOR);
     reencode_items(cfg.pointer_mut("/filter/event_filters"), EVENT_FILTER_RULE);
     if let Some(h) = cfg.pointer_mut("/sink/kafka_config/large_message_handle") {

@@ -351,3 +351,46 @@ async fn redo_compression_is_checked() {
         sim.shutdown().await;
     }
 }
+
+/// Keys some servers' API structs lack are dropped on decode, and the normaliser does not
+/// compare them: `target-schema`/`target-table` of dispatch rules (pingcap/ticdc v8.5.7
+/// api/v2/model.go `DispatchRule` has them, tiflow v8.5.0 cdc/api/v2/model.go does not) and
+/// `ignore_update_only_columns` of event filters (pingcap/ticdc master only, PR #5194).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
+    use crate::harness::{assert_empty, converge, manifests, plan, sim};
+    let yaml = r#"changefeeds:
+  - id: routed
+    sink_uri: "kafka://127.0.0.1:9092/t?protocol=canal-json"
+    replica_config:
+      filter:
+        event_filters:
+          - matcher: ["a.*"]
+            ignore_update_only_columns: ["updated_at"]
+      sink:
+        dispatchers:
+          - matcher: ["a.*"]
+            partition: table
+            target-schema: "{schema}_bak"
+"#;
+    let desired = manifests(yaml);
+    let w = cdcform::manifest::compat::warnings(&desired[0], None);
+    assert_eq!(w.len(), 2, "{w:?}");
+    for (name, sc) in profiles() {
+        let newarch = sc.profile == SimProfile::Newarch;
+        let s = sim(sc).await;
+        converge(&s, &desired).await;
+        let cfg = config_of(&client_for(&s), "routed").await;
+        let rule = &cfg["sink"]["dispatchers"][0];
+        assert_eq!(
+            rule.get("target-schema").is_some(),
+            newarch,
+            "{name}: {rule}"
+        );
+        let ef = &cfg["filter"]["event_filters"][0];
+        assert!(ef.get("ignore_update_only_columns").is_none(), "{name}");
+        let p = plan(&s, &desired).await;
+        assert_empty(&p, &format!("{name}: plan after apply"));
+        s.shutdown().await;
+    }
+}
