@@ -115,15 +115,17 @@ pub fn defaults(profile: &ServerProfile) -> Value {
         let o = d.as_object_mut().expect("object");
         o.remove("force_replicate");
         o.remove("ignore_ineligible_table");
-        o.insert("enable_active_active".into(), json!(false));
-        o.insert(
-            "active_active_progress_interval".into(),
-            json!(1800000000000u64),
-        );
-        o.insert(
-            "active_active_sync_stats_interval".into(),
-            json!(60000000000u64),
-        );
+        if has_active_active(profile) {
+            o.insert("enable_active_active".into(), json!(false));
+            o.insert(
+                "active_active_progress_interval".into(),
+                json!(1800000000000u64),
+            );
+            o.insert(
+                "active_active_sync_stats_interval".into(),
+                json!(60000000000u64),
+            );
+        }
         o.insert(
             "scheduler".into(),
             json!({
@@ -541,6 +543,15 @@ pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value
 /// `target-table` (pingcap/ticdc v8.5.7 api/v2/model.go has them). Their JSON decoding drops them.
 fn drop_unheld(profile: &ServerProfile, cfg: &mut Value) {
     remove_path(cfg, "performance_mode");
+    if !has_active_active(profile) {
+        for k in [
+            "enable_active_active",
+            "active_active_progress_interval",
+            "active_active_sync_stats_interval",
+        ] {
+            remove_path(cfg, k);
+        }
+    }
     let mut drop_in = |path: &str, keys: &[&str]| {
         if let Some(Value::Array(items)) = get_path_mut(cfg, path) {
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
@@ -551,9 +562,25 @@ fn drop_unheld(profile: &ServerProfile, cfg: &mut Value) {
         }
     };
     drop_in("filter.event_filters", &["ignore_update_only_columns"]);
-    if profile.arch == Arch::Classic {
+    if !has_table_routing(profile) {
         drop_in("sink.dispatchers", &["target-schema", "target-table"]);
     }
+}
+
+/// New-architecture next-gen builds (pingcap/ticdc v26.3.x, v8.5.4-nextgen.*) have the
+/// active-active keys in api/v2/model.go `ReplicaConfig`; v8.5.7 and tiflow do not.
+pub fn has_active_active(profile: &ServerProfile) -> bool {
+    profile.arch == Arch::Newarch && is_next_gen(profile)
+}
+
+/// Dispatch rules route tables (`target-schema`/`target-table`) in pingcap/ticdc v8.5.7
+/// api/v2/model.go `DispatchRule`; neither tiflow nor the next-gen v26.3 builds have them.
+pub fn has_table_routing(profile: &ServerProfile) -> bool {
+    profile.arch == Arch::Newarch && !is_next_gen(profile)
+}
+
+fn is_next_gen(profile: &ServerProfile) -> bool {
+    profile.version.major >= 26 || profile.raw_version.contains("nextgen")
 }
 
 // ---------- which keys cdcform knows ----------
@@ -764,6 +791,33 @@ mod tests {
             Some(&json!(10000))
         );
         assert!(get_path(&na, "force_replicate").is_none());
+    }
+
+    #[test]
+    fn keys_follow_the_newarch_build() {
+        // pingcap/ticdc v8.5.7 api/v2/model.go: table routing, no active-active;
+        // v26.3.4 (next-gen): the other way round.
+        let v857 = ServerProfile::newarch();
+        let next = ServerProfile {
+            version: Version::new(26, 3, 4),
+            raw_version: "v26.3.4".into(),
+            ..ServerProfile::newarch()
+        };
+        assert!(get_path(&defaults(&v857), "enable_active_active").is_none());
+        assert_eq!(
+            get_path(&defaults(&next), "enable_active_active"),
+            Some(&json!(false))
+        );
+        let m = json!({"sink": {"dispatchers": [{"matcher": ["a.*"], "target-schema": "b"}]}});
+        let uri = "kafka://k/t?protocol=canal-json";
+        let keep = effective_desired(&v857, uri, Some(&m));
+        assert!(get_path(&keep.compare, "sink.dispatchers").unwrap()[0]
+            .get("target-schema")
+            .is_some());
+        let drop = effective_desired(&next, uri, Some(&m));
+        assert!(get_path(&drop.compare, "sink.dispatchers").unwrap()[0]
+            .get("target-schema")
+            .is_none());
     }
 
     #[test]

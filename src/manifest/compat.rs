@@ -110,10 +110,23 @@ fn unreleased_keys(
     let routed = items("/sink/dispatchers")
         .iter()
         .any(|r| r.get("target-schema").is_some() || r.get("target-table").is_some());
-    if routed && target.is_none_or(|p| p.arch == Arch::Classic) {
+    if routed && target.is_none_or(|p| !crate::normalize::has_table_routing(p)) {
         out.push(warn(
-            "`target-schema`/`target-table` in a dispatch rule: classic TiCDC (tiflow) drops them; only new-architecture servers route tables".into(),
-            "remove them, or target a new-architecture TiCDC",
+            "`target-schema`/`target-table` in a dispatch rule: only new-architecture v8.5.7-style servers route tables; classic TiCDC (tiflow) and next-gen v26.3 builds drop them".into(),
+            "remove them, or target a pingcap/ticdc v8.5.7 new-architecture server",
+        ));
+    }
+    let active_active = [
+        "enable_active_active",
+        "active_active_progress_interval",
+        "active_active_sync_stats_interval",
+    ];
+    if active_active.iter().any(|k| cfg.get(*k).is_some())
+        && target.is_none_or(|p| !crate::normalize::has_active_active(p))
+    {
+        out.push(warn(
+            "the active-active settings exist only on next-gen new-architecture builds (pingcap/ticdc v26.3); other servers drop them".into(),
+            "remove them unless the cluster runs such a build",
         ));
     }
 }

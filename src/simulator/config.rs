@@ -130,17 +130,9 @@ pub fn defaults(profile: &SimProfile) -> Value {
             o.remove("force_replicate");
             o.remove("ignore_ineligible_table");
             sink(o).remove("enable_kafka_sink_v2");
-            // No `performance_mode`: it exists only on pingcap/ticdc master (PR #5862, after
-            // v8.5.7); the released API struct has no such field.
-            o.insert("enable_active_active".into(), json!(false));
-            o.insert(
-                "active_active_progress_interval".into(),
-                json!(1_800_000_000_000u64),
-            );
-            o.insert(
-                "active_active_sync_stats_interval".into(),
-                json!(60_000_000_000u64),
-            );
+            // No `performance_mode` (pingcap/ticdc master only, PR #5862) and no active-active
+            // keys (next-gen v26.3 builds and master): v8.5.7 api/v2/model.go `ReplicaConfig`
+            // has neither.
             let c = o.get_mut("consistent").unwrap().as_object_mut().unwrap();
             c.insert("storage".into(), json!(""));
             c.insert("compression".into(), json!(""));
@@ -256,10 +248,18 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
 
 /// Keys no simulated server's API `ReplicaConfig` has, which encoding/json therefore drops:
 /// `performance_mode` is only on pingcap/ticdc master (api/v2/model.go, PR #5862), in no tag of
-/// tiflow (v7.5.0–v8.5.7) or pingcap/ticdc (up to v8.5.7).
+/// tiflow (v7.5.0–v8.5.7) or pingcap/ticdc; the active-active keys are in pingcap/ticdc v26.3
+/// (next-gen) and master, not in tiflow nor pingcap/ticdc v8.5.7.
 fn drop_unknown_top_level(body: &mut Value) {
     if let Some(o) = body.as_object_mut() {
-        o.remove("performance_mode");
+        for k in [
+            "performance_mode",
+            "enable_active_active",
+            "active_active_progress_interval",
+            "active_active_sync_stats_interval",
+        ] {
+            o.remove(k);
+        }
     }
 }
 

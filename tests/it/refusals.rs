@@ -355,7 +355,8 @@ async fn redo_compression_is_checked() {
 /// Keys some servers' API structs lack are dropped on decode, and the normaliser does not
 /// compare them: `target-schema`/`target-table` of dispatch rules (pingcap/ticdc v8.5.7
 /// api/v2/model.go `DispatchRule` has them, tiflow v8.5.0 cdc/api/v2/model.go does not) and
-/// `ignore_update_only_columns` of event filters (pingcap/ticdc master only, PR #5194).
+/// `ignore_update_only_columns` of event filters (pingcap/ticdc master only, PR #5194), and the
+/// active-active keys (pingcap/ticdc v26.3 next-gen builds and master, not v8.5.7 nor tiflow).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
     use crate::harness::{assert_empty, converge, manifests, plan, sim};
@@ -363,6 +364,7 @@ async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
   - id: routed
     sink_uri: "kafka://127.0.0.1:9092/t?protocol=canal-json"
     replica_config:
+      enable_active_active: true
       filter:
         event_filters:
           - matcher: ["a.*"]
@@ -375,7 +377,7 @@ async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
 "#;
     let desired = manifests(yaml);
     let w = cdcform::manifest::compat::warnings(&desired[0], None);
-    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w.len(), 3, "{w:?}");
     for (name, sc) in profiles() {
         let newarch = sc.profile == SimProfile::Newarch;
         let s = sim(sc).await;
@@ -389,6 +391,8 @@ async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
         );
         let ef = &cfg["filter"]["event_filters"][0];
         assert!(ef.get("ignore_update_only_columns").is_none(), "{name}");
+        // pingcap/ticdc v8.5.7 api/v2/model.go `ReplicaConfig` has no active-active keys (v26.3 has).
+        assert!(cfg.get("enable_active_active").is_none(), "{name}");
         let p = plan(&s, &desired).await;
         assert_empty(&p, &format!("{name}: plan after apply"));
         s.shutdown().await;
