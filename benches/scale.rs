@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cdcform::apply::{apply, ApplyOptions};
-use cdcform::cli::PlanOptions;
-use cdcform::commands::plan::compute;
 use cdcform::manifest::{DesiredChangefeed, DesiredState};
+use cdcform::plan::pipeline::compute;
+use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
 use cdcform::simulator::{SimConfig, Simulator};
 use cdcform::ticdc::Client;

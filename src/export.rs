@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::{Glob, GlobSetBuilder};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value};
 
 use crate::manifest::Diagnostics;
@@ -283,55 +283,65 @@ fn prune(v: &mut Value, s: &Value, defs: &Value, depth: usize) {
     }
 }
 
-/// The changefeeds to export, by key, or why there are none.
+/// The `--id` globs as one matcher (`None`: every changefeed).
+pub fn id_filter(ids: &[String]) -> Result<Option<GlobSet>, ExportError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in ids {
+        b.add(Glob::new(p).map_err(|source| ExportError::BadGlob {
+            pattern: p.clone(),
+            source,
+        })?);
+    }
+    b.build().map(Some).map_err(|source| ExportError::BadGlob {
+        pattern: ids.join(", "),
+        source,
+    })
+}
+
+/// The changefeeds to export, or why there are none. `read` holds those read in full,
+/// `listed_only` the others of the namespace (known from the list).
 pub fn select<'a>(
-    live: &'a BTreeMap<Key, LiveChangefeed>,
+    read: &'a BTreeMap<Key, LiveChangefeed>,
+    listed_only: &[Key],
     o: &ExportOptions,
 ) -> Result<Vec<&'a LiveChangefeed>, ExportError> {
-    let filter = if o.ids.is_empty() {
-        None
-    } else {
-        let mut b = GlobSetBuilder::new();
-        for p in &o.ids {
-            b.add(Glob::new(p).map_err(|source| ExportError::BadGlob {
-                pattern: p.clone(),
-                source,
-            })?);
-        }
-        Some(b.build().map_err(|source| ExportError::BadGlob {
-            pattern: o.ids.join(", "),
-            source,
-        })?)
-    };
-    let chosen: Vec<&LiveChangefeed> = live
+    let filter = id_filter(&o.ids)?;
+    let chosen: Vec<&LiveChangefeed> = read
         .values()
         .filter(|l| filter.as_ref().is_none_or(|f| f.is_match(&l.info.id)))
         .collect();
-    if chosen.is_empty() {
-        let ids: Vec<&str> = live.values().map(|l| l.info.id.as_str()).collect();
-        let (what, help) = match &o.ids {
-            v if v.is_empty() => (
-                "(the namespace is empty)".to_string(),
-                "check `--namespace` (or the cluster's `namespace` in cdcform.toml)".to_string(),
-            ),
-            v => {
-                let globs: Vec<String> = v.iter().map(|g| format!("`{g}`")).collect();
-                let hint = v
-                    .iter()
-                    .find_map(|g| crate::manifest::schema::did_you_mean(g, ids.iter().copied()))
-                    .map(|m| format!("did you mean `--id {m}`?"))
-                    .unwrap_or_else(|| "list the ids with `cdcform status`".to_string());
-                (format!("--id {}", globs.join(", ")), hint)
-            }
-        };
-        return Err(ExportError::NothingMatched {
-            what,
-            namespace: o.namespace.clone(),
-            total: live.len(),
-            help,
-        });
+    if !chosen.is_empty() {
+        return Ok(chosen);
     }
-    Ok(chosen)
+    let ids: Vec<&str> = read
+        .keys()
+        .chain(listed_only)
+        .map(|k| k.id.as_str())
+        .collect();
+    let (what, help) = if o.ids.is_empty() {
+        (
+            "(the namespace is empty)".to_string(),
+            "check `--namespace` (or the cluster's `namespace` in cdcform.toml)".to_string(),
+        )
+    } else {
+        let globs: Vec<String> = o.ids.iter().map(|g| format!("`{g}`")).collect();
+        let hint = o
+            .ids
+            .iter()
+            .find_map(|g| crate::manifest::schema::did_you_mean(g, ids.iter().copied()))
+            .map(|m| format!("did you mean `--id {m}`?"))
+            .unwrap_or_else(|| "list the ids with `cdcform status`".to_string());
+        (format!("--id {}", globs.join(", ")), hint)
+    };
+    Err(ExportError::NothingMatched {
+        what,
+        namespace: o.namespace.clone(),
+        total: ids.len(),
+        help,
+    })
 }
 
 /// The manifest document for `items`, checked by the same loader `cdcform validate` uses

@@ -6,30 +6,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::apply::{apply, summary_text, ApplyOptions, ApplyReport};
-use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat, PlanOptions};
+use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat};
 use crate::output::Output;
-use crate::plan::planner::make_plan;
-use crate::plan::saved::{fingerprints, restore_desired, SavedPlan};
-use crate::plan::{Key, Plan};
+use crate::plan::pipeline::{compute, load_manifests, recheck_saved, saved_plan_path};
+use crate::plan::Plan;
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
-
-use super::{live, plan as plan_cmd};
-
-/// A saved plan file is JSON with `"kind": "cdcform-plan"`; manifests are YAML.
-fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
-    let [p] = paths else { return None };
-    if !p.is_file() {
-        return None;
-    }
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(p)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .ok()?;
-    let text = String::from_utf8_lossy(&head[..n]);
-    (text.trim_start().starts_with('{') && text.contains("cdcform-plan")).then_some(p.as_path())
-}
 
 fn confirm(out: &Output) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
@@ -82,18 +65,18 @@ fn install_interrupts(opts: &ApplyOptions) {
     });
 }
 
-pub async fn execute(
-    client: &Client,
-    plan: &Plan,
-    opts: &ApplyOptions,
-    out: &Output,
-) -> ApplyReport {
-    let progress = |line: &str| out.progress(line);
-    apply(client, plan, opts, &progress).await
-}
-
 fn finish(report: &ApplyReport, out: &Output) -> i32 {
-    out.data(&summary_text(report));
+    let text = summary_text(report);
+    if out.verbosity < 0 {
+        // -q: the failures (errors) and the final summary line only.
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("  ok ") && !l.starts_with("  skipped "))
+            .collect();
+        out.data(&kept.join("\n"));
+    } else {
+        out.data(&text);
+    }
     if report.entries.iter().any(|e| e.left_paused) {
         for e in report.entries.iter().filter(|e| e.left_paused) {
             out.warn(&format!(
@@ -123,10 +106,30 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
     let plan = if let Some(file) = saved_plan_path(&a.paths) {
         load_saved(file, &settings, &client, wait_timeout, out).await?
     } else {
-        let set = plan_cmd::load_manifests(&settings, &a.paths)?;
-        let (plan, _) =
-            plan_cmd::compute(&settings, &client, &set.changefeeds, &a.opts, wait_timeout).await?;
-        out.data(&plan_cmd::render(&plan, PlanFormat::Human, out));
+        let set = load_manifests(&settings, &a.paths)?;
+        let (plan, _) = compute(
+            &settings,
+            &client,
+            &set.changefeeds,
+            &a.opts.to_options(),
+            wait_timeout,
+        )
+        .await?;
+        // -q with --auto-approve: nobody reads the plan; the apply's summary says it all.
+        if out.verbosity >= 0 || !a.auto_approve {
+            out.data(&out.render_plan(&plan, PlanFormat::Human));
+        }
+        if plan.credentials_block_writes() {
+            return Err(Error::msg(format!(
+                "{} (checked before any change); nothing was changed\n\
+                 help: pass `--user` and set `CDCFORM_PASSWORD` (or `user` and `password_env` in cdcform.toml)",
+                if plan.credentials == Some(crate::ticdc::Credentials::Missing) {
+                    "the server wants basic-auth credentials and none were given"
+                } else {
+                    "the server refused the user or password"
+                }
+            )));
+        }
         if !plan.summary.has_changes() {
             return Ok(if plan.summary.blocked > 0 {
                 exit::ERROR
@@ -140,11 +143,14 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         plan
     };
     install_interrupts(&opts);
-    let report = execute(&client, &plan, &opts, out).await;
+    let report = {
+        let live = out.live_progress();
+        apply(&client, &plan, &opts, &|line: &str| live.line(line)).await
+    };
     Ok(finish(&report, out))
 }
 
-/// Re-read every changefeed the saved plan read; refuse the whole plan if anything moved.
+/// Re-check a saved plan against the cluster and show it.
 async fn load_saved(
     file: &Path,
     settings: &Settings,
@@ -152,62 +158,7 @@ async fn load_saved(
     wait_timeout: Duration,
     out: &Output,
 ) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
-    let saved =
-        SavedPlan::from_json(&text).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
-    if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
-        return Err(Error::msg(format!(
-            "{} was planned against {}, but this apply targets {}; nothing was changed",
-            file.display(),
-            saved.server,
-            settings.server
-        )));
-    }
-    let desired = restore_desired(&saved.desired, &crate::manifest::env::from_process)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
-    let namespaces = saved.namespaces.iter().cloned().collect();
-    let snap = live::read(client, &namespaces, settings.parallelism).await?;
-    let keys = saved.desired.iter().map(|d| Key {
-        namespace: d.namespace.clone(),
-        id: d.id.clone(),
-    });
-    let now = fingerprints(&snap.changefeeds, keys);
-    let moved = saved.moved(&now);
-    if !moved.is_empty() {
-        return Err(Error::msg(format!(
-            "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
-            moved.len(),
-            file.display(),
-            moved.join(", ")
-        )));
-    }
-    let o = PlanOptions {
-        prune: saved.options.prune,
-        replace: saved.options.replace.clone(),
-        gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
-    };
-    let opts = plan_cmd::planner_options(settings, &o, snap.now_tso, wait_timeout);
-    let plan = make_plan(
-        &snap.profile,
-        &settings.server,
-        &desired,
-        &snap.changefeeds,
-        &opts,
-    );
-    let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
-        p.entries
-            .iter()
-            .map(|e| (e.key.clone(), e.action.verb(), e.changes.len()))
-            .collect()
-    };
-    if shape(&plan) != shape(&saved.plan) {
-        return Err(Error::msg(format!(
-            "stale plan: the changes computed now differ from {} (environment variables or cdcform.toml changed?); \
-             nothing was changed. Run `cdcform plan` again",
-            file.display()
-        )));
-    }
-    out.data(&plan_cmd::render(&plan, PlanFormat::Human, out));
+    let plan = recheck_saved(file, settings, client, wait_timeout).await?;
+    out.data(&out.render_plan(&plan, PlanFormat::Human));
     Ok(plan)
 }

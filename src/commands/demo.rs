@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::apply::ApplyOptions;
-use crate::cli::{DemoArgs, PlanFormat, PlanOptions};
+use crate::cli::{DemoArgs, PlanFormat};
 use crate::manifest::{self, DesiredChangefeed, DesiredState};
 use crate::output::Output;
+use crate::plan::pipeline::compute;
+use crate::plan::PlanOptions;
 use crate::settings::Settings;
 use crate::simulator::{SimConfig, Simulator};
 use crate::ticdc::models::ChangefeedConfig;
 use crate::ticdc::Client;
 use crate::{exit, Error};
-
-use super::plan as plan_cmd;
 
 /// The example manifests, built in so that the demo runs from any directory.
 const BUILTIN: &[(&str, &str)] = &[
@@ -103,12 +103,11 @@ async fn cycle(sim: &Simulator, desired: &[DesiredChangefeed], out: &Output) -> 
         1,
         "cdcform plan: the cluster is empty, so everything is created",
     );
-    let (plan, _) =
-        plan_cmd::compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
-    out.data(&plan_cmd::render(&plan, PlanFormat::Human, out));
+    let (plan, _) = compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
+    out.data(&out.render_plan(&plan, PlanFormat::Human));
 
     heading(out, 2, "cdcform apply");
-    let report = super::apply::execute(&client, &plan, &apply_opts, out).await;
+    let report = apply_live(&client, &plan, &apply_opts, out).await;
     out.data(&crate::apply::summary_text(&report));
     if !report.all_ok() {
         return Ok(exit::ERROR);
@@ -126,18 +125,16 @@ async fn cycle(sim: &Simulator, desired: &[DesiredChangefeed], out: &Output) -> 
     drift(&client, &ns, &target.id, out).await?;
 
     heading(out, 4, "cdcform plan: the drift shows up");
-    let (plan, _) =
-        plan_cmd::compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
-    out.data(&plan_cmd::render(&plan, PlanFormat::Human, out));
+    let (plan, _) = compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
+    out.data(&out.render_plan(&plan, PlanFormat::Human));
 
     heading(out, 5, "cdcform apply: back to what the manifests say");
-    let report = super::apply::execute(&client, &plan, &apply_opts, out).await;
+    let report = apply_live(&client, &plan, &apply_opts, out).await;
     out.data(&crate::apply::summary_text(&report));
 
     heading(out, 6, "cdcform plan: nothing left to do");
-    let (plan, _) =
-        plan_cmd::compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
-    out.data(&plan_cmd::render(&plan, PlanFormat::Human, out));
+    let (plan, _) = compute(&settings, &client, desired, &opts, apply_opts.wait_timeout).await?;
+    out.data(&out.render_plan(&plan, PlanFormat::Human));
     if plan.summary.has_changes() || !report.all_ok() {
         return Err(Error::msg(
             "the demo did not converge: the last plan is not empty",
@@ -180,4 +177,15 @@ async fn wait(client: &Client, ns: &str, id: &str, state: &str) -> Result<(), Er
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(Error::msg(format!("{id} did not become {state}")))
+}
+
+/// Apply with one live progress line on a terminal; the summary is printed once, after.
+async fn apply_live(
+    client: &Client,
+    plan: &crate::plan::Plan,
+    opts: &ApplyOptions,
+    out: &Output,
+) -> crate::apply::ApplyReport {
+    let live = out.live_progress();
+    crate::apply::apply(client, plan, opts, &|line: &str| live.line(line)).await
 }

@@ -14,12 +14,15 @@ pub async fn run(g: &GlobalArgs, a: ExportArgs, out: &Output) -> Result<i32, Err
     let settings = Settings::resolve(g, &process_env)?;
     let client = Client::new(settings.client.clone())?;
     let ns: BTreeSet<String> = [settings.namespace.clone()].into();
-    let snap = super::live::read(&client, &ns, settings.parallelism).await?;
+    // Filter before any GET: only the matching changefeeds are read in full.
+    let filter = export::id_filter(&a.ids)?;
+    let wanted = |k: &crate::plan::Key| filter.as_ref().is_none_or(|f| f.is_match(&k.id));
+    let snap = crate::plan::live::read(&client, &ns, settings.parallelism, Some(&wanted)).await?;
     let opts = ExportOptions {
         ids: a.ids.clone(),
         namespace: settings.namespace.clone(),
     };
-    let chosen = export::select(&snap.changefeeds, &opts)?;
+    let chosen = export::select(&snap.changefeeds, &snap.listed_only, &opts)?;
     let items: Vec<(String, export::Entry)> = chosen
         .into_iter()
         .map(|l| (l.info.id.clone(), export::export_one(&snap.profile, l)))

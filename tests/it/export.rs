@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use cdcform::commands::live;
 use cdcform::export::{self, ExportError, ExportOptions};
 use cdcform::manifest::{self, DesiredChangefeed};
+use cdcform::plan::live;
 use cdcform::simulator::{SimProfile, Simulator};
 use serde_json::{json, Value};
 
@@ -20,12 +20,12 @@ pub async fn export_text(
 ) -> Result<String, ExportError> {
     let c = client(s);
     let ns: BTreeSet<String> = [namespace.to_string()].into();
-    let snap = live::read(&c, &ns, 8).await.expect("live read");
+    let snap = live::read(&c, &ns, 8, None).await.expect("live read");
     let opts = ExportOptions {
         ids: ids.iter().map(|s| s.to_string()).collect(),
         namespace: namespace.into(),
     };
-    let chosen = export::select(&snap.changefeeds, &opts)?;
+    let chosen = export::select(&snap.changefeeds, &snap.listed_only, &opts)?;
     let items: Vec<export::Entry> = chosen
         .into_iter()
         .map(|l| export::export_one(&snap.profile, l))

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cdcform::cli::PlanOptions;
-use cdcform::commands::plan::compute;
 use cdcform::manifest::DesiredChangefeed;
+use cdcform::plan::pipeline::compute;
 use cdcform::plan::Plan;
+use cdcform::plan::PlanOptions;
 use cdcform::simulator::{FaultSpec, SimConfig, Simulator};
 
 use crate::harness::*;

@@ -4,15 +4,18 @@
 use std::time::Duration;
 
 use cdcform::apply::{apply, ApplyOptions, ApplyReport};
-use cdcform::cli::PlanOptions;
-use cdcform::commands::plan::compute;
 use cdcform::manifest::{self, DesiredChangefeed};
+use cdcform::plan::pipeline::compute;
 use cdcform::plan::Plan;
+use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
 use cdcform::simulator::{SimConfig, SimProfile, Simulator};
 use cdcform::ticdc::{Client, Version};
 
 pub const CANARY: &str = "canary-5e1f0d";
+
+/// The id of the plan's credentials check (`Client::check_credentials`).
+pub const CREDENTIAL_PROBE: &str = "cdcform_credential_check";
 
 /// The profiles every "no perpetual diff" test runs on.
 pub fn profiles() -> Vec<(&'static str, SimConfig)> {
@@ -161,6 +164,8 @@ pub fn mutations(sim: &Simulator) -> Vec<String> {
     sim.requests()
         .into_iter()
         .filter(|r| r.method != "GET" && r.path.starts_with("/api/v2/changefeeds"))
+        // The plan's credentials check: a pause of an id TiCDC refuses, which changes nothing.
+        .filter(|r| !r.path.contains(CREDENTIAL_PROBE))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module starts its own simulator on 127.0.0.1:0.
 
 mod apply;
+mod ci;
 mod cli;
 mod client;
 mod common;
@@ -8,6 +9,7 @@ mod contract;
 mod corpus;
 mod export;
 mod faults;
+mod first_hour;
 mod harness;
 mod hostile;
 mod manifest;
@@ -15,4 +17,6 @@ mod ops;
 mod plan;
 mod props;
 mod refusals;
+mod release;
 mod secrets;
+mod shared;

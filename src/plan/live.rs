@@ -18,8 +18,15 @@ use crate::Error;
 pub struct Snapshot {
     pub profile: ServerProfile,
     pub now_tso: u64,
+    /// The changefeeds read in full (GET or meta_info).
     pub changefeeds: BTreeMap<Key, LiveChangefeed>,
+    /// The changefeeds known from the list alone: outside the read's scope, their configs were
+    /// never fetched (a shared cluster holds many that are not this repository's).
+    pub listed_only: Vec<Key>,
 }
+
+/// Which listed changefeeds to read in full; `None` reads every one.
+pub type Wanted<'a> = Option<&'a (dyn Fn(&Key) -> bool + Sync)>;
 
 fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     match e {
@@ -58,8 +65,9 @@ pub async fn read(
     client: &Client,
     namespaces: &BTreeSet<String>,
     parallelism: usize,
+    wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
-    read_settling(client, namespaces, parallelism, None).await
+    read_settling(client, namespaces, parallelism, None, wanted).await
 }
 
 /// [`read`], planning each changefeed as soon as it arrives: one with nothing to do keeps its
@@ -69,6 +77,7 @@ pub async fn read_settling(
     namespaces: &BTreeSet<String>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
+    wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
     // Status, TSO and the list in one round trip.
     let (status, tso, mut listed) =
@@ -101,6 +110,22 @@ pub async fn read_settling(
         version,
         raw_version: status.version.clone(),
     };
+    // Outside the scope: the key from the list is all that is kept.
+    let mut listed_only = Vec::new();
+    let items: Vec<(String, ChangefeedCommonInfo)> = items
+        .into_iter()
+        .filter(|(ns, item)| {
+            let key = Key {
+                namespace: ns.clone(),
+                id: item.id.clone(),
+            };
+            let keep = wanted.is_none_or(|w| w(&key));
+            if !keep {
+                listed_only.push(key);
+            }
+            keep
+        })
+        .collect();
     let fetched: Vec<Option<(Key, LiveChangefeed)>> =
         stream::iter(items.into_iter().map(|(ns, item)| {
             let profile = &profile;
@@ -153,5 +178,6 @@ pub async fn read_settling(
         profile,
         now_tso,
         changefeeds: fetched.into_iter().flatten().collect(),
+        listed_only,
     })
 }

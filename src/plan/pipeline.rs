@@ -1,0 +1,283 @@
+//! The planning pipeline as a library: load manifests, read the live cluster, plan, save a plan
+//! file, and re-check a saved plan against the cluster. Commands, the demo, benches and (later)
+//! reconcile and fleet runs call these; nothing here prints.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::manifest::{self, DesiredChangefeed};
+use crate::plan::live::{self, Snapshot};
+use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
+use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
+use crate::plan::{Key, Plan};
+use crate::settings::Settings;
+use crate::ticdc::{Client, ServerProfile};
+use crate::Error;
+
+/// What a user can ask of a plan beyond the manifests: the library form of the plan flags.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Delete live changefeeds that no manifest lists but that match `manage`.
+    pub prune: bool,
+    /// Ids allowed to be deleted and created again when a create-only field changed.
+    pub replace: Vec<String>,
+    /// GC TTL of the upstream; `None` means the cluster's setting.
+    pub gc_ttl: Option<Duration>,
+}
+
+/// Namespaces a plan reads: the default one and every one a manifest names.
+pub fn namespaces(settings: &Settings, desired: &[DesiredChangefeed]) -> BTreeSet<String> {
+    let mut ns: BTreeSet<String> = desired.iter().filter_map(|d| d.namespace.clone()).collect();
+    ns.insert(settings.namespace.clone());
+    ns
+}
+
+/// The planner's options for one read of the cluster (taken at `now_tso`).
+pub fn planner_options(
+    settings: &Settings,
+    o: &PlanOptions,
+    now_tso: u64,
+    pause_budget: Duration,
+) -> Options {
+    Options {
+        default_namespace: settings.namespace.clone(),
+        manage: settings.manage.clone(),
+        protected: settings.protected.clone(),
+        prune: o.prune,
+        replace: o.replace.iter().cloned().collect(),
+        gc_ttl: o.gc_ttl.unwrap_or(settings.gc_ttl),
+        pause_budget,
+        now_tso,
+    }
+}
+
+fn key_of(settings: &Settings, d: &DesiredChangefeed) -> Key {
+    Key {
+        namespace: d
+            .namespace
+            .clone()
+            .unwrap_or_else(|| settings.namespace.clone()),
+        id: d.id.clone(),
+    }
+}
+
+/// The changefeeds a plan reads in full: those a manifest names, and, only under `--prune`,
+/// those matching `manage`. The rest of a shared cluster is known from the list alone.
+fn wanted(
+    settings: &Settings,
+    prune: bool,
+    desired: &HashMap<Key, &DesiredChangefeed>,
+    key: &Key,
+) -> bool {
+    desired.contains_key(key)
+        || (prune
+            && settings
+                .manage
+                .as_ref()
+                .is_some_and(|m| m.is_match(&key.id)))
+}
+
+/// Read the cluster and plan. Returns the plan and the snapshot it was made from.
+pub async fn compute(
+    settings: &Settings,
+    client: &Client,
+    desired: &[DesiredChangefeed],
+    o: &PlanOptions,
+    pause_budget: Duration,
+) -> Result<(Plan, Snapshot), Error> {
+    let by_key: HashMap<Key, &DesiredChangefeed> =
+        desired.iter().map(|d| (key_of(settings, d), d)).collect();
+    // The options depend on the TSO the read takes; built once, on the first changefeed.
+    let settle_opts = OnceLock::new();
+    let settle = |profile: &ServerProfile, now_tso: u64, key: &Key, l: &LiveChangefeed| {
+        let d = by_key.get(key)?;
+        let opts = settle_opts.get_or_init(|| planner_options(settings, o, now_tso, pause_budget));
+        settle(profile, d, key.clone(), l, opts)
+    };
+    // The credentials check runs beside the first round of reads, so it costs no time.
+    let scope = namespaces(settings, desired);
+    let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
+    let (snap, credentials) = tokio::join!(
+        live::read_settling(
+            client,
+            &scope,
+            settings.parallelism,
+            Some(&settle),
+            Some(&wanted)
+        ),
+        client.check_credentials(&settings.namespace)
+    );
+    let snap = snap?;
+    let opts = planner_options(settings, o, snap.now_tso, pause_budget);
+    let mut plan = make_plan_scoped(
+        &snap.profile,
+        &settings.server,
+        desired,
+        &snap.changefeeds,
+        &snap.listed_only,
+        &opts,
+    );
+    plan.credentials = Some(credentials);
+    if settings.client.password.is_some() && settings.server.starts_with("http://") {
+        plan.notes.push(
+            "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
+                .into(),
+        );
+    }
+    Ok((plan, snap))
+}
+
+/// Load the manifests a command names, or the cluster's `paths` from cdcform.toml.
+pub fn load_manifests(
+    settings: &Settings,
+    paths: &[std::path::PathBuf],
+) -> Result<manifest::DesiredSet, Error> {
+    let paths = settings.manifest_paths(paths)?;
+    manifest::load(&paths, &manifest::env::from_process).map_err(Error::Manifest)
+}
+
+/// Write a plan file: the plan, the desired entries (secrets as references) and a fingerprint
+/// of each live changefeed the plan read. Written to a temporary file first, then renamed.
+pub fn save(
+    path: &Path,
+    plan: &Plan,
+    snap: &Snapshot,
+    desired: &[DesiredChangefeed],
+    settings: &Settings,
+    o: &PlanOptions,
+) -> Result<(), Error> {
+    let saved_d =
+        saved_desired(desired, &settings.namespace).map_err(|e| Error::msg(e.to_string()))?;
+    let keys = saved_d.iter().map(|d| Key {
+        namespace: d.namespace.clone(),
+        id: d.id.clone(),
+    });
+    let fps = fingerprints(&snap.changefeeds, keys);
+    let opts = SavedOptions {
+        prune: o.prune,
+        replace: o.replace.clone(),
+        gc_ttl_secs: o.gc_ttl.unwrap_or(settings.gc_ttl).as_secs(),
+    };
+    let ns: Vec<String> = namespaces(settings, desired).into_iter().collect();
+    let saved = SavedPlan::new(plan.clone(), saved_d, ns, opts, fps);
+    let tmp = path.with_extension("plan.tmp");
+    std::fs::write(&tmp, saved.to_json())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::msg(format!("cannot write plan file {}: {e}", path.display())))
+}
+
+/// Re-read every changefeed a saved plan read and plan again; refuse the whole plan if any
+/// fingerprint moved or the plan computed now differs in shape from the saved one.
+pub async fn recheck_saved(
+    file: &Path,
+    settings: &Settings,
+    client: &Client,
+    pause_budget: Duration,
+) -> Result<Plan, Error> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
+    let saved =
+        SavedPlan::from_json(&text).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
+        return Err(Error::msg(format!(
+            "{} was planned against {}, but this apply targets {}; nothing was changed",
+            file.display(),
+            saved.server,
+            settings.server
+        )));
+    }
+    let desired = restore_desired(&saved.desired, &crate::manifest::env::from_process)
+        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let namespaces = saved.namespaces.iter().cloned().collect();
+    let saved_keys: std::collections::HashSet<Key> = desired
+        .iter()
+        .map(|d| key_of(settings, d))
+        .chain(saved.plan.entries.iter().map(|e| e.key.clone()))
+        .collect();
+    let prune = saved.options.prune;
+    let wanted = |key: &Key| {
+        saved_keys.contains(key)
+            || (prune
+                && settings
+                    .manage
+                    .as_ref()
+                    .is_some_and(|m| m.is_match(&key.id)))
+    };
+    let snap = live::read(client, &namespaces, settings.parallelism, Some(&wanted)).await?;
+    let keys = saved.desired.iter().map(|d| Key {
+        namespace: d.namespace.clone(),
+        id: d.id.clone(),
+    });
+    let now = fingerprints(&snap.changefeeds, keys);
+    let moved = saved.moved(&now);
+    if !moved.is_empty() {
+        return Err(Error::msg(format!(
+            "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
+            moved.len(),
+            file.display(),
+            moved.join(", ")
+        )));
+    }
+    let o = PlanOptions {
+        prune: saved.options.prune,
+        replace: saved.options.replace.clone(),
+        gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
+    };
+    let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
+    let plan = make_plan_scoped(
+        &snap.profile,
+        &settings.server,
+        &desired,
+        &snap.changefeeds,
+        &snap.listed_only,
+        &opts,
+    );
+    let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
+        p.entries
+            .iter()
+            .map(|e| (e.key.clone(), e.action.verb(), e.changes.len()))
+            .collect()
+    };
+    if shape(&plan) != shape(&saved.plan) {
+        return Err(Error::msg(format!(
+            "stale plan: the changes computed now differ from {} (environment variables or cdcform.toml changed?); \
+             nothing was changed. Run `cdcform plan` again",
+            file.display()
+        )));
+    }
+    Ok(plan)
+}
+
+/// Whether a file is a saved plan: JSON with `"kind": "cdcform-plan"` (manifests are YAML).
+pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
+    let [p] = paths else { return None };
+    if !p.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    (text.trim_start().starts_with('{') && text.contains("cdcform-plan")).then_some(p.as_path())
+}
+
+/// `--id` globs (export, status): `None` when none were given.
+pub fn id_globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(globset::Glob::new(p).map_err(|e| {
+            Error::msg(format!(
+                "invalid --id pattern `{p}`: {e}\nhelp: use a glob such as `team-a-*`"
+            ))
+        })?);
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| Error::msg(format!("invalid --id patterns: {e}")))
+}
