@@ -398,3 +398,35 @@ async fn keys_a_server_lacks_are_dropped_and_plan_empty() {
         s.shutdown().await;
     }
 }
+
+/// Every test tests/REFUSALS.md names exists (`module::name` → `fn name` in tests/it/module.rs).
+#[test]
+fn refusal_table_names_real_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("tests/REFUSALS.md")).unwrap();
+    let mut checked = 0;
+    for cell in table.split('`') {
+        let Some((module, name)) = cell.split_once("::") else {
+            continue;
+        };
+        if !module.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            continue;
+        }
+        let file = root.join(format!("tests/it/{module}.rs"));
+        let src = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            src.contains(&format!("fn {name}(")),
+            "tests/REFUSALS.md names `{module}::{name}`, which {} does not define",
+            file.display()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} test names found in tests/REFUSALS.md"
+    );
+}
