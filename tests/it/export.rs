@@ -33,6 +33,32 @@ pub async fn export_text(
     export::document(&items)
 }
 
+/// Export never writes a manifest that validate refuses: checked after every `converge` of every
+/// test, over each namespace the manifests use. A read that fails (injected faults) is skipped:
+/// this checks what export writes, not whether it can read.
+pub async fn assert_export_validates(s: &Simulator, desired: &[DesiredChangefeed]) {
+    let mut namespaces: BTreeSet<String> =
+        desired.iter().filter_map(|d| d.namespace.clone()).collect();
+    namespaces.insert("default".into());
+    let c = client(s);
+    for ns in namespaces {
+        let Ok(snap) = live::read(&c, &[ns.clone()].into(), 8, None).await else {
+            continue;
+        };
+        let items: Vec<export::Entry> = snap
+            .changefeeds
+            .values()
+            .map(|l| export::export_one(&snap.profile, l))
+            .collect();
+        match export::document(&items) {
+            Ok(text) => {
+                validate(&text);
+            }
+            Err(e) => panic!("export of namespace {ns} after converge: {e}"),
+        }
+    }
+}
+
 /// What `cdcform validate` does with a file: load it (variables set to `x`).
 pub fn validate(text: &str) -> Vec<DesiredChangefeed> {
     manifest::load_str("exported.yaml", text, &|_| Some("x".into()))
