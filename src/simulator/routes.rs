@@ -1265,16 +1265,22 @@ async fn resume(
                 })?,
             }
         };
-        if overwrite > 0 {
-            if overwrite > tso {
-                return Err(ApiErr::invalid_param(format!(
-                    "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
-                )));
-            }
-            // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyResumeChangefeedConfig`,
-            // pingcap/ticdc v8.5.7 api/v2/changefeed.go (same name).
-            before_gc(overwrite, gc)?;
+        if overwrite > tso {
+            return Err(ApiErr::invalid_param(format!(
+                "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
+            )));
         }
+        // tiflow v8.5.0 cdc/api/v2/changefeed.go `resumeChangefeed` and pingcap/ticdc v8.5.7
+        // api/v2/changefeed.go (same name): without `overwrite_checkpoint_ts` the current
+        // checkpoint is checked, then `verifyResumeChangefeedConfig` runs the GC check. A
+        // changefeed's own checkpoint holds the safepoint back while it blocks GC, so this only
+        // bites one that failed because of GC or sat paused beyond the gc-ttl.
+        let resume_from = if overwrite > 0 {
+            overwrite
+        } else {
+            cf.checkpoint_now(tso)
+        };
+        before_gc(resume_from, gc)?;
         let fail = sh.cfg.faults.as_ref().is_some_and(|f| {
             f.fail_on_resume_ids.contains(&id)
                 || (f.fail_on_resume > 0.0 && sh.fault_rng.lock().unwrap().f64() < f.fail_on_resume)

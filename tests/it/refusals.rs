@@ -430,3 +430,40 @@ fn refusal_table_names_real_tests() {
         "only {checked} test names found in tests/REFUSALS.md"
     );
 }
+
+/// Resume without `overwrite_checkpoint_ts` checks the current checkpoint (tiflow v8.5.0 and
+/// pingcap/ticdc v8.5.7 api/v2/changefeed.go `resumeChangefeed` → `verifyResumeChangefeedConfig`):
+/// a paused changefeed holds the safepoint back itself, so 20 minutes behind resumes; one behind
+/// the 24h gc-ttl, or failed because of GC, no longer holds it and is refused.
+#[tokio::test]
+async fn resume_checks_the_current_checkpoint_against_gc() {
+    for (name, sc) in on_both() {
+        let sim = start_sim(sc).await;
+        let c = client_for(&sim);
+        for id in ["recent", "ancient", "gc-failed"] {
+            c.create_changefeed("default", &cfg(id, "blackhole://"))
+                .await
+                .unwrap();
+            c.pause_changefeed("default", id).await.unwrap();
+        }
+        let n = now(&c).await;
+        sim.set_checkpoint("default", "recent", n - 20 * MINUTE);
+        sim.set_checkpoint("default", "ancient", n - 25 * 60 * MINUTE);
+        sim.set_state(
+            "default",
+            "gc-failed",
+            "failed",
+            Some(("CDC:ErrGCTTLExceeded", "gc ttl exceeded")),
+        );
+        sim.set_checkpoint("default", "gc-failed", n - 20 * MINUTE);
+        c.resume_changefeed("default", "recent", 0)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // `recent` runs again (its checkpoint caught up), so nothing holds GC 20 minutes back now.
+        for id in ["ancient", "gc-failed"] {
+            let e = c.resume_changefeed("default", id, 0).await.unwrap_err();
+            assert_api(&e, 400, codes::START_TS_BEFORE_GC);
+        }
+        sim.shutdown().await;
+    }
+}
