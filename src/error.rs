@@ -10,6 +10,8 @@ pub enum Error {
     Manifest(Diagnostics),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// `ci comment`: the CI environment or the provider's API.
     #[error(transparent)]
     Ci(#[from] crate::ci::provider::CiError),

@@ -8,6 +8,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod export;
 pub mod manifest;
 pub mod normalize;
 pub mod output;

@@ -30,6 +30,11 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             path.display()
         ));
     }
+    for cf in &set.changefeeds {
+        for w in crate::manifest::compat::warnings(cf, Some(&snap.profile)) {
+            out.warn(&w.to_string());
+        }
+    }
     out.data(&match a.format {
         PlanFormat::Markdown => {
             let md = crate::ci::markdown_options(

@@ -15,8 +15,15 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
     for settings in &each {
         let paths = settings.manifest_paths(&a.paths)?;
         let name = settings.cluster.as_deref().unwrap_or("");
-        match crate::manifest::load(&paths, &process_env) {
+        match crate::manifest::load(&paths, &crate::manifest::env::from_process) {
             Ok(set) => {
+                // The target is unknown offline: warn about what any server architecture
+                // refuses or drops.
+                for cf in &set.changefeeds {
+                    for w in crate::manifest::compat::warnings(cf, None) {
+                        out.warn(&w.to_string());
+                    }
+                }
                 let line = summary(set.changefeeds.len(), set.files.len());
                 if out.verbosity < 0 {
                     continue;

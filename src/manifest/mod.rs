@@ -5,6 +5,7 @@
 //! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
 //! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
+pub mod compat;
 pub mod diagnostics;
 pub mod env;
 pub mod load;
@@ -526,10 +527,11 @@ fn json_at<'v>(v: &'v serde_json::Value, dotted: &str) -> Option<&'v serde_json:
 fn uri_has_secret(uri: &str) -> bool {
     match crate::ticdc::mask::GoUrl::parse(uri) {
         Ok(u) => {
-            u.password().is_some()
+            // An empty password is not a secret (`mysql://cdc:@h:3306/`).
+            u.password().is_some_and(|p| !p.is_empty())
                 || u.query_pairs()
                     .iter()
-                    .any(|(k, _)| crate::ticdc::mask::is_sensitive_query_key(k))
+                    .any(|(k, v)| crate::ticdc::mask::is_sensitive_query_key(k) && !v.is_empty())
         }
         Err(_) => false,
     }

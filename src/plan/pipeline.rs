@@ -12,7 +12,7 @@ use crate::plan::live::{self, Snapshot};
 use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Key, Plan};
-use crate::settings::{process_env, Settings};
+use crate::settings::Settings;
 use crate::ticdc::{Client, ServerProfile};
 use crate::Error;
 
@@ -135,7 +135,7 @@ pub fn load_manifests(
     paths: &[std::path::PathBuf],
 ) -> Result<manifest::DesiredSet, Error> {
     let paths = settings.manifest_paths(paths)?;
-    manifest::load(&paths, &process_env).map_err(Error::Manifest)
+    manifest::load(&paths, &manifest::env::from_process).map_err(Error::Manifest)
 }
 
 /// Write a plan file: the plan, the desired entries (secrets as references) and a fingerprint
@@ -188,7 +188,7 @@ pub async fn recheck_saved(
             settings.server
         )));
     }
-    let desired = restore_desired(&saved.desired, &process_env)
+    let desired = restore_desired(&saved.desired, &crate::manifest::env::from_process)
         .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     let namespaces = saved.namespaces.iter().cloned().collect();
     let saved_keys: std::collections::HashSet<Key> = desired

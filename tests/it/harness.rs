@@ -147,6 +147,7 @@ pub async fn converge(sim: &Simulator, desired: &[DesiredChangefeed]) -> Plan {
         "apply failed:\n{}",
         cdcform::apply::summary_text(&r)
     );
+    crate::export::assert_export_validates(sim, desired).await;
     p
 }
 

@@ -115,7 +115,7 @@ async fn export_then_plan_is_empty_on_both_profiles() {
             .unwrap();
         let one = String::from_utf8_lossy(&o.stdout);
         assert!(
-            one.contains("id: \"reporting\"") && !one.contains("orders"),
+            one.contains("id: reporting") && !one.contains("orders"),
             "{one}"
         );
         s.shutdown().await;
