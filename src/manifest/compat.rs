@@ -65,6 +65,7 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
         }
     }
     unreleased_keys(cfg, target, &warn, &mut out);
+    no_effect(cfg, scheme, &warn, &mut out);
     if cfg.get("performance_mode").is_some() {
         // Added to pingcap/ticdc master by PR #5862 (2026-08-07); no released tag of either
         // repository (tiflow up to v8.5.7, pingcap/ticdc up to v8.5.7) has the key, and
@@ -81,6 +82,64 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
         ));
     }
     out
+}
+
+/// The kind of downstream a sink scheme writes to, for settings that apply to one kind only.
+fn downstream(scheme: &str) -> Option<&'static str> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "mysql" | "mysql+ssl" | "tidb" | "tidb+ssl" => Some("database"),
+        "kafka" | "kafka+ssl" | "pulsar" | "pulsar+ssl" | "pulsar+http" | "pulsar+https" => {
+            Some("message-queue")
+        }
+        "s3" | "gcs" | "gs" | "azblob" | "azure" | "file" | "noop" => Some("storage"),
+        _ => None,
+    }
+}
+
+/// Settings that TiCDC applies to one kind of downstream only, from the comments on the fields of
+/// `SinkConfig` in tiflow v8.5.0 pkg/config/sink.go ("… is only available when the downstream
+/// is MQ / Storage / DB"). Elsewhere they are accepted and have no effect.
+const ONLY_FOR: &[(&str, &str)] = &[
+    ("/sink/dispatchers", "message-queue"),
+    ("/sink/schema_registry", "message-queue"),
+    ("/sink/encoder_concurrency", "message-queue"),
+    ("/sink/only_output_updated_columns", "message-queue"),
+    (
+        "/sink/delete_only_output_handle_key_columns",
+        "message-queue",
+    ),
+    ("/sink/content_compatible", "message-queue"),
+    ("/sink/kafka_config", "message-queue"),
+    ("/sink/pulsar_config", "message-queue"),
+    ("/sink/date_separator", "storage"),
+    ("/sink/enable_partition_separator", "storage"),
+    ("/sink/file_index_width", "storage"),
+    ("/sink/csv", "storage"),
+    ("/sink/cloud_storage_config", "storage"),
+    ("/sink/safe_mode", "database"),
+    ("/sink/mysql_config", "database"),
+];
+
+/// A warning per setting that has no effect on this sink's kind of downstream (blackhole and
+/// unknown schemes are left alone: a blackhole sink is for tests).
+fn no_effect(
+    cfg: &Value,
+    scheme: &str,
+    warn: &dyn Fn(String, &str) -> CompatWarning,
+    out: &mut Vec<CompatWarning>,
+) {
+    let Some(kind) = downstream(scheme) else {
+        return;
+    };
+    for (path, only) in ONLY_FOR.iter().filter(|(_, only)| *only != kind) {
+        if cfg.pointer(path).is_some_and(|v| !v.is_null()) {
+            let key = path.trim_start_matches('/').replace('/', ".");
+            out.push(warn(
+                format!("`{key}` has no effect on a `{scheme}` sink: TiCDC applies it to {only} downstreams only"),
+                &format!("remove `{key}`, or use a {only} sink"),
+            ));
+        }
+    }
 }
 
 /// Keys of list items that some servers drop: `ignore_update_only_columns` of event filters
@@ -134,6 +193,37 @@ fn unreleased_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// tiflow v8.5.0 pkg/config/sink.go: dispatchers are for MQ sinks, csv for storage sinks,
+    /// safe_mode for database sinks.
+    #[test]
+    fn settings_for_another_kind_of_downstream_have_no_effect() {
+        let k = cf(
+            "kafka://k:9092/t?protocol=canal-json",
+            json!({"sink": {"csv": {"delimiter": ","}, "safe_mode": true, "dispatchers": [{"matcher": ["a.*"], "partition": "table"}]}}),
+        );
+        let w = warnings(&k, None);
+        let text: Vec<&str> = w.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(w.len(), 2, "{text:?}");
+        assert!(text
+            .iter()
+            .any(|t| t.contains("`sink.csv` has no effect on a `kafka` sink")));
+        assert!(text
+            .iter()
+            .any(|t| t.contains("`sink.safe_mode`") && t.contains("database")));
+        let m = cf(
+            "mysql://root@h:3306/",
+            json!({"sink": {"dispatchers": [{"matcher": ["a.*"], "partition": "table"}], "safe_mode": true}}),
+        );
+        let w = warnings(
+            &m,
+            Some(&ServerProfile::classic(crate::ticdc::Version::new(8, 5, 0))),
+        );
+        assert_eq!(w.len(), 1);
+        assert!(w[0].message.contains("message-queue downstreams only"));
+        let b = cf("blackhole://", json!({"sink": {"csv": {"delimiter": ","}}}));
+        assert!(warnings(&b, None).is_empty());
+    }
     use serde_json::json;
 
     fn cf(uri: &str, cfg: Value) -> DesiredChangefeed {
