@@ -38,9 +38,13 @@ pub struct OutputArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Cluster")]
 pub struct TargetArgs {
-    /// Named cluster from cdcform.toml [env: CDCFORM_CLUSTER]
-    #[arg(long)]
-    pub cluster: Option<String>,
+    /// Named cluster from cdcform.toml; repeat for several (plan, apply, status, validate
+    /// combine them in one report) [env: CDCFORM_CLUSTER]
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+    /// Every cluster in cdcform.toml (plan, apply, status, validate)
+    #[arg(long, conflicts_with = "clusters")]
+    pub all_clusters: bool,
     /// Path to cdcform.toml [env: CDCFORM_CONFIG] [default: ./cdcform.toml when present]
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -85,6 +89,9 @@ pub struct ConnectionArgs {
 pub struct GlobalArgs {
     pub server: Option<String>,
     pub cluster: Option<String>,
+    /// Every `--cluster` given (the first is `cluster`), for the commands that run on several.
+    pub clusters: Vec<String>,
+    pub all_clusters: bool,
     pub config: Option<PathBuf>,
     pub namespace: Option<String>,
     pub ca: Option<PathBuf>,
@@ -109,7 +116,9 @@ impl GlobalArgs {
         let conn = conn.cloned().unwrap_or_default();
         GlobalArgs {
             server: conn.server,
-            cluster: target.and_then(|t| t.cluster.clone()),
+            cluster: target.and_then(|t| t.clusters.first().cloned()),
+            clusters: target.map(|t| t.clusters.clone()).unwrap_or_default(),
+            all_clusters: target.is_some_and(|t| t.all_clusters),
             config: target.and_then(|t| t.config.clone()),
             namespace: conn.namespace,
             ca: conn.ca,
@@ -299,6 +308,10 @@ pub struct ApplyArgs {
     /// Do not wait for resumed changefeeds to become healthy
     #[arg(long)]
     pub no_wait: bool,
+    /// With several clusters: change nothing anywhere when any cluster cannot be planned
+    /// (by default the others are still applied, and the run exits 1)
+    #[arg(long)]
+    pub fail_fast: bool,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod export;
+pub mod fleet;
 pub mod manifest;
 pub mod normalize;
 pub mod output;

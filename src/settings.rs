@@ -38,6 +38,9 @@ pub struct ClusterFile {
     pub parallelism: Option<usize>,
     pub timeout: Option<String>,
     pub gc_ttl: Option<String>,
+    /// Values for `${NAME}` in manifests (`[vars]`, `[clusters.NAME.vars]`). Not secrets: they
+    /// may be printed. The environment overrides them; secrets stay in the environment.
+    pub vars: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -67,6 +70,8 @@ pub struct Settings {
     pub cluster: Option<String>,
     /// Clusters the config file defines (to refuse guessing manifest paths among them).
     pub clusters_defined: Vec<String>,
+    /// `[vars]` with the cluster's own `[clusters.NAME.vars]` laid over them.
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Source of environment variables (tests pass their own).
@@ -111,6 +116,7 @@ const CONFIG_KEYS: &[&str] = &[
     "parallelism",
     "timeout",
     "gc_ttl",
+    "vars",
 ];
 
 /// Names users bring from TiCDC's own docs and `cdc cli` flags, and what cdcform calls them.
@@ -274,6 +280,9 @@ fn merged(file: &ConfigFile, cluster: Option<&ClusterFile>) -> ClusterFile {
             timeout,
             gc_ttl
         );
+        if let Some(v) = &over.vars {
+            c.vars.get_or_insert_with(BTreeMap::new).extend(v.clone());
+        }
     }
     c
 }
@@ -318,6 +327,28 @@ impl Settings {
             .iter()
             .map(|n| Self::for_cluster(g, env, &config_file, &file, n.as_deref(), purpose))
             .collect()
+    }
+
+    /// The clusters a command that runs on several targets: `--all-clusters`, every `--cluster`
+    /// given, or the one [`Settings::resolve`] picks. Each cluster's settings resolve on their
+    /// own, so a missing password fails that cluster, not the run.
+    pub fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error> {
+        let (config_file, file) = load_config(g, env)?;
+        let Some(names) = several(g, &config_file, &file)? else {
+            let s = Self::resolve(g, env)?;
+            return Ok(vec![Target {
+                name: s.cluster.clone().unwrap_or_else(|| "default".into()),
+                settings: Ok(s),
+            }]);
+        };
+        Ok(names
+            .into_iter()
+            .map(|n| {
+                let settings =
+                    Self::for_cluster(g, env, &config_file, &file, Some(&n), Purpose::Online);
+                Target { name: n, settings }
+            })
+            .collect())
     }
 
     fn for_cluster(
@@ -421,6 +452,7 @@ impl Settings {
             config_file: config_file.clone(),
             cluster: None,
             clusters_defined: vec![],
+            vars: c.vars.clone().unwrap_or_default(),
         })
     }
 
@@ -441,7 +473,18 @@ impl Settings {
             config_file: None,
             cluster: None,
             clusters_defined: vec![],
+            vars: BTreeMap::new(),
         }
+    }
+
+    /// The value of `${NAME}` in this cluster's manifests: the environment, else `vars`.
+    pub fn var(&self, name: &str, env: Env) -> Option<String> {
+        env(name).or_else(|| self.vars.get(name).cloned())
+    }
+
+    /// Whether `${NAME}` comes from `vars` (not the environment), so its value may be printed.
+    pub fn is_public_var(&self, name: &str, env: Env) -> bool {
+        self.vars.contains_key(name) && env(name).is_none()
     }
 
     /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
@@ -464,6 +507,41 @@ impl Settings {
             Ok(vec![PathBuf::from(".")])
         }
     }
+}
+
+/// One cluster of a run over several, with its settings or why they do not resolve.
+#[derive(Debug)]
+pub struct Target {
+    pub name: String,
+    pub settings: Result<Settings, Error>,
+}
+
+/// The cluster names of `--all-clusters` or several `--cluster`; `None` for a run on one.
+fn several(
+    g: &GlobalArgs,
+    config_file: &Option<PathBuf>,
+    file: &ConfigFile,
+) -> Result<Option<Vec<String>>, Error> {
+    if g.all_clusters {
+        if file.clusters.is_empty() {
+            return Err(Error::Settings(format!(
+                "--all-clusters: {} defines no clusters\nhelp: add [clusters.NAME] sections, or drop --all-clusters",
+                config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "no cdcform.toml was found, so nothing".into())
+            )));
+        }
+        return Ok(Some(file.clusters.keys().cloned().collect()));
+    }
+    if g.clusters.len() > 1 {
+        for n in &g.clusters {
+            if !file.clusters.contains_key(n) {
+                return Err(unknown_cluster(config_file.as_deref(), file, n));
+            }
+        }
+        let mut names = g.clusters.clone();
+        names.dedup();
+        return Ok(Some(names));
+    }
+    Ok(None)
 }
 
 /// The basic-auth password: `CDCFORM_PASSWORD`, else the variable `password_env` names.

@@ -9,12 +9,26 @@ pub mod ci;
 pub mod cluster;
 pub mod demo;
 pub mod export;
+pub mod fleet;
 pub mod man;
 pub mod plan;
 pub mod simulate;
 pub mod status;
 pub mod util;
 pub mod validate;
+
+/// A single path naming a saved plan of several clusters.
+fn saved_fleet(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<(crate::fleet::SavedFleet, String)>, Error> {
+    let Some(p) = crate::plan::pipeline::saved_plan_path(paths) else {
+        return Ok(None);
+    };
+    let label = p.display().to_string();
+    let text =
+        std::fs::read_to_string(p).map_err(|e| Error::msg(format!("cannot read {label}: {e}")))?;
+    Ok(crate::fleet::parse(&text, &label)?.map(|f| (f, label)))
+}
 
 /// Run one command; Ok carries the exit status.
 pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
@@ -24,10 +38,33 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
         Command::Validate(a) => {
             validate::run(&GlobalArgs::gather(o, Some(&a.target), None), a, out).await
         }
-        Command::Plan(a) => plan::run(&online(&a.conn.clone()), a, out).await,
-        Command::Apply(a) => apply::run(&online(&a.conn.clone()), a, out).await,
+        Command::Plan(a) => {
+            let g = online(&a.conn.clone());
+            if fleet::wanted(&g) {
+                fleet::plan(&g, a, out).await
+            } else {
+                plan::run(&g, a, out).await
+            }
+        }
+        Command::Apply(a) => {
+            let g = online(&a.conn.clone());
+            if let Some((saved, label)) = saved_fleet(&a.paths)? {
+                fleet::apply_saved(&g, &a, &saved, &label, out).await
+            } else if fleet::wanted(&g) {
+                fleet::apply(&g, a, out).await
+            } else {
+                apply::run(&g, a, out).await
+            }
+        }
         Command::Export(a) => export::run(&online(&a.conn.clone()), a, out).await,
-        Command::Status(a) => status::run(&online(&a.conn.clone()), a, out).await,
+        Command::Status(a) => {
+            let g = online(&a.conn.clone());
+            if fleet::wanted(&g) {
+                fleet::status(&g, a, out).await
+            } else {
+                status::run(&g, a, out).await
+            }
+        }
         Command::Cluster(ClusterCommand::ResignOwner { conn }) => {
             cluster::resign_owner(&online(&conn), out).await
         }

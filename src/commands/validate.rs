@@ -15,7 +15,11 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
     for settings in &each {
         let paths = settings.manifest_paths(&a.paths)?;
         let name = settings.cluster.as_deref().unwrap_or("");
-        match crate::manifest::load(&paths, &crate::manifest::env::from_process) {
+        let env = crate::manifest::env::from_process;
+        let loaded = crate::manifest::load_with(&paths, &|n| settings.var(n, &env), &|n| {
+            settings.is_public_var(n, &env)
+        });
+        match loaded {
             Ok(set) => {
                 // The target is unknown offline: warn about what any server architecture
                 // refuses or drops.

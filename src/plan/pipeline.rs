@@ -135,7 +135,11 @@ pub fn load_manifests(
     paths: &[std::path::PathBuf],
 ) -> Result<manifest::DesiredSet, Error> {
     let paths = settings.manifest_paths(paths)?;
-    manifest::load(&paths, &manifest::env::from_process).map_err(Error::Manifest)
+    let env = manifest::env::from_process;
+    manifest::load_with(&paths, &|n| settings.var(n, &env), &|n| {
+        settings.is_public_var(n, &env)
+    })
+    .map_err(Error::Manifest)
 }
 
 /// Write a plan file: the plan, the desired entries (secrets as references) and a fingerprint
@@ -148,6 +152,26 @@ pub fn save(
     settings: &Settings,
     o: &PlanOptions,
 ) -> Result<(), Error> {
+    let saved = saved_plan(plan, snap, desired, settings, o)?;
+    write_file(path, &saved.to_json())
+}
+
+/// Write a file whole or not at all: a temporary file first, then a rename.
+pub fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("plan.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::msg(format!("cannot write plan file {}: {e}", path.display())))
+}
+
+/// What a plan file holds for one cluster (see [`save`]).
+pub fn saved_plan(
+    plan: &Plan,
+    snap: &Snapshot,
+    desired: &[DesiredChangefeed],
+    settings: &Settings,
+    o: &PlanOptions,
+) -> Result<SavedPlan, Error> {
     let saved_d =
         saved_desired(desired, &settings.namespace).map_err(|e| Error::msg(e.to_string()))?;
     let keys = saved_d.iter().map(|d| Key {
@@ -161,11 +185,7 @@ pub fn save(
         gc_ttl_secs: o.gc_ttl.unwrap_or(settings.gc_ttl).as_secs(),
     };
     let ns: Vec<String> = namespaces(settings, desired).into_iter().collect();
-    let saved = SavedPlan::new(plan.clone(), saved_d, ns, opts, fps);
-    let tmp = path.with_extension("plan.tmp");
-    std::fs::write(&tmp, saved.to_json())
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::msg(format!("cannot write plan file {}: {e}", path.display())))
+    Ok(SavedPlan::new(plan.clone(), saved_d, ns, opts, fps))
 }
 
 /// Re-read every changefeed a saved plan read and plan again; refuse the whole plan if any
@@ -180,16 +200,33 @@ pub async fn recheck_saved(
         .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
     let saved =
         SavedPlan::from_json(&text).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    recheck(
+        &saved,
+        &file.display().to_string(),
+        settings,
+        client,
+        pause_budget,
+    )
+    .await
+}
+
+/// [`recheck_saved`] for a saved plan already read (`label` names where it came from).
+pub async fn recheck(
+    saved: &SavedPlan,
+    label: &str,
+    settings: &Settings,
+    client: &Client,
+    pause_budget: Duration,
+) -> Result<Plan, Error> {
     if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
         return Err(Error::msg(format!(
             "{} was planned against {}, but this apply targets {}; nothing was changed",
-            file.display(),
-            saved.server,
-            settings.server
+            label, saved.server, settings.server
         )));
     }
-    let desired = restore_desired(&saved.desired, &crate::manifest::env::from_process)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let env = crate::manifest::env::from_process;
+    let desired = restore_desired(&saved.desired, &|n| settings.var(n, &env))
+        .map_err(|e| Error::msg(format!("{}: {e}", label)))?;
     let namespaces = saved.namespaces.iter().cloned().collect();
     let saved_keys: std::collections::HashSet<Key> = desired
         .iter()
@@ -216,7 +253,7 @@ pub async fn recheck_saved(
         return Err(Error::msg(format!(
             "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
             moved.len(),
-            file.display(),
+            label,
             moved.join(", ")
         )));
     }
@@ -244,7 +281,7 @@ pub async fn recheck_saved(
         return Err(Error::msg(format!(
             "stale plan: the changes computed now differ from {} (environment variables or cdcform.toml changed?); \
              nothing was changed. Run `cdcform plan` again",
-            file.display()
+            label
         )));
     }
     Ok(plan)
@@ -261,7 +298,9 @@ pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .ok()?;
     let text = String::from_utf8_lossy(&head[..n]);
-    (text.trim_start().starts_with('{') && text.contains("cdcform-plan")).then_some(p.as_path())
+    let kinds = ["cdcform-plan", crate::fleet::KIND];
+    (text.trim_start().starts_with('{') && kinds.iter().any(|k| text.contains(k)))
+        .then_some(p.as_path())
 }
 
 /// `--id` globs (export, status): `None` when none were given.

@@ -10,6 +10,7 @@ mod corpus;
 mod export;
 mod faults;
 mod first_hour;
+mod fleet;
 mod harness;
 mod hostile;
 mod manifest;
