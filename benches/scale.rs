@@ -10,6 +10,7 @@
 //! - `cdcform validate` of a 10,000-changefeed manifest;
 //! - `bare`: plan of 1,000 unchanged against a bare client at parallelism 8, 32, 64;
 //! - `latency`: the simulator's `--latency` precision;
+//! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
 //! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS).
 
 use std::io::Write;
@@ -353,6 +354,9 @@ fn main() {
     }
     if want("bare") {
         rt.block_on(bare::plan_vs_bare(1000, &mut rows));
+    }
+    if want("fleet") {
+        rt.block_on(bare::fleet_vs_single(&mut rows));
     }
     if want("latency") {
         rt.block_on(bare::latency_precision(&mut rows));

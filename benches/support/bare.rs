@@ -282,3 +282,71 @@ pub fn shared_rss(n: usize, rows: &mut Vec<Row>) {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+/// Planning 3 clusters of 1,000 changefeeds in one run, against the slowest of the three
+/// planned alone (the clusters are read concurrently, so the run should cost about the slowest).
+pub async fn fleet_vs_single(rows: &mut Vec<Row>) {
+    let n = 1000;
+    let sims = vec![
+        sim(n, LATENCY).await,
+        sim(n, LATENCY).await,
+        sim(n, LATENCY).await,
+    ];
+    let ids: Vec<String> = (1..=n).map(|i| format!("cf-{i:05}")).collect();
+    let want = desired(&ids, None);
+    let mut slowest = Duration::ZERO;
+    for s in &sims {
+        let st = settings(s, 8);
+        let client = Client::new(st.client.clone()).unwrap();
+        let mut best = Duration::MAX;
+        for _ in 0..2 {
+            let t = Instant::now();
+            compute(
+                &st,
+                &client,
+                &want,
+                &PlanOptions::default(),
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("plan");
+            best = best.min(t.elapsed());
+        }
+        slowest = slowest.max(best);
+    }
+    let mut together = Duration::MAX;
+    for _ in 0..2 {
+        let clients: Vec<(Settings, Client)> = sims
+            .iter()
+            .map(|s| {
+                let st = settings(s, 8);
+                let c = Client::new(st.client.clone()).unwrap();
+                (st, c)
+            })
+            .collect();
+        let opts = PlanOptions::default();
+        let t = Instant::now();
+        let runs = clients.iter().map(|(st, c)| {
+            compute(
+                st,
+                c,
+                &want,
+                &opts,
+                Duration::from_secs(120),
+            )
+        });
+        for r in futures::future::join_all(runs).await {
+            r.expect("plan");
+        }
+        together = together.min(t.elapsed());
+    }
+    rows.push(Row {
+        what: "plan, 3 clusters of 1000 in one run".into(),
+        measured: together,
+        floor: slowest,
+        extra: "floor = the slowest of the three planned alone".into(),
+    });
+    for s in sims {
+        s.shutdown().await;
+    }
+}
