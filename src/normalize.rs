@@ -110,6 +110,21 @@ fn defaults_v85() -> Value {
 /// The `replica_config` a fresh all-defaults changefeed reports on this server
 /// (before scheme stripping). Version differences from api-semantics §6.1–§6.2.
 pub fn defaults(profile: &ServerProfile) -> Value {
+    // Built once per profile (arch, version, build) and copied from then on: a plan asks for
+    // them once per changefeed.
+    type Cache = std::sync::Mutex<Vec<(ServerProfile, std::sync::Arc<Value>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d)) = c.iter().find(|(p, _)| p == profile) {
+        return Value::clone(d);
+    }
+    let d = std::sync::Arc::new(build_defaults(profile));
+    c.push((profile.clone(), d.clone()));
+    Value::clone(&d)
+}
+
+fn build_defaults(profile: &ServerProfile) -> Value {
     let mut d = defaults_v85();
     if profile.arch == Arch::Newarch {
         let o = d.as_object_mut().expect("object");
