@@ -120,6 +120,10 @@ pub enum Command {
 pub struct ValidateArgs {
     /// Manifest files or directories [default: paths from cdcform.toml, else .]
     pub paths: Vec<PathBuf>,
+    /// Check for this server: `newarch`, or a classic version such as `v8.5.0`
+    /// [default: every supported server]
+    #[arg(long, value_name = "PROFILE")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

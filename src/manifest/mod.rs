@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod env;
 pub mod load;
 pub mod schema;
+pub mod sink_rules;
 pub mod types;
 pub mod validate;
 
@@ -142,7 +143,18 @@ pub fn load(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
+    load_for(paths, env, None)
+}
+
+/// [`load`] with the target server known: the sink checks TiCDC makes per architecture and
+/// version (see `sink_rules`) apply to that server only. `None` = any supported server.
+pub fn load_for(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+    target: Option<&crate::ticdc::ServerProfile>,
+) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
+    b.target = target.cloned();
     let (files, path_errors) = load::expand_paths(paths);
     b.diags.extend(path_errors);
     if files.is_empty() && b.diags.is_empty() {
@@ -177,7 +189,18 @@ pub fn load_str(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
+    load_str_for(name, text, env, None)
+}
+
+/// [`load_str`] with the target server known (see [`load_for`]).
+pub fn load_str_for(
+    name: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    target: Option<&crate::ticdc::ServerProfile>,
+) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
+    b.target = target.cloned();
     let file = PathBuf::from(name);
     if text.len() as u64 > load::MAX_FILE_BYTES {
         b.diags.push(Diagnostic {
@@ -214,6 +237,8 @@ struct Builder<'a> {
     texts: Vec<(PathBuf, String)>,
     /// The text of the file being loaded (to point at a `${VAR}` inside a string).
     current_text: String,
+    /// The server the manifests are checked for, when known.
+    target: Option<crate::ticdc::ServerProfile>,
 }
 
 impl<'a> Builder<'a> {
@@ -226,6 +251,7 @@ impl<'a> Builder<'a> {
             seen: HashMap::new(),
             texts: Vec::new(),
             current_text: String::new(),
+            target: None,
         }
     }
 
@@ -378,6 +404,15 @@ impl<'a> Builder<'a> {
                 .map(env::references)
                 .unwrap_or_default(),
         ));
+
+        let rules = sink_rules::Input {
+            file,
+            item: located,
+            spec: &spec,
+            sink_uri: uri_for_checks.as_deref(),
+        };
+        self.diags
+            .extend(sink_rules::check(&rules, self.target.as_ref()));
 
         // Duplicates: one id per namespace across all files.
         let key = (

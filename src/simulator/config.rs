@@ -186,6 +186,30 @@ const DURATION_KEYS: &[&str] = &[
     "active_active_sync_stats_interval",
 ];
 
+/// Keys Go declares as signed `int`/`int64` (tiflow v8.5.7 `cdc/api/v2/model.go`, ticdc
+/// `api/v2/model.go`): a negative value decodes, and `ValidateAndAdjust` decides.
+const SIGNED_KEYS: &[&str] = &[
+    "worker_num",
+    "encoder_concurrency",
+    "file_index_width",
+    "max_log_size",
+    "flush_interval",
+    "meta_flush_interval",
+    "encoding_worker_num",
+    "flush_worker_num",
+    "flush_concurrency",
+    "region_threshold",
+    "write_key_threshold",
+    "region_count_per_span",
+    "region_count_refresh_interval",
+    "scheduling_task_count_per_node",
+    "balance_score_threshold",
+    "synced_check_interval",
+    "checkpoint_interval",
+    "send_bootstrap_interval_in_sec",
+    "send_bootstrap_in_msg_count",
+];
+
 fn go_type(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "string",
@@ -235,6 +259,7 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
             Value::Array(_) => v.is_array(),
             Value::Bool(_) => v.is_boolean(),
             Value::String(_) => v.is_string(),
+            Value::Number(_) if SIGNED_KEYS.contains(&k.as_str()) => v.is_i64(),
             Value::Number(n) if n.is_u64() => v.is_u64(),
             Value::Number(_) => v.is_number(),
             Value::Null => true,

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod faults;
 mod routes;
+pub mod sink_check;
 pub mod state;
 pub mod time;
 mod tls;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::Roll;
+use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
 use super::{record, RecordedRequest, Shared};
@@ -986,13 +987,16 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         None => config::parse_sink_uri(&req.sink_uri)?,
     };
     let mut cfg = config::for_create(profile, req.replica_config.as_ref())?;
-    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(|e| {
-        if classic {
-            e
-        } else {
-            e.wrap("CDC:ErrInvalidReplicaConfig")
-        }
-    })?;
+    sink_check::validate_config(&cfg, &u, profile)
+        .and_then(|()| config::validate_and_adjust(&mut cfg, &u, kind, profile))
+        .map_err(|e| {
+            if classic {
+                e
+            } else {
+                e.wrap("CDC:ErrInvalidReplicaConfig")
+            }
+        })?;
+    sink_check::before_connect(&cfg, &u, kind, profile)?;
     sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
         if classic {
             e
@@ -1000,6 +1004,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             e.wrap("CDC:ErrSinkURIInvalid")
         }
     })?;
+    sink_check::after_connect(&cfg, &u, kind, profile)?;
     let mut cf = Cf::new(&ns, &id, &req.sink_uri, start_ts, req.target_ts, cfg);
     if classic && !sh.cfg.tick.is_zero() {
         cf.visible_at = Some(state::due(sh.cfg.tick));
@@ -1107,7 +1112,9 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         Some(rc) => config::for_update(profile, rc)?,
         None => cur_cfg.clone(),
     };
-    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(wrap)?;
+    sink_check::validate_config(&cfg, &u, profile)
+        .and_then(|()| config::validate_and_adjust(&mut cfg, &u, kind, profile))
+        .map_err(wrap)?;
     if classic {
         // No-op detection: compare what the owner would load (both sides completed/stripped).
         let mut a = cfg.clone();
@@ -1121,6 +1128,15 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
             ));
         }
     }
+    let refused = |e: ApiErr| {
+        if classic {
+            e.wrap("CDC:ErrChangefeedUpdateRefused")
+        } else {
+            e
+        }
+    };
+    sink_check::before_connect(&cfg, &u, kind, profile).map_err(refused)?;
+    sink_check::after_connect(&cfg, &u, kind, profile).map_err(refused)?;
     if !req.sink_uri.is_empty() {
         sink_check(sh, &sink_uri, &u, kind).await.map_err(|e| {
             if classic {

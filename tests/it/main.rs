@@ -12,4 +12,5 @@ mod hostile;
 mod manifest;
 mod ops;
 mod plan;
+mod refusals;
 mod secrets;
