@@ -269,3 +269,36 @@ fn validate_target_selects_the_rules() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --target"));
 }
+
+/// Fields Go reads as signed ints accept negative values in manifests (TiCDC decides per sink:
+/// tiflow v8.5.7 cdc/api/v2/model.go `EncoderConcurrency *int`, `RegionThreshold int`), and
+/// `event_collector_batch_count` (pingcap/ticdc master api/v2/model.go `ReplicaConfig` and
+/// `ConsistentConfig`) is a known key.
+#[test]
+fn validate_knows_signed_fields_and_event_collector_batch_count() {
+    let text = r#"
+changefeeds:
+  - id: a
+    sink_uri: "mysql://root@127.0.0.1:3306/"
+    replica_config:
+      event_collector_batch_count: 16
+      mounter: {worker_num: -1}
+      sink: {encoder_concurrency: -1}
+      scheduler: {region_threshold: -1, write_key_threshold: -1}
+      consistent: {level: none, event_collector_batch_count: 0, flush_worker_num: -1}
+"#;
+    let set = manifest::load_str("a.yaml", text, &|_| None).expect("valid");
+    let rc = set.changefeeds[0].replica_config.as_ref().unwrap();
+    assert_eq!(rc["sink"]["encoder_concurrency"], json!(-1));
+    assert_eq!(rc["event_collector_batch_count"], json!(16));
+    let typo = text.replace(
+        "event_collector_batch_count: 16",
+        "event_collector_batch_cnt: 16",
+    );
+    let e = manifest::load_str("a.yaml", &typo, &|_| None).unwrap_err();
+    assert!(e.0[0]
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("event_collector_batch_count"));
+}
