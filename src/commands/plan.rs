@@ -68,13 +68,10 @@ pub async fn compute(
         let opts = settle_opts.get_or_init(|| planner_options(settings, o, now_tso, pause_budget));
         settle(profile, d, key.clone(), l, opts)
     };
-    let snap = live::read_settling(
-        client,
-        &namespaces(settings, desired),
-        settings.parallelism,
-        Some(&settle),
-    )
-    .await?;
+    let namespaces = namespaces(settings, desired);
+    crate::plan::keyspace::preflight(client, desired, &settings.namespace, &namespaces).await?;
+    let snap =
+        live::read_settling(client, &namespaces, settings.parallelism, Some(&settle)).await?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
     let plan = make_plan(
         &snap.profile,

@@ -1,7 +1,7 @@
 //! `cdcform simulate`: serve the in-memory TiCDC OpenAPI v2 simulator until SIGINT/SIGTERM.
-use crate::cli::{SimProfileArg, SimulateArgs};
+use crate::cli::{SimKernelArg, SimProfileArg, SimulateArgs};
 use crate::output::Output;
-use crate::simulator::{FaultSpec, SimConfig, SimProfile, SimTls, Simulator};
+use crate::simulator::{FaultSpec, SimConfig, SimKernel, SimProfile, SimTls, Simulator};
 use crate::ticdc::Version;
 use crate::Error;
 
@@ -49,6 +49,12 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
         tls,
         basic_auth,
         sink_check: !a.no_sink_check,
+        kernel: match a.kernel {
+            SimKernelArg::Classic => SimKernel::Classic,
+            SimKernelArg::Nextgen => SimKernel::NextGen {
+                keyspaces: a.keyspaces.clone(),
+            },
+        },
     })
 }
 

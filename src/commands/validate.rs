@@ -1,8 +1,10 @@
 //! `cdcform validate [PATH…]`: offline checks of the manifests; no network.
 
 use crate::cli::{GlobalArgs, ValidateArgs};
+use crate::manifest::{DesiredChangefeed, Diagnostic, Diagnostics};
 use crate::output::Output;
 use crate::settings::{process_env, Settings};
+use crate::ticdc::kernel::Kernel;
 use crate::ticdc::{ServerProfile, Version};
 use crate::Error;
 
@@ -12,23 +14,57 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
     let settings = Settings::resolve(g, &process_env)?;
     let paths = settings.manifest_paths(&a.paths);
     let target = a.target.as_deref().map(parse_target).transpose()?;
-    let set = crate::manifest::load_for(&paths, &process_env, target.as_ref())
+    let set = crate::manifest::load_for(&paths, &process_env, target.as_ref().map(|t| &t.0))
         .map_err(Error::Manifest)?;
+    if let Some((_, Some(Kernel::Classic))) = &target {
+        classic_kernel_namespaces(&set.changefeeds)?;
+    }
     out.data(&summary(set.changefeeds.len(), set.files.len()));
     Ok(0)
 }
 
-/// `--target`: `newarch` or a classic version (`v8.5.0`, `8.1`).
-fn parse_target(s: &str) -> Result<ServerProfile, Error> {
-    if s.eq_ignore_ascii_case("newarch") {
-        return Ok(ServerProfile::newarch());
+/// `--target`: `newarch` (classic kernel, as every self-hosted cluster), `newarch-nextgen`, or
+/// a classic version (`v8.5.0`, `8.1`).
+fn parse_target(s: &str) -> Result<(ServerProfile, Option<Kernel>), Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "newarch" => return Ok((ServerProfile::newarch(), Some(Kernel::Classic))),
+        "newarch-nextgen" => return Ok((ServerProfile::newarch(), Some(Kernel::NextGen))),
+        _ => {}
     }
     let v = s.strip_prefix("classic-").unwrap_or(s);
-    Version::parse(v).map(ServerProfile::classic).ok_or_else(|| {
-        Error::Settings(format!(
-            "invalid --target `{s}`: expected `newarch` or a classic version such as `v8.5.0`\nhelp: the target decides which of TiCDC's per-version sink checks apply"
-        ))
-    })
+    Version::parse(v)
+        .map(|v| (ServerProfile::classic(v), None))
+        .ok_or_else(|| {
+            Error::Settings(format!(
+                "invalid --target `{s}`: expected `newarch`, `newarch-nextgen` or a classic version such as `v8.5.0`\nhelp: the target decides which of TiCDC's per-version checks apply"
+            ))
+        })
+}
+
+/// A classic-kernel new-architecture server keeps every changefeed in keyspace `default`
+/// (pingcap/ticdc api/v2 `GetKeyspaceValueWithDefault`): another namespace cannot be honoured.
+fn classic_kernel_namespaces(changefeeds: &[DesiredChangefeed]) -> Result<(), Error> {
+    let diags: Vec<Diagnostic> = changefeeds
+        .iter()
+        .filter(|d| d.namespace.as_deref().is_some_and(|n| n != "default"))
+        .map(|d| Diagnostic {
+            file: d.location.file.clone(),
+            line: d.location.line,
+            column: d.location.column,
+            message: format!(
+                "changefeed `{}` names namespace `{}`, but a new-architecture TiCDC with the classic kernel keeps every changefeed in keyspace `default`",
+                d.id,
+                d.namespace.as_deref().unwrap_or_default()
+            ),
+            help: Some("remove `namespace:` (or set it to `default`); other keyspaces exist only on next-generation kernels (`--target newarch-nextgen`)".into()),
+            source: None,
+        })
+        .collect();
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Manifest(Diagnostics(diags)))
+    }
 }
 
 /// `3 changefeeds in 2 files are valid.`

@@ -3,6 +3,7 @@
 //! in `saved`.
 
 pub mod diff;
+pub mod keyspace;
 pub mod planner;
 pub mod saved;
 

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod keyspace;
 mod routes;
 pub mod sink_check;
 pub mod state;
@@ -52,6 +53,16 @@ impl SimProfile {
     }
 }
 
+/// The kernel a new-architecture server is built for (pingcap/ticdc `pkg/config/kerneltype`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SimKernel {
+    /// Every self-hosted cluster: the keyspace is ignored, everything lives in `default`.
+    #[default]
+    Classic,
+    /// Next generation: the `keyspace` parameter is required and must name one of these.
+    NextGen { keyspaces: Vec<String> },
+}
+
 #[derive(Debug, Clone)]
 pub struct SimTls {
     pub cert: PathBuf,
@@ -74,6 +85,8 @@ pub struct SimConfig {
     pub basic_auth: Option<(String, String)>,
     /// MySQL/Kafka sink host:port must accept a TCP connection.
     pub sink_check: bool,
+    /// New architecture only: the kernel deciding how keyspaces behave.
+    pub kernel: SimKernel,
 }
 
 impl Default for SimConfig {
@@ -89,6 +102,7 @@ impl Default for SimConfig {
             tls: None,
             basic_auth: None,
             sink_check: true,
+            kernel: SimKernel::Classic,
         }
     }
 }

@@ -111,15 +111,7 @@ fn query(q: &Option<String>) -> HashMap<String, String> {
 
 /// The namespace (classic) or keyspace (newarch) query parameter, default "default".
 fn scope(sh: &Shared, q: &HashMap<String, String>) -> String {
-    let key = if sh.cfg.profile.is_classic() {
-        "namespace"
-    } else {
-        "keyspace"
-    };
-    q.get(key)
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "default".into())
+    super::keyspace::scope(&sh.cfg, q)
 }
 
 fn not_exists(id: &str) -> ApiErr {
@@ -313,6 +305,10 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
     }
     let newarch = !sh.cfg.profile.is_classic();
     if path.starts_with("/api/v2/") {
+        // KeyspaceCheckerMiddleware runs before the authentication middleware (ticdc api/v2/api.go).
+        if let Err(e) = super::keyspace::check(&sh.cfg, &parts.method, &path, parts.uri.query()) {
+            return error_response(&e, newarch);
+        }
         if auth_checked(&parts.method, &path, !newarch) {
             if let Err(e) = check_auth(&sh, &parts.headers) {
                 return error_response(&e, newarch);
@@ -905,11 +901,8 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "default".into())
     } else {
-        q.get("keyspace")
-            .cloned()
-            .or(req.keyspace.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "default".into())
+        // ticdc CreateChangefeed: `GetKeyspaceValueWithDefault`; the body's keyspace is ignored.
+        scope(sh, &q)
     };
     let id = if req.changefeed_id.is_empty() {
         gen_id(classic)

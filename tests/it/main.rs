@@ -9,6 +9,7 @@ mod corpus;
 mod faults;
 mod harness;
 mod hostile;
+mod keyspaces;
 mod manifest;
 mod ops;
 mod plan;
