@@ -210,26 +210,18 @@ const SIGNED_KEYS: &[&str] = &[
     "send_bootstrap_in_msg_count",
 ];
 
-fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-        Value::Null => "null",
-    }
-}
-
 /// encoding/json-style decoding checks against the defaults' types, and duration strings
 /// (`"10m"`) turned into nanoseconds. Errors are 400 `ErrAPIInvalidParam`.
 pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiErr> {
     let (Some(o), Some(d)) = (cfg.as_object_mut(), defaults.as_object()) else {
         if !cfg.is_object() && !cfg.is_null() {
-            return Err(ApiErr::invalid_param(format!(
-                "invalid api parameter: json: cannot unmarshal {} into Go struct field {path} of type v2.ReplicaConfig",
-                go_type(cfg)
-            )));
+            let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+            return Err(super::gojson::unmarshal_error(
+                cfg,
+                parent,
+                key,
+                &super::gojson::type_name(key, defaults, false),
+            ));
         }
         return Ok(());
     };
@@ -243,10 +235,7 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
                 })?;
                 *v = json!(d.as_nanos() as u64);
             } else if !(v.is_u64() || v.is_null()) {
-                return Err(ApiErr::invalid_param(format!(
-                    "invalid api parameter: json: cannot unmarshal {} into Go struct field {path}.{k} of type time.Duration",
-                    go_type(v)
-                )));
+                return Err(super::gojson::unmarshal_error(v, path, k, "time.Duration"));
             }
             continue;
         }
@@ -265,11 +254,9 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
             Value::Null => true,
         };
         if !ok {
-            return Err(ApiErr::invalid_param(format!(
-                "invalid api parameter: json: cannot unmarshal {} into Go struct field {path}.{k} of type {}",
-                go_type(v),
-                go_type(dv)
-            )));
+            let signed = SIGNED_KEYS.contains(&k.as_str());
+            let ty = super::gojson::type_name(k, dv, signed);
+            return Err(super::gojson::unmarshal_error(v, path, k, &ty));
         }
         if dv.is_object() {
             decode(v, dv, &format!("{path}.{k}"))?;
@@ -284,7 +271,7 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
     let mut cfg = d.clone();
     if let Some(b) = body {
         let mut b = b.clone();
-        decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+        decode(&mut b, &d, "replica_config")?;
         merge(&mut cfg, &b);
     }
     Ok(cfg)
@@ -297,7 +284,7 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
 pub fn for_update(profile: &SimProfile, body: &Value) -> Result<Value, ApiErr> {
     let d = defaults(profile);
     let mut b = body.clone();
-    decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+    decode(&mut b, &d, "replica_config")?;
     let Some(bo) = b.as_object() else {
         return Ok(d);
     };

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod gojson;
 pub mod keyspace;
 mod routes;
 pub mod sink_check;

@@ -285,6 +285,45 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Records, delays, injects faults and checks credentials before routing.
+/// A changefeed id that percent-decodes to invalid UTF-8: Go's router passes the bytes on and
+/// the handler refuses the id (400 `ErrAPIInvalidParam` "invalid changefeed_id: …", the bytes
+/// shown as U+FFFD by encoding/json); ticdc's GET/status/synced do not validate the id and
+/// answer "not exists". axum's `Path<String>` would answer a plain-text 400 instead.
+fn non_utf8_id(path: &str, method: &Method, newarch: bool) -> Option<ApiErr> {
+    let rest = path.strip_prefix("/api/v2/changefeeds/")?;
+    let (raw_id, suffix) = rest.split_once('/').unwrap_or((rest, ""));
+    let b = raw_id.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                bytes.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                bytes.push(c);
+                i += 1;
+            }
+        }
+    }
+    if std::str::from_utf8(&bytes).is_ok() {
+        return None;
+    }
+    let id = String::from_utf8_lossy(&bytes).into_owned();
+    let unvalidated = matches!(suffix, "" | "status" | "synced") && *method == Method::GET;
+    Some(if newarch && unvalidated {
+        not_exists(&id)
+    } else {
+        ApiErr::invalid_param(format!("invalid changefeed_id: {id}"))
+    })
+}
+
 async fn front(State(sh): S, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 64 << 20)
@@ -304,6 +343,9 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
         tokio::time::sleep(sh.cfg.latency).await;
     }
     let newarch = !sh.cfg.profile.is_classic();
+    if let Some(e) = non_utf8_id(&path, &parts.method, newarch) {
+        return error_response(&e, newarch);
+    }
     if path.starts_with("/api/v2/") {
         // KeyspaceCheckerMiddleware runs before the authentication middleware (ticdc api/v2/api.go).
         if let Err(e) = super::keyspace::check(&sh.cfg, &parts.method, &path, parts.uri.query()) {
@@ -490,16 +532,18 @@ async fn processor_detail(
         let (cf, _) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
             .ok_or_else(|| not_exists(&id))?;
+        // tiflow v8.5.7 cdc/api/v2/processor.go getProcessor: the state check comes before the
+        // capture lookup; only normal and warning count as running (FeedState.IsRunning).
+        if !matches!(cf.state.as_str(), "normal" | "warning") {
+            return Err(ApiErr::invalid_param(format!(
+                "invalid api parameter: changefeed in abnormal state: {}, can'duration get processor of an abnormal changefeed",
+                cf.state
+            )));
+        }
         if cid != CAPTURE_ID {
             return Err(ApiErr::new(
                 "CDC:ErrCaptureNotExist",
                 format!("capture not exists, {cid}"),
-            ));
-        }
-        if cf.state != "normal" {
-            return Err(ApiErr::new(
-                "CDC:ErrProcessorUnknown",
-                "processor not exists",
             ));
         }
         Ok(ok_json(&json!({"table_ids": []})))
@@ -855,9 +899,11 @@ async fn sink_check(
             format!("fail to open MySQL connection: {last}"),
         ))
     } else {
+        // tiflow NewKafkaDMLSink and ticdc v8.5.7 newKafkaSinkComponentWithFactory both wrap
+        // ErrKafkaNewProducer (pingcap/ticdc master wraps ErrNewKafkaSink instead).
         Err(ApiErr::new(
             "CDC:ErrKafkaNewProducer",
-            "new sarama producer: kafka: client has run out of available brokers to talk to: dial tcp: connection refused",
+            format!("new kafka producer: kafka: client has run out of available brokers to talk to: {last}"),
         ))
     }
 }
@@ -889,10 +935,13 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     let profile = &sh.cfg.profile;
     let classic = profile.is_classic();
     let raw: Value = parse_body(&body)?;
-    if raw.get("replica_config").is_some_and(Value::is_null) && classic {
-        // tiflow dereferences the nil config: gin recovery answers 500 with an empty body.
+    if raw.is_null() {
+        // A literal `null` body makes BindJSON set the config pointer to nil; the handler then
+        // dereferences it and gin's recovery answers 500 with an empty body (both archs).
         return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
+    let null_config = raw.get("replica_config").is_some_and(Value::is_null);
+    super::gojson::check_changefeed_config(&raw)?;
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
     let ns = if classic {
@@ -975,6 +1024,12 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             ),
         ));
     }
+    if null_config {
+        // `"replica_config": null`: the earlier checks pass, then ToInternalReplicaConfig
+        // dereferences nil (tiflow verifyCreateChangefeedConfig, ticdc CreateChangefeed):
+        // gin's recovery answers 500 with an empty body.
+        return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     let (u, kind) = match parsed {
         Some(p) => p,
         None => config::parse_sink_uri(&req.sink_uri)?,
@@ -994,7 +1049,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         if classic {
             e
         } else {
-            e.wrap("CDC:ErrSinkURIInvalid")
+            sink_check::sink_verify_error(e, &u)
         }
     })?;
     sink_check::after_connect(&cfg, &u, kind, profile)?;
@@ -1067,6 +1122,9 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         (s.to_string(), tg, c.clone(), cf.start_ts)
     };
     let raw: Value = parse_body(&body)?;
+    if !raw.is_null() {
+        super::gojson::check_changefeed_config(&raw)?;
+    }
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
     if !classic && req.start_ts != 0 {
@@ -1135,7 +1193,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
             if classic {
                 e.wrap("CDC:ErrChangefeedUpdateRefused")
             } else {
-                e.wrap("CDC:ErrSinkURIInvalid")
+                sink_check::sink_verify_error(e, &u)
             }
         })?;
     }
@@ -1238,6 +1296,10 @@ async fn resume(
     let classic = profile.is_classic();
     let r = (|| {
         check_id(&id)?;
+        if !classic && !body.iter().all(u8::is_ascii_whitespace) {
+            // ticdc ResumeChangefeed binds the body before looking the changefeed up.
+            parse_body::<Value>(&body)?;
+        }
         let mut st = sh.state.lock().unwrap();
         let gc = st.gc_safepoint;
         let (cf, tso) = st

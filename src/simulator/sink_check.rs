@@ -504,7 +504,7 @@ pub fn after_connect(
 }
 
 /// ticdc `CreateChangefeed`: `WrapError(ErrSinkURIInvalid, err, sinkURI)`.
-fn sink_verify_error(e: ApiErr, u: &GoUrl) -> ApiErr {
+pub fn sink_verify_error(e: ApiErr, u: &GoUrl) -> ApiErr {
     let masked = crate::ticdc::mask::mask_sensitive_in_uri(&u.to_go_string());
     ApiErr::new(
         URI_INVALID,

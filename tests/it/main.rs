@@ -6,6 +6,7 @@ mod client;
 mod common;
 mod contract;
 mod corpus;
+mod errors;
 mod faults;
 mod harness;
 mod hostile;
