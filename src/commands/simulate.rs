@@ -49,6 +49,7 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
         tls,
         basic_auth,
         sink_check: !a.no_sink_check,
+        limits: Default::default(),
         kernel: match a.kernel {
             SimKernelArg::Classic => SimKernel::Classic,
             SimKernelArg::Nextgen => SimKernel::NextGen {

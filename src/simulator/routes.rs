@@ -326,9 +326,12 @@ fn non_utf8_id(path: &str, method: &Method, newarch: bool) -> Option<ApiErr> {
 
 async fn front(State(sh): S, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default();
+    // The body limit is enforced by `limits::layered` (413 before reading); a body that fails
+    // to arrive ends the request here instead of being taken as empty.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
     let path = parts.uri.path().to_string();
     record(
         &sh,

@@ -16,3 +16,4 @@ mod ops;
 mod plan;
 mod refusals;
 mod secrets;
+mod server_limits;
