@@ -302,3 +302,102 @@ changefeeds:
         .unwrap_or("")
         .contains("event_collector_batch_count"));
 }
+
+const TABLE_BEGIN: &str = "<!-- BEGIN generated from tests/corpus/refusals.json -->";
+const TABLE_END: &str = "<!-- END generated from tests/corpus/refusals.json -->";
+
+fn outcome(row: &Value, arch: &str, profiles: &[&str]) -> String {
+    let applies = profiles
+        .iter()
+        .any(|p| row["profiles"].as_array().unwrap().iter().any(|x| x == *p));
+    let e = &row["expect"][arch];
+    if !applies || e.is_null() {
+        return "—".into();
+    }
+    if e == "accept" {
+        return "accepted".into();
+    }
+    let code = e["error_code"].as_str().unwrap();
+    let code = if code.is_empty() {
+        "(none)".to_string()
+    } else {
+        format!("`{code}`")
+    };
+    format!("{} {code}", e["status"])
+}
+
+/// The section of tests/REFUSALS.md this corpus generates.
+fn refusal_table() -> String {
+    let mut out = vec![
+        TABLE_BEGIN.to_string(),
+        "## Sink and replica-config checks from TiCDC's own unit tests".into(),
+        String::new(),
+        "Create-time refusals TiCDC makes without contacting the sink, and near misses it accepts. \
+         Status and `error_code` per architecture (classic = tiflow v7.5/v8.1/v8.5, newarch = \
+         pingcap/ticdc v8.5.7); `—` = the row does not apply there. Every row runs in \
+         `refusals::simulator_refuses_what_ticdc_refuses` (simulator, sink check off) and \
+         `refusals::validate_refuses_what_ticdc_refuses` (`cdcform validate --target`)."
+            .into(),
+        String::new(),
+        "| rule | source | classic | newarch | test |".into(),
+        "| --- | --- | --- | --- | --- |".into(),
+    ];
+    let classic = ["classic-v7.5", "classic-v8.1", "classic-v8.5"];
+    for row in corpus() {
+        let sources: Vec<String> = row["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} `{}` {}",
+                    s["repo"].as_str().unwrap(),
+                    s["tag"].as_str().unwrap(),
+                    s["file"].as_str().unwrap(),
+                    s["test"].as_str().unwrap()
+                )
+            })
+            .collect();
+        out.push(format!(
+            "| `{}`: {} | {} | {} | {} | corpus row `{}` |",
+            row["name"].as_str().unwrap(),
+            row["rule"].as_str().unwrap().replace('|', "\\|"),
+            sources.join("; ").replace('|', "\\|"),
+            outcome(&row, "classic", &classic),
+            outcome(&row, "newarch", &["newarch"]),
+            row["name"].as_str().unwrap(),
+        ));
+    }
+    out.push(TABLE_END.to_string());
+    out.join("\n") + "\n"
+}
+
+/// tests/REFUSALS.md holds the table generated from the corpus (`UPDATE_REFUSALS=1` rewrites
+/// this section, leaving the rest of the file alone).
+#[test]
+fn refusals_table_is_fresh() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/REFUSALS.md");
+    let fresh = refusal_table();
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let spliced = match (current.find(TABLE_BEGIN), current.find(TABLE_END)) {
+        (Some(b), Some(e)) => {
+            format!(
+                "{}{fresh}{}",
+                &current[..b],
+                &current[e + TABLE_END.len() + 1..]
+            )
+        }
+        _ if current.is_empty() => {
+            format!("# Refusals the simulator and `cdcform validate` model\n\n{fresh}")
+        }
+        _ => format!("{current}\n{fresh}"),
+    };
+    if std::env::var("UPDATE_REFUSALS").as_deref() == Ok("1") {
+        std::fs::write(&path, &spliced).unwrap();
+        return;
+    }
+    assert!(
+        current.contains(&fresh),
+        "tests/REFUSALS.md is stale: run `UPDATE_REFUSALS=1 cargo test --test it refusals::refusals_table_is_fresh`"
+    );
+}
