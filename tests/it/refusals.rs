@@ -401,3 +401,58 @@ fn refusals_table_is_fresh() {
         "tests/REFUSALS.md is stale: run `UPDATE_REFUSALS=1 cargo test --test it refusals::refusals_table_is_fresh`"
     );
 }
+
+/// The same checks on update: tiflow v8.5.7 `verifyUpdateChangefeedConfig` (cdc/api/v2/
+/// api_helpers.go) wraps the ValidateAndAdjust error in ErrChangefeedUpdateRefused (400);
+/// ticdc v8.5.7 `UpdateChangefeed` wraps it in ErrInvalidReplicaConfig (500).
+#[tokio::test]
+async fn update_is_checked_like_create() {
+    for (profile, status, code) in [
+        ("classic-v8.5", 400, "CDC:ErrChangefeedUpdateRefused"),
+        ("newarch", 500, "CDC:ErrInvalidReplicaConfig"),
+    ] {
+        let sim = start_sim(SimConfig {
+            profile: sim_profile(profile),
+            sink_check: false,
+            tick: Duration::ZERO,
+            ..SimConfig::default()
+        })
+        .await;
+        let http = reqwest::Client::new();
+        let url = sim.url();
+        let uri = "s3://bucket/prefix?protocol=csv";
+        let r = http
+            .post(format!("{url}/api/v2/changefeeds"))
+            .json(&json!({"changefeed_id": "u", "sink_uri": uri}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        let r = http
+            .post(format!("{url}/api/v2/changefeeds/u/pause"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = http
+            .put(format!("{url}/api/v2/changefeeds/u"))
+            .json(&json!({"replica_config": {"sink": {"csv": {"quote": "***"}}}}))
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (st, v["error_code"].as_str().unwrap()),
+            (status, code),
+            "{profile}: {v}"
+        );
+        assert!(
+            v["error_msg"]
+                .as_str()
+                .unwrap()
+                .contains("csv config quote"),
+            "{v}"
+        );
+    }
+}
