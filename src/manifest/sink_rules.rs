@@ -248,9 +248,13 @@ fn large_message(out: &mut Out, uri: &Uri, sink: &SinkConfig, protocol: &str) {
             )
         }
     }
-    if option != "claim-check" {
-        return;
+    if option == "claim-check" {
+        claim_check(out, lm, protocol);
     }
+}
+
+fn claim_check(out: &mut Out, lm: &super::types::LargeMessageHandleConfig, protocol: &str) {
+    let base = format!("{SINK}.kafka_config.large_message_handle");
     if lm
         .claim_check_storage_uri
         .as_deref()
@@ -382,9 +386,19 @@ fn csv(out: &mut Out, sink: &SinkConfig) {
 /// `(*Options).Apply` over the URI query (falling back to `kafka_config`).
 fn kafka_uri(out: &mut Out, uri: &Uri, sink: &SinkConfig) {
     let kc = sink.kafka_config.clone().unwrap_or_default();
-    let mut bad = |what: String, help: &str| {
+    let mut problems = kafka_numbers(uri, &kc);
+    problems.extend(kafka_identity(uri, &kc));
+    for (what, help) in problems {
         out.push("sink_uri", format!("sink_uri: {what}"), help);
-    };
+    }
+}
+
+type Problems = Vec<(String, &'static str)>;
+
+/// `partition-num`, `required-acks` and the timeouts.
+fn kafka_numbers(uri: &Uri, kc: &super::types::KafkaConfig) -> Problems {
+    let mut out = Problems::new();
+    let mut bad = |what: String, help: &'static str| out.push((what, help));
     let partitions = uri
         .get("partition-num")
         .map(str::to_string)
@@ -414,6 +428,23 @@ fn kafka_uri(out: &mut Out, uri: &Uri, sink: &SinkConfig) {
             );
         }
     }
+    for key in ["dial-timeout", "write-timeout", "read-timeout"] {
+        if let Some(v) = uri.get(key).filter(|v| !v.is_empty() && *v != "0") {
+            if super::types::parse_go_duration(v).is_err() {
+                bad(
+                    format!("`{key}` is not a duration"),
+                    "write a Go duration such as `10s`",
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `kafka-client-id`, `sasl-mechanism` and the TLS files.
+fn kafka_identity(uri: &Uri, kc: &super::types::KafkaConfig) -> Problems {
+    let mut out = Problems::new();
+    let mut bad = |what: String, help: &'static str| out.push((what, help));
     let client = uri
         .get("kafka-client-id")
         .map(str::to_string)
@@ -462,16 +493,7 @@ fn kafka_uri(out: &mut Out, uri: &Uri, sink: &SinkConfig) {
             "add the missing TLS files, or remove them all",
         );
     }
-    for key in ["dial-timeout", "write-timeout", "read-timeout"] {
-        if let Some(v) = uri.get(key).filter(|v| !v.is_empty() && *v != "0") {
-            if super::types::parse_go_duration(v).is_err() {
-                bad(
-                    format!("`{key}` is not a duration"),
-                    "write a Go duration such as `10s`",
-                );
-            }
-        }
-    }
+    out
 }
 
 /// Topic expressions of the dispatchers and the avro schema registry.
@@ -648,9 +670,13 @@ fn scheduler(out: &mut Out, cfg: &ReplicaConfig, arches: Arches) {
     if s.write_key_threshold.is_some_and(|v| v < 0) {
         bad("write_key_threshold", "must not be negative");
     }
-    if !arches.newarch {
-        return;
+    if arches.newarch {
+        newarch_scheduler(&mut bad, s);
     }
+}
+
+/// pingcap/ticdc v8.5.7 `(*ChangefeedSchedulerConfig).ValidateAndAdjust`: the fields tiflow lacks.
+fn newarch_scheduler(bad: &mut impl FnMut(&str, &str), s: &super::types::SchedulerConfig) {
     if s.scheduling_task_count_per_node.is_some_and(|v| v < 0) {
         bad(
             "scheduling_task_count_per_node",

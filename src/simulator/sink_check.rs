@@ -583,6 +583,18 @@ fn kafka_options(cfg: &Value, u: &GoUrl) -> Result<(), ApiErr> {
         v.parse::<i16>()
             .map_err(|_| bind("replication-factor", &v))?;
     }
+    kafka_identity(&param, &wrap)
+}
+
+type Param<'a> = dyn Fn(&str, &str) -> Option<String> + 'a;
+
+/// The client id, timeouts, required acks, SASL mechanism and TLS files of `(*Options).Apply`.
+fn kafka_identity(param: &Param, wrap: &dyn Fn(String) -> ApiErr) -> Result<(), ApiErr> {
+    let bind = |k: &str, v: &str| {
+        wrap(format!(
+            "[CDC:ErrMySQLInvalidConfig]MySQL config invalid: strconv.ParseInt: parsing \"{v}\": invalid syntax ({k})"
+        ))
+    };
     if let Some(v) = param("kafka-client-id", "kafka_client_id").filter(|v| !v.is_empty()) {
         let ok = v
             .bytes()
