@@ -61,7 +61,15 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
 
 pub async fn run(a: SimulateArgs, out: &Output) -> Result<i32, Error> {
     let cfg = config_from_args(&a)?;
-    let label = cfg.profile.label();
+    let mut label = cfg.profile.label();
+    match (&cfg.kernel, cfg.profile.is_classic()) {
+        (_, true) => {}
+        (SimKernel::Classic, false) => label.push_str(", classic kernel"),
+        (SimKernel::NextGen { keyspaces }, false) => label.push_str(&format!(
+            ", next-gen kernel, keyspaces {}",
+            keyspaces.join(",")
+        )),
+    }
     let sim = Simulator::start(cfg, &a.listen)
         .await
         .map_err(|e| Error::msg(e.to_string()))?;
