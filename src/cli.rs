@@ -231,6 +231,10 @@ pub struct ManArgs {
 pub struct ValidateArgs {
     /// Manifest files or directories [default: paths from cdcform.toml, else .]
     pub paths: Vec<PathBuf>,
+    /// Check for this server: `newarch` (classic kernel, as self-hosted), `newarch-nextgen`, or
+    /// a classic version such as `v8.5.0` [default: every supported server]
+    #[arg(long = "target", value_name = "PROFILE")]
+    pub server_target: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -374,6 +378,13 @@ pub struct SimulateArgs {
     /// Version string the classic profile reports (e.g. v7.5.0, v8.1.0, v8.5.0)
     #[arg(long)]
     pub server_version: Option<String>,
+    /// New architecture: the kernel the server is built for. `classic` (every self-hosted
+    /// cluster) keeps every changefeed in keyspace `default`; `nextgen` requires `?keyspace=`
+    #[arg(long, value_enum, default_value_t = SimKernelArg::Classic)]
+    pub kernel: SimKernelArg,
+    /// With `--kernel nextgen`: the keyspaces that exist (comma-separated)
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    pub keyspaces: Vec<String>,
     /// Owner tick: how long until a create/pause/resume/update becomes visible (classic)
     #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub tick: std::time::Duration,
@@ -407,6 +418,12 @@ pub struct SimulateArgs {
 pub enum SimProfileArg {
     Classic,
     Newarch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimKernelArg {
+    Classic,
+    Nextgen,
 }
 
 #[derive(Debug, Args, Default)]

@@ -1,7 +1,7 @@
 //! `cdcform simulate`: serve the in-memory TiCDC OpenAPI v2 simulator until SIGINT/SIGTERM.
-use crate::cli::{SimProfileArg, SimulateArgs};
+use crate::cli::{SimKernelArg, SimProfileArg, SimulateArgs};
 use crate::output::Output;
-use crate::simulator::{FaultSpec, SimConfig, SimProfile, SimTls, Simulator};
+use crate::simulator::{FaultSpec, SimConfig, SimKernel, SimProfile, SimTls, Simulator};
 use crate::ticdc::Version;
 use crate::Error;
 
@@ -49,12 +49,27 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
         tls,
         basic_auth,
         sink_check: !a.no_sink_check,
+        limits: Default::default(),
+        kernel: match a.kernel {
+            SimKernelArg::Classic => SimKernel::Classic,
+            SimKernelArg::Nextgen => SimKernel::NextGen {
+                keyspaces: a.keyspaces.clone(),
+            },
+        },
     })
 }
 
 pub async fn run(a: SimulateArgs, out: &Output) -> Result<i32, Error> {
     let cfg = config_from_args(&a)?;
-    let label = cfg.profile.label();
+    let mut label = cfg.profile.label();
+    match (&cfg.kernel, cfg.profile.is_classic()) {
+        (_, true) => {}
+        (SimKernel::Classic, false) => label.push_str(", classic kernel"),
+        (SimKernel::NextGen { keyspaces }, false) => label.push_str(&format!(
+            ", next-gen kernel, keyspaces {}",
+            keyspaces.join(",")
+        )),
+    }
     let sim = Simulator::start(cfg, &a.listen)
         .await
         .map_err(|e| Error::msg(e.to_string()))?;

@@ -1,8 +1,11 @@
 //! `cdcform validate [PATH…]`: offline checks of the manifests; no network.
 
 use crate::cli::{GlobalArgs, ValidateArgs};
+use crate::manifest::{DesiredChangefeed, Diagnostic, Diagnostics};
 use crate::output::Output;
 use crate::settings::{process_env, Purpose, Settings};
+use crate::ticdc::kernel::Kernel;
+use crate::ticdc::{ServerProfile, Version};
 use crate::Error;
 
 pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, Error> {
@@ -10,14 +13,24 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
     // cdcform.toml, else `.`. With several clusters and none chosen, each cluster's paths are
     // checked on their own (two clusters may well share an id). No network is touched.
     let each = Settings::resolve_each(g, &process_env, Purpose::Offline)?;
+    let target = a.server_target.as_deref().map(parse_target).transpose()?;
     let several = each.len() > 1;
     let mut failed = None;
     for settings in &each {
         let paths = settings.manifest_paths(&a.paths)?;
         let name = settings.cluster.as_deref().unwrap_or("");
         let env = crate::manifest::env::from_process;
-        let loaded = crate::manifest::load_with(&paths, &|n| settings.var(n, &env), &|n| {
-            settings.is_public_var(n, &env)
+        let loaded = crate::manifest::load_options(
+            &paths,
+            &|n| settings.var(n, &env),
+            &|n| settings.is_public_var(n, &env),
+            target.as_ref().map(|t| &t.0),
+        )
+        .and_then(|set| match &target {
+            Some((_, Some(Kernel::Classic))) => {
+                classic_kernel_namespaces(&set.changefeeds).map(|_| set)
+            }
+            _ => Ok(set),
         });
         match loaded {
             Ok(set) => {
@@ -47,6 +60,50 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         }
     }
     Ok(failed.unwrap_or(crate::exit::OK))
+}
+
+/// `--target`: `newarch` (classic kernel, as every self-hosted cluster), `newarch-nextgen`, or
+/// a classic version (`v8.5.0`, `8.1`).
+fn parse_target(s: &str) -> Result<(ServerProfile, Option<Kernel>), Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "newarch" => return Ok((ServerProfile::newarch(), Some(Kernel::Classic))),
+        "newarch-nextgen" => return Ok((ServerProfile::newarch(), Some(Kernel::NextGen))),
+        _ => {}
+    }
+    let v = s.strip_prefix("classic-").unwrap_or(s);
+    Version::parse(v)
+        .map(|v| (ServerProfile::classic(v), None))
+        .ok_or_else(|| {
+            Error::Settings(format!(
+                "invalid --target `{s}`: expected `newarch`, `newarch-nextgen` or a classic version such as `v8.5.0`\nhelp: the target decides which of TiCDC's per-version checks apply"
+            ))
+        })
+}
+
+/// A classic-kernel new-architecture server keeps every changefeed in keyspace `default`
+/// (pingcap/ticdc api/v2 `GetKeyspaceValueWithDefault`): another namespace cannot be honoured.
+fn classic_kernel_namespaces(changefeeds: &[DesiredChangefeed]) -> Result<(), Diagnostics> {
+    let diags: Vec<Diagnostic> = changefeeds
+        .iter()
+        .filter(|d| d.namespace.as_deref().is_some_and(|n| n != "default"))
+        .map(|d| Diagnostic {
+            file: d.location.file.clone(),
+            line: d.location.line,
+            column: d.location.column,
+            message: format!(
+                "changefeed `{}` names namespace `{}`, but a new-architecture TiCDC with the classic kernel keeps every changefeed in keyspace `default`",
+                d.id,
+                d.namespace.as_deref().unwrap_or_default()
+            ),
+            help: Some("remove `namespace:` (or set it to `default`); other keyspaces exist only on next-generation kernels (`--target newarch-nextgen`)".into()),
+            source: None,
+        })
+        .collect();
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
 /// `3 changefeeds in 2 files are valid.`

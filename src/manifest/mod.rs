@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod env;
 pub mod load;
 pub mod schema;
+pub mod sink_rules;
 pub mod types;
 pub mod validate;
 
@@ -143,7 +144,7 @@ pub fn load(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
-    load_with(paths, env, &|_| false)
+    load_options(paths, env, &|_| false, None)
 }
 
 /// [`load`], where `${NAME}` for which `public(NAME)` holds is not a secret (a value from
@@ -153,8 +154,29 @@ pub fn load_with(
     env: &dyn Fn(&str) -> Option<String>,
     public: &dyn Fn(&str) -> bool,
 ) -> Result<DesiredSet, Diagnostics> {
+    load_options(paths, env, public, None)
+}
+
+/// [`load`] with the target server known: the sink checks TiCDC makes per architecture and
+/// version (see `sink_rules`) apply to that server only. `None` = any supported server.
+pub fn load_for(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+    target: Option<&crate::ticdc::ServerProfile>,
+) -> Result<DesiredSet, Diagnostics> {
+    load_options(paths, env, &|_| false, target)
+}
+
+/// [`load_with`] and [`load_for`] together.
+pub fn load_options(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+    public: &dyn Fn(&str) -> bool,
+    target: Option<&crate::ticdc::ServerProfile>,
+) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
     b.public = public;
+    b.target = target.cloned();
     let (files, path_errors) = load::expand_paths(paths);
     b.diags.extend(path_errors);
     if files.is_empty() && b.diags.is_empty() {
@@ -189,7 +211,18 @@ pub fn load_str(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
+    load_str_for(name, text, env, None)
+}
+
+/// [`load_str`] with the target server known (see [`load_for`]).
+pub fn load_str_for(
+    name: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    target: Option<&crate::ticdc::ServerProfile>,
+) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
+    b.target = target.cloned();
     let file = PathBuf::from(name);
     if text.len() as u64 > load::MAX_FILE_BYTES {
         b.diags.push(Diagnostic {
@@ -228,6 +261,8 @@ struct Builder<'a> {
     texts: Vec<(PathBuf, String)>,
     /// The text of the file being loaded (to point at a `${VAR}` inside a string).
     current_text: String,
+    /// The server the manifests are checked for, when known.
+    target: Option<crate::ticdc::ServerProfile>,
 }
 
 impl<'a> Builder<'a> {
@@ -241,6 +276,7 @@ impl<'a> Builder<'a> {
             seen: HashMap::new(),
             texts: Vec::new(),
             current_text: String::new(),
+            target: None,
         }
     }
 
@@ -402,6 +438,15 @@ impl<'a> Builder<'a> {
                 .map(env::references)
                 .unwrap_or_default(),
         ));
+
+        let rules = sink_rules::Input {
+            file,
+            item: located,
+            spec: &spec,
+            sink_uri: uri_for_checks.as_deref(),
+        };
+        self.diags
+            .extend(sink_rules::check(&rules, self.target.as_ref()));
 
         // Duplicates: one id per namespace across all files.
         let key = (

@@ -572,8 +572,8 @@ mod tests {
         ))
         .is_empty());
         assert_eq!(
-            errs(&format!("{base}      mounter: {{worker_num: 4294967296}}\n")),
-            ["4294967296 is out of range for replica_config.mounter.worker_num: allowed 0..=4294967295"]
+            errs(&format!("{base}      sink: {{advance_timeout: 4294967296}}\n")),
+            ["4294967296 is out of range for replica_config.sink.advance_timeout: allowed 0..=4294967295"]
         );
         assert_eq!(
             errs(&format!("{base}      consistent: {{level: all}}\n")),

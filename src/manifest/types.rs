@@ -181,6 +181,9 @@ api_struct!(
     ReplicaConfig {
         /// Memory quota of the changefeed in bytes (default 1073741824).
         memory_quota: u64,
+        /// New architecture (pingcap/ticdc master): events batched by the event collector
+        /// (0 disables batching; at most 8192).
+        event_collector_batch_count: i64,
         /// Table names are case sensitive (default false since v7.5).
         case_sensitive: bool,
         /// Replicate tables without a valid index too.
@@ -282,7 +285,7 @@ api_struct!(
     /// Row decoding.
     MounterConfig {
         /// Number of mounter workers (default 16).
-        worker_num: u32,
+        worker_num: i64,
     }
 );
 
@@ -300,16 +303,15 @@ api_struct!(
         /// CSV options (storage sinks with protocol csv).
         csv: CsvConfig,
         /// Number of encoder workers (MQ sinks, default 32).
-        encoder_concurrency: u32,
+        encoder_concurrency: i64,
         /// Line terminator (default "\r\n").
         terminator: String,
-        #[schemars(extend("enum" = ["none", "year", "month", "day", null]))]
-        /// Storage sinks: none, year, month or day (default day).
+        /// Storage sinks: none, year, month or day, in any case (default day).
         date_separator: String,
         /// Storage sinks: separate partitions into directories (default true).
         enable_partition_separator: bool,
         /// Storage sinks: width of the file index (6..20, default 20).
-        file_index_width: u32,
+        file_index_width: i64,
         /// Kafka: use the kafka-go based sink.
         enable_kafka_sink_v2: bool,
         /// MQ: only output updated columns.
@@ -602,14 +604,16 @@ api_struct!(
         max_log_size: i64,
         flush_interval: i64,
         meta_flush_interval: i64,
-        encoding_worker_num: i32,
-        flush_worker_num: i32,
+        encoding_worker_num: i64,
+        flush_worker_num: i64,
         /// Redo storage URI, e.g. `s3://bucket/redo`.
         storage: String,
         use_file_backend: bool,
         compression: String,
         flush_concurrency: i32,
         memory_usage: ConsistentMemoryUsage,
+        /// New architecture (pingcap/ticdc master).
+        event_collector_batch_count: i64,
     }
 );
 
@@ -622,8 +626,8 @@ api_struct!(
     /// Table scheduling.
     SchedulerConfig {
         enable_table_across_nodes: bool,
-        region_threshold: i32,
-        write_key_threshold: i32,
+        region_threshold: i64,
+        write_key_threshold: i64,
         /// New architecture.
         region_count_per_span: i32,
         /// New architecture: integer nanoseconds only.

@@ -3,6 +3,7 @@
 //! cluster and `pipeline` strings the steps together; the pure parts do no I/O.
 
 pub mod diff;
+pub mod keyspace;
 pub mod live;
 pub mod pipeline;
 pub mod planner;

@@ -98,6 +98,7 @@ pub async fn compute(
     };
     // The credentials check runs beside the first round of reads, so it costs no time.
     let scope = namespaces(settings, desired);
+    crate::plan::keyspace::preflight(client, desired, &settings.namespace, &scope).await?;
     let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
     let (snap, credentials) = tokio::join!(
         live::read_settling(

@@ -179,26 +179,42 @@ const DURATION_KEYS: &[&str] = &[
     "active_active_sync_stats_interval",
 ];
 
-fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-        Value::Null => "null",
-    }
-}
+/// Keys Go declares as signed `int`/`int64` (tiflow v8.5.7 `cdc/api/v2/model.go`, ticdc
+/// `api/v2/model.go`): a negative value decodes, and `ValidateAndAdjust` decides.
+const SIGNED_KEYS: &[&str] = &[
+    "worker_num",
+    "encoder_concurrency",
+    "file_index_width",
+    "max_log_size",
+    "flush_interval",
+    "meta_flush_interval",
+    "encoding_worker_num",
+    "flush_worker_num",
+    "flush_concurrency",
+    "region_threshold",
+    "write_key_threshold",
+    "region_count_per_span",
+    "region_count_refresh_interval",
+    "scheduling_task_count_per_node",
+    "balance_score_threshold",
+    "synced_check_interval",
+    "checkpoint_interval",
+    "send_bootstrap_interval_in_sec",
+    "send_bootstrap_in_msg_count",
+];
 
 /// encoding/json-style decoding checks against the defaults' types, and duration strings
 /// (`"10m"`) turned into nanoseconds. Errors are 400 `ErrAPIInvalidParam`.
 pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiErr> {
     let (Some(o), Some(d)) = (cfg.as_object_mut(), defaults.as_object()) else {
         if !cfg.is_object() && !cfg.is_null() {
-            return Err(ApiErr::invalid_param(format!(
-                "invalid api parameter: json: cannot unmarshal {} into Go struct field {path} of type v2.ReplicaConfig",
-                go_type(cfg)
-            )));
+            let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+            return Err(super::gojson::unmarshal_error(
+                cfg,
+                parent,
+                key,
+                &super::gojson::type_name(key, defaults, false),
+            ));
         }
         return Ok(());
     };
@@ -212,10 +228,7 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
                 })?;
                 *v = json!(d.as_nanos() as u64);
             } else if !(v.is_u64() || v.is_null()) {
-                return Err(ApiErr::invalid_param(format!(
-                    "invalid api parameter: json: cannot unmarshal {} into Go struct field {path}.{k} of type time.Duration",
-                    go_type(v)
-                )));
+                return Err(super::gojson::unmarshal_error(v, path, k, "time.Duration"));
             }
             continue;
         }
@@ -228,16 +241,15 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
             Value::Array(_) => v.is_array(),
             Value::Bool(_) => v.is_boolean(),
             Value::String(_) => v.is_string(),
+            Value::Number(_) if SIGNED_KEYS.contains(&k.as_str()) => v.is_i64(),
             Value::Number(n) if n.is_u64() => v.is_u64(),
             Value::Number(_) => v.is_number(),
             Value::Null => true,
         };
         if !ok {
-            return Err(ApiErr::invalid_param(format!(
-                "invalid api parameter: json: cannot unmarshal {} into Go struct field {path}.{k} of type {}",
-                go_type(v),
-                go_type(dv)
-            )));
+            let signed = SIGNED_KEYS.contains(&k.as_str());
+            let ty = super::gojson::type_name(k, dv, signed);
+            return Err(super::gojson::unmarshal_error(v, path, k, &ty));
         }
         if dv.is_object() {
             decode(v, dv, &format!("{path}.{k}"))?;
@@ -269,7 +281,7 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
     let mut cfg = d.clone();
     if let Some(b) = body {
         let mut b = b.clone();
-        decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+        decode(&mut b, &d, "replica_config")?;
         drop_unknown_top_level(&mut b);
         merge(&mut cfg, &b);
     }
@@ -283,7 +295,7 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
 pub fn for_update(profile: &SimProfile, body: &Value) -> Result<Value, ApiErr> {
     let d = defaults(profile);
     let mut b = body.clone();
-    decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+    decode(&mut b, &d, "replica_config")?;
     drop_unknown_top_level(&mut b);
     let Some(bo) = b.as_object() else {
         return Ok(d);

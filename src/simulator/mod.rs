@@ -8,8 +8,12 @@
 
 pub mod config;
 pub mod faults;
+pub mod gojson;
+pub mod keyspace;
 pub mod latency;
+pub mod limits;
 mod routes;
+pub mod sink_check;
 pub mod state;
 pub mod time;
 mod tls;
@@ -52,6 +56,16 @@ impl SimProfile {
     }
 }
 
+/// The kernel a new-architecture server is built for (pingcap/ticdc `pkg/config/kerneltype`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SimKernel {
+    /// Every self-hosted cluster: the keyspace is ignored, everything lives in `default`.
+    #[default]
+    Classic,
+    /// Next generation: the `keyspace` parameter is required and must name one of these.
+    NextGen { keyspaces: Vec<String> },
+}
+
 #[derive(Debug, Clone)]
 pub struct SimTls {
     pub cert: PathBuf,
@@ -74,6 +88,10 @@ pub struct SimConfig {
     pub basic_auth: Option<(String, String)>,
     /// MySQL/Kafka sink host:port must accept a TCP connection.
     pub sink_check: bool,
+    /// New architecture only: the kernel deciding how keyspaces behave.
+    pub kernel: SimKernel,
+    /// Timeouts, body limit and connection cap of the HTTP server.
+    pub limits: limits::ServerLimits,
 }
 
 impl Default for SimConfig {
@@ -89,6 +107,8 @@ impl Default for SimConfig {
             tls: None,
             basic_auth: None,
             sink_check: true,
+            kernel: SimKernel::Classic,
+            limits: limits::ServerLimits::default(),
         }
     }
 }
@@ -159,26 +179,34 @@ impl Simulator {
             addr,
             cfg: cfg.clone(),
         });
-        let app = routes::router(shared.clone());
+        let lim = cfg.limits.clone();
+        let app = limits::layered(routes::router(shared.clone()), &lim);
         let handle = axum_server::Handle::<SocketAddr>::new();
         let https = cfg.tls.is_some();
         let task = match &cfg.tls {
             None => {
-                let server = axum_server::from_tcp(listener)
+                let mut server = axum_server::from_tcp(listener)
                     .map_err(|e| SimError::Bind(listen.into(), e))?
-                    .handle(handle.clone());
+                    .handle(handle.clone())
+                    .map(|a| limits::ConnCap::new(a, lim.max_connections))
+                    // After `map`, which resets the HTTP version choice (axum-server 0.8).
+                    .http1_only();
+                limits::configure(server.http_builder(), &lim);
                 tokio::spawn(async move {
                     let _ = server.serve(app.into_make_service()).await;
                 })
             }
             Some(t) => {
                 let rc = tls::server_config(t)?;
-                let server = axum_server::tls_rustls::from_tcp_rustls(
+                let mut server = axum_server::tls_rustls::from_tcp_rustls(
                     listener,
                     axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(rc)),
                 )
                 .map_err(|e| SimError::Bind(listen.into(), e))?
-                .handle(handle.clone());
+                .handle(handle.clone())
+                .map(|a| limits::ConnCap::new(a, lim.max_connections))
+                .http1_only();
+                limits::configure(server.http_builder(), &lim);
                 tokio::spawn(async move {
                     let _ = server.serve(app.into_make_service()).await;
                 })

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::Roll;
+use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
 use super::{record, RecordedRequest, Shared};
@@ -110,15 +111,7 @@ fn query(q: &Option<String>) -> HashMap<String, String> {
 
 /// The namespace (classic) or keyspace (newarch) query parameter, default "default".
 fn scope(sh: &Shared, q: &HashMap<String, String>) -> String {
-    let key = if sh.cfg.profile.is_classic() {
-        "namespace"
-    } else {
-        "keyspace"
-    };
-    q.get(key)
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "default".into())
+    super::keyspace::scope(&sh.cfg, q)
 }
 
 fn not_exists(id: &str) -> ApiErr {
@@ -291,14 +284,56 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A changefeed id that percent-decodes to invalid UTF-8: Go's router passes the bytes on and
+/// the handler refuses the id (400 `ErrAPIInvalidParam` "invalid changefeed_id: …", the bytes
+/// shown as U+FFFD by encoding/json); ticdc's GET/status/synced do not validate the id and
+/// answer "not exists". axum's `Path<String>` would answer a plain-text 400 instead.
+fn non_utf8_id(path: &str, method: &Method, newarch: bool) -> Option<ApiErr> {
+    let rest = path.strip_prefix("/api/v2/changefeeds/")?;
+    let (raw_id, suffix) = rest.split_once('/').unwrap_or((rest, ""));
+    let b = raw_id.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                bytes.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                bytes.push(c);
+                i += 1;
+            }
+        }
+    }
+    if std::str::from_utf8(&bytes).is_ok() {
+        return None;
+    }
+    let id = String::from_utf8_lossy(&bytes).into_owned();
+    let unvalidated = matches!(suffix, "" | "status" | "synced") && *method == Method::GET;
+    Some(if newarch && unvalidated {
+        not_exists(&id)
+    } else {
+        ApiErr::invalid_param(format!("invalid changefeed_id: {id}"))
+    })
+}
+
 /// Records, delays, injects faults and checks credentials before routing.
 async fn front(State(sh): S, req: Request, next: Next) -> Response {
     // The deadline is taken when the request arrives, so reading the body counts towards it.
     let deadline = std::time::Instant::now() + sh.cfg.latency;
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default();
+    // The body limit is enforced by `limits::layered` (413 before reading); a body that fails
+    // to arrive ends the request here instead of being taken as empty.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
     let path = parts.uri.path().to_string();
     record(
         &sh,
@@ -313,7 +348,14 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
         super::latency::sleep_until(deadline).await;
     }
     let newarch = !sh.cfg.profile.is_classic();
+    if let Some(e) = non_utf8_id(&path, &parts.method, newarch) {
+        return error_response(&e, newarch);
+    }
     if path.starts_with("/api/v2/") {
+        // KeyspaceCheckerMiddleware runs before the authentication middleware (ticdc api/v2/api.go).
+        if let Err(e) = super::keyspace::check(&sh.cfg, &parts.method, &path, parts.uri.query()) {
+            return error_response(&e, newarch);
+        }
         if auth_checked(&parts.method, &path, !newarch) {
             if let Err(e) = check_auth(&sh, &parts.headers) {
                 return error_response(&e, newarch);
@@ -495,16 +537,18 @@ async fn processor_detail(
         let (cf, _) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
             .ok_or_else(|| not_exists(&id))?;
+        // tiflow v8.5.7 cdc/api/v2/processor.go getProcessor: the state check comes before the
+        // capture lookup; only normal and warning count as running (FeedState.IsRunning).
+        if !matches!(cf.state.as_str(), "normal" | "warning") {
+            return Err(ApiErr::invalid_param(format!(
+                "invalid api parameter: changefeed in abnormal state: {}, can'duration get processor of an abnormal changefeed",
+                cf.state
+            )));
+        }
         if cid != CAPTURE_ID {
             return Err(ApiErr::new(
                 "CDC:ErrCaptureNotExist",
                 format!("capture not exists, {cid}"),
-            ));
-        }
-        if cf.state != "normal" {
-            return Err(ApiErr::new(
-                "CDC:ErrProcessorUnknown",
-                "processor not exists",
             ));
         }
         Ok(ok_json(&json!({"table_ids": []})))
@@ -860,9 +904,11 @@ async fn sink_check(
             format!("fail to open MySQL connection: {last}"),
         ))
     } else {
+        // tiflow NewKafkaDMLSink and ticdc v8.5.7 newKafkaSinkComponentWithFactory both wrap
+        // ErrKafkaNewProducer (pingcap/ticdc master wraps ErrNewKafkaSink instead).
         Err(ApiErr::new(
             "CDC:ErrKafkaNewProducer",
-            "new sarama producer: kafka: client has run out of available brokers to talk to: dial tcp: connection refused",
+            format!("new kafka producer: kafka: client has run out of available brokers to talk to: {last}"),
         ))
     }
 }
@@ -894,10 +940,13 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     let profile = &sh.cfg.profile;
     let classic = profile.is_classic();
     let raw: Value = parse_body(&body)?;
-    if raw.get("replica_config").is_some_and(Value::is_null) && classic {
-        // tiflow dereferences the nil config: gin recovery answers 500 with an empty body.
+    if raw.is_null() {
+        // A literal `null` body makes BindJSON set the config pointer to nil; the handler then
+        // dereferences it and gin's recovery answers 500 with an empty body (both archs).
         return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
+    let null_config = raw.get("replica_config").is_some_and(Value::is_null);
+    super::gojson::check_changefeed_config(&raw)?;
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
     let ns = if classic {
@@ -906,11 +955,8 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "default".into())
     } else {
-        q.get("keyspace")
-            .cloned()
-            .or(req.keyspace.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "default".into())
+        // ticdc CreateChangefeed: `GetKeyspaceValueWithDefault`; the body's keyspace is ignored.
+        scope(sh, &q)
     };
     let id = if req.changefeed_id.is_empty() {
         gen_id(classic)
@@ -984,28 +1030,38 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             ),
         ));
     }
+    if null_config {
+        // `"replica_config": null`: the earlier checks pass, then ToInternalReplicaConfig
+        // dereferences nil (tiflow verifyCreateChangefeedConfig, ticdc CreateChangefeed):
+        // gin's recovery answers 500 with an empty body.
+        return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     let (u, kind) = match parsed {
         Some(p) => p,
         None => config::parse_sink_uri(&req.sink_uri)?,
     };
     let mut cfg = config::for_create(profile, req.replica_config.as_ref())?;
-    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(|e| {
-        if classic {
-            e
-        } else {
-            e.wrap("CDC:ErrInvalidReplicaConfig")
-        }
-    })?;
+    sink_check::validate_config(&cfg, &u, profile)
+        .and_then(|()| config::validate_and_adjust(&mut cfg, &u, kind, profile))
+        .map_err(|e| {
+            if classic {
+                e
+            } else {
+                e.wrap("CDC:ErrInvalidReplicaConfig")
+            }
+        })?;
     if !classic {
         before_gc(start_ts, gc)?;
     }
+    sink_check::before_connect(&cfg, &u, kind, profile)?;
     sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
         if classic {
             e
         } else {
-            e.wrap("CDC:ErrSinkURIInvalid")
+            sink_check::sink_verify_error(e, &u)
         }
     })?;
+    sink_check::after_connect(&cfg, &u, kind, profile)?;
     let mut cf = Cf::new(&ns, &id, &req.sink_uri, start_ts, req.target_ts, cfg);
     if classic && !sh.cfg.tick.is_zero() {
         cf.visible_at = Some(state::due(sh.cfg.tick));
@@ -1088,6 +1144,9 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         (s.to_string(), tg, c.clone(), cf.start_ts)
     };
     let raw: Value = parse_body(&body)?;
+    if !raw.is_null() {
+        super::gojson::check_changefeed_config(&raw)?;
+    }
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
     if !classic && req.start_ts != 0 {
@@ -1126,7 +1185,9 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         Some(rc) => config::for_update(profile, rc)?,
         None => cur_cfg.clone(),
     };
-    config::validate_and_adjust(&mut cfg, &u, kind, profile).map_err(wrap)?;
+    sink_check::validate_config(&cfg, &u, profile)
+        .and_then(|()| config::validate_and_adjust(&mut cfg, &u, kind, profile))
+        .map_err(wrap)?;
     if classic {
         // No-op detection: compare what the owner would load (both sides completed/stripped).
         let mut a = cfg.clone();
@@ -1140,12 +1201,21 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
             ));
         }
     }
+    let refused = |e: ApiErr| {
+        if classic {
+            e.wrap("CDC:ErrChangefeedUpdateRefused")
+        } else {
+            e
+        }
+    };
+    sink_check::before_connect(&cfg, &u, kind, profile).map_err(refused)?;
+    sink_check::after_connect(&cfg, &u, kind, profile).map_err(refused)?;
     if !req.sink_uri.is_empty() {
         sink_check(sh, &sink_uri, &u, kind).await.map_err(|e| {
             if classic {
                 e.wrap("CDC:ErrChangefeedUpdateRefused")
             } else {
-                e.wrap("CDC:ErrSinkURIInvalid")
+                sink_check::sink_verify_error(e, &u)
             }
         })?;
     }
@@ -1248,6 +1318,10 @@ async fn resume(
     let classic = profile.is_classic();
     let r = (|| {
         check_id(&id)?;
+        if !classic && !body.iter().all(u8::is_ascii_whitespace) {
+            // ticdc ResumeChangefeed binds the body before looking the changefeed up.
+            parse_body::<Value>(&body)?;
+        }
         let mut st = sh.state.lock().unwrap();
         let now = st.tso();
         let gc = st.gc_safepoint(now);

@@ -410,16 +410,39 @@ impl Client {
         ns: &str,
         state: Option<&str>,
     ) -> Result<Vec<ChangefeedCommonInfo>, ClientError> {
-        let mut path = format!("/api/v2/changefeeds?{}", self.scope_query(ns));
-        if let Some(s) = state {
-            path.push_str("&state=");
-            path.push_str(&super::mask::query_escape(s));
-        }
-        let mut r: ListResponse<ChangefeedCommonInfo> = self
-            .call(Method::GET, &path, None::<&()>, Idempotent::Yes)
-            .await?;
+        let path = |client: &Client| {
+            let mut path = format!("/api/v2/changefeeds?{}", client.scope_query(ns));
+            if let Some(s) = state {
+                path.push_str("&state=");
+                path.push_str(&super::mask::query_escape(s));
+            }
+            path
+        };
+        let first = self
+            .call(Method::GET, &path(self), None::<&()>, Idempotent::Yes)
+            .await;
+        let mut r: ListResponse<ChangefeedCommonInfo> = match first {
+            // A next-gen kernel wants `keyspace=`: from now on every request names it.
+            Err(e) if self.arch() == Arch::Classic && super::kernel::is_keyspace_required(&e) => {
+                self.set_arch(Arch::Newarch);
+                self.call(Method::GET, &path(self), None::<&()>, Idempotent::Yes)
+                    .await?
+            }
+            other => other?,
+        };
         r.items.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(r.items)
+    }
+
+    /// `GET /changefeeds` with no scope parameter at all (see `kernel::Client::probe_kernel`).
+    pub async fn list_unscoped(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            Method::GET,
+            "/api/v2/changefeeds",
+            None::<&()>,
+            Idempotent::Yes,
+        )
+        .await
     }
 
     pub async fn get_changefeed(&self, ns: &str, id: &str) -> Result<ChangefeedInfo, ClientError> {
@@ -487,8 +510,17 @@ impl Client {
                 format!("/api/v2/changefeeds?{}", self.scope_query(ns))
             }
         };
-        self.call(Method::POST, &path, Some(&body), Idempotent::No)
+        match self
+            .call(Method::POST, &path, Some(&body), Idempotent::No)
             .await
+        {
+            // The next-gen kernel refused before doing anything: resend naming the keyspace.
+            Err(e) if self.arch() == Arch::Classic && super::kernel::is_keyspace_required(&e) => {
+                self.set_arch(Arch::Newarch);
+                Box::pin(self.create_changefeed(ns, cfg)).await
+            }
+            other => other,
+        }
     }
 
     pub async fn update_changefeed(

@@ -5,7 +5,7 @@ use super::mask::mask_sensitive_in_uri;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with a non-2xx status. `code` is TiCDC's `error_code` (may be empty).
-    #[error("{method} {path}: HTTP {status} {}{message}", if code.is_empty() { String::new() } else { format!("{code}: ") })]
+    #[error("{method} {path}: HTTP {status} {}", api_text(code, message))]
     Api {
         method: String,
         path: String,
@@ -98,7 +98,7 @@ impl ClientError {
                 } else {
                     code.clone()
                 };
-                format!("{code}: {}", scrub(message))
+                format!("{code}: {}", scrub(without_code(&code, message)))
             }
             other => scrub(&other.to_string()),
         }
@@ -117,6 +117,29 @@ fn transport_hint(url: &str, reason: &str) -> String {
         "the server accepted the connection but did not answer: raise `--timeout`, or check the server".into()
     } else {
         "check `--server`, `CDCFORM_SERVER` or the cluster's `server` in cdcform.toml".into()
+    }
+}
+
+/// TiCDC messages start with `[CODE]` (`[CDC:ErrX]message: cause`); shown after the code
+/// itself, that prefix would print the code twice.
+fn without_code<'a>(code: &str, message: &'a str) -> &'a str {
+    if code.is_empty() {
+        return message;
+    }
+    message
+        .strip_prefix('[')
+        .and_then(|m| m.strip_prefix(code))
+        .and_then(|m| m.strip_prefix(']'))
+        .unwrap_or(message)
+}
+
+/// `CODE: message` with the message's own `[CODE]` prefix dropped; just the message when the
+/// server sent no code.
+fn api_text(code: &str, message: &str) -> String {
+    if code.is_empty() {
+        message.to_string()
+    } else {
+        format!("{code}: {}", without_code(code, message))
     }
 }
 
@@ -166,4 +189,40 @@ pub mod codes {
     pub const FILTER_RULE_INVALID: &str = "CDC:ErrFilterRuleInvalid";
     /// tiflow's message for a PUT that changes nothing (api-semantics §4.5).
     pub const NOOP_UPDATE_MESSAGE: &str = "changefeed config is the same with the old one";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, message: &str) -> ClientError {
+        ClientError::Api {
+            method: "POST".into(),
+            path: "/api/v2/changefeeds".into(),
+            status: 400,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `[CDC:ErrX]message: cause` from TiCDC (and the simulator) prints the code once.
+    #[test]
+    fn code_is_shown_once() {
+        let e = api(
+            "CDC:ErrSinkURIInvalid",
+            "[CDC:ErrSinkURIInvalid]sink uri invalid 'kafka://h:9092/t': [CDC:ErrKafkaNewProducer]new kafka producer",
+        );
+        let shown = e.to_string();
+        assert_eq!(shown.matches("CDC:ErrSinkURIInvalid").count(), 1, "{shown}");
+        assert!(shown.contains("[CDC:ErrKafkaNewProducer]"), "{shown}");
+        assert_eq!(e.brief().matches("CDC:ErrSinkURIInvalid").count(), 1);
+        // A message whose prefix is another code, or none, is kept whole.
+        let e = api("CDC:ErrInvalidReplicaConfig", "[CDC:ErrSinkURIInvalid]x");
+        assert!(e
+            .to_string()
+            .ends_with("CDC:ErrInvalidReplicaConfig: [CDC:ErrSinkURIInvalid]x"));
+        assert!(api("", "upstream 7 not found")
+            .to_string()
+            .ends_with("HTTP 400 upstream 7 not found"));
+    }
 }

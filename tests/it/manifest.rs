@@ -361,13 +361,13 @@ fn missing_environment_variable() {
     );
     // Every missing variable of one value is reported, each at its own column.
     let both = problems(&cf(
-        "    sink_uri: \"kafka://${HOST}:9092/t?protocol=avro&sasl-password=${PW}\"\n",
+        "    sink_uri: \"kafka://${HOST}:9092/t?protocol=canal-json&sasl-password=${PW}\"\n",
     ));
     assert_eq!(
         both.iter().map(|p| (p.1, p.2.as_str())).collect::<Vec<_>>(),
         [
             (24, "environment variable `HOST` is not set"),
-            (67, "environment variable `PW` is not set")
+            (73, "environment variable `PW` is not set")
         ]
     );
     // `${...}` in a key is not expanded: it stays an (unknown) key.

@@ -144,7 +144,9 @@ async fn the_gc_safepoint_test_hook_still_works() {
 /// pingcap/ticdc v8.5.7 pkg/config/replica_config.go `(*ReplicaConfig).ValidateAndAdjust`:
 /// sync point needs a MySQL/TiDB sink; api/v2/changefeed.go wraps the error in
 /// `ErrInvalidReplicaConfig`, which is not on pkg/api/util.go's bad-request list (500). tiflow
-/// v8.5.0 has no such check and accepts it.
+/// refuses it earlier, in the sink validator create runs (v8.5.0 cdc/api/v2/api_helpers.go
+/// `verifyCreateChangefeedConfig` → cdc/sink/validator/validator.go
+/// `checkSyncPointSchemeCompatibility`: 400 `ErrSinkURIInvalid`).
 #[tokio::test]
 async fn newarch_refuses_sync_point_on_non_mysql_sinks() {
     for (name, sc) in on_both() {
@@ -178,16 +180,21 @@ async fn newarch_refuses_sync_point_on_non_mysql_sinks() {
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         } else {
-            r.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let e = r.unwrap_err();
+            assert_api(&e, 400, codes::SINK_URI_INVALID);
+            assert!(
+                e.to_string().contains("not supported with syncpoint"),
+                "{e}"
+            );
         }
         sim.shutdown().await;
     }
 }
 
-/// `cdcform validate` does not know the target: it warns that a new-architecture server refuses
-/// sync point on a non-MySQL sink (and still exits 0: a classic server accepts it).
+/// Both architectures refuse sync point on a non-MySQL sink (see above), so `cdcform validate`
+/// refuses it too, at the line, before the pull request merges.
 #[test]
-fn validate_warns_about_sync_point_for_newarch() {
+fn validate_refuses_sync_point_on_non_mysql_sinks() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("cf.yaml");
     std::fs::write(
@@ -201,9 +208,9 @@ fn validate_warns_about_sync_point_for_newarch() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("cf.yaml:2:") && err.contains("a new-architecture TiCDC refuses it"),
+        err.contains("cf.yaml:5:") && err.contains("only supported by MySQL/TiDB sinks"),
         "{err}"
     );
 }

@@ -1,0 +1,244 @@
+//! Error codes, statuses and message shapes that real TiCDC answers at the HTTP edges, each
+//! checked against the simulator with the Go function it comes from.
+
+use std::time::Duration;
+
+use cdcform::simulator::{SimConfig, SimProfile, Simulator};
+use serde_json::{json, Value};
+
+use crate::common::start_sim;
+
+fn cfg(classic: bool) -> SimConfig {
+    SimConfig {
+        profile: if classic {
+            SimProfile::Classic {
+                version: cdcform::ticdc::Version::new(8, 5, 0),
+            }
+        } else {
+            SimProfile::Newarch
+        },
+        tick: Duration::ZERO,
+        sink_check: false,
+        ..SimConfig::default()
+    }
+}
+
+async fn raw(sim: &Simulator, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let http = reqwest::Client::new();
+    let mut req = http.request(method.parse().unwrap(), format!("{}{path}", sim.url()));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn call(sim: &Simulator, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let b = body.map(|b| b.to_string());
+    let (s, t) = raw(sim, method, path, b.as_deref()).await;
+    (s, serde_json::from_str(&t).unwrap_or(Value::Null))
+}
+
+/// An unreachable Kafka broker on the new architecture: ticdc v8.5.7 CreateChangefeed wraps
+/// `sink.Verify`'s error as `WrapError(ErrSinkURIInvalid, err, sinkURI)` (api/v2/changefeed.go),
+/// the cause being `ErrKafkaNewProducer` (downstreamadapter/sink/kafka/helper.go; master wraps
+/// ErrNewKafkaSink in pkg/sink/kafka/sarama_factory.go). The URI in the message is masked.
+#[tokio::test]
+async fn newarch_unreachable_kafka_is_sink_uri_invalid_with_the_uri() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sim = start_sim(SimConfig {
+        sink_check: true,
+        ..cfg(false)
+    })
+    .await;
+    let uri = format!("kafka://127.0.0.1:{port}/t?protocol=canal-json&sasl-password=s3cret");
+    let (s, v) = call(
+        &sim,
+        "POST",
+        "/api/v2/changefeeds",
+        Some(json!({"changefeed_id": "k", "sink_uri": uri})),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error_code"], "CDC:ErrSinkURIInvalid");
+    let msg = v["error_msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with(&format!(
+            "[CDC:ErrSinkURIInvalid]sink uri invalid 'kafka://127.0.0.1:{port}/t?"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("': [CDC:ErrKafkaNewProducer]new kafka producer: "),
+        "{msg}"
+    );
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
+
+/// tiflow v8.5.7 cdc/api/v2/processor.go `getProcessor`: a changefeed that is not running
+/// (`FeedState.IsRunning`: normal or warning) is 400 ErrAPIInvalidParam, checked before the capture.
+#[tokio::test]
+async fn processor_of_a_stopped_changefeed_is_invalid_param() {
+    let sim = start_sim(cfg(true)).await;
+    let (s, _) = call(
+        &sim,
+        "POST",
+        "/api/v2/changefeeds",
+        Some(json!({"changefeed_id": "p", "sink_uri": "blackhole://"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = call(&sim, "GET", "/api/v2/processors/p/no-such-capture", None).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrCaptureNotExist"))
+    );
+    let (s, _) = call(&sim, "POST", "/api/v2/changefeeds/p/pause", None).await;
+    assert_eq!(s, 200);
+    let (s, v) = call(&sim, "GET", "/api/v2/processors/p/no-such-capture", None).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error_code"], "CDC:ErrAPIInvalidParam");
+    assert!(v["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("changefeed in abnormal state: stopped"));
+}
+
+/// `"replica_config": null`: tiflow verifyCreateChangefeedConfig and ticdc CreateChangefeed
+/// check the sink URI, id, existence, start_ts and target_ts first, then dereference the nil
+/// config: gin's recovery answers 500 with an empty body. A literal `null` body: 500, empty.
+#[tokio::test]
+async fn null_replica_config_and_null_body() {
+    for classic in [true, false] {
+        let sim = start_sim(cfg(classic)).await;
+        let (s, v) = call(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(json!({"changefeed_id": "a", "sink_uri": "", "replica_config": null})),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error_code"].clone()),
+            (400, json!("CDC:ErrSinkURIInvalid"))
+        );
+        let (s, v) = call(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(
+                json!({"changefeed_id": "a_b", "sink_uri": "blackhole://", "replica_config": null}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error_code"].clone()),
+            (400, json!("CDC:ErrAPIInvalidParam"))
+        );
+        let (s, v) = call(&sim, "POST", "/api/v2/changefeeds", Some(json!({"changefeed_id": "a", "sink_uri": "blackhole://", "target_ts": 1, "replica_config": null}))).await;
+        assert_eq!(
+            (s, v["error_code"].clone()),
+            (400, json!("CDC:ErrTargetTsBeforeStartTs"))
+        );
+        let (s, body) = raw(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(r#"{"changefeed_id":"a","sink_uri":"blackhole://","replica_config":null}"#),
+        )
+        .await;
+        assert_eq!((s, body.as_str()), (500, ""), "classic={classic}");
+        let (s, body) = raw(&sim, "POST", "/api/v2/changefeeds", Some("null")).await;
+        assert_eq!((s, body.as_str()), (500, ""), "classic={classic}");
+    }
+}
+
+/// ticdc ResumeChangefeed binds a non-empty body before looking the changefeed up; tiflow
+/// looks it up first (cdc/api/v2/changefeed.go resumeChangefeed).
+#[tokio::test]
+async fn newarch_resume_parses_the_body_first() {
+    let sim = start_sim(cfg(false)).await;
+    let (s, v) = call_raw_json(&sim, "/api/v2/changefeeds/missing/resume", "{bad").await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrAPIInvalidParam"))
+    );
+    let sim = start_sim(cfg(true)).await;
+    let (s, v) = call_raw_json(&sim, "/api/v2/changefeeds/missing/resume", "{bad").await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrChangeFeedNotExists"))
+    );
+}
+
+async fn call_raw_json(sim: &Simulator, path: &str, body: &str) -> (u16, Value) {
+    let (s, t) = raw(sim, "POST", path, Some(body)).await;
+    (s, serde_json::from_str(&t).unwrap_or(Value::Null))
+}
+
+/// Type errors read as Go's encoding/json reports them through gin's BindJSON, wrapped by
+/// TiCDC as `[CDC:ErrAPIInvalidParam]invalid api parameter: …` (tiflow cdc/api/v2/model.go types).
+#[tokio::test]
+async fn type_errors_use_go_wording() {
+    let sim = start_sim(cfg(true)).await;
+    let cases = [
+        (
+            json!({"sink_uri": "blackhole://", "start_ts": "x"}),
+            "[CDC:ErrAPIInvalidParam]invalid api parameter: json: cannot unmarshal string into Go struct field ChangefeedConfig.start_ts of type uint64",
+        ),
+        (
+            json!({"sink_uri": "blackhole://", "replica_config": {"memory_quota": "big"}}),
+            "[CDC:ErrAPIInvalidParam]invalid api parameter: json: cannot unmarshal string into Go struct field ReplicaConfig.replica_config.memory_quota of type uint64",
+        ),
+        (
+            json!({"sink_uri": "blackhole://", "replica_config": {"memory_quota": -1}}),
+            "[CDC:ErrAPIInvalidParam]invalid api parameter: json: cannot unmarshal number -1 into Go struct field ReplicaConfig.replica_config.memory_quota of type uint64",
+        ),
+        (
+            json!({"sink_uri": "blackhole://", "replica_config": {"sink": {"csv": {"quote": 1}}}}),
+            "[CDC:ErrAPIInvalidParam]invalid api parameter: json: cannot unmarshal number into Go struct field CSVConfig.replica_config.sink.csv.quote of type string",
+        ),
+        (
+            json!({"sink_uri": "blackhole://", "replica_config": {"mounter": {"worker_num": "8"}}}),
+            "[CDC:ErrAPIInvalidParam]invalid api parameter: json: cannot unmarshal string into Go struct field MounterConfig.replica_config.mounter.worker_num of type int",
+        ),
+    ];
+    for (body, want) in cases {
+        let (s, v) = call(&sim, "POST", "/api/v2/changefeeds", Some(body)).await;
+        assert_eq!(s, 400);
+        assert_eq!(v["error_msg"], want);
+    }
+}
+
+/// A changefeed id that is not valid UTF-8 once percent-decoded: tiflow's handler refuses the
+/// id (400 ErrAPIInvalidParam, JSON body, the bytes as U+FFFD); ticdc's GET does not validate
+/// the id and answers "not exists".
+#[tokio::test]
+async fn invalid_utf8_id_is_answered_like_go() {
+    let sim = start_sim(cfg(true)).await;
+    let (s, v) = call(&sim, "GET", "/api/v2/changefeeds/%FF", None).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrAPIInvalidParam"))
+    );
+    assert_eq!(
+        v["error_msg"],
+        "[CDC:ErrAPIInvalidParam]invalid changefeed_id: \u{fffd}"
+    );
+    let sim = start_sim(cfg(false)).await;
+    let (s, v) = call(&sim, "GET", "/api/v2/changefeeds/%FF", None).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrChangeFeedNotExists"))
+    );
+    let (s, v) = call(&sim, "POST", "/api/v2/changefeeds/%FF/pause", None).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrAPIInvalidParam"))
+    );
+}

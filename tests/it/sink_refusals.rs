@@ -1,0 +1,458 @@
+//! The refusal corpus (`tests/corpus/refusals.json`, taken from TiCDC's own unit tests: each row
+//! cites its test) run against the simulator on every profile a row names (sink check off, as
+//! `--no-sink-check`) and through `cdcform validate` with that profile as the target. Refusals
+//! must come back with TiCDC's status and `error_code`, and validate must name the field; near
+//! misses must be accepted by both. `tests/REFUSALS.md` is generated from the same data.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cdcform::manifest;
+use cdcform::simulator::{SimConfig, SimProfile};
+use cdcform::ticdc::{ServerProfile, Version};
+use serde_json::{json, Value};
+
+use crate::common::start_sim;
+
+fn corpus() -> Vec<Value> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/refusals.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+/// Profile names used in the corpus.
+const PROFILES: &[&str] = &["classic-v7.5", "classic-v8.1", "classic-v8.5", "newarch"];
+
+fn sim_profile(name: &str) -> SimProfile {
+    match name {
+        "newarch" => SimProfile::Newarch,
+        v => {
+            let ver = Version::parse(v.trim_start_matches("classic-")).unwrap();
+            SimProfile::Classic { version: ver }
+        }
+    }
+}
+
+fn server_profile(name: &str) -> ServerProfile {
+    match sim_profile(name) {
+        SimProfile::Newarch => ServerProfile::newarch(),
+        SimProfile::Classic { version } => ServerProfile::classic(version),
+    }
+}
+
+fn applies(row: &Value, profile: &str) -> bool {
+    row["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == profile)
+}
+
+/// The expectation for a profile: None = accepted, Some((status, code)) = refused.
+fn expected(row: &Value, profile: &str) -> Option<(u16, String)> {
+    let arch = if profile == "newarch" {
+        "newarch"
+    } else {
+        "classic"
+    };
+    let e = &row["expect"][arch];
+    if e == "accept" {
+        return None;
+    }
+    Some((
+        e["status"].as_u64().unwrap() as u16,
+        e["error_code"].as_str().unwrap().to_string(),
+    ))
+}
+
+fn is_refusal(row: &Value, profile: &str) -> bool {
+    expected(row, profile).is_some()
+}
+
+async fn run_simulator(profile: &str, rows: &[Value]) -> (usize, usize, Vec<String>) {
+    let sim = start_sim(SimConfig {
+        profile: sim_profile(profile),
+        sink_check: false,
+        tick: Duration::ZERO,
+        ..SimConfig::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let (mut runs, mut matched, mut bad) = (0, 0, Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        if !applies(row, profile) {
+            continue;
+        }
+        runs += 1;
+        let mut body = row["body"].clone();
+        body["changefeed_id"] = json!(format!("row-{i}"));
+        let resp = http
+            .post(format!("{}/api/v2/changefeeds", sim.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let code = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error_code"].as_str().map(str::to_string));
+        let ok = match expected(row, profile) {
+            None => status == 200,
+            Some((s, c)) => status == s && code.as_deref() == Some(c.as_str()),
+        };
+        if ok {
+            matched += 1;
+        } else {
+            bad.push(format!(
+                "{profile} {}: want {:?}, got {status} {text}",
+                row["name"],
+                expected(row, profile)
+            ));
+        }
+    }
+    (runs, matched, bad)
+}
+
+/// `cdcform validate` of the row as a manifest, with `profile` as the known target.
+fn run_validate(profile: &str, rows: &[Value]) -> (usize, usize, Vec<String>) {
+    let target = server_profile(profile);
+    let (mut runs, mut matched, mut bad) = (0, 0, Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        if !applies(row, profile) {
+            continue;
+        }
+        runs += 1;
+        let mut cf = json!({"id": format!("row-{i}"), "sink_uri": row["body"]["sink_uri"]});
+        if let Some(rc) = row["body"].get("replica_config") {
+            cf["replica_config"] = rc.clone();
+        }
+        let text = serde_json::to_string_pretty(&json!({"changefeeds": [cf]})).unwrap();
+        let got = manifest::load_str_for("row.yaml", &text, &|_| None, Some(&target));
+        let field = row["field"].as_str().unwrap();
+        let leaf = field.rsplit('.').next().unwrap();
+        let ok = match (&got, is_refusal(row, profile)) {
+            (Ok(_), false) => true,
+            (Err(d), true) => d
+                .0
+                .iter()
+                .any(|x| x.message.contains(leaf) || enclosing_keys(&text, x.line).contains(&leaf)),
+            _ => false,
+        };
+        if ok {
+            matched += 1;
+        } else {
+            let shown = match &got {
+                Ok(_) => "accepted".to_string(),
+                Err(d) => {
+                    d.0.iter()
+                        .map(|x| x.message.clone())
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                }
+            };
+            bad.push(format!(
+                "validate {profile} {}: refusal expected {} naming `{leaf}`, got {shown}",
+                row["name"],
+                is_refusal(row, profile)
+            ));
+        }
+    }
+    (runs, matched, bad)
+}
+
+/// The keys a 1-based line of pretty-printed JSON sits under: its own key, then each parent's
+/// (the lines above it with less indentation), so a diagnostic located at a value names its field.
+fn enclosing_keys(text: &str, line: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    fn key(l: &str) -> Option<&str> {
+        let t = l.trim_start();
+        t.strip_prefix('"')
+            .and_then(|r| r.split_once("\":"))
+            .map(|(k, _)| k)
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let Some(start) = line.checked_sub(1).filter(|i| *i < lines.len()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<&str> = key(lines[start]).into_iter().collect();
+    let mut level = indent(lines[start]);
+    for l in lines[..start].iter().rev() {
+        if indent(l) < level {
+            level = indent(l);
+            out.extend(key(l));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn corpus_rows_are_well_formed() {
+    let rows = corpus();
+    assert!(rows.len() >= 80, "{} rows", rows.len());
+    for r in &rows {
+        for p in r["profiles"].as_array().unwrap() {
+            assert!(PROFILES.contains(&p.as_str().unwrap()), "{}", r["name"]);
+            let arch = if p == "newarch" { "newarch" } else { "classic" };
+            assert!(
+                !r["expect"][arch].is_null(),
+                "{} has no {arch} outcome",
+                r["name"]
+            );
+        }
+        assert!(
+            !r["sources"].as_array().unwrap().is_empty(),
+            "{}",
+            r["name"]
+        );
+        assert!(
+            r["field"].as_str().unwrap().starts_with("replica_config") || r["field"] == "sink_uri"
+        );
+    }
+}
+
+/// Every refusal of the corpus is refused by the simulator with TiCDC's status and
+/// `error_code`, every near miss accepted, on each profile the row names.
+#[tokio::test]
+async fn simulator_refuses_what_ticdc_refuses() {
+    let rows = corpus();
+    let mut all_bad = Vec::new();
+    for p in PROFILES {
+        let (runs, matched, bad) = run_simulator(p, &rows).await;
+        eprintln!("simulator {p}: {matched}/{runs} rows match");
+        all_bad.extend(bad);
+    }
+    assert!(all_bad.is_empty(), "{}", all_bad.join("\n"));
+}
+
+/// `cdcform validate` (target profile known) refuses the same rows, naming the field, and
+/// accepts the near misses.
+#[test]
+fn validate_refuses_what_ticdc_refuses() {
+    let rows = corpus();
+    let mut all_bad = Vec::new();
+    for p in PROFILES {
+        let (runs, matched, bad) = run_validate(p, &rows);
+        eprintln!("validate {p}: {matched}/{runs} rows match");
+        all_bad.extend(bad);
+    }
+    assert!(all_bad.is_empty(), "{}", all_bad.join("\n"));
+}
+
+/// `cdcform validate --target`: a rule of one architecture only applies to that target
+/// (tiflow v8.5.7 cdc/sink/validator/validator.go `preCheckSinkURI`: classic refuses an IPv6
+/// host without brackets; pingcap/ticdc has no such check).
+#[test]
+fn validate_target_selects_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cf.yaml");
+    std::fs::write(
+        &f,
+        "changefeeds:\n  - id: a\n    sink_uri: \"mysql://root@::1:3306/\"\n",
+    )
+    .unwrap();
+    let run = |target: Option<&str>| {
+        let mut c = assert_cmd::Command::cargo_bin("cdcform").unwrap();
+        c.arg("validate").arg(&f).env("NO_COLOR", "1");
+        if let Some(t) = target {
+            c.args(["--target", t]);
+        }
+        c.output().unwrap()
+    };
+    let any = run(None);
+    assert_eq!(any.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&any.stderr).contains("IPv6 host"));
+    assert_eq!(run(Some("v8.5.0")).status.code(), Some(1));
+    let newarch = run(Some("newarch"));
+    assert_eq!(newarch.status.code(), Some(0), "{newarch:?}");
+    let bad = run(Some("v-nine"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --target"));
+}
+
+/// Fields Go reads as signed ints accept negative values in manifests (TiCDC decides per sink:
+/// tiflow v8.5.7 cdc/api/v2/model.go `EncoderConcurrency *int`, `RegionThreshold int`), and
+/// `event_collector_batch_count` (pingcap/ticdc master api/v2/model.go `ReplicaConfig` and
+/// `ConsistentConfig`) is a known key.
+#[test]
+fn validate_knows_signed_fields_and_event_collector_batch_count() {
+    let text = r#"
+changefeeds:
+  - id: a
+    sink_uri: "mysql://root@127.0.0.1:3306/"
+    replica_config:
+      event_collector_batch_count: 16
+      mounter: {worker_num: -1}
+      sink: {encoder_concurrency: -1}
+      scheduler: {region_threshold: -1, write_key_threshold: -1}
+      consistent: {level: none, event_collector_batch_count: 0, flush_worker_num: -1}
+"#;
+    let set = manifest::load_str("a.yaml", text, &|_| None).expect("valid");
+    let rc = set.changefeeds[0].replica_config.as_ref().unwrap();
+    assert_eq!(rc["sink"]["encoder_concurrency"], json!(-1));
+    assert_eq!(rc["event_collector_batch_count"], json!(16));
+    let typo = text.replace(
+        "event_collector_batch_count: 16",
+        "event_collector_batch_cnt: 16",
+    );
+    let e = manifest::load_str("a.yaml", &typo, &|_| None).unwrap_err();
+    assert!(e.0[0]
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("event_collector_batch_count"));
+}
+
+const TABLE_BEGIN: &str = "<!-- BEGIN generated from tests/corpus/refusals.json -->";
+const TABLE_END: &str = "<!-- END generated from tests/corpus/refusals.json -->";
+
+fn outcome(row: &Value, arch: &str, profiles: &[&str]) -> String {
+    let applies = profiles
+        .iter()
+        .any(|p| row["profiles"].as_array().unwrap().iter().any(|x| x == *p));
+    let e = &row["expect"][arch];
+    if !applies || e.is_null() {
+        return "—".into();
+    }
+    if e == "accept" {
+        return "accepted".into();
+    }
+    let code = e["error_code"].as_str().unwrap();
+    let code = if code.is_empty() {
+        "(none)".to_string()
+    } else {
+        format!("`{code}`")
+    };
+    format!("{} {code}", e["status"])
+}
+
+/// The section of tests/REFUSALS.md this corpus generates.
+fn refusal_table() -> String {
+    let mut out = vec![
+        TABLE_BEGIN.to_string(),
+        "## Sink and replica-config checks from TiCDC's own unit tests".into(),
+        String::new(),
+        "Create-time refusals TiCDC makes without contacting the sink, and near misses it accepts. \
+         Status and `error_code` per architecture (classic = tiflow v7.5/v8.1/v8.5, newarch = \
+         pingcap/ticdc v8.5.7); `—` = the row does not apply there. Every row runs in \
+         `sink_refusals::simulator_refuses_what_ticdc_refuses` (simulator, sink check off) and \
+         `sink_refusals::validate_refuses_what_ticdc_refuses` (`cdcform validate --target`)."
+            .into(),
+        String::new(),
+        "| rule | source | classic | newarch | test |".into(),
+        "| --- | --- | --- | --- | --- |".into(),
+    ];
+    let classic = ["classic-v7.5", "classic-v8.1", "classic-v8.5"];
+    for row in corpus() {
+        let sources: Vec<String> = row["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} `{}` {}",
+                    s["repo"].as_str().unwrap(),
+                    s["tag"].as_str().unwrap(),
+                    s["file"].as_str().unwrap(),
+                    s["test"].as_str().unwrap()
+                )
+            })
+            .collect();
+        out.push(format!(
+            "| `{}`: {} | {} | {} | {} | corpus row `{}` |",
+            row["name"].as_str().unwrap(),
+            row["rule"].as_str().unwrap().replace('|', "\\|"),
+            sources.join("; ").replace('|', "\\|"),
+            outcome(&row, "classic", &classic),
+            outcome(&row, "newarch", &["newarch"]),
+            row["name"].as_str().unwrap(),
+        ));
+    }
+    out.push(TABLE_END.to_string());
+    out.join("\n") + "\n"
+}
+
+/// tests/REFUSALS.md holds the table generated from the corpus (`UPDATE_REFUSALS=1` rewrites
+/// this section, leaving the rest of the file alone).
+#[test]
+fn refusals_table_is_fresh() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/REFUSALS.md");
+    let fresh = refusal_table();
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let spliced = match (current.find(TABLE_BEGIN), current.find(TABLE_END)) {
+        (Some(b), Some(e)) => {
+            format!(
+                "{}{fresh}{}",
+                &current[..b],
+                &current[e + TABLE_END.len() + 1..]
+            )
+        }
+        _ if current.is_empty() => {
+            format!("# Refusals the simulator and `cdcform validate` model\n\n{fresh}")
+        }
+        _ => format!("{current}\n{fresh}"),
+    };
+    if std::env::var("UPDATE_REFUSALS").as_deref() == Ok("1") {
+        std::fs::write(&path, &spliced).unwrap();
+        return;
+    }
+    assert!(
+        current.contains(&fresh),
+        "tests/REFUSALS.md is stale: run `UPDATE_REFUSALS=1 cargo test --test it sink_refusals::refusals_table_is_fresh`"
+    );
+}
+
+/// The same checks on update: tiflow v8.5.7 `verifyUpdateChangefeedConfig` (cdc/api/v2/
+/// api_helpers.go) wraps the ValidateAndAdjust error in ErrChangefeedUpdateRefused (400);
+/// ticdc v8.5.7 `UpdateChangefeed` wraps it in ErrInvalidReplicaConfig (500).
+#[tokio::test]
+async fn update_is_checked_like_create() {
+    for (profile, status, code) in [
+        ("classic-v8.5", 400, "CDC:ErrChangefeedUpdateRefused"),
+        ("newarch", 500, "CDC:ErrInvalidReplicaConfig"),
+    ] {
+        let sim = start_sim(SimConfig {
+            profile: sim_profile(profile),
+            sink_check: false,
+            tick: Duration::ZERO,
+            ..SimConfig::default()
+        })
+        .await;
+        let http = reqwest::Client::new();
+        let url = sim.url();
+        let uri = "s3://bucket/prefix?protocol=csv";
+        let r = http
+            .post(format!("{url}/api/v2/changefeeds"))
+            .json(&json!({"changefeed_id": "u", "sink_uri": uri}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        let r = http
+            .post(format!("{url}/api/v2/changefeeds/u/pause"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = http
+            .put(format!("{url}/api/v2/changefeeds/u"))
+            .json(&json!({"replica_config": {"sink": {"csv": {"quote": "***"}}}}))
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (st, v["error_code"].as_str().unwrap()),
+            (status, code),
+            "{profile}: {v}"
+        );
+        assert!(
+            v["error_msg"]
+                .as_str()
+                .unwrap()
+                .contains("csv config quote"),
+            "{v}"
+        );
+    }
+}
