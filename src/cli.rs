@@ -49,6 +49,10 @@ pub struct GlobalArgs {
     /// Timeout of one HTTP request, e.g. 10s [default: 10s]
     #[arg(long, global = true, value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Keep retrying reads (and writes whose repetition is harmless) through an outage such as
+    /// an owner election for this long, e.g. 2m [env: CDCFORM_RETRY_FOR] [default: 60s]
+    #[arg(long, global = true, value_parser = parse_duration)]
+    pub retry_for: Option<std::time::Duration>,
     /// How many changefeeds are read or changed at once [default: 8]
     #[arg(long, global = true)]
     pub parallelism: Option<usize>,

@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod output;
 pub mod plan;
 pub mod render;
+pub mod retry;
 pub mod settings;
 pub mod simulator;
 pub mod ticdc;

@@ -245,6 +245,13 @@ impl Settings {
                 None => DEFAULT_TIMEOUT,
             },
         };
+        let retry_for = match g.retry_for {
+            Some(t) => t,
+            None => match env("CDCFORM_RETRY_FOR") {
+                Some(s) => parse_dur("retry_for", &s)?,
+                None => crate::retry::DEFAULT_RETRY_FOR,
+            },
+        };
         let parallelism = match g.parallelism {
             Some(p) => p,
             None => match env("CDCFORM_PARALLELISM") {
@@ -270,7 +277,7 @@ impl Settings {
         client.password = password;
         client.timeout = timeout;
         client.connect_timeout = Duration::from_secs(2).min(timeout);
-        client.retries = 2;
+        client.retry_for = retry_for;
         Ok(Settings {
             server,
             namespace,
@@ -294,8 +301,7 @@ impl Settings {
 
     /// Defaults for one server, ignoring the environment and any cdcform.toml (demo, tests).
     pub fn for_server(url: &str) -> Settings {
-        let mut client = ClientOptions::new(url);
-        client.retries = 2;
+        let client = ClientOptions::new(url);
         Settings {
             server: url.to_string(),
             namespace: "default".into(),

@@ -122,11 +122,15 @@ pub(crate) struct Shared {
     pub fault_rng: Mutex<fastrand::Rng>,
     pub healthy: AtomicBool,
     pub addr: SocketAddr,
+    /// Captures and owner, moved by outages and rolling upgrades.
+    pub cluster: Mutex<faults::Cluster>,
+    /// `Some(until)`: refuse connections until then (the listener closes and reopens).
+    pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
 }
 
 pub struct Simulator {
     shared: Arc<Shared>,
-    handle: axum_server::Handle<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     https: bool,
 }
@@ -156,36 +160,27 @@ impl Simulator {
             }),
             healthy: AtomicBool::new(true),
             addr,
+            cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
+            refuse: tokio::sync::watch::channel(None).0,
             cfg: cfg.clone(),
         });
         let app = routes::router(shared.clone());
-        let handle = axum_server::Handle::<SocketAddr>::new();
         let https = cfg.tls.is_some();
-        let task = match &cfg.tls {
-            None => {
-                let server = axum_server::from_tcp(listener)
-                    .map_err(|e| SimError::Bind(listen.into(), e))?
-                    .handle(handle.clone());
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                })
-            }
-            Some(t) => {
-                let rc = tls::server_config(t)?;
-                let server = axum_server::tls_rustls::from_tcp_rustls(
-                    listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(rc)),
-                )
-                .map_err(|e| SimError::Bind(listen.into(), e))?
-                .handle(handle.clone());
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                })
-            }
+        let tls = match &cfg.tls {
+            None => None,
+            Some(t) => Some(axum_server::tls_rustls::RustlsConfig::from_config(
+                Arc::new(tls::server_config(t)?),
+            )),
         };
+        // Fail now, not in the background, when the listener cannot be served.
+        let first = serve_once(listener, tls.clone(), app.clone())
+            .map_err(|e| SimError::Bind(listen.into(), e))?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let refuse = shared.refuse.subscribe();
+        let task = tokio::spawn(serve_loop(first, addr, tls, app, refuse, stop_rx));
         Ok(Simulator {
             shared,
-            handle,
+            stop,
             task,
             https,
         })
@@ -245,9 +240,117 @@ impl Simulator {
         self.shared.state.lock().unwrap().stored(ns, id)
     }
     pub async fn shutdown(self) {
-        self.handle
-            .graceful_shutdown(Some(Duration::from_millis(500)));
+        let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+
+    /// The owner capture goes away now for `dur` (see `outage=` in [`faults`]): no owner is
+    /// elected meanwhile (`NoOwner`), or the address refuses connections (`Refused`).
+    pub fn start_outage(&self, dur: Duration, kind: faults::OutageKind) {
+        let now = std::time::Instant::now();
+        self.shared
+            .cluster
+            .lock()
+            .unwrap()
+            .start_outage(now, dur, kind);
+        if kind == faults::OutageKind::Refused {
+            let _ = self.shared.refuse.send(Some(now + dur));
+        }
+    }
+
+    /// Start a rolling upgrade now (see `rolling-upgrade=` in [`faults`]).
+    pub fn start_rolling_upgrade(&self, r: faults::Rolling) {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().start_rolling(r, now);
+    }
+
+    /// Whether a rolling upgrade started by [`Self::start_rolling_upgrade`] or `--faults` has
+    /// restarted every capture and the last election is over.
+    pub fn rolling_upgrade_done(&self) -> bool {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().rolling_done(now)
+    }
+
+    /// The owner capture's id; `None` while no owner is elected.
+    pub fn owner(&self) -> Option<String> {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().owner(now)
+    }
+}
+
+type Served = (
+    axum_server::Handle<SocketAddr>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Serve `listener` in the background until its handle is shut down.
+fn serve_once(
+    listener: std::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    app: axum::Router,
+) -> std::io::Result<Served> {
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let task = match tls {
+        None => {
+            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            })
+        }
+        Some(rc) => {
+            let server =
+                axum_server::tls_rustls::from_tcp_rustls(listener, rc)?.handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            })
+        }
+    };
+    Ok((handle, task))
+}
+
+/// Serve until stopped. When an outage refuses connections, close the listener (connections
+/// in flight are cut) and bind the same address again when it ends.
+async fn serve_loop(
+    first: Served,
+    addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    app: axum::Router,
+    mut refuse: tokio::sync::watch::Receiver<Option<std::time::Instant>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut served = Some(first);
+    loop {
+        let (handle, task) = match served.take() {
+            Some(s) => s,
+            None => match std::net::TcpListener::bind(addr)
+                .and_then(|l| serve_once(l, tls.clone(), app.clone()))
+            {
+                Ok(s) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let stopped = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            _ = refuse.changed() => false,
+        };
+        if stopped {
+            handle.graceful_shutdown(Some(Duration::from_millis(500)));
+            let _ = task.await;
+            return;
+        }
+        let until = *refuse.borrow_and_update();
+        handle.shutdown();
+        let _ = task.await;
+        if let Some(until) = until {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
     }
 }
 

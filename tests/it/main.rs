@@ -11,5 +11,6 @@ mod harness;
 mod hostile;
 mod manifest;
 mod ops;
+mod outage;
 mod plan;
 mod secrets;
