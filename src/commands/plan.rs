@@ -37,6 +37,16 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             plan.summary.blocked
         ));
     }
+    let unknown = plan.unknown();
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(|k| k.to_string()).collect();
+        out.warn(&format!(
+            "the live state of {} changefeed(s) is unknown ({}): the plan is incomplete",
+            names.len(),
+            names.join(", ")
+        ));
+        return Ok(exit::ERROR);
+    }
     Ok(
         if a.detailed_exitcode && (plan.summary.has_changes() || plan.summary.blocked > 0) {
             exit::CHANGES

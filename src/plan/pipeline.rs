@@ -11,7 +11,7 @@ use crate::manifest::{self, DesiredChangefeed};
 use crate::plan::live::{self, Snapshot};
 use crate::plan::planner::{make_plan, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
-use crate::plan::{Key, Plan};
+use crate::plan::{Action, Blocked, Entry, Key, Plan};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::{Client, ServerProfile};
 use crate::Error;
@@ -88,14 +88,57 @@ pub async fn compute(
     )
     .await?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
-    let plan = make_plan(
+    let mut plan = make_plan(
         &snap.profile,
         &settings.server,
         desired,
         &snap.changefeeds,
         &opts,
     );
+    mark_unknown(&mut plan, &snap, by_key.keys(), &opts);
     Ok((plan, snap))
+}
+
+/// Changefeeds the read could not get (after the retry budget) become blocked entries marked
+/// unknown, in place of whatever was planned from their absence: desired ones, and managed
+/// ones `--prune` would look at. A namespace whose list failed gets a note: nothing in it is
+/// deleted.
+pub fn mark_unknown<'a>(
+    plan: &mut Plan,
+    snap: &Snapshot,
+    desired: impl Iterator<Item = &'a Key>,
+    opts: &Options,
+) {
+    let mut keys: BTreeSet<Key> = desired.filter(|k| snap.unknown(k).is_some()).cloned().collect();
+    if opts.prune {
+        let managed = |k: &&Key| opts.manage.as_ref().is_some_and(|g| g.is_match(&k.id));
+        keys.extend(snap.unreadable.keys().filter(managed).cloned());
+    }
+    for (ns, why) in &snap.unlisted {
+        plan.notes.push(format!(
+            "the changefeeds of namespace {ns} could not be listed ({why}); nothing in it is planned or deleted"
+        ));
+    }
+    if keys.is_empty() {
+        return;
+    }
+    plan.entries.retain(|e| !keys.contains(&e.key));
+    plan.unchanged.retain(|k| !keys.contains(k));
+    for key in keys {
+        let why = snap.unknown(&key).unwrap_or_default();
+        plan.entries.push(Entry {
+            blocked: Some(Blocked {
+                reason: format!("its live state is unknown: reading it from TiCDC failed: {why}"),
+                hint: "re-run when TiCDC answers again (an owner election usually ends within a minute), \
+                       or give it longer with --retry-for"
+                    .into(),
+                unknown: true,
+            }),
+            ..Entry::new(key, Action::Blocked)
+        });
+    }
+    plan.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    plan.recount();
 }
 
 /// Load the manifests a command names, or the cluster's `paths` from cdcform.toml.
@@ -165,7 +208,15 @@ pub async fn recheck_saved(
         namespace: d.namespace.clone(),
         id: d.id.clone(),
     });
-    let now = fingerprints(&snap.changefeeds, keys);
+    let mut now = fingerprints(&snap.changefeeds, keys);
+    // An unreadable changefeed is not "moved": it is planned as unknown and left alone below.
+    for key in saved.plan.entries.iter().map(|e| &e.key).chain(snap.unreadable.keys()) {
+        if snap.unknown(key).is_some() {
+            if let Some(fp) = saved.fingerprints.get(&key.to_string()) {
+                now.insert(key.to_string(), fp.clone());
+            }
+        }
+    }
     let moved = saved.moved(&now);
     if !moved.is_empty() {
         return Err(Error::msg(format!(
@@ -181,16 +232,19 @@ pub async fn recheck_saved(
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
-    let plan = make_plan(
+    let mut plan = make_plan(
         &snap.profile,
         &settings.server,
         &desired,
         &snap.changefeeds,
         &opts,
     );
+    let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();
+    mark_unknown(&mut plan, &snap, desired_keys.iter(), &opts);
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
         p.entries
             .iter()
+            .filter(|e| snap.unknown(&e.key).is_none())
             .map(|e| (e.key.clone(), e.action.verb(), e.changes.len()))
             .collect()
     };
