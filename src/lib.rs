@@ -14,6 +14,7 @@ pub mod plan;
 pub mod render;
 pub mod retry;
 pub mod settings;
+pub mod shutdown;
 pub mod simulator;
 pub mod ticdc;
 

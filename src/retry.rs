@@ -32,20 +32,32 @@ pub fn scoped_deadline() -> Option<Instant> {
     DEADLINE.try_with(|d| *d).ok()
 }
 
-/// Delays between attempts: exponential from `min` (×`factor`), capped at `max`, with jitter.
+/// Delays between attempts: exponential from `min` (×`factor`), capped at `max`. Retries of a
+/// failed call add jitter (up to the delay again) so parallel callers do not hit a recovering
+/// server in step; polls for a state do not.
 pub struct Backoff(backon::ExponentialBackoff, Duration);
 
 impl Backoff {
     pub fn new(min: Duration, max: Duration, factor: f32) -> Backoff {
+        Self::build(min, max, factor, true)
+    }
+
+    /// Without jitter, for polling a state.
+    pub fn polling(min: Duration, max: Duration, factor: f32) -> Backoff {
+        Self::build(min, max, factor, false)
+    }
+
+    fn build(min: Duration, max: Duration, factor: f32, jitter: bool) -> Backoff {
         let min = min.max(Duration::from_millis(1));
-        let inner = backon::ExponentialBuilder::default()
+        let mut b = backon::ExponentialBuilder::default()
             .with_min_delay(min)
             .with_max_delay(max.max(min))
             .with_factor(factor)
-            .with_jitter()
-            .without_max_times()
-            .build();
-        Backoff(inner, max.max(min))
+            .without_max_times();
+        if jitter {
+            b = b.with_jitter();
+        }
+        Backoff(b.build(), max.max(min))
     }
 
     pub fn next_delay(&mut self) -> Duration {

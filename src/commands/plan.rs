@@ -13,6 +13,8 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
     let settings = Settings::resolve(g, &process_env)?;
     let set = load_manifests(&settings, &a.paths)?;
     let client = Client::new(settings.client.clone())?;
+    let progress = out.clone();
+    client.set_progress(std::sync::Arc::new(move |line: &str| progress.progress(line)));
     let opts = a.opts.to_options();
     let (plan, snap) = compute(
         &settings,
