@@ -199,7 +199,7 @@ impl Run<'_> {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), ClientError>>,
     {
-        let retried = std::cell::Cell::new(false);
+        let retried = std::sync::atomic::AtomicBool::new(false);
         let what = format!("{what} {}", self.key);
         let r = retry::retry(
             budget,
@@ -214,14 +214,14 @@ impl Run<'_> {
                 }
             },
             |e, left| {
-                retried.set(true);
+                retried.store(true, std::sync::atomic::Ordering::Relaxed);
                 self.client.notice(&what, e, left);
             },
         )
         .await;
         match r {
             Ok(()) => Ok(()),
-            Err(x) if retried.get() && already(&x.error) => Ok(()),
+            Err(x) if retried.load(std::sync::atomic::Ordering::Relaxed) && already(&x.error) => Ok(()),
             Err(x) => Err(match x.attempts_note() {
                 Some(note) => x.error.with_note(&note),
                 None => x.error,
@@ -407,6 +407,9 @@ impl Run<'_> {
     async fn pause(&mut self) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
         let budget = self.client.budget();
+        // From here on it may be paused (even if the answer is lost or the run is aborted
+        // mid-way): compensation resumes it.
+        self.paused_by_us = true;
         let sent = async {
             self.resend(budget, "pause", || c.pause_changefeed(ns, id), |_| false)
                 .await
@@ -414,10 +417,7 @@ impl Run<'_> {
         };
         let t0 = Instant::now();
         let r = sent.await;
-        let r = self.stepped("pause", t0, r);
-        // A pause that failed may still have gone through; compensation resumes it either way.
-        self.paused_by_us = true;
-        r?;
+        self.stepped("pause", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_state("stopped", |s, _| s == "stopped").await;
         self.record("wait stopped", t0, r.is_ok());
@@ -432,20 +432,20 @@ impl Run<'_> {
         } else {
             self.client.budget()
         };
-        // ticdc master refuses a resume of a running changefeed: after a lost answer, that
-        // refusal means the first resume went through.
+        // ticdc master refuses a resume of a running changefeed: it is running, which is what a
+        // resume is for (after a lost answer, the first resume went through; in compensation,
+        // the pause never landed).
+        let running = |e: &ClientError| {
+            e.code() == Some(codes::UPDATE_REFUSED) && e.brief().contains("current state is normal")
+        };
         let sent = async {
-            self.resend(
-                budget,
-                "resume",
-                || c.resume_changefeed(ns, id, 0),
-                |e| {
-                    e.code() == Some(codes::UPDATE_REFUSED)
-                        && e.brief().contains("current state is normal")
-                },
-            )
-            .await
-            .map_err(|e| failure("resume", &e))
+            match self
+                .resend(budget, "resume", || c.resume_changefeed(ns, id, 0), running)
+                .await
+            {
+                Err(e) if !running(&e) => Err(failure("resume", &e)),
+                _ => Ok(()),
+            }
         };
         let t0 = Instant::now();
         let r = sent.await;

@@ -111,6 +111,16 @@ pub struct RecordedRequest {
 
 const MAX_RECORDED: usize = 100_000;
 
+/// Which request starts an armed outage: `(method, path)`.
+pub type Matcher = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// An outage waiting for its first request.
+pub struct Armed {
+    pub matcher: Matcher,
+    pub duration: Duration,
+    pub kind: faults::OutageKind,
+}
+
 /// Shared between the handlers and the `Simulator` handle.
 pub(crate) struct Shared {
     pub cfg: SimConfig,
@@ -124,6 +134,8 @@ pub(crate) struct Shared {
     pub addr: SocketAddr,
     /// Captures and owner, moved by outages and rolling upgrades.
     pub cluster: Mutex<faults::Cluster>,
+    /// Outages armed by tests: each starts at the first request its matcher accepts.
+    pub armed: Mutex<Vec<Armed>>,
     /// `Some(until)`: refuse connections until then (the listener closes and reopens).
     pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
 }
@@ -162,6 +174,7 @@ impl Simulator {
             addr,
             cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
             refuse: tokio::sync::watch::channel(None).0,
+            armed: Mutex::new(vec![]),
             cfg: cfg.clone(),
         });
         let app = routes::router(shared.clone());
@@ -256,6 +269,21 @@ impl Simulator {
         if kind == faults::OutageKind::Refused {
             let _ = self.shared.refuse.send(Some(now + dur));
         }
+    }
+
+    /// Arm an outage of `dur` that starts at the first `/api/v2` request `matcher(method, path)`
+    /// accepts (that request already meets it): a test hook to hit one phase of an apply.
+    pub fn outage_when(
+        &self,
+        matcher: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+        dur: Duration,
+        kind: faults::OutageKind,
+    ) {
+        self.shared.armed.lock().unwrap().push(Armed {
+            matcher: Box::new(matcher),
+            duration: dur,
+            kind,
+        });
     }
 
     /// Start a rolling upgrade now (see `rolling-upgrade=` in [`faults`]).

@@ -317,6 +317,7 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
                 return error_response(&e, newarch);
             }
         }
+        start_armed(&sh, &parts.method, &path);
         if let Some(r) = outage(&sh, &path, newarch) {
             return r;
         }
@@ -412,6 +413,26 @@ fn outage(sh: &Shared, path: &str, newarch: bool) -> Option<Response> {
             }
             Some(cut_connection())
         }
+    }
+}
+
+/// Start the first armed outage (a test hook) whose matcher accepts this request.
+fn start_armed(sh: &Shared, method: &Method, path: &str) {
+    let mut armed = sh.armed.lock().unwrap();
+    let Some(i) = armed
+        .iter()
+        .position(|a| (a.matcher)(method.as_str(), path))
+    else {
+        return;
+    };
+    let a = armed.remove(i);
+    let now = Instant::now();
+    sh.cluster
+        .lock()
+        .unwrap()
+        .start_outage(now, a.duration, a.kind);
+    if a.kind == OutageKind::Refused {
+        let _ = sh.refuse.send(Some(now + a.duration));
     }
 }
 

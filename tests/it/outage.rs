@@ -2,10 +2,17 @@
 //! outage faults answer as TiCDC does, and plan/apply ride through them without leaving a
 //! changefeed paused.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cdcform::apply::{apply, ApplyOptions, ApplyReport};
+use cdcform::manifest::DesiredChangefeed;
+use cdcform::plan::pipeline::compute;
+use cdcform::plan::{Plan, PlanOptions};
+use cdcform::settings::Settings;
 use cdcform::simulator::faults::{OutageKind, Rolling};
-use cdcform::simulator::{FaultSpec, SimConfig};
+use cdcform::simulator::{FaultSpec, SimConfig, Simulator};
 use cdcform::ticdc::{Client, ClientOptions};
 
 use crate::harness::*;
@@ -107,5 +114,157 @@ async fn simulator_rolling_upgrade_moves_the_owner_each_restart() {
     // Three restarts of the owner: four owners in turn, the first one back at the end.
     assert_eq!(owners.len(), 4, "{owners:?}");
     assert_eq!(owners[0], owners[3]);
+    s.shutdown().await;
+}
+
+// ---- plan and apply through outages ----
+
+/// Settings for a run that must ride through an outage: the default `--retry-for` (60 s).
+fn patient(s: &Simulator) -> Settings {
+    let mut set = settings(s);
+    set.client.retry_for = cdcform::retry::DEFAULT_RETRY_FOR;
+    set
+}
+
+fn cf_yaml(id: &str, workers: u32) -> String {
+    format!(
+        "  - id: {id}\n    sink_uri: \"blackhole://\"\n    replica_config:\n      mounter:\n        worker_num: {workers}\n"
+    )
+}
+
+fn fleet(ids: impl Iterator<Item = String>, workers: u32) -> Vec<DesiredChangefeed> {
+    let mut y = String::from("changefeeds:\n");
+    for id in ids {
+        y += &cf_yaml(&id, workers);
+    }
+    manifests(&y)
+}
+
+fn ids(n: usize) -> impl Iterator<Item = String> {
+    (0..n).map(|i| format!("cf-{i:03}"))
+}
+
+/// Plan and apply as the commands do, with the given settings; the progress lines are kept.
+async fn plan_and_apply(
+    set: &Settings,
+    desired: &[DesiredChangefeed],
+    opts: &ApplyOptions,
+) -> (Plan, ApplyReport, Vec<String>) {
+    let client = Client::new(set.client.clone()).unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    client.set_progress(Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())));
+    let (plan, _) = compute(set, &client, desired, &PlanOptions::default(), opts.wait_timeout)
+        .await
+        .expect("plan rides through the outage");
+    let progress = |l: &str| lines.lock().unwrap().push(l.to_string());
+    let report = apply(&client, &plan, opts, &progress).await;
+    let lines = lines.lock().unwrap().clone();
+    (plan, report, lines)
+}
+
+/// Every changefeed of `ids` runs with `worker_num: workers` (the stored, owner-loaded config).
+fn assert_converged(s: &Simulator, ids: impl Iterator<Item = String>, workers: u64, ctx: &str) {
+    for id in ids {
+        let st = s.stored("default", &id).unwrap_or_else(|| panic!("{ctx}: {id} missing"));
+        assert_eq!(st["state"], "normal", "{ctx}: {id} is {}", st["state"]);
+        assert_eq!(
+            st["config"]["mounter"]["worker_num"].as_u64(),
+            Some(workers),
+            "{ctx}: {id} has {}",
+            st["config"]["mounter"]
+        );
+    }
+}
+
+/// Running changefeeds that are paused (stopped) now.
+fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String> {
+    ids.filter(|id| s.stored("default", id).is_some_and(|st| st["state"] == "stopped"))
+        .collect()
+}
+
+type Phase = (&'static str, OutageKind, Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+
+/// The phases of an apply of config updates, each as the first request that belongs to it.
+fn phases() -> Vec<Phase> {
+    let resumed = Arc::new(AtomicBool::new(false));
+    let health = {
+        let resumed = resumed.clone();
+        move |m: &str, p: &str| {
+            if m == "POST" && p.ends_with("/resume") {
+                resumed.store(true, Ordering::SeqCst);
+            }
+            resumed.load(Ordering::SeqCst) && m == "GET" && p.ends_with("/status")
+        }
+    };
+    let cf_status = |m: &str, p: &str| {
+        m == "GET" && p.starts_with("/api/v2/changefeeds/") && p.ends_with("/status")
+    };
+    let no = OutageKind::NoOwner;
+    vec![
+        ("first read", no, Arc::new(|_: &str, _: &str| true)),
+        ("list", no, Arc::new(|m: &str, p: &str| m == "GET" && p == "/api/v2/changefeeds")),
+        ("reads", no, Arc::new(|_: &str, p: &str| p.ends_with("/meta_info"))),
+        ("pause", no, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause"))),
+        ("wait", no, Arc::new(cf_status)),
+        ("PUT", no, Arc::new(|m: &str, _: &str| m == "PUT")),
+        ("resume", no, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/resume"))),
+        ("health wait", no, Arc::new(health)),
+        ("pause, refused", OutageKind::Refused, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause"))),
+        ("PUT, refused", OutageKind::Refused, Arc::new(|m: &str, _: &str| m == "PUT")),
+    ]
+}
+
+/// One phase: six running changefeeds get a new config while an 8 s outage starts at the
+/// phase's first request.
+async fn outage_at(name: &'static str, kind: OutageKind, matcher: Arc<dyn Fn(&str, &str) -> bool + Send + Sync>) {
+    let s = sim(classic()).await;
+    let set = patient(&s);
+    converge(&s, &fleet(ids(6), 1)).await;
+    s.outage_when(move |m, p| matcher(m, p), Duration::from_secs(8), kind);
+    let t0 = Instant::now();
+    let (_, report, lines) = plan_and_apply(&set, &fleet(ids(6), 4), &apply_options()).await;
+    assert!(
+        report.all_ok(),
+        "outage at {name}: apply failed:\n{}",
+        cdcform::apply::summary_text(&report)
+    );
+    assert!(s.faults_injected() > 0, "outage at {name}: never met the outage");
+    if kind == OutageKind::NoOwner {
+        assert!(
+            lines.iter().any(|l| l.contains("owner election in progress")
+                && l.contains("retrying for up to")),
+            "outage at {name}: no progress line about the election: {lines:#?}"
+        );
+    }
+    assert_converged(&s, ids(6), 4, name);
+    assert_empty(&plan(&s, &fleet(ids(6), 4)).await, name);
+    println!("outage at {name} ({kind:?}): converged in {:.1}s", t0.elapsed().as_secs_f64());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_8s_outage_at_every_phase_of_an_apply_ends_converged() {
+    // Concurrently, each against its own simulator: the module's run time stays near one outage.
+    let runs = phases()
+        .into_iter()
+        .map(|(name, kind, m)| outage_at(name, kind, m));
+    futures::future::join_all(runs).await;
+}
+
+#[tokio::test]
+async fn a_plan_during_an_election_succeeds() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(3), 1)).await;
+    let expected = plan(&s, &fleet(ids(3), 2)).await;
+    s.start_outage(Duration::from_secs(3), OutageKind::NoOwner);
+    let set = patient(&s);
+    let client = Client::new(set.client.clone()).unwrap();
+    let (p, _) = compute(&set, &client, &fleet(ids(3), 2), &PlanOptions::default(), Duration::from_secs(120))
+        .await
+        .expect("the plan waits the election out");
+    assert!(s.faults_injected() > 0);
+    assert_eq!(p.summary, expected.summary);
+    assert!(p.unknown().is_empty());
     s.shutdown().await;
 }
