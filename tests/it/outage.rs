@@ -177,10 +177,24 @@ fn assert_converged(s: &Simulator, ids: impl Iterator<Item = String>, workers: u
     }
 }
 
-/// Running changefeeds that are paused (stopped) now.
-fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String> {
-    ids.filter(|id| s.stored("default", id).is_some_and(|st| st["state"] == "stopped"))
-        .collect()
+/// Changefeeds that are paused once the owner has carried out what it was asked (a pause sent
+/// just before an outage is applied on the next owner tick).
+async fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String> {
+    let t0 = Instant::now();
+    while s.owner().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the outage never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Two owner ticks, then a read: pending admin jobs are applied.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let c = raw_client(&s.url());
+    c.list_changefeeds("default", Some("all")).await.unwrap();
+    ids.filter(|id| {
+        let st = s.stored("default", id);
+        assert!(st.as_ref().is_some_and(|st| st["pending_ops"] == 0), "{id}: {st:?}");
+        st.is_some_and(|st| st["state"] == "stopped")
+    })
+    .collect()
 }
 
 type Phase = (&'static str, OutageKind, Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
@@ -266,5 +280,177 @@ async fn a_plan_during_an_election_succeeds() {
     assert!(s.faults_injected() > 0);
     assert_eq!(p.summary, expected.summary);
     assert!(p.unknown().is_empty());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_of_3_captures_during_an_apply_of_100_changes_converges_in_one_run() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(100), 1)).await;
+    // Each of 3 captures restarts in turn, 0.7 s apart; each time the owner, so a 0.5 s
+    // election follows and the owner moves.
+    s.start_rolling_upgrade(Rolling {
+        captures: 3,
+        every: Duration::from_millis(700),
+        election: Duration::from_millis(500),
+    });
+    let (_, report, _) = plan_and_apply(&patient(&s), &fleet(ids(100), 2), &apply_options()).await;
+    assert!(
+        report.all_ok(),
+        "apply failed:\n{}",
+        cdcform::apply::summary_text(&report)
+    );
+    assert_eq!(report.succeeded(), 100);
+    assert!(s.faults_injected() > 0, "the apply never met an election");
+    assert_converged(&s, ids(100), 2, "rolling upgrade");
+    while !s.rolling_upgrade_done() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_empty(&plan(&s, &fleet(ids(100), 2)).await, "after the rolling upgrade");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_25_percent_transient_failures_300_changes_converge_within_3_runs_never_paused() {
+    // 1 − 0.92·0.92·0.94·0.94 ≈ 25% of requests fail: 500, 503, a cut connection (half of them
+    // after the request was carried out), or an owner change.
+    let cfg = SimConfig {
+        faults: Some(
+            FaultSpec::parse("seed=25,http500=0.08,http503=0.08,drop=0.06,owner-change=0.06")
+                .unwrap(),
+        ),
+        ..classic()
+    };
+    let s = sim(cfg).await;
+    s.set_faults_enabled(false);
+    converge(&s, &fleet(ids(300), 1)).await;
+    s.set_faults_enabled(true);
+    let desired = fleet(ids(300), 2);
+    let opts = ApplyOptions {
+        parallelism: 16,
+        ..apply_options()
+    };
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let (_, report, _) = plan_and_apply(&patient(&s), &desired, &opts).await;
+        let left = paused(&s, ids(300)).await;
+        assert!(left.is_empty(), "run {runs} left paused: {left:?}");
+        assert!(report.entries.iter().all(|e| !e.left_paused));
+        println!(
+            "run {runs}: {} succeeded, {} failed, {} faults injected so far",
+            report.succeeded(),
+            report.failed(),
+            s.faults_injected()
+        );
+        if report.all_ok() {
+            break;
+        }
+        assert!(runs < 3, "not converged after 3 runs:\n{}", cdcform::apply::summary_text(&report));
+    }
+    s.set_faults_enabled(false);
+    assert_converged(&s, ids(300), 2, "25% faults");
+    assert_empty(&plan(&s, &desired).await, "after converging under faults");
+    s.shutdown().await;
+}
+
+// ---- interrupts during an outage, through the binary ----
+
+/// `cdcform apply` on four running changefeeds getting a new config, in the background.
+fn spawn_apply(s: &Simulator, dir: &std::path::Path) -> std::process::Child {
+    std::fs::write(dir.join("cf.yaml"), {
+        let mut y = String::from("changefeeds:\n");
+        for id in ids(4) {
+            y += &cf_yaml(&id, 7);
+        }
+        y
+    })
+    .unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdcform"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CDCFORM_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("NO_COLOR", "1")
+        .args(["apply", "--auto-approve", "--wait-timeout", "30s", "--server"])
+        .arg(s.url())
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Send SIGTERM `n` times, a little apart (signals arriving together may be counted once).
+async fn sigterm(child: &std::process::Child, n: usize) {
+    for _ in 0..n {
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill failed");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Arm an outage at the first PUT (every changefeed is paused by then), start the apply, and
+/// send `signals` SIGTERMs once the outage is on. Returns (exit code, stdout + stderr).
+async fn interrupted_apply(signals: usize, outage: Duration) -> (Simulator, i32, String) {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(4), 1)).await;
+    s.outage_when(|m, _| m == "PUT", outage, OutageKind::NoOwner);
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_apply(&s, dir.path());
+    let t0 = Instant::now();
+    while s.owner().is_some() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the apply never reached a PUT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sigterm(&child, signals).await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (s, out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn sigterm_during_an_outage_finishes_the_sequences_in_flight() {
+    let (s, code, text) = interrupted_apply(1, Duration::from_secs(4)).await;
+    assert!(text.contains("Interrupted"), "{text}");
+    assert!(paused(&s, ids(4)).await.is_empty(), "left paused:\n{text}");
+    assert_eq!(code, 0, "{text}");
+    assert_converged(&s, ids(4), 7, "one SIGTERM");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_sigterm_aborts_but_still_resumes_what_was_paused() {
+    let (s, code, text) = interrupted_apply(2, Duration::from_secs(4)).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("aborted by a second interrupt"), "{text}");
+    assert!(text.contains("resumed it with its old config"), "{text}");
+    assert!(!text.contains("LEFT PAUSED"), "{text}");
+    assert!(paused(&s, ids(4)).await.is_empty(), "left paused:\n{text}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_third_sigterm_names_exactly_the_changefeeds_left_paused() {
+    let (s, code, text) = interrupted_apply(3, Duration::from_secs(8)).await;
+    assert_eq!(code, 1, "{text}");
+    let named: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.split("changefeed default/").nth(1))
+        .filter_map(|rest| rest.strip_suffix(" is LEFT PAUSED; see above for how to resume it"))
+        .map(str::to_string)
+        .collect();
+    let actual: std::collections::BTreeSet<String> = paused(&s, ids(4)).await.into_iter().collect();
+    assert!(!actual.is_empty(), "nothing was paused: the test did not interrupt a sequence");
+    assert_eq!(named, actual, "{text}");
     s.shutdown().await;
 }
