@@ -133,6 +133,9 @@ struct Run<'a> {
     paused_by_us: bool,
     /// The changefeed as read before the first write, when it matched the plan.
     seen: Option<LiveChangefeed>,
+    /// Twice the longest wait for a state so far (capped at 1 s): an estimate of two owner
+    /// ticks, after which a write sent meanwhile is visible (see [`Run::verify`]).
+    settle: Duration,
 }
 
 fn failure(step: &str, e: &ClientError) -> Failure {
@@ -140,6 +143,28 @@ fn failure(step: &str, e: &ClientError) -> Failure {
         step: step.to_string(),
         code: e.code().map(str::to_string),
         message: e.brief(),
+    }
+}
+
+/// Whether two reads hold the same config, sink, target and start, whatever their state.
+fn same_content(a: &LiveChangefeed, b: &LiveChangefeed) -> bool {
+    let stopped = |l: &LiveChangefeed| {
+        let mut l = l.clone();
+        l.info.state = Some("stopped".into());
+        l.fingerprint = None;
+        fingerprint(Some(&l))
+    };
+    stopped(a) == stopped(b)
+}
+
+fn conflict(now: &LiveChangefeed) -> Failure {
+    Failure {
+        step: "check".into(),
+        code: None,
+        message: format!(
+            "{CONFLICT} (now {}, not as the plan saw it)",
+            now.info.state_str()
+        ),
     }
 }
 
@@ -175,6 +200,10 @@ impl Run<'_> {
     }
 
     fn record(&mut self, step: &'static str, t0: Instant, ok: bool) {
+        if step.starts_with("wait ") {
+            let twice = (t0.elapsed() * 2).clamp(self.opts.poll_min, Duration::from_secs(1));
+            self.settle = self.settle.max(twice);
+        }
         self.steps.push(StepReport {
             step,
             elapsed: t0.elapsed(),
@@ -326,47 +355,36 @@ impl Run<'_> {
         self.record("wait updated", t0, true);
     }
 
-    /// Re-read the changefeed and compare it with what the plan saw (the first time) or with
-    /// that read plus this run's pause (`state`). Another writer's change stops the sequence.
-    async fn check(&mut self, state: Option<&str>) -> Result<(), Failure> {
-        let Some(planned) = self.entry.live_fingerprint.as_deref() else {
+    /// Re-read the changefeed before the first write and compare it with what the plan saw;
+    /// another writer's change stops the sequence. The read is kept for later comparisons.
+    async fn check(&mut self) -> Result<(), Failure> {
+        let Some(expected) = self.entry.live_fingerprint.as_deref() else {
             return Ok(());
         };
         let t0 = Instant::now();
         let fresh = read_one(self.client, self.profile, &self.key).await;
         self.record("check", t0, fresh.is_ok());
         let fresh = fresh.map_err(|e| failure("check", &e))?;
-        let expected = match (&self.seen, state) {
-            (Some(seen), Some(state)) => {
-                let mut l = seen.clone();
-                l.info.state = Some(state.to_string());
-                l.fingerprint = None;
-                fingerprint(Some(&l))
-            }
-            _ => planned.to_string(),
-        };
         let now = fingerprint(fresh.as_ref());
         if now == expected {
-            if self.seen.is_none() {
-                self.seen = fresh;
-            }
+            self.seen = fresh;
             return Ok(());
         }
-        let state = fresh
-            .as_ref()
-            .map_or("deleted", |l| l.info.state_str())
-            .to_string();
         (self.progress)(&format!("{}: check FAILED: {CONFLICT}", self.key));
-        Err(Failure {
-            step: "check".into(),
-            code: None,
-            message: format!("{CONFLICT} (now {state}, config or sink differ from the plan)"),
+        Err(match &fresh {
+            Some(l) => conflict(l),
+            None => Failure {
+                step: "check".into(),
+                code: None,
+                message: format!("{CONFLICT} (it was deleted)"),
+            },
         })
     }
 
     /// After the last step: the changefeed holds the desired config and state, or someone
-    /// overwrote it meanwhile. Polled briefly, since classic servers show a change on the next
-    /// owner tick.
+    /// overwrote it meanwhile. Classic servers show a write on the next owner tick, so a write
+    /// another apply sent just before this one's resume can still be invisible: the match must
+    /// hold for about two owner ticks (twice this run's longest wait) before it counts.
     async fn verify(&mut self) -> Result<(), Failure> {
         let desired = self.entry.exec.as_ref().and_then(|x| x.desired.as_ref());
         let (Some(d), false) = (desired, self.opts.no_wait) else {
@@ -380,13 +398,23 @@ impl Run<'_> {
             ..planner::Options::default()
         };
         let window = self.opts.wait_timeout.min(Duration::from_secs(3));
+        let settle = self.settle;
+        let mut matched: Option<Instant> = None;
         let r = self
             .poll("verify", "the desired config and state", window, async || {
                 match read_one(c, profile, key).await {
                     Ok(Some(l)) if planner::settle(profile, d, key.clone(), &l, &opts).is_some() => {
-                        Ok(Seen::Done(()))
+                        let since = *matched.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= settle {
+                            Ok(Seen::Done(()))
+                        } else {
+                            Ok(Seen::Pending("settling".into()))
+                        }
                     }
-                    Ok(Some(l)) => Ok(Seen::Pending(format!("state {}, other config", l.info.state_str()))),
+                    Ok(Some(l)) => {
+                        matched = None;
+                        Ok(Seen::Pending(format!("state {}, other config", l.info.state_str())))
+                    }
                     Ok(None) => Ok(Seen::Pending("deleted".into())),
                     Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
                     Err(e) => Err(failure("verify", &e)),
@@ -419,9 +447,38 @@ impl Run<'_> {
         let r = sent.await;
         self.stepped("pause", t0, r)?;
         let t0 = Instant::now();
-        let r = self.wait_state("stopped", |s, _| s == "stopped").await;
+        let r = self.wait_stopped().await;
         self.record("wait stopped", t0, r.is_ok());
         r
+    }
+
+    /// Poll until it is stopped, reading it as the plan did: when its config or sink change
+    /// meanwhile, or it is deleted, another writer is at work (its resume may also have undone
+    /// this pause), and the wait ends with a conflict instead of a timeout.
+    async fn wait_stopped(&self) -> Result<(), Failure> {
+        let (c, profile, key) = (self.client, self.profile, &self.key);
+        let seen = self.seen.as_ref();
+        self.poll("wait stopped", "stopped", self.opts.wait_timeout, async || {
+            match read_one(c, profile, key).await {
+                Ok(Some(l)) if seen.is_some_and(|s| !same_content(s, &l)) => Err(conflict(&l)),
+                Ok(Some(l)) if l.info.state_str() == "stopped" => Ok(Seen::Done(())),
+                Ok(Some(l)) if l.info.state_str() == "failed" => Err(Failure {
+                    step: "wait stopped".into(),
+                    code: None,
+                    message: "the changefeed turned failed".into(),
+                }),
+                Ok(Some(l)) => Ok(Seen::Pending(l.info.state_str().to_string())),
+                Ok(None) if seen.is_some() => Err(Failure {
+                    step: "check".into(),
+                    code: None,
+                    message: format!("{CONFLICT} (it was deleted)"),
+                }),
+                Ok(None) => Ok(Seen::Pending("not visible yet".into())),
+                Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
+                Err(e) => Err(failure("wait stopped", &e)),
+            }
+        })
+        .await
     }
 
     /// Resume; when this run paused it, retried for `--wait-timeout` rather than `--retry-for`.
@@ -632,22 +689,22 @@ async fn sequence(run: &mut Run<'_>) -> Result<(), Failure> {
             }
         }
         Action::Pause => {
-            run.check(None).await?;
+            run.check().await?;
             run.pause().await?;
             run.paused_by_us = false;
         }
         Action::Resume => {
-            run.check(None).await?;
+            run.check().await?;
             run.resume(live_checkpoint).await?;
         }
         Action::Delete => {
-            run.check(None).await?;
+            run.check().await?;
             return run.delete().await;
         }
         Action::Replace => {
             let d = desired.ok_or_else(|| internal("replace without desired"))?;
             let start = d.start_ts.filter(|s| *s != 0).unwrap_or(live_checkpoint);
-            run.check(None).await?;
+            run.check().await?;
             run.delete().await?;
             run.create(start).await?;
             if d.state == crate::manifest::DesiredState::Paused {
@@ -659,10 +716,10 @@ async fn sequence(run: &mut Run<'_>) -> Result<(), Failure> {
             pause_first,
             resume_after,
         } => {
-            run.check(None).await?;
+            run.check().await?;
             if pause_first {
+                // The wait for `stopped` compares each read with the one before the pause.
                 run.pause().await?;
-                run.check(Some("stopped")).await?;
             }
             run.update().await?;
             if resume_after {
@@ -718,6 +775,7 @@ async fn run_entry(
         steps: vec![],
         paused_by_us: false,
         seen: None,
+        settle: opts.poll_min,
     };
     let shutdown = opts.shutdown.clone();
     let result = tokio::select! {

@@ -2,6 +2,7 @@
 //! outage faults answer as TiCDC does, and plan/apply ride through them without leaving a
 //! changefeed paused.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -453,4 +454,77 @@ async fn a_third_sigterm_names_exactly_the_changefeeds_left_paused() {
     assert!(!actual.is_empty(), "nothing was paused: the test did not interrupt a sequence");
     assert_eq!(named, actual, "{text}");
     s.shutdown().await;
+}
+
+// ---- concurrent writers ----
+
+/// What an apply claimed for each changefeed: succeeded, or failed with this message.
+fn claims(r: &ApplyReport) -> BTreeMap<String, Result<(), String>> {
+    r.entries
+        .iter()
+        .map(|e| {
+            let claim = match &e.failure {
+                None if !e.skipped => Ok(()),
+                None => Err("skipped".to_string()),
+                Some(f) => Err(format!("{} at {}: {}", e.key, f.step, f.message)),
+            };
+            (e.key.id.clone(), claim)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_applies_started_together_never_both_claim_a_changefeed_they_do_not_hold() {
+    for round in 0..3 {
+        let s = sim(classic()).await;
+        converge(&s, &fleet(ids(40), 1)).await;
+        let (a, b) = (fleet(ids(40), 3), fleet(ids(40), 5));
+        let (set, opts) = (patient(&s), apply_options());
+        let ((_, ra, _), (_, rb, _)) = tokio::join!(
+            plan_and_apply(&set, &a, &opts),
+            plan_and_apply(&set, &b, &opts)
+        );
+        let (ca, cb) = (claims(&ra), claims(&rb));
+        // Settle first: what the owner has still to carry out counts.
+        let left = paused(&s, ids(40)).await;
+        assert!(left.is_empty(), "round {round}: left paused: {left:?}");
+        let mut finals = BTreeMap::new();
+        for id in ids(40) {
+            let st = s.stored("default", &id).unwrap();
+            let w = st["config"]["mounter"]["worker_num"].as_u64().unwrap();
+            finals.insert(id.clone(), w);
+            // A success claim is true: the changefeed holds that apply's config.
+            if ca[&id].is_ok() {
+                assert_eq!(w, 3, "round {round}: apply A claims {id}, which holds {w}");
+            }
+            if cb[&id].is_ok() {
+                assert_eq!(w, 5, "round {round}: apply B claims {id}, which holds {w}");
+            }
+        }
+        let uniform = finals.values().all(|w| *w == 3) || finals.values().all(|w| *w == 5);
+        let conflicts: Vec<&String> = ca
+            .values()
+            .chain(cb.values())
+            .filter_map(|c| c.as_ref().err())
+            .collect();
+        assert!(
+            uniform || (!ra.all_ok() || !rb.all_ok()),
+            "round {round}: the cluster matches neither apply, and both succeeded"
+        );
+        for c in &conflicts {
+            assert!(
+                c.contains("another writer") || c.contains("refused") || c.contains("Refused"),
+                "round {round}: a failure that does not name the conflict: {c}"
+            );
+        }
+        println!(
+            "round {round}: A {} ok, B {} ok; final 3×{} 5×{}; e.g. {:?}",
+            ra.succeeded(),
+            rb.succeeded(),
+            finals.values().filter(|w| **w == 3).count(),
+            finals.values().filter(|w| **w == 5).count(),
+            conflicts.first()
+        );
+        s.shutdown().await;
+    }
 }
