@@ -181,10 +181,14 @@ impl Client {
             }
             *last = Some(Instant::now());
         }
+        let left = if left < Duration::from_secs(10) {
+            format!("{:.1}s", left.as_secs_f64())
+        } else {
+            format!("{}s", left.as_secs_f64().round() as u64)
+        };
         notify(&format!(
-            "{}, retrying for up to {}s ({what})",
-            e.waiting_for(),
-            left.as_secs_f64().ceil() as u64
+            "{}, retrying for up to {left} ({what})",
+            e.waiting_for()
         ));
     }
 

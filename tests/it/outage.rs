@@ -528,3 +528,119 @@ async fn two_applies_started_together_never_both_claim_a_changefeed_they_do_not_
         s.shutdown().await;
     }
 }
+
+// ---- a read that fails after the budget ----
+
+#[tokio::test]
+async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_by_apply() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(3), 1)).await;
+    // Reads one at a time; the outage starts at cf-001's read and outlasts its budget, but not
+    // the budget of the read after it.
+    s.outage_when(
+        |_, p| p.ends_with("/cf-001/meta_info"),
+        Duration::from_millis(500),
+        OutageKind::NoOwner,
+    );
+    let mut set = settings(&s);
+    set.parallelism = 1;
+    set.client.retry_for = Duration::from_millis(400);
+    let client = Client::new(set.client.clone()).unwrap();
+    let desired = fleet(ids(3), 2);
+    let (p, _) = compute(&set, &client, &desired, &PlanOptions::default(), Duration::from_secs(20))
+        .await
+        .expect("one unreadable changefeed does not fail the plan");
+    let unknown: Vec<String> = p.unknown().iter().map(|k| k.id.clone()).collect();
+    assert_eq!(unknown, ["cf-001"]);
+    assert_eq!(p.summary.update, 2);
+    let human = cdcform::render::plan::human(&p, false, false);
+    assert!(human.contains("unknown") && human.contains("CDC:ErrOwnerNotFound"), "{human}");
+    assert!(human.contains("attempts in"), "{human}");
+    let json = cdcform::render::plan::json(&p);
+    assert!(json.contains("\"unknown\": true"), "{json}");
+    let md = cdcform::render::plan::markdown(&p);
+    assert!(md.contains("cf-001") && md.contains("unknown"), "{md}");
+
+    let report = apply(&client, &p, &apply_options(), &|_: &str| {}).await;
+    assert!(!report.all_ok());
+    assert_eq!(report.succeeded(), 2);
+    let failed: Vec<&str> = report
+        .entries
+        .iter()
+        .filter(|e| e.failure.is_some())
+        .map(|e| e.key.id.as_str())
+        .collect();
+    assert_eq!(failed, ["cf-001"]);
+    assert!(report.entries.iter().all(|e| e.key.id != "cf-001" || e.steps.is_empty()));
+    let st = s.stored("default", "cf-001").unwrap();
+    assert_eq!(st["config"]["mounter"]["worker_num"], 1, "cf-001 was touched");
+    assert_eq!(st["state"], "normal");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn prune_never_deletes_when_the_list_could_not_be_read() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(3), 1)).await;
+    s.outage_when(
+        |m, p| m == "GET" && p == "/api/v2/changefeeds",
+        Duration::from_secs(2),
+        OutageKind::NoOwner,
+    );
+    let mut set = settings(&s);
+    set.client.retry_for = Duration::from_millis(300);
+    let mut g = globset::GlobSetBuilder::new();
+    g.add(globset::Glob::new("cf-*").unwrap());
+    set.manage = Some(g.build().unwrap());
+    let client = Client::new(set.client.clone()).unwrap();
+    let o = PlanOptions {
+        prune: true,
+        ..PlanOptions::default()
+    };
+    // Only cf-000 in the manifests: with the list, --prune would delete cf-001 and cf-002.
+    let (p, _) = compute(&set, &client, &fleet(ids(1), 1), &o, Duration::from_secs(20))
+        .await
+        .expect("plan");
+    assert_eq!(p.summary.delete, 0, "{:?}", p.entries);
+    assert_eq!(p.summary.create, 0, "{:?}", p.entries);
+    assert_eq!(p.unknown().len(), 1);
+    assert!(p.notes.iter().any(|n| n.contains("could not be listed")), "{:?}", p.notes);
+    let report = apply(&client, &p, &apply_options(), &|_: &str| {}).await;
+    assert!(!report.all_ok());
+    for id in ids(3) {
+        assert!(s.stored("default", &id).is_some(), "{id} was deleted");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn plan_exits_1_naming_the_unknown_changefeeds_and_retry_for_is_honoured() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(2), 1)).await;
+    s.outage_when(|_, p| p.ends_with("/meta_info"), Duration::from_secs(3), OutageKind::NoOwner);
+    let dir = tempfile::tempdir().unwrap();
+    let mut y = String::from("changefeeds:\n");
+    for id in ids(2) {
+        y += &cf_yaml(&id, 2);
+    }
+    std::fs::write(dir.path().join("cf.yaml"), y).unwrap();
+    let mut cmd = cdcform();
+    cmd.args(["plan", "--retry-for", "300ms", "--server"])
+        .arg(s.url())
+        .arg(dir.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("is unknown") && stderr.contains("default/cf-000"), "{stderr}");
+    assert!(stdout.contains("unknown"), "{stdout}");
+    assert!(
+        stderr.contains("owner election in progress (CDC:ErrOwnerNotFound), retrying for up to"),
+        "{stderr}"
+    );
+    s.shutdown().await;
+}
