@@ -228,7 +228,8 @@ pub struct SimulateArgs {
     /// Pre-create N blackhole changefeeds
     #[arg(long, default_value_t = 0)]
     pub changefeeds: usize,
-    /// Fault injection, e.g. "seed=7,500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02"
+    /// Fault injection, e.g. "seed=7,500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02";
+    /// outages: "outage=40:8s", "outage-refused=2s:8s", "rolling-upgrade=3:20s:2s"
     #[arg(long)]
     pub faults: Option<String>,
     #[arg(long, requires = "tls_key")]
