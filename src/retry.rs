@@ -167,7 +167,13 @@ mod tests {
             || {
                 n += 1;
                 let v = n;
-                async move { if v < 4 { Err("busy") } else { Ok(v) } }
+                async move {
+                    if v < 4 {
+                        Err("busy")
+                    } else {
+                        Ok(v)
+                    }
+                }
             },
             |_| Verdict::Again { after: None },
             |_, _| {},
@@ -189,7 +195,10 @@ mod tests {
         let e = r.unwrap_err();
         assert!(e.attempts >= 2, "{}", e.attempts);
         assert!(t0.elapsed() < Duration::from_secs(2));
-        assert!(e.attempts_note().unwrap().starts_with(&format!("after {} attempts in ", e.attempts)));
+        assert!(e
+            .attempts_note()
+            .unwrap()
+            .starts_with(&format!("after {} attempts in ", e.attempts)));
     }
 
     #[tokio::test]

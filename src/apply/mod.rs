@@ -250,7 +250,9 @@ impl Run<'_> {
         .await;
         match r {
             Ok(()) => Ok(()),
-            Err(x) if retried.load(std::sync::atomic::Ordering::Relaxed) && already(&x.error) => Ok(()),
+            Err(x) if retried.load(std::sync::atomic::Ordering::Relaxed) && already(&x.error) => {
+                Ok(())
+            }
             Err(x) => Err(match x.attempts_note() {
                 Some(note) => x.error.with_note(&note),
                 None => x.error,
@@ -301,9 +303,9 @@ impl Run<'_> {
             match c.changefeed_status(ns, id).await {
                 Ok(s) if done(&s.state, s.checkpoint_ts) => Ok(Seen::Done(())),
                 Ok(s) if s.state == "failed" && what != "failed" => {
-                    let err = s.last_error.map(|e| {
-                        format!("{}: {}", e.code, crate::ticdc::error::scrub(&e.message))
-                    });
+                    let err = s
+                        .last_error
+                        .map(|e| format!("{}: {}", e.code, crate::ticdc::error::scrub(&e.message)));
                     Err(Failure {
                         step: step.clone(),
                         code: None,
@@ -325,14 +327,17 @@ impl Run<'_> {
 
     async fn wait_gone(&self) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
-        self.poll("wait deleted", "it to be gone", self.opts.wait_timeout, async || {
-            match c.changefeed_status(ns, id).await {
+        self.poll(
+            "wait deleted",
+            "it to be gone",
+            self.opts.wait_timeout,
+            async || match c.changefeed_status(ns, id).await {
                 Err(e) if e.is_not_found() => Ok(Seen::Done(())),
                 Err(e) if !e.is_retryable() => Err(failure("wait deleted", &e)),
                 Err(e) => Ok(Seen::Pending(e.brief())),
                 Ok(s) => Ok(Seen::Pending(s.state)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -458,8 +463,11 @@ impl Run<'_> {
     async fn wait_stopped(&self) -> Result<(), Failure> {
         let (c, profile, key) = (self.client, self.profile, &self.key);
         let seen = self.seen.as_ref();
-        self.poll("wait stopped", "stopped", self.opts.wait_timeout, async || {
-            match read_one(c, profile, key).await {
+        self.poll(
+            "wait stopped",
+            "stopped",
+            self.opts.wait_timeout,
+            async || match read_one(c, profile, key).await {
                 Ok(Some(l)) if seen.is_some_and(|s| !same_content(s, &l)) => Err(conflict(&l)),
                 Ok(Some(l)) if l.info.state_str() == "stopped" => Ok(Seen::Done(())),
                 Ok(Some(l)) if l.info.state_str() == "failed" => Err(Failure {
@@ -476,8 +484,8 @@ impl Run<'_> {
                 Ok(None) => Ok(Seen::Pending("not visible yet".into())),
                 Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
                 Err(e) => Err(failure("wait stopped", &e)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -546,7 +554,11 @@ impl Run<'_> {
             ..Default::default()
         };
         let sent = async {
-            match self.client.create_changefeed(&self.key.namespace, &body).await {
+            match self
+                .client
+                .create_changefeed(&self.key.namespace, &body)
+                .await
+            {
                 Ok(_) => Ok(()),
                 // The answer was lost (connection dropped, 5xx): the create may have happened.
                 // Never re-send the POST; look for the changefeed instead, for up to a few owner
@@ -568,11 +580,12 @@ impl Run<'_> {
     async fn find_created(&self, err: &ClientError) -> Result<(), Failure> {
         let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
         let window = self.opts.wait_timeout.min(Duration::from_secs(3));
-        self.poll("create", "the created changefeed", window, async || {
-            match c.get_changefeed(ns, id).await {
-                Ok(_) => Ok(Seen::Done(())),
-                Err(_) => Ok(Seen::Pending("not there".into())),
-            }
+        self.poll("create", "the created changefeed", window, async || match c
+            .get_changefeed(ns, id)
+            .await
+        {
+            Ok(_) => Ok(Seen::Done(())),
+            Err(_) => Ok(Seen::Pending("not there".into())),
         })
         .await
         .map_err(|_| failure("create", err))

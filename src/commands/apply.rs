@@ -77,7 +77,9 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
     };
     let client = Client::new(settings.client.clone())?;
     let progress = out.clone();
-    client.set_progress(std::sync::Arc::new(move |line: &str| progress.progress(line)));
+    client.set_progress(std::sync::Arc::new(move |line: &str| {
+        progress.progress(line)
+    }));
 
     let plan = if let Some(file) = saved_plan_path(&a.paths) {
         load_saved(file, &settings, &client, wait_timeout, out).await?

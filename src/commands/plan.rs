@@ -14,7 +14,9 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
     let set = load_manifests(&settings, &a.paths)?;
     let client = Client::new(settings.client.clone())?;
     let progress = out.clone();
-    client.set_progress(std::sync::Arc::new(move |line: &str| progress.progress(line)));
+    client.set_progress(std::sync::Arc::new(move |line: &str| {
+        progress.progress(line)
+    }));
     let opts = a.opts.to_options();
     let (plan, snap) = compute(
         &settings,

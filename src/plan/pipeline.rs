@@ -109,7 +109,10 @@ pub fn mark_unknown<'a>(
     desired: impl Iterator<Item = &'a Key>,
     opts: &Options,
 ) {
-    let mut keys: BTreeSet<Key> = desired.filter(|k| snap.unknown(k).is_some()).cloned().collect();
+    let mut keys: BTreeSet<Key> = desired
+        .filter(|k| snap.unknown(k).is_some())
+        .cloned()
+        .collect();
     if opts.prune {
         let managed = |k: &&Key| opts.manage.as_ref().is_some_and(|g| g.is_match(&k.id));
         keys.extend(snap.unreadable.keys().filter(managed).cloned());
@@ -210,7 +213,13 @@ pub async fn recheck_saved(
     });
     let mut now = fingerprints(&snap.changefeeds, keys);
     // An unreadable changefeed is not "moved": it is planned as unknown and left alone below.
-    for key in saved.plan.entries.iter().map(|e| &e.key).chain(snap.unreadable.keys()) {
+    for key in saved
+        .plan
+        .entries
+        .iter()
+        .map(|e| &e.key)
+        .chain(snap.unreadable.keys())
+    {
         if snap.unknown(key).is_some() {
             if let Some(fp) = saved.fingerprints.get(&key.to_string()) {
                 now.insert(key.to_string(), fp.clone());

@@ -210,7 +210,6 @@ impl FaultSpec {
     }
 }
 
-
 /// The captures behind the simulator's address and which one is the owner: what outages and
 /// rolling upgrades move. Time-driven events are computed from the clock when a request comes,
 /// so no timer task is needed.

@@ -306,10 +306,7 @@ impl Simulator {
     }
 }
 
-type Served = (
-    axum_server::Handle<SocketAddr>,
-    tokio::task::JoinHandle<()>,
-);
+type Served = (axum_server::Handle<SocketAddr>, tokio::task::JoinHandle<()>);
 
 /// Serve `listener` in the background until its handle is shut down.
 fn serve_once(

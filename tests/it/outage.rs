@@ -61,7 +61,10 @@ async fn simulator_refused_outage_closes_and_reopens_the_port() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let e = c.status().await.unwrap_err();
     assert!(e.is_transient(), "{e}");
-    assert!(std::net::TcpStream::connect(s.addr()).is_err(), "port still open");
+    assert!(
+        std::net::TcpStream::connect(s.addr()).is_err(),
+        "port still open"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     c.status().await.expect("the port reopened");
     s.shutdown().await;
@@ -81,6 +84,26 @@ async fn simulator_outage_at_the_nth_request() {
     assert_eq!(e.code(), Some("CDC:ErrOwnerNotFound"));
     tokio::time::sleep(Duration::from_millis(450)).await;
     c.list_changefeeds("default", None).await.unwrap();
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn simulator_faults_spec_refuses_connections_and_rolls_captures() {
+    let cfg = SimConfig {
+        faults: Some(FaultSpec::parse("outage-refused=2:400ms,rolling-upgrade=3:5s:1s").unwrap()),
+        ..classic()
+    };
+    let s = sim(cfg).await;
+    let c = raw_client(&s.url());
+    assert_eq!(c.list_captures().await.unwrap().len(), 3);
+    let e = c.status().await.unwrap_err();
+    assert!(
+        matches!(e, cdcform::ticdc::ClientError::Transport { .. }),
+        "{e}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let caps = c.list_captures().await.expect("the port reopened");
+    assert_eq!(caps.iter().filter(|c| c.is_owner).count(), 1);
     s.shutdown().await;
 }
 
@@ -154,10 +177,18 @@ async fn plan_and_apply(
     let client = Client::new(set.client.clone()).unwrap();
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
-    client.set_progress(Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())));
-    let (plan, _) = compute(set, &client, desired, &PlanOptions::default(), opts.wait_timeout)
-        .await
-        .expect("plan rides through the outage");
+    client.set_progress(Arc::new(move |l: &str| {
+        sink.lock().unwrap().push(l.to_string())
+    }));
+    let (plan, _) = compute(
+        set,
+        &client,
+        desired,
+        &PlanOptions::default(),
+        opts.wait_timeout,
+    )
+    .await
+    .expect("plan rides through the outage");
     let progress = |l: &str| lines.lock().unwrap().push(l.to_string());
     let report = apply(&client, &plan, opts, &progress).await;
     let lines = lines.lock().unwrap().clone();
@@ -167,7 +198,9 @@ async fn plan_and_apply(
 /// Every changefeed of `ids` runs with `worker_num: workers` (the stored, owner-loaded config).
 fn assert_converged(s: &Simulator, ids: impl Iterator<Item = String>, workers: u64, ctx: &str) {
     for id in ids {
-        let st = s.stored("default", &id).unwrap_or_else(|| panic!("{ctx}: {id} missing"));
+        let st = s
+            .stored("default", &id)
+            .unwrap_or_else(|| panic!("{ctx}: {id} missing"));
         assert_eq!(st["state"], "normal", "{ctx}: {id} is {}", st["state"]);
         assert_eq!(
             st["config"]["mounter"]["worker_num"].as_u64(),
@@ -183,7 +216,10 @@ fn assert_converged(s: &Simulator, ids: impl Iterator<Item = String>, workers: u
 async fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String> {
     let t0 = Instant::now();
     while s.owner().is_none() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the outage never ended");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the outage never ended"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Two owner ticks, then a read: pending admin jobs are applied.
@@ -192,13 +228,17 @@ async fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String>
     c.list_changefeeds("default", Some("all")).await.unwrap();
     ids.filter(|id| {
         let st = s.stored("default", id);
-        assert!(st.as_ref().is_some_and(|st| st["pending_ops"] == 0), "{id}: {st:?}");
+        assert!(
+            st.as_ref().is_some_and(|st| st["pending_ops"] == 0),
+            "{id}: {st:?}"
+        );
         st.is_some_and(|st| st["state"] == "stopped")
     })
     .collect()
 }
 
-type Phase = (&'static str, OutageKind, Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+type RequestMatcher = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+type Phase = (&'static str, OutageKind, RequestMatcher);
 
 /// The phases of an apply of config updates, each as the first request that belongs to it.
 fn phases() -> Vec<Phase> {
@@ -218,21 +258,45 @@ fn phases() -> Vec<Phase> {
     let no = OutageKind::NoOwner;
     vec![
         ("first read", no, Arc::new(|_: &str, _: &str| true)),
-        ("list", no, Arc::new(|m: &str, p: &str| m == "GET" && p == "/api/v2/changefeeds")),
-        ("reads", no, Arc::new(|_: &str, p: &str| p.ends_with("/meta_info"))),
-        ("pause", no, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause"))),
+        (
+            "list",
+            no,
+            Arc::new(|m: &str, p: &str| m == "GET" && p == "/api/v2/changefeeds"),
+        ),
+        (
+            "reads",
+            no,
+            Arc::new(|_: &str, p: &str| p.ends_with("/meta_info")),
+        ),
+        (
+            "pause",
+            no,
+            Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause")),
+        ),
         ("wait", no, Arc::new(cf_status)),
         ("PUT", no, Arc::new(|m: &str, _: &str| m == "PUT")),
-        ("resume", no, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/resume"))),
+        (
+            "resume",
+            no,
+            Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/resume")),
+        ),
         ("health wait", no, Arc::new(health)),
-        ("pause, refused", OutageKind::Refused, Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause"))),
-        ("PUT, refused", OutageKind::Refused, Arc::new(|m: &str, _: &str| m == "PUT")),
+        (
+            "pause, refused",
+            OutageKind::Refused,
+            Arc::new(|m: &str, p: &str| m == "POST" && p.ends_with("/pause")),
+        ),
+        (
+            "PUT, refused",
+            OutageKind::Refused,
+            Arc::new(|m: &str, _: &str| m == "PUT"),
+        ),
     ]
 }
 
 /// One phase: six running changefeeds get a new config while an 8 s outage starts at the
 /// phase's first request.
-async fn outage_at(name: &'static str, kind: OutageKind, matcher: Arc<dyn Fn(&str, &str) -> bool + Send + Sync>) {
+async fn outage_at(name: &'static str, kind: OutageKind, matcher: RequestMatcher) {
     let s = sim(classic()).await;
     let set = patient(&s);
     converge(&s, &fleet(ids(6), 1)).await;
@@ -244,17 +308,25 @@ async fn outage_at(name: &'static str, kind: OutageKind, matcher: Arc<dyn Fn(&st
         "outage at {name}: apply failed:\n{}",
         cdcform::apply::summary_text(&report)
     );
-    assert!(s.faults_injected() > 0, "outage at {name}: never met the outage");
+    assert!(
+        s.faults_injected() > 0,
+        "outage at {name}: never met the outage"
+    );
     if kind == OutageKind::NoOwner {
         assert!(
-            lines.iter().any(|l| l.contains("owner election in progress")
-                && l.contains("retrying for up to")),
+            lines
+                .iter()
+                .any(|l| l.contains("owner election in progress")
+                    && l.contains("retrying for up to")),
             "outage at {name}: no progress line about the election: {lines:#?}"
         );
     }
     assert_converged(&s, ids(6), 4, name);
     assert_empty(&plan(&s, &fleet(ids(6), 4)).await, name);
-    println!("outage at {name} ({kind:?}): converged in {:.1}s", t0.elapsed().as_secs_f64());
+    println!(
+        "outage at {name} ({kind:?}): converged in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
     s.shutdown().await;
 }
 
@@ -275,9 +347,15 @@ async fn a_plan_during_an_election_succeeds() {
     s.start_outage(Duration::from_secs(3), OutageKind::NoOwner);
     let set = patient(&s);
     let client = Client::new(set.client.clone()).unwrap();
-    let (p, _) = compute(&set, &client, &fleet(ids(3), 2), &PlanOptions::default(), Duration::from_secs(120))
-        .await
-        .expect("the plan waits the election out");
+    let (p, _) = compute(
+        &set,
+        &client,
+        &fleet(ids(3), 2),
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("the plan waits the election out");
     assert!(s.faults_injected() > 0);
     assert_eq!(p.summary, expected.summary);
     assert!(p.unknown().is_empty());
@@ -307,7 +385,10 @@ async fn a_rolling_upgrade_of_3_captures_during_an_apply_of_100_changes_converge
     while !s.rolling_upgrade_done() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_empty(&plan(&s, &fleet(ids(100), 2)).await, "after the rolling upgrade");
+    assert_empty(
+        &plan(&s, &fleet(ids(100), 2)).await,
+        "after the rolling upgrade",
+    );
     s.shutdown().await;
 }
 
@@ -347,7 +428,11 @@ async fn with_25_percent_transient_failures_300_changes_converge_within_3_runs_n
         if report.all_ok() {
             break;
         }
-        assert!(runs < 3, "not converged after 3 runs:\n{}", cdcform::apply::summary_text(&report));
+        assert!(
+            runs < 3,
+            "not converged after 3 runs:\n{}",
+            cdcform::apply::summary_text(&report)
+        );
     }
     s.set_faults_enabled(false);
     assert_converged(&s, ids(300), 2, "25% faults");
@@ -372,7 +457,13 @@ fn spawn_apply(s: &Simulator, dir: &std::path::Path) -> std::process::Child {
         cmd.env_remove(k);
     }
     cmd.env("NO_COLOR", "1")
-        .args(["apply", "--auto-approve", "--wait-timeout", "30s", "--server"])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--wait-timeout",
+            "30s",
+            "--server",
+        ])
         .arg(s.url())
         .arg(dir)
         .stdout(std::process::Stdio::piped())
@@ -404,7 +495,10 @@ async fn interrupted_apply(signals: usize, outage: Duration) -> (Simulator, i32,
     let child = spawn_apply(&s, dir.path());
     let t0 = Instant::now();
     while s.owner().is_some() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the apply never reached a PUT");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the apply never reached a PUT"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sigterm(&child, signals).await;
@@ -451,7 +545,10 @@ async fn a_third_sigterm_names_exactly_the_changefeeds_left_paused() {
         .map(str::to_string)
         .collect();
     let actual: std::collections::BTreeSet<String> = paused(&s, ids(4)).await.into_iter().collect();
-    assert!(!actual.is_empty(), "nothing was paused: the test did not interrupt a sequence");
+    assert!(
+        !actual.is_empty(),
+        "nothing was paused: the test did not interrupt a sequence"
+    );
     assert_eq!(named, actual, "{text}");
     s.shutdown().await;
 }
@@ -547,14 +644,23 @@ async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_
     set.client.retry_for = Duration::from_millis(400);
     let client = Client::new(set.client.clone()).unwrap();
     let desired = fleet(ids(3), 2);
-    let (p, _) = compute(&set, &client, &desired, &PlanOptions::default(), Duration::from_secs(20))
-        .await
-        .expect("one unreadable changefeed does not fail the plan");
+    let (p, _) = compute(
+        &set,
+        &client,
+        &desired,
+        &PlanOptions::default(),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("one unreadable changefeed does not fail the plan");
     let unknown: Vec<String> = p.unknown().iter().map(|k| k.id.clone()).collect();
     assert_eq!(unknown, ["cf-001"]);
     assert_eq!(p.summary.update, 2);
     let human = cdcform::render::plan::human(&p, false, false);
-    assert!(human.contains("unknown") && human.contains("CDC:ErrOwnerNotFound"), "{human}");
+    assert!(
+        human.contains("unknown") && human.contains("CDC:ErrOwnerNotFound"),
+        "{human}"
+    );
     assert!(human.contains("attempts in"), "{human}");
     let json = cdcform::render::plan::json(&p);
     assert!(json.contains("\"unknown\": true"), "{json}");
@@ -571,9 +677,15 @@ async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_
         .map(|e| e.key.id.as_str())
         .collect();
     assert_eq!(failed, ["cf-001"]);
-    assert!(report.entries.iter().all(|e| e.key.id != "cf-001" || e.steps.is_empty()));
+    assert!(report
+        .entries
+        .iter()
+        .all(|e| e.key.id != "cf-001" || e.steps.is_empty()));
     let st = s.stored("default", "cf-001").unwrap();
-    assert_eq!(st["config"]["mounter"]["worker_num"], 1, "cf-001 was touched");
+    assert_eq!(
+        st["config"]["mounter"]["worker_num"], 1,
+        "cf-001 was touched"
+    );
     assert_eq!(st["state"], "normal");
     s.shutdown().await;
 }
@@ -598,13 +710,23 @@ async fn prune_never_deletes_when_the_list_could_not_be_read() {
         ..PlanOptions::default()
     };
     // Only cf-000 in the manifests: with the list, --prune would delete cf-001 and cf-002.
-    let (p, _) = compute(&set, &client, &fleet(ids(1), 1), &o, Duration::from_secs(20))
-        .await
-        .expect("plan");
+    let (p, _) = compute(
+        &set,
+        &client,
+        &fleet(ids(1), 1),
+        &o,
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("plan");
     assert_eq!(p.summary.delete, 0, "{:?}", p.entries);
     assert_eq!(p.summary.create, 0, "{:?}", p.entries);
     assert_eq!(p.unknown().len(), 1);
-    assert!(p.notes.iter().any(|n| n.contains("could not be listed")), "{:?}", p.notes);
+    assert!(
+        p.notes.iter().any(|n| n.contains("could not be listed")),
+        "{:?}",
+        p.notes
+    );
     let report = apply(&client, &p, &apply_options(), &|_: &str| {}).await;
     assert!(!report.all_ok());
     for id in ids(3) {
@@ -617,7 +739,11 @@ async fn prune_never_deletes_when_the_list_could_not_be_read() {
 async fn plan_exits_1_naming_the_unknown_changefeeds_and_retry_for_is_honoured() {
     let s = sim(classic()).await;
     converge(&s, &fleet(ids(2), 1)).await;
-    s.outage_when(|_, p| p.ends_with("/meta_info"), Duration::from_secs(3), OutageKind::NoOwner);
+    s.outage_when(
+        |_, p| p.ends_with("/meta_info"),
+        Duration::from_secs(3),
+        OutageKind::NoOwner,
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut y = String::from("changefeeds:\n");
     for id in ids(2) {
@@ -636,7 +762,10 @@ async fn plan_exits_1_naming_the_unknown_changefeeds_and_retry_for_is_honoured()
         String::from_utf8_lossy(&out.stderr),
     );
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("is unknown") && stderr.contains("default/cf-000"), "{stderr}");
+    assert!(
+        stderr.contains("is unknown") && stderr.contains("default/cf-000"),
+        "{stderr}"
+    );
     assert!(stdout.contains("unknown"), "{stdout}");
     assert!(
         stderr.contains("owner election in progress (CDC:ErrOwnerNotFound), retrying for up to"),
