@@ -234,7 +234,7 @@ impl Run<'_> {
             budget,
             op,
             |e: &ClientError| {
-                if e.is_transient() {
+                if e.is_retryable() {
                     Verdict::Again {
                         after: e.retry_after(),
                     }

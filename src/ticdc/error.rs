@@ -61,7 +61,14 @@ impl ClientError {
     /// owner changing, an internal error), except the health check's definitive "unhealthy".
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Transport { .. } => true,
+            // A capture restarting refuses or resets connections: wait. A certificate that does
+            // not verify will not verify next time either.
+            ClientError::Transport { reason, .. } => {
+                let r = reason.to_ascii_lowercase();
+                !(r.contains("certificate")
+                    || r.contains("tls handshake")
+                    || r.contains("invalidcertificate"))
+            }
             ClientError::Api { status, code, .. } => {
                 *status >= 500 && code != codes::CLUSTER_UNHEALTHY
             }
@@ -109,7 +116,7 @@ impl ClientError {
     /// or a capture not ready yet after a restart), an unreachable server, or another 5xx.
     pub fn waiting_for(&self) -> String {
         match self {
-            ClientError::Transport { .. } => "TiCDC unreachable (connection failed)".into(),
+            ClientError::Transport { url, .. } => format!("TiCDC at {url} unreachable"),
             ClientError::Api { code, message, .. }
                 if code == codes::OWNER_NOT_FOUND
                     || code == codes::NOT_OWNER

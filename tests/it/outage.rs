@@ -224,8 +224,10 @@ async fn paused(s: &Simulator, ids: impl Iterator<Item = String>) -> Vec<String>
     }
     // Two owner ticks, then a read: pending admin jobs are applied.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let c = raw_client(&s.url());
-    c.list_changefeeds("default", Some("all")).await.unwrap();
+    client(s)
+        .list_changefeeds("default", Some("all"))
+        .await
+        .unwrap();
     ids.filter(|id| {
         let st = s.stored("default", id);
         assert!(
