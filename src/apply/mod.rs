@@ -133,9 +133,6 @@ struct Run<'a> {
     paused_by_us: bool,
     /// The changefeed as read before the first write, when it matched the plan.
     seen: Option<LiveChangefeed>,
-    /// Twice the longest wait for a state so far (capped at 1 s): an estimate of two owner
-    /// ticks, after which a write sent meanwhile is visible (see [`Run::verify`]).
-    settle: Duration,
 }
 
 fn failure(step: &str, e: &ClientError) -> Failure {
@@ -200,10 +197,6 @@ impl Run<'_> {
     }
 
     fn record(&mut self, step: &'static str, t0: Instant, ok: bool) {
-        if step.starts_with("wait ") {
-            let twice = (t0.elapsed() * 2).clamp(self.opts.poll_min, Duration::from_secs(1));
-            self.settle = self.settle.max(twice);
-        }
         self.steps.push(StepReport {
             step,
             elapsed: t0.elapsed(),
@@ -386,13 +379,11 @@ impl Run<'_> {
         })
     }
 
-    /// After the last step: the changefeed holds the desired config and state, or someone
-    /// overwrote it meanwhile. Classic servers show a write on the next owner tick, so a write
-    /// another apply sent just before this one's resume can still be invisible: the match must
-    /// hold for about two owner ticks (twice this run's longest wait) before it counts.
-    async fn verify(&mut self) -> Result<(), Failure> {
-        let desired = self.entry.exec.as_ref().and_then(|x| x.desired.as_ref());
-        let (Some(d), false) = (desired, self.opts.no_wait) else {
+    /// After the last step (see [`verify_all`]): the changefeed holds the desired config and
+    /// state, or another writer overwrote it meanwhile.
+    /// Reads for up to `window` (the owner may still be catching up) before it reports.
+    async fn verify(&mut self, window: Duration) -> Result<(), Failure> {
+        let Some(d) = self.entry.exec.as_ref().and_then(|x| x.desired.as_ref()) else {
             return Ok(());
         };
         let t0 = Instant::now();
@@ -402,24 +393,16 @@ impl Run<'_> {
             pause_budget: Duration::ZERO,
             ..planner::Options::default()
         };
-        let window = self.opts.wait_timeout.min(Duration::from_secs(3));
-        let settle = self.settle;
-        let mut matched: Option<Instant> = None;
         let r = self
             .poll("verify", "the desired config and state", window, async || {
                 match read_one(c, profile, key).await {
                     Ok(Some(l)) if planner::settle(profile, d, key.clone(), &l, &opts).is_some() => {
-                        let since = *matched.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= settle {
-                            Ok(Seen::Done(()))
-                        } else {
-                            Ok(Seen::Pending("settling".into()))
-                        }
+                        Ok(Seen::Done(()))
                     }
-                    Ok(Some(l)) => {
-                        matched = None;
-                        Ok(Seen::Pending(format!("state {}, other config", l.info.state_str())))
-                    }
+                    Ok(Some(l)) => Ok(Seen::Pending(format!(
+                        "state {}, another config",
+                        l.info.state_str()
+                    ))),
                     Ok(None) => Ok(Seen::Pending("deleted".into())),
                     Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
                     Err(e) => Err(failure("verify", &e)),
@@ -434,6 +417,9 @@ impl Run<'_> {
                 ..f
             });
         self.record("verify", t0, r.is_ok());
+        if let Err(f) = &r {
+            (self.progress)(&format!("{}: verify FAILED: {}", self.key, f.message));
+        }
         r
     }
 
@@ -746,7 +732,7 @@ async fn sequence(run: &mut Run<'_>) -> Result<(), Failure> {
         }
         Action::Blocked => return Err(internal("blocked entries are not executed")),
     }
-    run.verify().await
+    Ok(())
 }
 
 async fn run_entry(
@@ -788,7 +774,6 @@ async fn run_entry(
         steps: vec![],
         paused_by_us: false,
         seen: None,
-        settle: opts.poll_min,
     };
     let shutdown = opts.shutdown.clone();
     let result = tokio::select! {
@@ -824,7 +809,71 @@ pub async fn apply(
         .collect()
         .await;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
+    verify_all(client, plan, &mut entries, opts, progress).await;
     ApplyReport { entries }
+}
+
+/// The last step of every changefeed that succeeded: it holds the desired config and state.
+/// Classic servers show a write on the next owner tick, so a write another apply sent just
+/// before this one's resume can still be invisible when the resume is: the checks start once
+/// the sequences are all done and then about two more owner ticks have passed (twice the
+/// longest wait for a state this run saw), so the cost is paid once per apply, not per
+/// changefeed. Skipped with `--no-wait` and after an interrupt.
+async fn verify_all(
+    client: &Client,
+    plan: &Plan,
+    entries: &mut [EntryReport],
+    opts: &ApplyOptions,
+    progress: Progress<'_>,
+) {
+    if opts.no_wait || opts.shutdown.is_graceful() {
+        return;
+    }
+    let by_key: std::collections::HashMap<&Key, &Entry> =
+        plan.entries.iter().map(|e| (&e.key, e)).collect();
+    let todo: Vec<(usize, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ok() && r.action != Action::Delete)
+        .filter_map(|(i, r)| by_key.get(&r.key).map(|e| (i, *e)))
+        .filter(|(_, e)| e.exec.as_ref().is_some_and(|x| x.desired.is_some()))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    let settle = entries
+        .iter()
+        .flat_map(|r| r.steps.iter())
+        .filter(|s| s.step.starts_with("wait "))
+        .map(|s| s.elapsed * 2)
+        .max()
+        .unwrap_or_default()
+        .clamp(opts.poll_min, Duration::from_secs(1));
+    tokio::time::sleep(settle).await;
+    let window = (settle * 3).clamp(opts.poll_max, opts.wait_timeout);
+    let results: Vec<(usize, Vec<StepReport>, Result<(), Failure>)> =
+        stream::iter(todo.into_iter().map(|(i, e)| async move {
+            let mut run = Run {
+                client,
+                opts,
+                progress,
+                profile: &plan.profile,
+                entry: e,
+                key: e.key.clone(),
+                steps: vec![],
+                paused_by_us: false,
+                seen: None,
+            };
+            let r = run.verify(window).await;
+            (i, run.steps, r)
+        }))
+        .buffer_unordered(opts.parallelism.max(1))
+        .collect()
+        .await;
+    for (i, steps, r) in results {
+        entries[i].steps.extend(steps);
+        entries[i].failure = r.err();
+    }
 }
 
 /// The end-of-apply summary: what succeeded, what failed (step, error code, message).
