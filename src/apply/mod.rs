@@ -816,9 +816,9 @@ pub async fn apply(
 /// The last step of every changefeed that succeeded: it holds the desired config and state.
 /// Classic servers show a write on the next owner tick, so a write another apply sent just
 /// before this one's resume can still be invisible when the resume is: the checks start once
-/// the sequences are all done and then about two more owner ticks have passed (twice the
-/// longest wait for a state this run saw), so the cost is paid once per apply, not per
-/// changefeed. Skipped with `--no-wait` and after an interrupt.
+/// the sequences are all done and about one more owner tick has passed (the longest wait for
+/// a state this run saw), so the cost is paid once per apply, not per changefeed. Skipped with
+/// `--no-wait` and after an interrupt.
 async fn verify_all(
     client: &Client,
     plan: &Plan,
@@ -845,7 +845,7 @@ async fn verify_all(
         .iter()
         .flat_map(|r| r.steps.iter())
         .filter(|s| s.step.starts_with("wait "))
-        .map(|s| s.elapsed * 2)
+        .map(|s| s.elapsed)
         .max()
         .unwrap_or_default()
         .clamp(opts.poll_min, Duration::from_secs(1));

@@ -31,6 +31,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether the changefeed named `namespace/id` (a saved plan's key) is unknown.
+    pub fn unknown_by_name(&self, name: &str) -> bool {
+        let Some((ns, id)) = name.split_once('/') else {
+            return false;
+        };
+        let key = Key {
+            namespace: ns.to_string(),
+            id: id.to_string(),
+        };
+        self.unknown(&key).is_some()
+    }
+
     /// Why `key`'s live state is unknown, if it is.
     pub fn unknown(&self, key: &Key) -> Option<&str> {
         self.unreadable
@@ -112,6 +124,36 @@ pub async fn read_one(
     Ok(Some(l))
 }
 
+type Fetched = Vec<(Key, Result<Option<LiveChangefeed>, ClientError>)>;
+
+/// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
+async fn read_all(
+    client: &Client,
+    profile: &ServerProfile,
+    now_tso: u64,
+    items: Vec<(String, ChangefeedCommonInfo)>,
+    parallelism: usize,
+    settle: Option<Settle<'_>>,
+) -> Fetched {
+    stream::iter(items.into_iter().map(|(ns, item)| async move {
+        let key = Key {
+            namespace: ns,
+            id: item.id,
+        };
+        let mut res = read_one(client, profile, &key).await;
+        if let Ok(Some(l)) = &mut res {
+            if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, l)) {
+                l.settled = Some(notes);
+                l.info.config = None;
+            }
+        }
+        (key, res)
+    }))
+    .buffer_unordered(parallelism.max(1))
+    .collect()
+    .await
+}
+
 /// Detect the server profile and read the live changefeeds.
 /// Decides, right after a changefeed was read, that it needs no work (see [`read_settling`]).
 pub type Settle<'a> =
@@ -163,27 +205,7 @@ pub async fn read_settling(
         version,
         raw_version: status.version.clone(),
     };
-    let fetched: Vec<(Key, Result<Option<LiveChangefeed>, ClientError>)> =
-        stream::iter(items.into_iter().map(|(ns, item)| {
-            let profile = &profile;
-            async move {
-                let key = Key {
-                    namespace: ns,
-                    id: item.id,
-                };
-                let mut res = read_one(client, profile, &key).await;
-                if let Ok(Some(l)) = &mut res {
-                    if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, l)) {
-                        l.settled = Some(notes);
-                        l.info.config = None;
-                    }
-                }
-                (key, res)
-            }
-        }))
-        .buffer_unordered(parallelism.max(1))
-        .collect()
-        .await;
+    let fetched = read_all(client, &profile, now_tso, items, parallelism, settle).await;
     let mut changefeeds = BTreeMap::new();
     let mut unreadable = BTreeMap::new();
     for (key, res) in fetched {

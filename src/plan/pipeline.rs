@@ -211,22 +211,7 @@ pub async fn recheck_saved(
         namespace: d.namespace.clone(),
         id: d.id.clone(),
     });
-    let mut now = fingerprints(&snap.changefeeds, keys);
-    // An unreadable changefeed is not "moved": it is planned as unknown and left alone below.
-    for key in saved
-        .plan
-        .entries
-        .iter()
-        .map(|e| &e.key)
-        .chain(snap.unreadable.keys())
-    {
-        if snap.unknown(key).is_some() {
-            if let Some(fp) = saved.fingerprints.get(&key.to_string()) {
-                now.insert(key.to_string(), fp.clone());
-            }
-        }
-    }
-    let moved = saved.moved(&now);
+    let moved = saved.moved(&fingerprints_now(&saved, &snap, keys));
     if !moved.is_empty() {
         return Err(Error::msg(format!(
             "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
@@ -265,6 +250,22 @@ pub async fn recheck_saved(
         )));
     }
     Ok(plan)
+}
+
+/// The fingerprints of what a saved plan read, as they are now. An unreadable changefeed is
+/// not "moved": it keeps its saved fingerprint, is planned as unknown and is left alone.
+fn fingerprints_now(
+    saved: &SavedPlan,
+    snap: &Snapshot,
+    keys: impl Iterator<Item = Key>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut now = fingerprints(&snap.changefeeds, keys);
+    for (key, fp) in &saved.fingerprints {
+        if snap.unknown_by_name(key) {
+            now.insert(key.clone(), fp.clone());
+        }
+    }
+    now
 }
 
 /// Whether a file is a saved plan: JSON with `"kind": "cdcform-plan"` (manifests are YAML).

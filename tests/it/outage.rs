@@ -775,3 +775,38 @@ async fn plan_exits_1_naming_the_unknown_changefeeds_and_retry_for_is_honoured()
     );
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_saved_plan_with_an_unreadable_changefeed_applies_the_others() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(3), 1)).await;
+    let mut set = settings(&s);
+    set.parallelism = 1;
+    set.client.retry_for = Duration::from_millis(400);
+    let client = Client::new(set.client.clone()).unwrap();
+    let desired = fleet(ids(3), 2);
+    let o = PlanOptions::default();
+    let (p, snap) = compute(&set, &client, &desired, &o, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.plan");
+    cdcform::plan::pipeline::save(&file, &p, &snap, &desired, &set, &o).unwrap();
+    s.outage_when(
+        |_, p| p.ends_with("/cf-001/meta_info"),
+        Duration::from_millis(500),
+        OutageKind::NoOwner,
+    );
+    let p = cdcform::plan::pipeline::recheck_saved(&file, &set, &client, Duration::from_secs(20))
+        .await
+        .expect("an unreadable changefeed is not a moved one");
+    let unknown: Vec<String> = p.unknown().iter().map(|k| k.id.clone()).collect();
+    assert_eq!(unknown, ["cf-001"]);
+    let report = apply(&client, &p, &apply_options(), &|_: &str| {}).await;
+    assert_eq!(report.succeeded(), 2);
+    assert_eq!(
+        s.stored("default", "cf-001").unwrap()["config"]["mounter"]["worker_num"],
+        1
+    );
+    s.shutdown().await;
+}
