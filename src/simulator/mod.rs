@@ -136,6 +136,8 @@ pub(crate) struct Shared {
     pub cluster: Mutex<faults::Cluster>,
     /// Outages armed by tests: each starts at the first request its matcher accepts.
     pub armed: Mutex<Vec<Armed>>,
+    /// Targeted `http500` faults set by tests: matcher and how many requests are left to fail.
+    pub failing: Mutex<Vec<(Matcher, u64)>>,
     /// `Some(until)`: refuse connections until then (the listener closes and reopens).
     pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
 }
@@ -175,6 +177,7 @@ impl Simulator {
             cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
             refuse: tokio::sync::watch::channel(None).0,
             armed: Mutex::new(vec![]),
+            failing: Mutex::new(vec![]),
             cfg: cfg.clone(),
         });
         let app = routes::router(shared.clone());
@@ -284,6 +287,21 @@ impl Simulator {
             duration: dur,
             kind,
         });
+    }
+
+    /// Answer the next `count` requests `matcher(method, path)` accepts with 500
+    /// `CDC:ErrInternalServerError` (the `http500` fault, aimed at one route): a test hook for a
+    /// read that keeps failing while the rest of the cluster answers.
+    pub fn fail_when(
+        &self,
+        matcher: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+        count: u64,
+    ) {
+        self.shared
+            .failing
+            .lock()
+            .unwrap()
+            .push((Box::new(matcher), count));
     }
 
     /// Start a rolling upgrade now (see `rolling-upgrade=` in [`faults`]).

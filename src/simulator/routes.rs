@@ -318,6 +318,16 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
             }
         }
         start_armed(&sh, &parts.method, &path);
+        if targeted_failure(&sh, &parts.method, &path) {
+            return error_response(
+                &ApiErr::new(
+                    "CDC:ErrInternalServerError",
+                    "internal server error (injected fault)",
+                )
+                .with_status(500),
+                newarch,
+            );
+        }
         if let Some(r) = outage(&sh, &path, newarch) {
             return r;
         }
@@ -413,6 +423,22 @@ fn outage(sh: &Shared, path: &str, newarch: bool) -> Option<Response> {
             }
             Some(cut_connection())
         }
+    }
+}
+
+/// Whether a targeted failure (a test hook) takes this request; counts it down.
+fn targeted_failure(sh: &Shared, method: &Method, path: &str) -> bool {
+    let mut failing = sh.failing.lock().unwrap();
+    let hit = failing
+        .iter_mut()
+        .find(|(m, left)| *left > 0 && m(method.as_str(), path));
+    match hit {
+        Some((_, left)) => {
+            *left -= 1;
+            sh.faults_injected.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        None => false,
     }
 }
 

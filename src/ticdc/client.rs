@@ -72,6 +72,10 @@ pub struct Client {
     notify: OnceLock<Notify>,
     /// When the last "waiting for …" line went out (one per few seconds, not one per request).
     last_notice: Mutex<Option<Instant>>,
+    /// Since when every call has failed (cleared by any answer): the retry budget counts from
+    /// here, so a long outage fails the calls that follow at once instead of each waiting
+    /// `--retry-for` anew (10,000 reads would otherwise wait for hours).
+    failing_since: Mutex<Option<Instant>>,
 }
 
 /// A sink for progress lines about waits.
@@ -156,12 +160,33 @@ impl Client {
             budget: crate::retry::Budget::new(opts.retry_for, opts.retry_base),
             notify: OnceLock::new(),
             last_notice: Mutex::new(None),
+            failing_since: Mutex::new(None),
         })
     }
 
     /// Send "waiting for …" progress lines to `notify` (once; later calls are ignored).
     pub fn set_progress(&self, notify: Notify) {
         let _ = self.notify.set(notify);
+    }
+
+    /// Note whether the server answered: any answer ends a failing streak.
+    fn track<T>(&self, r: &Result<T, ClientError>) {
+        let mut since = self.failing_since.lock().unwrap();
+        match r {
+            Err(e) if e.is_retryable() => {
+                since.get_or_insert_with(Instant::now);
+            }
+            _ => *since = None,
+        }
+    }
+
+    /// The budget of a call starting now: `--retry-for`, counted from the start of the current
+    /// failing streak if there is one.
+    fn outage_budget(&self) -> crate::retry::Budget {
+        let now = Instant::now();
+        let since = self.failing_since.lock().unwrap().unwrap_or(now).min(now);
+        let left = (since + self.budget.retry_for).saturating_duration_since(now);
+        crate::retry::Budget::new(left, self.budget.min_delay)
     }
 
     /// The retry budget of this client (`--retry-for`).
@@ -280,18 +305,22 @@ impl Client {
         idem: Idempotent,
     ) -> Result<T, ClientError> {
         let attempt = || async {
-            let (s, b, retry_after) = self.send_once(&method, path, body).await?;
-            if s.is_server_error() {
+            let r = self.send_once(&method, path, body).await;
+            let r = match r {
                 // Server not ready, owner changing, internal error: an answer, but for an
                 // idempotent call one worth waiting out.
-                return Err(api_error(&method, path, s, &b.0).with_retry_after(retry_after));
-            }
-            Ok((s, b))
+                Ok((s, b, after)) if s.is_server_error() => {
+                    Err(api_error(&method, path, s, &b.0).with_retry_after(after))
+                }
+                other => other.map(|(s, b, _)| (s, b)),
+            };
+            self.track(&r);
+            r
         };
         let (status, body) = if idem == Idempotent::Yes {
             let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
             crate::retry::retry(
-                self.budget,
+                self.outage_budget(),
                 attempt,
                 |e: &ClientError| {
                     if e.is_retryable() {

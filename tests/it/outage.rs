@@ -634,15 +634,9 @@ async fn two_applies_started_together_never_both_claim_a_changefeed_they_do_not_
 async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_by_apply() {
     let s = sim(classic()).await;
     converge(&s, &fleet(ids(3), 1)).await;
-    // Reads one at a time; the outage starts at cf-001's read and outlasts its budget, but not
-    // the budget of the read after it.
-    s.outage_when(
-        |_, p| p.ends_with("/cf-001/meta_info"),
-        Duration::from_millis(500),
-        OutageKind::NoOwner,
-    );
+    // cf-001's read keeps failing (500) beyond its budget; the rest of the cluster answers.
+    s.fail_when(|_, p| p.ends_with("/cf-001/meta_info"), 1_000);
     let mut set = settings(&s);
-    set.parallelism = 1;
     set.client.retry_for = Duration::from_millis(400);
     let client = Client::new(set.client.clone()).unwrap();
     let desired = fleet(ids(3), 2);
@@ -660,7 +654,7 @@ async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_
     assert_eq!(p.summary.update, 2);
     let human = cdcform::render::plan::human(&p, false, false);
     assert!(
-        human.contains("unknown") && human.contains("CDC:ErrOwnerNotFound"),
+        human.contains("unknown") && human.contains("CDC:ErrInternalServerError"),
         "{human}"
     );
     assert!(human.contains("attempts in"), "{human}");
@@ -781,7 +775,6 @@ async fn a_saved_plan_with_an_unreadable_changefeed_applies_the_others() {
     let s = sim(classic()).await;
     converge(&s, &fleet(ids(3), 1)).await;
     let mut set = settings(&s);
-    set.parallelism = 1;
     set.client.retry_for = Duration::from_millis(400);
     let client = Client::new(set.client.clone()).unwrap();
     let desired = fleet(ids(3), 2);
@@ -792,11 +785,7 @@ async fn a_saved_plan_with_an_unreadable_changefeed_applies_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.plan");
     cdcform::plan::pipeline::save(&file, &p, &snap, &desired, &set, &o).unwrap();
-    s.outage_when(
-        |_, p| p.ends_with("/cf-001/meta_info"),
-        Duration::from_millis(500),
-        OutageKind::NoOwner,
-    );
+    s.fail_when(|_, p| p.ends_with("/cf-001/meta_info"), 1_000);
     let p = cdcform::plan::pipeline::recheck_saved(&file, &set, &client, Duration::from_secs(20))
         .await
         .expect("an unreadable changefeed is not a moved one");
@@ -808,5 +797,40 @@ async fn a_saved_plan_with_an_unreadable_changefeed_applies_the_others() {
         s.stored("default", "cf-001").unwrap()["config"]["mounter"]["worker_num"],
         1
     );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_budget_fails_the_remaining_reads_at_once() {
+    let s = sim(classic()).await;
+    converge(&s, &fleet(ids(40), 1)).await;
+    s.outage_when(
+        |_, p| p.ends_with("/meta_info"),
+        Duration::from_secs(30),
+        OutageKind::NoOwner,
+    );
+    s.clear_requests();
+    let mut set = settings(&s);
+    set.parallelism = 2;
+    set.client.retry_for = Duration::from_millis(300);
+    let client = Client::new(set.client.clone()).unwrap();
+    let (p, _) = compute(
+        &set,
+        &client,
+        &fleet(ids(40), 2),
+        &PlanOptions::default(),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("plan");
+    assert_eq!(p.unknown().len(), 40);
+    // The budget counts from the start of the outage, not from each read: after it, each read
+    // is tried once (without that, each would retry for --retry-for, one after another).
+    let reads = s
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/meta_info"))
+        .count();
+    assert!(reads < 60, "{reads} reads for 40 changefeeds");
     s.shutdown().await;
 }
