@@ -7,7 +7,11 @@
 //! - apply of N config updates (pause → PUT → resume) with latency and owner ticks, against the
 //!   floor of its round trips and ticks;
 //! - peak RSS of a `cdcform plan` process over 10,000 changefeeds (simulator in another process);
-//! - `cdcform validate` of a 10,000-changefeed manifest.
+//! - `cdcform validate` of a 10,000-changefeed manifest;
+//! - `bare`: plan of 1,000 unchanged against a bare client at parallelism 8, 32, 64;
+//! - `latency`: the simulator's `--latency` precision;
+//! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
+//! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -20,6 +24,9 @@ use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
 use cdcform::simulator::{SimConfig, Simulator};
 use cdcform::ticdc::Client;
+
+#[path = "support/bare.rs"]
+mod bare;
 
 const LATENCY: Duration = Duration::from_millis(5);
 const PARALLELISM: usize = 8;
@@ -344,6 +351,21 @@ fn main() {
     }
     if want("memory") || want("validate") {
         bench_memory_and_validate(&mut rows);
+    }
+    if want("bare") {
+        rt.block_on(bare::plan_vs_bare(1000, &mut rows));
+    }
+    if want("fleet") {
+        rt.block_on(bare::fleet_vs_single(&mut rows));
+    }
+    if want("latency") {
+        rt.block_on(bare::latency_precision(&mut rows));
+    }
+    if want("shared") {
+        rt.block_on(bare::shared_cluster(&mut rows));
+        for n in [10_000, 100_000] {
+            bare::shared_rss(n, &mut rows);
+        }
     }
     println!("\n| benchmark | measured | floor | ratio | notes |\n|---|---|---|---|---|");
     for r in &rows {

@@ -8,63 +8,136 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "cdcform",
-    version,
+    version = crate::VERSION,
     about = "Manage TiCDC changefeeds as code: validate, plan and apply YAML manifests against the TiCDC OpenAPI v2",
     propagate_version = true
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub output: OutputArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Flags every command accepts.
+/// Output flags: every command accepts them.
 #[derive(Debug, Args, Clone, Default)]
-pub struct GlobalArgs {
-    /// TiCDC server URL [env: CDCFORM_SERVER] [default: http://127.0.0.1:8300]
-    #[arg(long, global = true)]
-    pub server: Option<String>,
-    /// Named cluster from cdcform.toml [env: CDCFORM_CLUSTER]
-    #[arg(long, global = true)]
-    pub cluster: Option<String>,
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// When to use colour (honours NO_COLOR) [env: CDCFORM_COLOR]
+    #[arg(long, global = true, value_enum)]
+    pub color: Option<ColorChoice>,
+    /// Less output: errors and the final summary line only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More output; -v shows server-derived values in plans and every unmanaged id, -vv logs HTTP requests
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Which cluster of cdcform.toml a command targets.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Cluster")]
+pub struct TargetArgs {
+    /// Named cluster from cdcform.toml; repeat for several (plan, apply, status, validate
+    /// combine them in one report) [env: CDCFORM_CLUSTER]
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+    /// Every cluster in cdcform.toml (plan, apply, status, validate)
+    #[arg(long, conflicts_with = "clusters")]
+    pub all_clusters: bool,
     /// Path to cdcform.toml [env: CDCFORM_CONFIG] [default: ./cdcform.toml when present]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Namespace (keyspace on new-architecture servers) used when a manifest does not name one
-    #[arg(long, global = true)]
+}
+
+/// How to reach TiCDC: only the commands that talk to a server take these.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// TiCDC server URL [env: CDCFORM_SERVER] [default: http://127.0.0.1:8300]
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Namespace (keyspace on new-architecture servers) used when a manifest does not name one [env: CDCFORM_NAMESPACE]
+    #[arg(long)]
     pub namespace: Option<String>,
-    /// CA certificate (PEM) used to verify the TiCDC server
-    #[arg(long, global = true)]
+    /// CA certificate (PEM) used to verify the TiCDC server [env: CDCFORM_CA]
+    #[arg(long)]
     pub ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS
-    #[arg(long, global = true)]
+    /// Client certificate (PEM) for mutual TLS [env: CDCFORM_CERT]
+    #[arg(long)]
     pub cert: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS
-    #[arg(long, global = true)]
+    /// Client private key (PEM) for mutual TLS [env: CDCFORM_KEY]
+    #[arg(long)]
     pub key: Option<PathBuf>,
-    /// Basic-auth user; the password is read from CDCFORM_PASSWORD
-    #[arg(long, global = true)]
+    /// Basic-auth user; the password is read from CDCFORM_PASSWORD [env: CDCFORM_USER]
+    #[arg(long)]
     pub user: Option<String>,
-    /// Timeout of one HTTP request, e.g. 10s [default: 10s]
-    #[arg(long, global = true, value_parser = parse_duration)]
+    /// Timeout of one HTTP request, e.g. 10s [env: CDCFORM_TIMEOUT] [default: 10s]
+    #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Keep retrying reads (and writes whose repetition is harmless) through an outage such as
     /// an owner election for this long, e.g. 2m [env: CDCFORM_RETRY_FOR] [default: 60s]
-    #[arg(long, global = true, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration)]
     pub retry_for: Option<std::time::Duration>,
-    /// How many changefeeds are read or changed at once [default: 8]
-    #[arg(long, global = true)]
+    /// How many changefeeds are read or changed at once [env: CDCFORM_PARALLELISM] [default: 8]
+    #[arg(long)]
     pub parallelism: Option<usize>,
-    /// When to use colour (honours NO_COLOR)
-    #[arg(long, global = true, value_enum)]
+    // Last, so that its own heading does not carry over to the connection flags.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Every flag a command may have been given, gathered for `settings` and `output`; commands
+/// without connection flags leave those fields empty.
+#[derive(Debug, Clone, Default)]
+pub struct GlobalArgs {
+    pub server: Option<String>,
+    pub cluster: Option<String>,
+    /// Every `--cluster` given (the first is `cluster`), for the commands that run on several.
+    pub clusters: Vec<String>,
+    pub all_clusters: bool,
+    pub config: Option<PathBuf>,
+    pub namespace: Option<String>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub user: Option<String>,
+    pub timeout: Option<std::time::Duration>,
+    pub retry_for: Option<std::time::Duration>,
+    pub parallelism: Option<usize>,
     pub color: Option<ColorChoice>,
-    /// Less output (errors only)
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// More output; -v shows server-derived values in plans, -vv logs HTTP requests
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+impl GlobalArgs {
+    /// Gather the output flags and, where the command has them, its target and connection flags.
+    pub fn gather(
+        output: &OutputArgs,
+        target: Option<&TargetArgs>,
+        conn: Option<&ConnectionArgs>,
+    ) -> GlobalArgs {
+        let target = conn.map(|c| &c.target).or(target);
+        let conn = conn.cloned().unwrap_or_default();
+        GlobalArgs {
+            server: conn.server,
+            cluster: target.and_then(|t| t.clusters.first().cloned()),
+            clusters: target.map(|t| t.clusters.clone()).unwrap_or_default(),
+            all_clusters: target.is_some_and(|t| t.all_clusters),
+            config: target.and_then(|t| t.config.clone()),
+            namespace: conn.namespace,
+            ca: conn.ca,
+            cert: conn.cert,
+            key: conn.key,
+            user: conn.user,
+            timeout: conn.timeout,
+            retry_for: conn.retry_for,
+            parallelism: conn.parallelism,
+            color: output.color,
+            quiet: output.quiet,
+            verbose: output.verbose,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -109,21 +182,63 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole cycle against an in-process simulator: plan, apply, drift, re-plan
     Demo(DemoArgs),
+    /// CI integration: post the plan on the pull or merge request
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// Print the JSON Schema of the manifest format
     Schema,
     /// Print shell completions
     Completions {
+        /// The shell to write completions for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write one page per subcommand with --dir
+    Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Post the plan markdown as a comment on this job's pull/merge request, or update the one
+    /// posted before (found by its marker; never a second one)
+    #[command(
+        long_about = None,
+        after_long_help = "Examples:\n  cdcform plan --format markdown --out changefeeds.plan | cdcform ci comment\n  cdcform ci comment plan.md --provider gitlab\n\nGitHub: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_EVENT_PATH (pull_request.number) or\nGITHUB_REF (refs/pull/N/merge), GITHUB_TOKEN (pull-requests: write).\nGitLab: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_TOKEN (api scope).\n\nExit status: 0 posted or updated, 1 on any error."
+    )]
+    Comment(CiCommentArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CiCommentArgs {
+    /// Markdown from `cdcform plan --format markdown` (one or several clusters); - or nothing
+    /// reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Which API to post to [default: detected from the CI variables]
+    #[arg(long, value_enum)]
+    pub provider: Option<CiProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiProvider {
+    Github,
+    Gitlab,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ManArgs {
+    /// Write cdcform.1, cdcform-plan.1, … (one page per subcommand) into DIR instead of printing
+    /// the top-level page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ValidateArgs {
     /// Manifest files or directories [default: paths from cdcform.toml, else .]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -162,9 +277,26 @@ pub struct PlanArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
-    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on an error or a blocked entry
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Longest markdown output, in characters; field details are left out (with a note) beyond
+    /// it. GitHub refuses comments over 65536 [default: 60000]
+    #[arg(long, value_name = "N", value_parser = parse_max_chars)]
+    pub max_chars: Option<usize>,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+}
+
+/// `--max-chars`: at least 2000, room for the marker, the summary and the shortening note.
+fn parse_max_chars(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 2000 => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is too small: the summary and the note need 2000"
+        )),
+        Err(e) => Err(format!("{s:?} is not a number of characters: {e}")),
+    }
 }
 
 #[derive(Debug, Args, Default)]
@@ -182,6 +314,12 @@ pub struct ApplyArgs {
     /// Do not wait for resumed changefeeds to become healthy
     #[arg(long)]
     pub no_wait: bool,
+    /// With several clusters: change nothing anywhere when any cluster cannot be planned
+    /// (by default the others are still applied, and the run exits 1)
+    #[arg(long)]
+    pub fail_fast: bool,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -192,20 +330,43 @@ pub struct ExportArgs {
     /// Write one file per changefeed into DIR instead of printing one document
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct StatusArgs {
+    /// Output format: a table for people, JSON for scripts
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
+    /// Only changefeeds whose id matches one of these globs
+    #[arg(long = "id", value_name = "GLOB")]
+    pub ids: Vec<String>,
+    /// Only changefeeds this repository manages (`manage` in cdcform.toml)
+    #[arg(long)]
+    pub managed: bool,
+    /// Every row, also in a large cluster (by default a table of more than 50 changefeeds
+    /// shows the managed ones and those with a problem, and counts the rest)
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Ask the current owner to resign so another capture takes over
-    ResignOwner,
+    ResignOwner {
+        #[command(flatten)]
+        conn: ConnectionArgs,
+    },
     /// Change the server's log level (debug, info, warn, error, dpanic, panic, fatal)
-    LogLevel { level: String },
+    LogLevel {
+        /// The new level: debug, info, warn, error, dpanic, panic or fatal
+        level: String,
+        #[command(flatten)]
+        conn: ConnectionArgs,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -232,8 +393,10 @@ pub struct SimulateArgs {
     /// outages: "outage=40:8s", "outage-refused=2s:8s", "rolling-upgrade=3:20s:2s"
     #[arg(long)]
     pub faults: Option<String>,
+    /// Serve HTTPS with this certificate (PEM); needs --tls-key
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Require client certificates signed by this CA

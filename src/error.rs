@@ -10,6 +10,11 @@ pub enum Error {
     Manifest(Diagnostics),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// `ci comment`: the CI environment or the provider's API.
+    #[error(transparent)]
+    Ci(#[from] crate::ci::provider::CiError),
     /// Settings from flags, environment or cdcform.toml.
     #[error("{0}")]
     Settings(String),
@@ -21,6 +26,14 @@ pub enum Error {
 impl Error {
     pub fn msg(s: impl Into<String>) -> Self {
         Error::Message(s.into())
+    }
+
+    /// A `help:` line naming the flag, key or command to try next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Client(e) => e.hint(),
+            _ => None,
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 //! → `render`/`output`. Only `commands`, `render` and `output` know that a terminal exists.
 
 pub mod apply;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod export;
+pub mod fleet;
 pub mod manifest;
 pub mod normalize;
 pub mod output;
@@ -19,6 +22,14 @@ pub mod simulator;
 pub mod ticdc;
 
 pub use error::Error;
+
+/// `cdcform --version`: the crate version and the git commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CDCFORM_GIT_COMMIT"),
+    ")"
+);
 
 /// Exit statuses (design.md §1.3).
 pub mod exit {
@@ -67,7 +78,7 @@ pub fn run(cli: cli::Cli) -> i32 {
             return exit::ERROR;
         }
     };
-    let out = output::Output::from_global(&cli.global);
+    let out = output::Output::from_args(&cli.output);
     out.init_logging();
     match rt.block_on(commands::dispatch(cli, &out)) {
         Ok(code) => code,

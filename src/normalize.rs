@@ -110,21 +110,37 @@ fn defaults_v85() -> Value {
 /// The `replica_config` a fresh all-defaults changefeed reports on this server
 /// (before scheme stripping). Version differences from api-semantics §6.1–§6.2.
 pub fn defaults(profile: &ServerProfile) -> Value {
+    // Built once per profile (arch, version, build) and copied from then on: a plan asks for
+    // them once per changefeed.
+    type Cache = std::sync::Mutex<Vec<(ServerProfile, std::sync::Arc<Value>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d)) = c.iter().find(|(p, _)| p == profile) {
+        return Value::clone(d);
+    }
+    let d = std::sync::Arc::new(build_defaults(profile));
+    c.push((profile.clone(), d.clone()));
+    Value::clone(&d)
+}
+
+fn build_defaults(profile: &ServerProfile) -> Value {
     let mut d = defaults_v85();
     if profile.arch == Arch::Newarch {
         let o = d.as_object_mut().expect("object");
         o.remove("force_replicate");
         o.remove("ignore_ineligible_table");
-        o.insert("performance_mode".into(), json!("throughput"));
-        o.insert("enable_active_active".into(), json!(false));
-        o.insert(
-            "active_active_progress_interval".into(),
-            json!(1800000000000u64),
-        );
-        o.insert(
-            "active_active_sync_stats_interval".into(),
-            json!(60000000000u64),
-        );
+        if has_active_active(profile) {
+            o.insert("enable_active_active".into(), json!(false));
+            o.insert(
+                "active_active_progress_interval".into(),
+                json!(1800000000000u64),
+            );
+            o.insert(
+                "active_active_sync_stats_interval".into(),
+                json!(60000000000u64),
+            );
+        }
         o.insert(
             "scheduler".into(),
             json!({
@@ -263,7 +279,10 @@ pub fn is_empty(v: Option<&Value>) -> bool {
     }
 }
 
-/// Equality after the server's representation quirks (numbers by value, empties alike).
+/// Equality after the server's representation quirks (numbers by value, empties alike), also
+/// inside list items: an event filter the server echoes as `{"ignore_sql": null,
+/// "ignore_insert_value_expr": "", …}` equals the manifest's item without those keys, and
+/// `claim_check_raw_value: false` equals its absence.
 pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
     if is_empty(a) && is_empty(b) {
         return true;
@@ -272,9 +291,22 @@ pub fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
         (Some(Value::Number(x)), Some(Value::Number(y))) => {
             x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
         }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equivalent(Some(p), Some(q)))
+        }
+        (Some(Value::Object(x)), Some(Value::Object(y))) => x
+            .keys()
+            .chain(y.keys())
+            .all(|k| equivalent_member(x.get(k), y.get(k))),
         (Some(x), Some(y)) => x == y,
         _ => false,
     }
+}
+
+/// A member of an object inside a list: `false` is as good as absent there (Go's zero value).
+fn equivalent_member(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let zero = |v: Option<&Value>| is_empty(v) || v == Some(&Value::Bool(false));
+    (zero(a) && zero(b)) || equivalent(a, b)
 }
 
 // ---------- server derivations and stripping ----------
@@ -329,6 +361,42 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
             }
         }
     }
+    let lmh = "sink.kafka_config.large_message_handle";
+    if get_path(cfg, lmh).is_some_and(Value::is_object)
+        && (profile.arch == Arch::Newarch || profile.version >= Version::new(8, 5, 0))
+        && get_path(cfg, &format!("{lmh}.claim_check_raw_value")).is_none()
+    {
+        // The API struct has no omitempty on it (v8.5 on): a GET always shows it.
+        set(cfg, &format!("{lmh}.claim_check_raw_value"), json!(false));
+    }
+    if class != SinkClass::Mysql && get_path(cfg, lmh).is_some_and(Value::is_object) {
+        // The server's large-message `AdjustAndValidate` fills an empty option/compression with
+        // "none" (tiflow pkg/config/large_message.go, v7.5 on).
+        for k in [
+            "large_message_handle_option",
+            "large_message_handle_compression",
+        ] {
+            let p = format!("sink.kafka_config.large_message_handle.{k}");
+            if is_empty(get_path(cfg, &p)) {
+                set(cfg, &p, json!("none"));
+            }
+        }
+    }
+    if profile.arch == Arch::Newarch
+        && get_path(cfg, "consistent.level").and_then(Value::as_str) == Some("eventual")
+        && is_empty(get_path(cfg, "consistent.compression"))
+    {
+        // New-architecture servers (pingcap/ticdc v8.5.7 pkg/config/consistent.go) name the
+        // default redo compression once redo is on.
+        set(cfg, "consistent.compression", json!("none"));
+    }
+    if profile.arch == Arch::Newarch
+        && get_path(cfg, "scheduler.enable_table_across_nodes") == Some(&Value::Bool(true))
+    {
+        for (p, v) in newarch_scheduler_rewrites(cfg, class) {
+            set(cfg, p, v);
+        }
+    }
     if class == SinkClass::Pulsar && get_path(cfg, "sink.pulsar_config").is_none() {
         set(cfg, "sink.pulsar_config", json!({}));
     }
@@ -348,6 +416,30 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
         set(cfg, "integrity.integrity_check_level", json!("none"));
     }
     derived
+}
+
+/// What a new-architecture server's scheduler `ValidateAndAdjust` rewrites when tables may span
+/// nodes (pingcap/ticdc pkg/config/scheduler_config.go): a `write_key_threshold` below 10 MiB
+/// (but above 0) is raised to it, a `region_count_per_span` above `region_threshold` comes down
+/// to it, `enable_splittable_check` follows the sink (MySQL) and `force_split`.
+fn newarch_scheduler_rewrites(cfg: &Value, class: SinkClass) -> Vec<(&'static str, Value)> {
+    let num = |p: &str| get_path(cfg, p).and_then(Value::as_i64).unwrap_or(0);
+    let mut out = Vec::new();
+    let wkt = num("scheduler.write_key_threshold");
+    if (1..10 * 1024 * 1024).contains(&wkt) {
+        out.push(("scheduler.write_key_threshold", json!(10 * 1024 * 1024)));
+    }
+    let threshold = num("scheduler.region_threshold");
+    if threshold > 0 && num("scheduler.region_count_per_span") > threshold {
+        out.push(("scheduler.region_count_per_span", json!(threshold)));
+    }
+    let force = get_path(cfg, "scheduler.force_split") == Some(&Value::Bool(true));
+    if force {
+        out.push(("scheduler.enable_splittable_check", json!(false)));
+    } else if class == SinkClass::Mysql {
+        out.push(("scheduler.enable_splittable_check", json!(true)));
+    }
+    out
 }
 
 /// `RmUnusedFields`: what the server drops for this sink scheme when it loads the changefeed.
@@ -440,6 +532,7 @@ pub fn effective_desired(
     let derived = adjust(profile, uri, &mut body);
     let mut compare = body.clone();
     strip(profile, uri, &mut compare);
+    drop_unheld(profile, &mut compare);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
@@ -455,7 +548,54 @@ pub fn effective_desired(
 pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value {
     let mut v = live.clone();
     strip(profile, uri, &mut v);
+    drop_unheld(profile, &mut v);
     v
+}
+
+/// Keys the server does not hold, so they are never compared (`validate` and `plan` warn about
+/// them instead): `performance_mode` and event filters' `ignore_update_only_columns` exist only
+/// on pingcap/ticdc master (after v8.5.7), and tiflow's dispatch rules have no `target-schema` /
+/// `target-table` (pingcap/ticdc v8.5.7 api/v2/model.go has them). Their JSON decoding drops them.
+fn drop_unheld(profile: &ServerProfile, cfg: &mut Value) {
+    remove_path(cfg, "performance_mode");
+    if !has_active_active(profile) {
+        for k in [
+            "enable_active_active",
+            "active_active_progress_interval",
+            "active_active_sync_stats_interval",
+        ] {
+            remove_path(cfg, k);
+        }
+    }
+    let mut drop_in = |path: &str, keys: &[&str]| {
+        if let Some(Value::Array(items)) = get_path_mut(cfg, path) {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                for k in keys {
+                    item.remove(*k);
+                }
+            }
+        }
+    };
+    drop_in("filter.event_filters", &["ignore_update_only_columns"]);
+    if !has_table_routing(profile) {
+        drop_in("sink.dispatchers", &["target-schema", "target-table"]);
+    }
+}
+
+/// New-architecture next-gen builds (pingcap/ticdc v26.3.x, v8.5.4-nextgen.*) have the
+/// active-active keys in api/v2/model.go `ReplicaConfig`; v8.5.7 and tiflow do not.
+pub fn has_active_active(profile: &ServerProfile) -> bool {
+    profile.arch == Arch::Newarch && is_next_gen(profile)
+}
+
+/// Dispatch rules route tables (`target-schema`/`target-table`) in pingcap/ticdc v8.5.7
+/// api/v2/model.go `DispatchRule`; neither tiflow nor the next-gen v26.3 builds have them.
+pub fn has_table_routing(profile: &ServerProfile) -> bool {
+    profile.arch == Arch::Newarch && !is_next_gen(profile)
+}
+
+fn is_next_gen(profile: &ServerProfile) -> bool {
+    profile.version.major >= 26 || profile.raw_version.contains("nextgen")
 }
 
 // ---------- which keys cdcform knows ----------
@@ -666,6 +806,33 @@ mod tests {
             Some(&json!(10000))
         );
         assert!(get_path(&na, "force_replicate").is_none());
+    }
+
+    #[test]
+    fn keys_follow_the_newarch_build() {
+        // pingcap/ticdc v8.5.7 api/v2/model.go: table routing, no active-active;
+        // v26.3.4 (next-gen): the other way round.
+        let v857 = ServerProfile::newarch();
+        let next = ServerProfile {
+            version: Version::new(26, 3, 4),
+            raw_version: "v26.3.4".into(),
+            ..ServerProfile::newarch()
+        };
+        assert!(get_path(&defaults(&v857), "enable_active_active").is_none());
+        assert_eq!(
+            get_path(&defaults(&next), "enable_active_active"),
+            Some(&json!(false))
+        );
+        let m = json!({"sink": {"dispatchers": [{"matcher": ["a.*"], "target-schema": "b"}]}});
+        let uri = "kafka://k/t?protocol=canal-json";
+        let keep = effective_desired(&v857, uri, Some(&m));
+        assert!(get_path(&keep.compare, "sink.dispatchers").unwrap()[0]
+            .get("target-schema")
+            .is_some());
+        let drop = effective_desired(&next, uri, Some(&m));
+        assert!(get_path(&drop.compare, "sink.dispatchers").unwrap()[0]
+            .get("target-schema")
+            .is_none());
     }
 
     #[test]

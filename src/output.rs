@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{ColorChoice, GlobalArgs, PlanFormat};
+use crate::cli::{ColorChoice, OutputArgs, PlanFormat};
 use crate::plan::Plan;
 
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ fn colour_for(choice: ColorChoice, is_tty: bool) -> bool {
 }
 
 impl Output {
-    pub fn from_global(g: &GlobalArgs) -> Output {
+    pub fn from_args(g: &OutputArgs) -> Output {
         let choice = g
             .color
             .unwrap_or_else(|| match std::env::var("CDCFORM_COLOR").as_deref() {
@@ -54,11 +54,16 @@ impl Output {
     /// A plan in the format the user chose, coloured and detailed as this output allows.
     pub fn render_plan(&self, plan: &Plan, format: PlanFormat) -> String {
         match format {
+            // -q: a successful plan is its summary line.
+            PlanFormat::Human if self.verbosity < 0 => plan.summary.line(),
             PlanFormat::Human => {
                 crate::render::plan::human(plan, self.color_stdout, self.verbosity >= 1)
             }
             PlanFormat::Json => crate::render::plan::json(plan),
-            PlanFormat::Markdown => crate::render::plan::markdown(plan),
+            PlanFormat::Markdown => crate::render::plan::markdown(
+                plan,
+                &crate::render::plan::MarkdownOptions::default(),
+            ),
         }
     }
 
@@ -87,6 +92,22 @@ impl Output {
             let _ = o.write_all(b"\n");
         }
         let _ = o.flush();
+    }
+
+    /// Progress of a long run (apply, the demo): one live line on a terminal, cleared when
+    /// done, so the summary is the only lasting record; a line per step elsewhere (CI logs).
+    pub fn live_progress(&self) -> LiveProgress<'_> {
+        let bar = (self.verbosity >= 0 && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        LiveProgress { out: self, bar }
     }
 
     /// A progress or status line for stderr (hidden by -q).
@@ -126,6 +147,32 @@ impl Output {
         let _ = err.write_all(text.as_bytes());
         if !text.ends_with('\n') {
             let _ = err.write_all(b"\n");
+        }
+        if let Some(h) = e.hint() {
+            let _ = writeln!(err, "help: {h}");
+        }
+    }
+}
+
+/// See [`Output::live_progress`].
+pub struct LiveProgress<'a> {
+    out: &'a Output,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl LiveProgress<'_> {
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(line.to_string()),
+            None => self.out.progress(line),
+        }
+    }
+}
+
+impl Drop for LiveProgress<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct ClusterFile {
     pub parallelism: Option<usize>,
     pub timeout: Option<String>,
     pub gc_ttl: Option<String>,
+    /// Values for `${NAME}` in manifests (`[vars]`, `[clusters.NAME.vars]`). Not secrets: they
+    /// may be printed. The environment overrides them; secrets stay in the environment.
+    pub vars: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -65,6 +68,10 @@ pub struct Settings {
     pub gc_ttl: Duration,
     pub config_file: Option<PathBuf>,
     pub cluster: Option<String>,
+    /// Clusters the config file defines (to refuse guessing manifest paths among them).
+    pub clusters_defined: Vec<String>,
+    /// `[vars]` with the cluster's own `[clusters.NAME.vars]` laid over them.
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Source of environment variables (tests pass their own).
@@ -92,7 +99,50 @@ fn globs(what: &str, pats: &[String]) -> Result<Option<GlobSet>, Error> {
     Ok(Some(b.build().map_err(|e| Error::Settings(e.to_string()))?))
 }
 
-/// Read and parse cdcform.toml; errors carry file:line.
+/// Keys of `cdcform.toml` (top level and `[clusters.NAME]`), for "did you mean".
+const CONFIG_KEYS: &[&str] = &[
+    "default_cluster",
+    "clusters",
+    "server",
+    "namespace",
+    "paths",
+    "ca",
+    "cert",
+    "key",
+    "user",
+    "password_env",
+    "manage",
+    "protected",
+    "parallelism",
+    "timeout",
+    "gc_ttl",
+    "vars",
+];
+
+/// Names users bring from TiCDC's own docs and `cdc cli` flags, and what cdcform calls them.
+const LEGACY_CONFIG_KEYS: &[(&str, &str)] = &[
+    ("pd", "server"),
+    ("server-addr", "server"),
+    ("ca-path", "ca"),
+    ("cert-path", "cert"),
+    ("key-path", "key"),
+    ("default-cluster", "default_cluster"),
+    ("password-env", "password_env"),
+    ("gc-ttl", "gc_ttl"),
+];
+
+/// A hint for an unknown key in cdcform.toml: a legacy name's equivalent, or the closest key.
+fn config_key_hint(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let key = rest.split('`').next()?;
+    if let Some((_, ours)) = LEGACY_CONFIG_KEYS.iter().find(|(old, _)| *old == key) {
+        return Some(format!("`{key}` is called `{ours}` in cdcform.toml"));
+    }
+    crate::manifest::schema::did_you_mean(key, CONFIG_KEYS.iter().copied())
+        .map(|m| format!("did you mean `{m}`?"))
+}
+
+/// Read and parse cdcform.toml; errors carry file:line and a "did you mean" for unknown keys.
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Settings(format!("cannot read {}: {e}", path.display())))?;
@@ -107,79 +157,231 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, Error> {
                 )
             })
             .unwrap_or((0, 0));
-        Error::Settings(format!("{}:{line}:{col}: {}", path.display(), e.message()))
+        let message = e.message().trim_end().to_string();
+        let hint = config_key_hint(&message)
+            .map(|h| format!("\nhelp: {h}"))
+            .unwrap_or_default();
+        Error::Settings(format!("{}:{line}:{col}: {message}{hint}", path.display()))
     })
 }
 
-impl Settings {
-    /// Resolve from flags, environment and the config file.
-    pub fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error> {
-        let explicit = g
-            .config
-            .clone()
-            .or_else(|| env("CDCFORM_CONFIG").map(PathBuf::from));
-        let (config_file, file) = match explicit {
-            Some(p) => {
-                if !p.exists() {
-                    return Err(Error::Settings(format!(
-                        "config file {} does not exist",
-                        p.display()
-                    )));
-                }
-                let f = read_config_file(&p)?;
-                (Some(p), f)
+/// The config file in force: `--config`, `CDCFORM_CONFIG`, else `./cdcform.toml` when present.
+fn load_config(g: &GlobalArgs, env: Env) -> Result<(Option<PathBuf>, ConfigFile), Error> {
+    let explicit = g
+        .config
+        .clone()
+        .or_else(|| env("CDCFORM_CONFIG").map(PathBuf::from));
+    match explicit {
+        Some(p) if !p.exists() => Err(Error::Settings(format!(
+            "config file {} does not exist",
+            p.display()
+        ))),
+        Some(p) => Ok((Some(p.clone()), read_config_file(&p)?)),
+        None => {
+            let p = PathBuf::from("cdcform.toml");
+            if p.exists() {
+                Ok((Some(p.clone()), read_config_file(&p)?))
+            } else {
+                Ok((None, ConfigFile::default()))
             }
-            None => {
-                let p = PathBuf::from("cdcform.toml");
-                if p.exists() {
-                    let f = read_config_file(&p)?;
-                    (Some(p), f)
-                } else {
-                    (None, ConfigFile::default())
-                }
-            }
-        };
-        let cluster_name = g
-            .cluster
-            .clone()
-            .or_else(|| env("CDCFORM_CLUSTER"))
-            .or(file.default_cluster.clone());
-        let mut c = file.defaults.clone();
-        if let Some(name) = &cluster_name {
-            let Some(over) = file.clusters.get(name) else {
-                let known: Vec<&str> = file.clusters.keys().map(String::as_str).collect();
-                return Err(Error::Settings(match &config_file {
-                    None => format!("--cluster {name}: no cdcform.toml found"),
-                    Some(p) => format!(
-                        "cluster {name:?} is not defined in {} (defined: {})",
-                        p.display(),
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                }));
-            };
-            macro_rules! over {
-                ($($f:ident),*) => { $( if over.$f.is_some() { c.$f = over.$f.clone(); } )* };
-            }
-            over!(
-                server,
-                namespace,
-                paths,
-                ca,
-                cert,
-                key,
-                user,
-                password_env,
-                manage,
-                protected,
-                parallelism,
-                timeout,
-                gc_ttl
-            );
         }
+    }
+}
+
+/// Which of the file's clusters a command targets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// One named cluster (flag, `CDCFORM_CLUSTER`, `default_cluster`, or the file's only one).
+    Cluster(String),
+    /// No cluster: the top-level settings (no config file, or an explicit `--server`).
+    TopLevel,
+    /// Several clusters and none chosen.
+    Ambiguous(Vec<String>),
+}
+
+/// Decide which cluster a command targets. No command may fall back to a default server when
+/// the file names several clusters: that is how one environment's changefeeds reach another.
+pub fn select(g: &GlobalArgs, env: Env, file: &ConfigFile) -> Selection {
+    let chosen = g
+        .cluster
+        .clone()
+        .or_else(|| env("CDCFORM_CLUSTER"))
+        .or(file.default_cluster.clone());
+    if let Some(name) = chosen {
+        return Selection::Cluster(name);
+    }
+    let explicit_server = g.server.is_some() || env("CDCFORM_SERVER").is_some();
+    match file.clusters.len() {
+        _ if explicit_server => Selection::TopLevel,
+        0 => Selection::TopLevel,
+        1 => Selection::Cluster(file.clusters.keys().next().cloned().unwrap_or_default()),
+        _ => Selection::Ambiguous(file.clusters.keys().cloned().collect()),
+    }
+}
+
+fn ambiguous_error(config_file: Option<&Path>, names: &[String]) -> Error {
+    Error::Settings(format!(
+        "{} defines {} clusters ({}) and none is chosen; nothing was done\n\
+         help: pass `--cluster NAME`, set `CDCFORM_CLUSTER`, or set `default_cluster` in {}",
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        names.len(),
+        names.join(", "),
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+fn unknown_cluster(config_file: Option<&Path>, file: &ConfigFile, name: &str) -> Error {
+    let known: Vec<&str> = file.clusters.keys().map(String::as_str).collect();
+    Error::Settings(match config_file {
+        None => format!(
+            "--cluster {name}: no cdcform.toml found\nhelp: create cdcform.toml with a [clusters.{name}] section, or pass --config"
+        ),
+        Some(p) => {
+            let hint = match crate::manifest::schema::did_you_mean(name, known.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => "choose one of the clusters defined there".to_string(),
+            };
+            format!(
+                "cluster {name:?} is not defined in {} (defined: {})\nhelp: {hint}",
+                p.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        }
+    })
+}
+
+/// The file's top-level settings with one cluster's own settings laid over them.
+fn merged(file: &ConfigFile, cluster: Option<&ClusterFile>) -> ClusterFile {
+    let mut c = file.defaults.clone();
+    if let Some(over) = cluster {
+        macro_rules! over {
+            ($($f:ident),*) => { $( if over.$f.is_some() { c.$f = over.$f.clone(); } )* };
+        }
+        over!(
+            server,
+            namespace,
+            paths,
+            ca,
+            cert,
+            key,
+            user,
+            password_env,
+            manage,
+            protected,
+            parallelism,
+            timeout,
+            gc_ttl
+        );
+        if let Some(v) = &over.vars {
+            c.vars.get_or_insert_with(BTreeMap::new).extend(v.clone());
+        }
+    }
+    c
+}
+
+/// Whether to look up credentials: offline commands (validate) never need a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Online,
+    Offline,
+}
+
+impl Settings {
+    /// Resolve the one cluster a command targets from flags, environment and the config file.
+    /// Several clusters with none chosen is an error that names them and how to choose.
+    pub fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error> {
+        let (config_file, file) = load_config(g, env)?;
+        match select(g, env, &file) {
+            Selection::Ambiguous(names) => Err(ambiguous_error(config_file.as_deref(), &names)),
+            Selection::Cluster(name) => {
+                Self::for_cluster(g, env, &config_file, &file, Some(&name), Purpose::Online)
+            }
+            Selection::TopLevel => {
+                Self::for_cluster(g, env, &config_file, &file, None, Purpose::Online)
+            }
+        }
+    }
+
+    /// Every cluster a command targets: the chosen one, or, when the file names several and
+    /// none is chosen, each of them (for offline commands such as `validate`).
+    pub fn resolve_each(
+        g: &GlobalArgs,
+        env: Env,
+        purpose: Purpose,
+    ) -> Result<Vec<Settings>, Error> {
+        let (config_file, file) = load_config(g, env)?;
+        let names: Vec<Option<String>> = match select(g, env, &file) {
+            Selection::Ambiguous(names) => names.into_iter().map(Some).collect(),
+            Selection::Cluster(name) => vec![Some(name)],
+            Selection::TopLevel => vec![None],
+        };
+        names
+            .iter()
+            .map(|n| Self::for_cluster(g, env, &config_file, &file, n.as_deref(), purpose))
+            .collect()
+    }
+
+    /// The clusters a command that runs on several targets: `--all-clusters`, every `--cluster`
+    /// given, or the one [`Settings::resolve`] picks. Each cluster's settings resolve on their
+    /// own, so a missing password fails that cluster, not the run.
+    pub fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error> {
+        let (config_file, file) = load_config(g, env)?;
+        let Some(names) = several(g, &config_file, &file)? else {
+            let s = Self::resolve(g, env)?;
+            return Ok(vec![Target {
+                name: s.cluster.clone().unwrap_or_else(|| "default".into()),
+                settings: Ok(s),
+            }]);
+        };
+        Ok(names
+            .into_iter()
+            .map(|n| {
+                let settings =
+                    Self::for_cluster(g, env, &config_file, &file, Some(&n), Purpose::Online);
+                Target { name: n, settings }
+            })
+            .collect())
+    }
+
+    fn for_cluster(
+        g: &GlobalArgs,
+        env: Env,
+        config_file: &Option<PathBuf>,
+        file: &ConfigFile,
+        name: Option<&str>,
+        purpose: Purpose,
+    ) -> Result<Settings, Error> {
+        let cluster = match name {
+            Some(n) => Some(
+                file.clusters
+                    .get(n)
+                    .ok_or_else(|| unknown_cluster(config_file.as_deref(), file, n))?,
+            ),
+            None => None,
+        };
+        let c = merged(file, cluster);
+        let mut s = Self::from_layers(g, env, config_file, &c, purpose)?;
+        s.cluster = name.map(str::to_string);
+        s.clusters_defined = file.clusters.keys().cloned().collect();
+        Ok(s)
+    }
+
+    /// Flag > environment > the merged file settings `c` > default, for every setting.
+    fn from_layers(
+        g: &GlobalArgs,
+        env: Env,
+        config_file: &Option<PathBuf>,
+        c: &ClusterFile,
+        purpose: Purpose,
+    ) -> Result<Settings, Error> {
         let base = config_file
             .as_ref()
             .and_then(|p| p.parent())
@@ -192,52 +394,23 @@ impl Settings {
                 base.join(p)
             }
         };
-
-        let server = g
-            .server
-            .clone()
-            .or_else(|| env("CDCFORM_SERVER"))
-            .or(c.server.clone())
-            .unwrap_or_else(|| DEFAULT_SERVER.into());
-        let namespace = g
-            .namespace
-            .clone()
-            .or_else(|| env("CDCFORM_NAMESPACE"))
-            .or(c.namespace.clone())
+        let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
+            flag.clone().or_else(|| env(var)).or(file.clone())
+        };
+        let pick_path = |flag: &Option<PathBuf>, var: &str, file: &Option<PathBuf>| {
+            flag.clone()
+                .or_else(|| env(var).map(PathBuf::from))
+                .or(file.clone().map(rel))
+        };
+        let server =
+            pick(&g.server, "CDCFORM_SERVER", &c.server).unwrap_or_else(|| DEFAULT_SERVER.into());
+        let namespace = pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace)
             .unwrap_or_else(|| "default".into());
-        let ca =
-            g.ca.clone()
-                .or_else(|| env("CDCFORM_CA").map(PathBuf::from))
-                .or(c.ca.clone().map(rel));
-        let cert = g
-            .cert
-            .clone()
-            .or_else(|| env("CDCFORM_CERT").map(PathBuf::from))
-            .or(c.cert.clone().map(rel));
-        let key = g
-            .key
-            .clone()
-            .or_else(|| env("CDCFORM_KEY").map(PathBuf::from))
-            .or(c.key.clone().map(rel));
-        let user = g
-            .user
-            .clone()
-            .or_else(|| env("CDCFORM_USER"))
-            .or(c.user.clone());
-        let password =
-            match (&user, env("CDCFORM_PASSWORD")) {
-                (_, Some(p)) => Some(p),
-                (Some(_), None) => match &c.password_env {
-                    Some(var) => Some(env(var).ok_or_else(|| {
-                        Error::Settings(format!(
-                        "basic auth: environment variable {var} (password_env in {}) is not set",
-                        config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-                    ))
-                    })?),
-                    None => None,
-                },
-                (None, None) => None,
-            };
+        let user = pick(&g.user, "CDCFORM_USER", &c.user);
+        let password = match purpose {
+            Purpose::Online => password(&user, env, c, config_file)?,
+            Purpose::Offline => None,
+        };
         let timeout = match g.timeout {
             Some(t) => t,
             None => match env("CDCFORM_TIMEOUT").or(c.timeout.clone()) {
@@ -252,27 +425,16 @@ impl Settings {
                 None => crate::retry::DEFAULT_RETRY_FOR,
             },
         };
-        let parallelism = match g.parallelism {
-            Some(p) => p,
-            None => match env("CDCFORM_PARALLELISM") {
-                Some(s) => s.parse().map_err(|_| {
-                    Error::Settings(format!("CDCFORM_PARALLELISM={s:?} is not a number"))
-                })?,
-                None => c.parallelism.unwrap_or(DEFAULT_PARALLELISM),
-            },
-        };
-        if parallelism == 0 {
-            return Err(Error::Settings("parallelism must be at least 1".into()));
-        }
+        let parallelism = parallelism(g, env, c)?;
         let gc_ttl = match env("CDCFORM_GC_TTL").or(c.gc_ttl.clone()) {
             Some(s) => parse_dur("gc_ttl", &s)?,
             None => DEFAULT_GC_TTL,
         };
         let manage_patterns = c.manage.clone().unwrap_or_default();
         let mut client = ClientOptions::new(server.clone());
-        client.ca = ca;
-        client.cert = cert;
-        client.key = key;
+        client.ca = pick_path(&g.ca, "CDCFORM_CA", &c.ca);
+        client.cert = pick_path(&g.cert, "CDCFORM_CERT", &c.cert);
+        client.key = pick_path(&g.key, "CDCFORM_KEY", &c.key);
         client.user = user;
         client.password = password;
         client.timeout = timeout;
@@ -294,8 +456,10 @@ impl Settings {
             protected: globs("protected", &c.protected.clone().unwrap_or_default())?,
             parallelism,
             gc_ttl,
-            config_file,
-            cluster: cluster_name,
+            config_file: config_file.clone(),
+            cluster: None,
+            clusters_defined: vec![],
+            vars: c.vars.clone().unwrap_or_default(),
         })
     }
 
@@ -314,19 +478,116 @@ impl Settings {
             gc_ttl: DEFAULT_GC_TTL,
             config_file: None,
             cluster: None,
+            clusters_defined: vec![],
+            vars: BTreeMap::new(),
         }
     }
 
-    /// Manifest paths: the command line's, else the config file's, else `.`.
-    pub fn manifest_paths(&self, args: &[PathBuf]) -> Vec<PathBuf> {
+    /// The value of `${NAME}` in this cluster's manifests: the environment, else `vars`.
+    pub fn var(&self, name: &str, env: Env) -> Option<String> {
+        env(name).or_else(|| self.vars.get(name).cloned())
+    }
+
+    /// Whether `${NAME}` comes from `vars` (not the environment), so its value may be printed.
+    pub fn is_public_var(&self, name: &str, env: Env) -> bool {
+        self.vars.contains_key(name) && env(name).is_none()
+    }
+
+    /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
+    /// With clusters defined but none in use (an explicit `--server`), `.` would merge every
+    /// cluster's manifests, so paths must be given.
+    pub fn manifest_paths(&self, args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
         if !args.is_empty() {
-            args.to_vec()
+            Ok(args.to_vec())
         } else if !self.paths.is_empty() {
-            self.paths.clone()
+            Ok(self.paths.clone())
+        } else if self.cluster.is_none() && !self.clusters_defined.is_empty() {
+            Err(Error::Settings(format!(
+                "no manifest paths: --server {} uses none of the clusters in {} ({})\n\
+                 help: name the manifest files or directories, or choose a cluster with `--cluster NAME`",
+                self.server,
+                self.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                self.clusters_defined.join(", ")
+            )))
         } else {
-            vec![PathBuf::from(".")]
+            Ok(vec![PathBuf::from(".")])
         }
     }
+}
+
+/// One cluster of a run over several, with its settings or why they do not resolve.
+#[derive(Debug)]
+pub struct Target {
+    pub name: String,
+    pub settings: Result<Settings, Error>,
+}
+
+/// The cluster names of `--all-clusters` or several `--cluster`; `None` for a run on one.
+fn several(
+    g: &GlobalArgs,
+    config_file: &Option<PathBuf>,
+    file: &ConfigFile,
+) -> Result<Option<Vec<String>>, Error> {
+    if g.all_clusters {
+        if file.clusters.is_empty() {
+            return Err(Error::Settings(format!(
+                "--all-clusters: {} defines no clusters\nhelp: add [clusters.NAME] sections, or drop --all-clusters",
+                config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "no cdcform.toml was found, so nothing".into())
+            )));
+        }
+        return Ok(Some(file.clusters.keys().cloned().collect()));
+    }
+    if g.clusters.len() > 1 {
+        for n in &g.clusters {
+            if !file.clusters.contains_key(n) {
+                return Err(unknown_cluster(config_file.as_deref(), file, n));
+            }
+        }
+        let mut names = g.clusters.clone();
+        names.dedup();
+        return Ok(Some(names));
+    }
+    Ok(None)
+}
+
+/// The basic-auth password: `CDCFORM_PASSWORD`, else the variable `password_env` names.
+fn password(
+    user: &Option<String>,
+    env: Env,
+    c: &ClusterFile,
+    config_file: &Option<PathBuf>,
+) -> Result<Option<String>, Error> {
+    if let Some(p) = env("CDCFORM_PASSWORD") {
+        return Ok(Some(p));
+    }
+    match (user, &c.password_env) {
+        (Some(_), Some(var)) => env(var).map(Some).ok_or_else(|| {
+            Error::Settings(format!(
+                "basic auth: environment variable {var} (password_env in {}) is not set\nhelp: export {var}, or set CDCFORM_PASSWORD",
+                config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+fn parallelism(g: &GlobalArgs, env: Env, c: &ClusterFile) -> Result<usize, Error> {
+    let p = match g.parallelism {
+        Some(p) => p,
+        None => match env("CDCFORM_PARALLELISM") {
+            Some(s) => s.parse().map_err(|_| {
+                Error::Settings(format!("CDCFORM_PARALLELISM={s:?} is not a number"))
+            })?,
+            None => c.parallelism.unwrap_or(DEFAULT_PARALLELISM),
+        },
+    };
+    if p == 0 {
+        return Err(Error::Settings("parallelism must be at least 1".into()));
+    }
+    Ok(p)
 }
 
 #[cfg(test)]

@@ -50,7 +50,17 @@ fn install_interrupts(opts: &ApplyOptions) {
 }
 
 fn finish(report: &ApplyReport, out: &Output) -> i32 {
-    out.data(&summary_text(report));
+    let text = summary_text(report);
+    if out.verbosity < 0 {
+        // -q: the failures (errors) and the final summary line only.
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("  ok ") && !l.starts_with("  skipped "))
+            .collect();
+        out.data(&kept.join("\n"));
+    } else {
+        out.data(&text);
+    }
     if report.entries.iter().any(|e| e.left_paused) {
         for e in report.entries.iter().filter(|e| e.left_paused) {
             out.warn(&format!(
@@ -93,7 +103,21 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
             wait_timeout,
         )
         .await?;
-        out.data(&out.render_plan(&plan, PlanFormat::Human));
+        // -q with --auto-approve: nobody reads the plan; the apply's summary says it all.
+        if out.verbosity >= 0 || !a.auto_approve {
+            out.data(&out.render_plan(&plan, PlanFormat::Human));
+        }
+        if plan.credentials_block_writes() {
+            return Err(Error::msg(format!(
+                "{} (checked before any change); nothing was changed\n\
+                 help: pass `--user` and set `CDCFORM_PASSWORD` (or `user` and `password_env` in cdcform.toml)",
+                if plan.credentials == Some(crate::ticdc::Credentials::Missing) {
+                    "the server wants basic-auth credentials and none were given"
+                } else {
+                    "the server refused the user or password"
+                }
+            )));
+        }
         if !plan.summary.has_changes() {
             return Ok(if plan.summary.blocked > 0 {
                 exit::ERROR
@@ -107,7 +131,10 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         plan
     };
     install_interrupts(&opts);
-    let report = apply(&client, &plan, &opts, &|line: &str| out.progress(line)).await;
+    let report = {
+        let live = out.live_progress();
+        apply(&client, &plan, &opts, &|line: &str| live.line(line)).await
+    };
     Ok(finish(&report, out))
 }
 

@@ -107,10 +107,7 @@ async fn cycle(sim: &Simulator, desired: &[DesiredChangefeed], out: &Output) -> 
     out.data(&out.render_plan(&plan, PlanFormat::Human));
 
     heading(out, 2, "cdcform apply");
-    let report = crate::apply::apply(&client, &plan, &apply_opts, &|line: &str| {
-        out.progress(line)
-    })
-    .await;
+    let report = apply_live(&client, &plan, &apply_opts, out).await;
     out.data(&crate::apply::summary_text(&report));
     if !report.all_ok() {
         return Ok(exit::ERROR);
@@ -132,10 +129,7 @@ async fn cycle(sim: &Simulator, desired: &[DesiredChangefeed], out: &Output) -> 
     out.data(&out.render_plan(&plan, PlanFormat::Human));
 
     heading(out, 5, "cdcform apply: back to what the manifests say");
-    let report = crate::apply::apply(&client, &plan, &apply_opts, &|line: &str| {
-        out.progress(line)
-    })
-    .await;
+    let report = apply_live(&client, &plan, &apply_opts, out).await;
     out.data(&crate::apply::summary_text(&report));
 
     heading(out, 6, "cdcform plan: nothing left to do");
@@ -183,4 +177,15 @@ async fn wait(client: &Client, ns: &str, id: &str, state: &str) -> Result<(), Er
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(Error::msg(format!("{id} did not become {state}")))
+}
+
+/// Apply with one live progress line on a terminal; the summary is printed once, after.
+async fn apply_live(
+    client: &Client,
+    plan: &crate::plan::Plan,
+    opts: &ApplyOptions,
+    out: &Output,
+) -> crate::apply::ApplyReport {
+    let live = out.live_progress();
+    crate::apply::apply(client, plan, opts, &|line: &str| live.line(line)).await
 }

@@ -1,34 +1,79 @@
 //! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
 
-use crate::cli::{Cli, ClusterCommand, Command};
+use crate::cli::{CiCommand, Cli, ClusterCommand, Command, GlobalArgs};
 use crate::output::Output;
 use crate::Error;
 
 pub mod apply;
+pub mod ci;
 pub mod cluster;
 pub mod demo;
 pub mod export;
+pub mod fleet;
+pub mod man;
 pub mod plan;
 pub mod simulate;
 pub mod status;
 pub mod util;
 pub mod validate;
 
+/// A single path naming a saved plan of several clusters.
+fn saved_fleet(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<(crate::fleet::SavedFleet, String)>, Error> {
+    let Some(p) = crate::plan::pipeline::saved_plan_path(paths) else {
+        return Ok(None);
+    };
+    let label = p.display().to_string();
+    let text =
+        std::fs::read_to_string(p).map_err(|e| Error::msg(format!("cannot read {label}: {e}")))?;
+    Ok(crate::fleet::parse(&text, &label)?.map(|f| (f, label)))
+}
+
 /// Run one command; Ok carries the exit status.
 pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
-    let g = cli.global;
+    let o = &cli.output;
+    let online = |c| GlobalArgs::gather(o, None, Some(c));
     match cli.command {
-        Command::Validate(a) => validate::run(&g, a, out).await,
-        Command::Plan(a) => plan::run(&g, a, out).await,
-        Command::Apply(a) => apply::run(&g, a, out).await,
-        Command::Export(a) => export::run(&g, a, out).await,
-        Command::Status(a) => status::run(&g, a, out).await,
-        Command::Cluster(ClusterCommand::ResignOwner) => cluster::resign_owner(&g, out).await,
-        Command::Cluster(ClusterCommand::LogLevel { level }) => {
-            cluster::log_level(&g, &level, out).await
+        Command::Validate(a) => {
+            validate::run(&GlobalArgs::gather(o, Some(&a.target), None), a, out).await
+        }
+        Command::Plan(a) => {
+            let g = online(&a.conn.clone());
+            if fleet::wanted(&g) {
+                fleet::plan(&g, a, out).await
+            } else {
+                plan::run(&g, a, out).await
+            }
+        }
+        Command::Apply(a) => {
+            let g = online(&a.conn.clone());
+            if let Some((saved, label)) = saved_fleet(&a.paths)? {
+                fleet::apply_saved(&g, &a, &saved, &label, out).await
+            } else if fleet::wanted(&g) {
+                fleet::apply(&g, a, out).await
+            } else {
+                apply::run(&g, a, out).await
+            }
+        }
+        Command::Export(a) => export::run(&online(&a.conn.clone()), a, out).await,
+        Command::Status(a) => {
+            let g = online(&a.conn.clone());
+            if fleet::wanted(&g) {
+                fleet::status(&g, a, out).await
+            } else {
+                status::run(&g, a, out).await
+            }
+        }
+        Command::Cluster(ClusterCommand::ResignOwner { conn }) => {
+            cluster::resign_owner(&online(&conn), out).await
+        }
+        Command::Cluster(ClusterCommand::LogLevel { level, conn }) => {
+            cluster::log_level(&online(&conn), &level, out).await
         }
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,
+        Command::Ci(CiCommand::Comment(a)) => ci::comment(a, out).await,
         Command::Schema => {
             let schema = crate::manifest::json_schema();
             out.data(
@@ -44,14 +89,6 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
             out.data(&String::from_utf8_lossy(&buf));
             Ok(crate::exit::OK)
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::msg(e.to_string()))?;
-            out.data(&String::from_utf8_lossy(&buf));
-            Ok(crate::exit::OK)
-        }
+        Command::Man(a) => man::run(a, out),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, PlanArgs};
+use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::output::Output;
 use crate::plan::pipeline::{compute, load_manifests, save};
 use crate::settings::{process_env, Settings};
@@ -34,13 +34,23 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             path.display()
         ));
     }
-    out.data(&out.render_plan(&plan, a.format));
-    if plan.summary.blocked > 0 {
-        out.warn(&format!(
-            "{} changefeed(s) are blocked; apply will not change them (see `why` and `fix` above)",
-            plan.summary.blocked
-        ));
+    for cf in &set.changefeeds {
+        for w in crate::manifest::compat::warnings(cf, Some(&snap.profile)) {
+            out.warn(&w.to_string());
+        }
     }
+    out.data(&match a.format {
+        PlanFormat::Markdown => {
+            let md = crate::ci::markdown_options(
+                settings.cluster.as_deref(),
+                a.max_chars,
+                a.out.as_deref(),
+                &process_env,
+            );
+            crate::render::plan::markdown(&plan, &md)
+        }
+        format => out.render_plan(&plan, format),
+    });
     let unknown = plan.unknown();
     if !unknown.is_empty() {
         let names: Vec<String> = unknown.iter().map(|k| k.to_string()).collect();
@@ -49,13 +59,23 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             names.len(),
             names.join(", ")
         ));
+    }
+    // A blocked entry fails the plan as it will fail the apply: a pull request must not go
+    // green when its merge cannot be applied.
+    if plan.summary.blocked > 0 {
+        out.warn(&format!(
+            "{} changefeed(s) are blocked; apply will not change them (see `why` and `fix` above)",
+            plan.summary.blocked
+        ));
         return Ok(exit::ERROR);
     }
-    Ok(
-        if a.detailed_exitcode && (plan.summary.has_changes() || plan.summary.blocked > 0) {
-            exit::CHANGES
-        } else {
-            exit::OK
-        },
-    )
+    if plan.credentials_block_writes() {
+        out.warn("the credentials are missing or refused, so the apply of this plan would fail: fix them before merging");
+        return Ok(exit::ERROR);
+    }
+    Ok(if a.detailed_exitcode && plan.summary.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
 }

@@ -38,9 +38,30 @@ pub struct StatusReport {
     pub captures: Vec<Capture>,
     pub changefeeds: Vec<ChangefeedRow>,
     pub problems: Vec<String>,
+    /// Whether cdcform.toml says what is managed (without it, every changefeed counts).
+    #[serde(skip)]
+    pub manage_set: bool,
 }
 
-pub async fn collect(settings: &Settings, client: &Client) -> Result<StatusReport, Error> {
+/// Which changefeeds a status report covers.
+#[derive(Default)]
+pub struct StatusFilter {
+    pub ids: Option<globset::GlobSet>,
+    pub managed_only: bool,
+}
+
+impl StatusFilter {
+    fn keeps(&self, settings: &Settings, id: &str) -> bool {
+        self.ids.as_ref().is_none_or(|g| g.is_match(id))
+            && (!self.managed_only || settings.manage.as_ref().is_none_or(|g| g.is_match(id)))
+    }
+}
+
+pub async fn collect(
+    settings: &Settings,
+    client: &Client,
+    filter: &StatusFilter,
+) -> Result<StatusReport, Error> {
     let err = |what: &str, e: crate::ticdc::ClientError| match e {
         e @ crate::ticdc::ClientError::Transport { .. } => Error::Client(e),
         e => Error::msg(format!("{what}: {}", e.brief())),
@@ -79,6 +100,7 @@ pub async fn collect(settings: &Settings, client: &Client) -> Result<StatusRepor
     };
     let rows: Vec<ChangefeedRow> = list
         .iter()
+        .filter(|i| filter.keeps(settings, &i.id))
         .map(|i| {
             let managed = settings.manage.as_ref().is_none_or(|g| g.is_match(&i.id));
             let lag_ms = if i.checkpoint_tso == 0 {
@@ -124,10 +146,14 @@ pub async fn collect(settings: &Settings, client: &Client) -> Result<StatusRepor
         captures,
         changefeeds: rows,
         problems,
+        manage_set: settings.manage.is_some(),
     })
 }
 
-pub fn table(r: &StatusReport) -> String {
+/// Rows beyond which the table is compact: managed rows and rows with a problem only.
+const COMPACT_OVER: usize = 50;
+
+pub fn table(r: &StatusReport, all: bool) -> String {
     let mut out = String::new();
     let owner = r
         .owner
@@ -164,9 +190,19 @@ pub fn table(r: &StatusReport) -> String {
         "CAPTURES",
         "ERROR",
     ];
+    // A large cluster: the rows that concern this repository or need attention, the rest counted.
+    let compact = !all && r.changefeeds.len() > COMPACT_OVER;
+    let shown = |c: &&ChangefeedRow| {
+        !compact
+            || (r.manage_set && c.managed)
+            || c.error.is_some()
+            || !matches!(c.state.as_str(), "normal" | "stopped" | "finished")
+    };
+    let hidden = r.changefeeds.iter().filter(|c| !shown(c)).count();
     let rows: Vec<[String; 6]> = r
         .changefeeds
         .iter()
+        .filter(shown)
         .map(|c| {
             [
                 format!("{}/{}", c.namespace, c.id),
@@ -203,8 +239,14 @@ pub fn table(r: &StatusReport) -> String {
     for row in &rows {
         let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
     }
-    if rows.is_empty() {
+    if rows.is_empty() && hidden == 0 {
         let _ = writeln!(out, "(no changefeeds)");
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "… and {hidden} more changefeed(s) outside `manage` without a problem; `--all` lists them, `--id GLOB` picks some"
+        );
     }
     out
 }
@@ -212,9 +254,16 @@ pub fn table(r: &StatusReport) -> String {
 pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
     let settings = Settings::resolve(g, &process_env)?;
     let client = Client::new(settings.client.clone())?;
-    let report = collect(&settings, &client).await?;
+    let filter = StatusFilter {
+        ids: crate::plan::pipeline::id_globs(&a.ids)?,
+        managed_only: a.managed,
+    };
+    let report = collect(&settings, &client, &filter).await?;
     match a.format {
-        TableFormat::Table => out.data(&table(&report)),
+        // -q: only the problems (on stderr) and the exit status.
+        TableFormat::Table if out.verbosity < 0 => {}
+        // A filter is an explicit choice of rows: shown in full.
+        TableFormat::Table => out.data(&table(&report, a.all || a.managed || !a.ids.is_empty())),
         TableFormat::Json => out.data(&serde_json::to_string_pretty(&report).unwrap_or_default()),
     }
     for p in &report.problems {

@@ -35,6 +35,12 @@ impl ExpandError {
     }
 }
 
+/// The process environment for `${NAME}` in manifests. A variable that is set but empty is a
+/// value (an empty password is a valid password), not "unset"; only an unset one is missing.
+pub fn from_process(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

@@ -5,6 +5,7 @@
 //! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
 //! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
+pub mod compat;
 pub mod diagnostics;
 pub mod env;
 pub mod load;
@@ -142,7 +143,18 @@ pub fn load(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
+    load_with(paths, env, &|_| false)
+}
+
+/// [`load`], where `${NAME}` for which `public(NAME)` holds is not a secret (a value from
+/// cdcform.toml's `vars`): the field it lands in is not marked sensitive for it.
+pub fn load_with(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+    public: &dyn Fn(&str) -> bool,
+) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
+    b.public = public;
     let (files, path_errors) = load::expand_paths(paths);
     b.diags.extend(path_errors);
     if files.is_empty() && b.diags.is_empty() {
@@ -207,6 +219,8 @@ pub fn load_str(
 
 struct Builder<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// Variables whose values are not secrets (see [`load_with`]).
+    public: &'a dyn Fn(&str) -> bool,
     schema: serde_json::Value,
     set: DesiredSet,
     diags: Vec<Diagnostic>,
@@ -220,6 +234,7 @@ impl<'a> Builder<'a> {
     fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
         Builder {
             env,
+            public: &|_| false,
             schema: json_schema(),
             set: DesiredSet::default(),
             diags: Vec::new(),
@@ -314,7 +329,16 @@ impl<'a> Builder<'a> {
         let mut sensitive = BTreeSet::new();
         let mut path = Vec::new();
         let mut expand_errs = Vec::new();
-        let expanded = expand_node(item, self.env, &mut path, &mut sensitive, &mut expand_errs);
+        let expanded = expand_node(
+            item,
+            &Expansion {
+                env: self.env,
+                public: self.public,
+            },
+            &mut path,
+            &mut sensitive,
+            &mut expand_errs,
+        );
         for (_, node_pos, e) in &expand_errs {
             let column = match e {
                 env::ExpandError::Missing(name) => column_of(
@@ -526,10 +550,11 @@ fn json_at<'v>(v: &'v serde_json::Value, dotted: &str) -> Option<&'v serde_json:
 fn uri_has_secret(uri: &str) -> bool {
     match crate::ticdc::mask::GoUrl::parse(uri) {
         Ok(u) => {
-            u.password().is_some()
+            // An empty password is not a secret (`mysql://cdc:@h:3306/`).
+            u.password().is_some_and(|p| !p.is_empty())
                 || u.query_pairs()
                     .iter()
-                    .any(|(k, _)| crate::ticdc::mask::is_sensitive_query_key(k))
+                    .any(|(k, v)| crate::ticdc::mask::is_sensitive_query_key(k) && !v.is_empty())
         }
         Err(_) => false,
     }
@@ -537,19 +562,25 @@ fn uri_has_secret(uri: &str) -> bool {
 
 type ExpandProblem = (String, (usize, usize), env::ExpandError);
 
+/// Where `${NAME}` values come from, and which of them are not secrets.
+struct Expansion<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    public: &'a dyn Fn(&str) -> bool,
+}
+
 /// Expand `${VAR}` in every string value (never in keys); record the dotted paths of expanded values
 /// and every problem with its position.
 fn expand_node(
     node: &Node,
-    envf: &dyn Fn(&str) -> Option<String>,
+    envf: &Expansion,
     path: &mut Vec<String>,
     sensitive: &mut BTreeSet<String>,
     errs: &mut Vec<ExpandProblem>,
 ) -> Node {
     let kind = match &node.kind {
         Kind::Str(s) => {
-            let (out, problems) = env::expand_all(s, envf);
-            if !env::references(s).is_empty() {
+            let (out, problems) = env::expand_all(s, envf.env);
+            if env::references(s).iter().any(|n| !(envf.public)(n)) {
                 sensitive.insert(path.join("."));
             }
             for p in problems {

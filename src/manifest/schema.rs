@@ -98,6 +98,35 @@ pub fn did_you_mean<'a>(
     best.map(|(c, _)| c)
 }
 
+/// Names users bring from TiCDC's own docs and `cdc cli --config` TOML files, and the
+/// manifest's name for each (only where that name is a key at this place).
+fn legacy_key(key: &str, names: &[&str]) -> Option<String> {
+    const RENAMED: &[(&str, &str, &str)] = &[
+        ("changefeed-id", "id", "TiCDC's `changefeed-id`"),
+        ("changefeed_id", "id", "the API's `changefeed_id`"),
+        ("sink-uri", "sink_uri", "`cdc cli`'s `sink-uri`"),
+        (
+            "dispatcher",
+            "partition",
+            "the legacy `dispatcher` of a dispatch rule",
+        ),
+        ("start-ts", "start_ts", "`cdc cli`'s `start-ts`"),
+        ("target-ts", "target_ts", "`cdc cli`'s `target-ts`"),
+    ];
+    if let Some((_, ours, what)) = RENAMED
+        .iter()
+        .find(|(old, ours, _)| *old == key && names.contains(ours))
+    {
+        return Some(format!("{what} is `{ours}` in a manifest"));
+    }
+    let snake = key.replace('-', "_");
+    (key.contains('-') && names.contains(&snake.as_str())).then(|| {
+        format!(
+            "`{key}` is the TOML name of `cdc cli --config` files; manifests use the API's name `{snake}`"
+        )
+    })
+}
+
 struct Checker<'a> {
     root: &'a Value,
     file: &'a Path,
@@ -457,9 +486,12 @@ impl<'a> Checker<'a> {
                     let names = props
                         .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>())
                         .unwrap_or_default();
-                    let help = match did_you_mean(key, names.iter().copied()) {
-                        Some(m) => format!("did you mean `{m}`?"),
-                        None => format!("remove it; known keys here: {}", names.join(", ")),
+                    let help = match legacy_key(key, &names) {
+                        Some(h) => h,
+                        None => match did_you_mean(key, names.iter().copied()) {
+                            Some(m) => format!("did you mean `{m}`?"),
+                            None => format!("remove it; known keys here: {}", names.join(", ")),
+                        },
                     };
                     let shown = display_path(path);
                     path.push(key.clone());

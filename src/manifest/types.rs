@@ -219,8 +219,9 @@ api_struct!(
         integrity: IntegrityConfig,
         /// Thresholds of the `synced` API (v8.1+).
         synced_status: SyncedStatusConfig,
-        #[schemars(extend("enum" = ["throughput", "latency", null]))]
-        /// New architecture: "throughput" (default) or "latency".
+        #[schemars(extend("enum" = ["throughput", "low-latency", null]))]
+        /// Unreleased pingcap/ticdc builds only (master since PR #5862): "throughput" (default)
+        /// or "low-latency". Released servers (tiflow, pingcap/ticdc up to v8.5.7) drop it.
         performance_mode: String,
         /// New architecture: active-active replication.
         enable_active_active: bool,

@@ -217,7 +217,7 @@ pub fn diff_changefeed(
             ChangeKind::Reset
         };
         let full = format!("replica_config.{path}");
-        let sensitive = desired.sensitive.contains(&full) || is_secret_path(path);
+        let sensitive = holds_secret(&desired.sensitive, &full) || is_secret_path(path);
         out.changes.push(FieldChange {
             path: full,
             kind,
@@ -227,6 +227,16 @@ pub fn diff_changefeed(
         });
     }
     out
+}
+
+/// Whether a field shown whole holds a secret: the field itself, or anything inside it (a
+/// `${VAR}` in one element of a list makes the list secret).
+fn holds_secret(sensitive: &std::collections::BTreeSet<String>, full: &str) -> bool {
+    sensitive.contains(full)
+        || sensitive
+            .range(format!("{full}.")..)
+            .next()
+            .is_some_and(|s| s.starts_with(&format!("{full}.")))
 }
 
 /// The fields shown for a create: what the manifest sets.
@@ -261,7 +271,7 @@ pub fn creation_fields(desired: &DesiredChangefeed) -> Vec<FieldChange> {
     if let Some(cfg) = &desired.replica_config {
         for (path, v) in flatten(cfg) {
             let full = format!("replica_config.{path}");
-            let sensitive = desired.sensitive.contains(&full) || is_secret_path(&path);
+            let sensitive = holds_secret(&desired.sensitive, &full) || is_secret_path(&path);
             out.push(FieldChange {
                 path: full,
                 kind: ChangeKind::Manifest,

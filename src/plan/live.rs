@@ -23,11 +23,15 @@ use crate::Error;
 pub struct Snapshot {
     pub profile: ServerProfile,
     pub now_tso: u64,
+    /// The changefeeds read in full (GET or meta_info).
     pub changefeeds: BTreeMap<Key, LiveChangefeed>,
     /// Changefeeds listed but not read (the error, after the retry budget).
     pub unreadable: BTreeMap<Key, String>,
     /// Namespaces whose list could not be read (the error): nothing in them is known.
     pub unlisted: BTreeMap<String, String>,
+    /// The changefeeds known from the list alone: outside the read's scope, their configs were
+    /// never fetched (a shared cluster holds many that are not this repository's).
+    pub listed_only: Vec<Key>,
 }
 
 impl Snapshot {
@@ -51,6 +55,9 @@ impl Snapshot {
             .map(String::as_str)
     }
 }
+
+/// Which listed changefeeds to read in full; `None` reads every one.
+pub type Wanted<'a> = Option<&'a (dyn Fn(&Key) -> bool + Sync)>;
 
 fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     match e {
@@ -163,8 +170,9 @@ pub async fn read(
     client: &Client,
     namespaces: &BTreeSet<String>,
     parallelism: usize,
+    wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
-    read_settling(client, namespaces, parallelism, None).await
+    read_settling(client, namespaces, parallelism, None, wanted).await
 }
 
 /// [`read`], planning each changefeed as soon as it arrives: one with nothing to do keeps its
@@ -174,6 +182,7 @@ pub async fn read_settling(
     namespaces: &BTreeSet<String>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
+    wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
     // Status, TSO and the list in one round trip.
     let (status, tso, listed) =
@@ -205,6 +214,22 @@ pub async fn read_settling(
         version,
         raw_version: status.version.clone(),
     };
+    // Outside the scope: the key from the list is all that is kept.
+    let mut listed_only = Vec::new();
+    let items: Vec<(String, ChangefeedCommonInfo)> = items
+        .into_iter()
+        .filter(|(ns, item)| {
+            let key = Key {
+                namespace: ns.clone(),
+                id: item.id.clone(),
+            };
+            let keep = wanted.is_none_or(|w| w(&key));
+            if !keep {
+                listed_only.push(key);
+            }
+            keep
+        })
+        .collect();
     let fetched = read_all(client, &profile, now_tso, items, parallelism, settle).await;
     let mut changefeeds = BTreeMap::new();
     let mut unreadable = BTreeMap::new();
@@ -233,5 +258,6 @@ pub async fn read_settling(
         changefeeds,
         unreadable,
         unlisted,
+        listed_only,
     })
 }

@@ -128,8 +128,10 @@ pub struct FieldChange {
     /// `sink_uri`, `target_ts`, `state` or `replica_config.<dotted path>`.
     pub path: String,
     pub kind: ChangeKind,
-    /// None = absent.
+    /// None = absent (and then left out of the JSON document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
@@ -213,6 +215,9 @@ pub struct Summary {
     pub blocked: usize,
     pub unchanged: usize,
     pub unmanaged: usize,
+    /// `state: absent` tombstones whose changefeed does not exist: nothing to delete.
+    #[serde(default)]
+    pub absent: usize,
 }
 
 impl Summary {
@@ -227,6 +232,9 @@ impl Summary {
             self.delete + self.replace,
             self.unchanged
         );
+        if self.absent > 0 {
+            s.push_str(&format!(" {} already absent.", self.absent));
+        }
         if self.blocked > 0 {
             s.push_str(&format!(" {} blocked.", self.blocked));
         }
@@ -246,6 +254,9 @@ pub struct Plan {
     pub entries: Vec<Entry>,
     #[serde(default)]
     pub unchanged: Vec<Key>,
+    /// `state: absent` in a manifest and no such changefeed: already as desired.
+    #[serde(default)]
+    pub absent: Vec<Key>,
     /// Live changefeeds outside the manifests and outside `manage`: never touched.
     #[serde(default)]
     pub unmanaged: Vec<Key>,
@@ -254,6 +265,10 @@ pub struct Plan {
     pub unlisted: Vec<Key>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the server said of the credentials (checked during the plan; TiCDC checks them
+    /// only on writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<crate::ticdc::Credentials>,
 }
 
 impl Plan {
@@ -266,10 +281,16 @@ impl Plan {
             .collect()
     }
 
+    /// The apply would be refused: writes to do, and credentials missing or refused.
+    pub fn credentials_block_writes(&self) -> bool {
+        self.summary.has_changes() && self.credentials.is_some_and(|c| c.is_bad())
+    }
+
     pub fn recount(&mut self) {
         let mut s = Summary {
             unchanged: self.unchanged.len(),
             unmanaged: self.unmanaged.len(),
+            absent: self.absent.len(),
             ..Summary::default()
         };
         for e in &self.entries {

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use crate::manifest::{self, DesiredChangefeed};
 use crate::plan::live::{self, Snapshot};
-use crate::plan::planner::{make_plan, settle, LiveChangefeed, Options};
+use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Action, Blocked, Entry, Key, Plan};
-use crate::settings::{process_env, Settings};
+use crate::settings::Settings;
 use crate::ticdc::{Client, ServerProfile};
 use crate::Error;
 
@@ -63,6 +63,22 @@ fn key_of(settings: &Settings, d: &DesiredChangefeed) -> Key {
     }
 }
 
+/// The changefeeds a plan reads in full: those a manifest names, and, only under `--prune`,
+/// those matching `manage`. The rest of a shared cluster is known from the list alone.
+fn wanted(
+    settings: &Settings,
+    prune: bool,
+    desired: &HashMap<Key, &DesiredChangefeed>,
+    key: &Key,
+) -> bool {
+    desired.contains_key(key)
+        || (prune
+            && settings
+                .manage
+                .as_ref()
+                .is_some_and(|m| m.is_match(&key.id)))
+}
+
 /// Read the cluster and plan. Returns the plan and the snapshot it was made from.
 pub async fn compute(
     settings: &Settings,
@@ -80,22 +96,37 @@ pub async fn compute(
         let opts = settle_opts.get_or_init(|| planner_options(settings, o, now_tso, pause_budget));
         settle(profile, d, key.clone(), l, opts)
     };
-    let snap = live::read_settling(
-        client,
-        &namespaces(settings, desired),
-        settings.parallelism,
-        Some(&settle),
-    )
-    .await?;
+    // The credentials check runs beside the first round of reads, so it costs no time.
+    let scope = namespaces(settings, desired);
+    let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
+    let (snap, credentials) = tokio::join!(
+        live::read_settling(
+            client,
+            &scope,
+            settings.parallelism,
+            Some(&settle),
+            Some(&wanted)
+        ),
+        client.check_credentials(&settings.namespace)
+    );
+    let snap = snap?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
-    let mut plan = make_plan(
+    let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         desired,
         &snap.changefeeds,
+        &snap.listed_only,
         &opts,
     );
     mark_unknown(&mut plan, &snap, by_key.keys(), &opts);
+    plan.credentials = Some(credentials);
+    if settings.client.password.is_some() && settings.server.starts_with("http://") {
+        plan.notes.push(
+            "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
+                .into(),
+        );
+    }
     Ok((plan, snap))
 }
 
@@ -149,8 +180,12 @@ pub fn load_manifests(
     settings: &Settings,
     paths: &[std::path::PathBuf],
 ) -> Result<manifest::DesiredSet, Error> {
-    let paths = settings.manifest_paths(paths);
-    manifest::load(&paths, &process_env).map_err(Error::Manifest)
+    let paths = settings.manifest_paths(paths)?;
+    let env = manifest::env::from_process;
+    manifest::load_with(&paths, &|n| settings.var(n, &env), &|n| {
+        settings.is_public_var(n, &env)
+    })
+    .map_err(Error::Manifest)
 }
 
 /// Write a plan file: the plan, the desired entries (secrets as references) and a fingerprint
@@ -163,6 +198,26 @@ pub fn save(
     settings: &Settings,
     o: &PlanOptions,
 ) -> Result<(), Error> {
+    let saved = saved_plan(plan, snap, desired, settings, o)?;
+    write_file(path, &saved.to_json())
+}
+
+/// Write a file whole or not at all: a temporary file first, then a rename.
+pub fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("plan.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::msg(format!("cannot write plan file {}: {e}", path.display())))
+}
+
+/// What a plan file holds for one cluster (see [`save`]).
+pub fn saved_plan(
+    plan: &Plan,
+    snap: &Snapshot,
+    desired: &[DesiredChangefeed],
+    settings: &Settings,
+    o: &PlanOptions,
+) -> Result<SavedPlan, Error> {
     let saved_d =
         saved_desired(desired, &settings.namespace).map_err(|e| Error::msg(e.to_string()))?;
     let keys = saved_d.iter().map(|d| Key {
@@ -176,11 +231,7 @@ pub fn save(
         gc_ttl_secs: o.gc_ttl.unwrap_or(settings.gc_ttl).as_secs(),
     };
     let ns: Vec<String> = namespaces(settings, desired).into_iter().collect();
-    let saved = SavedPlan::new(plan.clone(), saved_d, ns, opts, fps);
-    let tmp = path.with_extension("plan.tmp");
-    std::fs::write(&tmp, saved.to_json())
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::msg(format!("cannot write plan file {}: {e}", path.display())))
+    Ok(SavedPlan::new(plan.clone(), saved_d, ns, opts, fps))
 }
 
 /// Re-read every changefeed a saved plan read and plan again; refuse the whole plan if any
@@ -195,28 +246,59 @@ pub async fn recheck_saved(
         .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
     let saved =
         SavedPlan::from_json(&text).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    recheck(
+        &saved,
+        &file.display().to_string(),
+        settings,
+        client,
+        pause_budget,
+    )
+    .await
+}
+
+/// [`recheck_saved`] for a saved plan already read (`label` names where it came from).
+pub async fn recheck(
+    saved: &SavedPlan,
+    label: &str,
+    settings: &Settings,
+    client: &Client,
+    pause_budget: Duration,
+) -> Result<Plan, Error> {
     if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
         return Err(Error::msg(format!(
             "{} was planned against {}, but this apply targets {}; nothing was changed",
-            file.display(),
-            saved.server,
-            settings.server
+            label, saved.server, settings.server
         )));
     }
-    let desired = restore_desired(&saved.desired, &process_env)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let env = crate::manifest::env::from_process;
+    let desired = restore_desired(&saved.desired, &|n| settings.var(n, &env))
+        .map_err(|e| Error::msg(format!("{}: {e}", label)))?;
     let namespaces = saved.namespaces.iter().cloned().collect();
-    let snap = live::read(client, &namespaces, settings.parallelism).await?;
+    let saved_keys: std::collections::HashSet<Key> = desired
+        .iter()
+        .map(|d| key_of(settings, d))
+        .chain(saved.plan.entries.iter().map(|e| e.key.clone()))
+        .collect();
+    let prune = saved.options.prune;
+    let wanted = |key: &Key| {
+        saved_keys.contains(key)
+            || (prune
+                && settings
+                    .manage
+                    .as_ref()
+                    .is_some_and(|m| m.is_match(&key.id)))
+    };
+    let snap = live::read(client, &namespaces, settings.parallelism, Some(&wanted)).await?;
     let keys = saved.desired.iter().map(|d| Key {
         namespace: d.namespace.clone(),
         id: d.id.clone(),
     });
-    let moved = saved.moved(&fingerprints_now(&saved, &snap, keys));
+    let moved = saved.moved(&fingerprints_now(saved, &snap, keys));
     if !moved.is_empty() {
         return Err(Error::msg(format!(
             "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
             moved.len(),
-            file.display(),
+            label,
             moved.join(", ")
         )));
     }
@@ -226,11 +308,12 @@ pub async fn recheck_saved(
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
-    let mut plan = make_plan(
+    let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         &desired,
         &snap.changefeeds,
+        &snap.listed_only,
         &opts,
     );
     let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();
@@ -246,7 +329,7 @@ pub async fn recheck_saved(
         return Err(Error::msg(format!(
             "stale plan: the changes computed now differ from {} (environment variables or cdcform.toml changed?); \
              nothing was changed. Run `cdcform plan` again",
-            file.display()
+            label
         )));
     }
     Ok(plan)
@@ -279,5 +362,25 @@ pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .ok()?;
     let text = String::from_utf8_lossy(&head[..n]);
-    (text.trim_start().starts_with('{') && text.contains("cdcform-plan")).then_some(p.as_path())
+    let kinds = ["cdcform-plan", crate::fleet::KIND];
+    (text.trim_start().starts_with('{') && kinds.iter().any(|k| text.contains(k)))
+        .then_some(p.as_path())
+}
+
+/// `--id` globs (export, status): `None` when none were given.
+pub fn id_globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(globset::Glob::new(p).map_err(|e| {
+            Error::msg(format!(
+                "invalid --id pattern `{p}`: {e}\nhelp: use a glob such as `team-a-*`"
+            ))
+        })?);
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| Error::msg(format!("invalid --id patterns: {e}")))
 }

@@ -92,16 +92,28 @@ fn human(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// A run state in one vocabulary: the manifest's word, and TiCDC's in parentheses where it
+/// differs (`paused (stopped)`); states no manifest can ask for (`failed`, `warning`, …) as
+/// TiCDC says them.
+pub fn state_words(server: &str) -> String {
+    match server {
+        "" | "normal" => "running (normal)".into(),
+        "stopped" => "paused (stopped)".into(),
+        "removed" => "absent (removed)".into(),
+        other => other.into(),
+    }
+}
+
 fn state_change(before: &str, after: &str) -> FieldChange {
     FieldChange {
         path: "state".into(),
         kind: ChangeKind::Manifest,
-        before: Some(Value::String(if before.is_empty() {
-            "normal".into()
-        } else {
+        before: Some(Value::String(if before == "(new)" {
             before.into()
+        } else {
+            state_words(before)
         })),
-        after: Some(Value::String(after.into())),
+        after: Some(Value::String(state_words(after))),
         sensitive: false,
     }
 }
@@ -150,6 +162,19 @@ pub fn make_plan(
     live: &BTreeMap<Key, LiveChangefeed>,
     opts: &Options,
 ) -> Plan {
+    make_plan_scoped(profile, server, desired, live, &[], opts)
+}
+
+/// [`make_plan`] for a scoped read: `listed_only` are live changefeeds known from the list
+/// alone (outside every manifest, and outside `manage` or without `--prune`).
+pub fn make_plan_scoped(
+    profile: &ServerProfile,
+    server: &str,
+    desired: &[DesiredChangefeed],
+    live: &BTreeMap<Key, LiveChangefeed>,
+    listed_only: &[Key],
+    opts: &Options,
+) -> Plan {
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         server: server.to_string(),
@@ -157,9 +182,11 @@ pub fn make_plan(
         summary: Default::default(),
         entries: vec![],
         unchanged: vec![],
+        absent: vec![],
         unmanaged: vec![],
         unlisted: vec![],
         notes: vec![],
+        credentials: None,
     };
     let mut listed = BTreeSet::new();
     for d in desired {
@@ -183,6 +210,7 @@ pub fn make_plan(
                     .extend(notes.into_iter().map(|n| format!("{key}: {n}")));
                 plan.unchanged.push(key);
             }
+            Outcome::AlreadyAbsent => plan.absent.push(key),
         }
     }
     for (key, l) in live {
@@ -207,6 +235,15 @@ pub fn make_plan(
             plan.entries.push(e);
         }
     }
+    for key in listed_only.iter().filter(|k| !listed.contains(*k)) {
+        if matches(&opts.manage, &key.id) {
+            plan.unlisted.push(key.clone());
+        } else {
+            plan.unmanaged.push(key.clone());
+        }
+    }
+    plan.unmanaged.sort();
+    plan.unlisted.sort();
     if !plan.unlisted.is_empty() {
         plan.notes.push(format!(
             "{} managed changefeed(s) are in no manifest and are kept; `--prune` deletes them",
@@ -232,7 +269,7 @@ pub fn settle(
 ) -> Option<Vec<String>> {
     match plan_one(profile, d, key, Some(live), opts) {
         Outcome::Unchanged(notes) => Some(notes),
-        Outcome::Change(_) => None,
+        Outcome::Change(_) | Outcome::AlreadyAbsent => None,
     }
 }
 
@@ -240,6 +277,8 @@ enum Outcome {
     Change(Box<Entry>),
     /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
     Unchanged(Vec<String>),
+    /// `state: absent` and no such changefeed: counted apart, never as an existing one.
+    AlreadyAbsent,
 }
 
 fn plan_one(
@@ -251,7 +290,7 @@ fn plan_one(
 ) -> Outcome {
     let Some(l) = live else {
         if d.state == DesiredState::Absent {
-            return Outcome::Unchanged(vec![]);
+            return Outcome::AlreadyAbsent;
         }
         let mut e = entry(
             key,
@@ -610,10 +649,13 @@ mod tests {
             ]
         );
         assert_eq!(plan.unmanaged.len(), 1);
-        assert_eq!(plan.summary.unchanged, 2);
+        // `already-gone` is a tombstone of a changefeed that does not exist: never "unchanged".
+        assert_eq!(plan.summary.unchanged, 1);
+        assert_eq!(plan.absent.len(), 1);
+        assert_eq!(plan.absent[0].id, "already-gone");
         assert_eq!(
             plan.summary.line(),
-            "Plan: 2 to create, 2 to update, 1 to pause, 1 to resume, 1 to delete. 2 unchanged."
+            "Plan: 2 to create, 2 to update, 1 to pause, 1 to resume, 1 to delete. 1 unchanged. 1 already absent."
         );
     }
 

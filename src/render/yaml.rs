@@ -1,93 +1,86 @@
-//! A small YAML emitter for manifests written by `export`: block maps and sequences, every
-//! string double-quoted with JSON escaping (valid YAML), so nothing is ever mis-typed.
+//! YAML for manifests written by `export`, through serde-saphyr's serializer (the crate that
+//! parses manifests), which quotes every key or value YAML would read back as something else
+//! (`null`, `true`, `~`, `1`, `- x`, …).
 
 use serde_json::Value;
 
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
-        Value::Null => "null".into(),
-        other => other.to_string(),
-    }
-}
-
-fn key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && !k.starts_with('-');
-    if plain {
-        k.to_string()
-    } else {
-        serde_json::to_string(k).unwrap_or_default()
-    }
-}
-
-/// Emit `v` at `indent` spaces. Maps and sequences go in block style; empty ones as `{}`/`[]`.
-pub fn emit(out: &mut String, v: &Value, indent: usize) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                match child {
-                    Value::Object(c) if !c.is_empty() => {
-                        out.push_str(&format!("{pad}{}:\n", key(k)));
-                        emit(out, child, indent + 2);
-                    }
-                    Value::Array(a) if !a.is_empty() => {
-                        out.push_str(&format!("{pad}{}:\n", key(k)));
-                        emit(out, child, indent + 2);
-                    }
-                    Value::Object(_) => out.push_str(&format!("{pad}{}: {{}}\n", key(k))),
-                    Value::Array(_) => out.push_str(&format!("{pad}{}: []\n", key(k))),
-                    other => out.push_str(&format!("{pad}{}: {}\n", key(k), scalar(other))),
-                }
-            }
-        }
-        Value::Array(a) => {
-            for item in a {
-                match item {
-                    Value::Object(m) if !m.is_empty() => {
-                        let mut inner = String::new();
-                        emit(&mut inner, item, indent + 2);
-                        // First line of the item goes after "- ".
-                        let trimmed = inner.trim_start_matches(' ');
-                        out.push_str(&format!("{pad}- {trimmed}"));
-                    }
-                    Value::Array(x) if !x.is_empty() => {
-                        out.push_str(&format!("{pad}-\n"));
-                        emit(out, item, indent + 2);
-                    }
-                    other => out.push_str(&format!(
-                        "{pad}- {}\n",
-                        if other.is_object() {
-                            "{}".into()
-                        } else if other.is_array() {
-                            "[]".into()
-                        } else {
-                            scalar(other)
-                        }
-                    )),
-                }
-            }
-        }
-        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
-    }
+/// Block-style YAML of `v`. serde-saphyr cannot fail on a `serde_json::Value` (string keys,
+/// finite numbers); should it ever, the JSON text (also valid YAML) is written instead.
+pub fn to_string(v: &Value) -> String {
+    serde_saphyr::to_string(v).unwrap_or_else(|_| {
+        let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+        s.push('\n');
+        s
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
+    fn back(s: &str) -> Value {
+        serde_saphyr::from_str(s).unwrap_or_else(|e| panic!("does not parse back: {e}\n{s}"))
+    }
+
     #[test]
-    fn emits_block_yaml() {
-        let mut s = String::new();
-        emit(
-            &mut s,
-            &json!({"a": {"b": [1, "x"]}, "rules": [{"matcher": ["db.*"], "partition": "table"}], "e": []}),
-            0,
-        );
-        assert_eq!(s, "a:\n  b:\n    - 1\n    - \"x\"\nrules:\n  - matcher:\n      - \"db.*\"\n    partition: \"table\"\ne: []\n");
+    fn keys_that_yaml_would_retype_are_quoted() {
+        let v = json!({"null": 1, "true": "yes", "~": "~", "1": "1.0", "": "", "a: b": "x: y",
+            "t": "\r\n", "p": "${X}", "n": null, "e": [], "o": {}, "- x": "#c",
+            "l": [{"matcher": ["db.*"], "partition": "table"}, [1, 2]]});
+        let s = to_string(&v);
+        assert_eq!(back(&s), v, "{s}");
+        assert!(s.contains("\"null\": 1"), "{s}");
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "null", "true", "~", "1", "0x1f", "1e3", "yes", "- a", "#", "a: b", "'", "\"",
+                "${A}", " x ", "\n"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,10}",
+            prop::sample::select(vec![
+                "null", "true", "false", "~", "1", "-1", "0.5", "yes", "No", "", "? x", "[a]",
+                "{b}", "&a", "*a", "!t", "%", "@", "`"
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Emit → parse gives the same value back, for arbitrary keys and values.
+        #[test]
+        fn emit_then_parse_round_trips(m in prop::collection::btree_map(key(), value(), 0..6)) {
+            let v = Value::Object(m.into_iter().collect());
+            let s = to_string(&v);
+            prop_assert_eq!(back(&s), v, "{}", s);
+        }
     }
 }

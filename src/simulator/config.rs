@@ -130,16 +130,9 @@ pub fn defaults(profile: &SimProfile) -> Value {
             o.remove("force_replicate");
             o.remove("ignore_ineligible_table");
             sink(o).remove("enable_kafka_sink_v2");
-            o.insert("performance_mode".into(), json!("throughput"));
-            o.insert("enable_active_active".into(), json!(false));
-            o.insert(
-                "active_active_progress_interval".into(),
-                json!(1_800_000_000_000u64),
-            );
-            o.insert(
-                "active_active_sync_stats_interval".into(),
-                json!(60_000_000_000u64),
-            );
+            // No `performance_mode` (pingcap/ticdc master only, PR #5862) and no active-active
+            // keys (next-gen v26.3 builds and master): v8.5.7 api/v2/model.go `ReplicaConfig`
+            // has neither.
             let c = o.get_mut("consistent").unwrap().as_object_mut().unwrap();
             c.insert("storage".into(), json!(""));
             c.insert("compression".into(), json!(""));
@@ -253,6 +246,23 @@ pub fn decode(cfg: &mut Value, defaults: &Value, path: &str) -> Result<(), ApiEr
     Ok(())
 }
 
+/// Keys no simulated server's API `ReplicaConfig` has, which encoding/json therefore drops:
+/// `performance_mode` is only on pingcap/ticdc master (api/v2/model.go, PR #5862), in no tag of
+/// tiflow (v7.5.0–v8.5.7) or pingcap/ticdc; the active-active keys are in pingcap/ticdc v26.3
+/// (next-gen) and master, not in tiflow nor pingcap/ticdc v8.5.7.
+fn drop_unknown_top_level(body: &mut Value) {
+    if let Some(o) = body.as_object_mut() {
+        for k in [
+            "performance_mode",
+            "enable_active_active",
+            "active_active_progress_interval",
+            "active_active_sync_stats_interval",
+        ] {
+            o.remove(k);
+        }
+    }
+}
+
 /// Create: the body's `replica_config` merged over the defaults.
 pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, ApiErr> {
     let d = defaults(profile);
@@ -260,6 +270,7 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
     if let Some(b) = body {
         let mut b = b.clone();
         decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+        drop_unknown_top_level(&mut b);
         merge(&mut cfg, &b);
     }
     Ok(cfg)
@@ -273,6 +284,7 @@ pub fn for_update(profile: &SimProfile, body: &Value) -> Result<Value, ApiErr> {
     let d = defaults(profile);
     let mut b = body.clone();
     decode(&mut b, &d, "ChangefeedConfig.replica_config")?;
+    drop_unknown_top_level(&mut b);
     let Some(bo) = b.as_object() else {
         return Ok(d);
     };
@@ -381,6 +393,7 @@ pub fn validate_and_adjust(
     profile: &SimProfile,
 ) -> Result<(), ApiErr> {
     let d = defaults(profile);
+    api_shape(cfg, profile);
     let o = cfg.as_object_mut().expect("replica config is an object");
     let q = u.query_pairs();
     let qget = |k: &str| q.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.clone());
@@ -446,6 +459,13 @@ pub fn validate_and_adjust(
             s.insert("pulsar_config".into(), json!({}));
         }
     }
+    if kind != SinkKind::Mysql {
+        large_message_defaults(o);
+    }
+    redo_compression(o, profile)?;
+    if !profile.is_classic() {
+        newarch_scheduler(o, kind);
+    }
     if o.get("memory_quota").is_none_or(|v| v.is_null() || v == 0) {
         o.insert("memory_quota".into(), d["memory_quota"].clone());
     }
@@ -462,6 +482,15 @@ pub fn validate_and_adjust(
     }
     let ns = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     if o.get("enable_sync_point").and_then(Value::as_bool) == Some(true) {
+        // pingcap/ticdc v8.5.7 pkg/config/replica_config.go
+        // `(*ReplicaConfig).ValidateAndAdjust`: sync point only for MySQL/TiDB downstreams
+        // (tiflow v8.5.0 has no such check; it strips the setting on load instead).
+        if !profile.is_classic() && kind != SinkKind::Mysql {
+            return Err(ApiErr::new(
+                "CDC:ErrInvalidReplicaConfig",
+                "invalid replica config, The SyncPoint must be disabled when the downstream is not tidb or mysql",
+            ));
+        }
         if ns(o.get("sync_point_interval")) < 30_000_000_000 {
             return Err(ApiErr::new(
                 "CDC:ErrInvalidReplicaConfig",
@@ -487,6 +516,188 @@ pub fn validate_and_adjust(
         }
     }
     Ok(())
+}
+
+/// The JSON tags of a Go API struct: (key, omitempty, zero value).
+type Tags = &'static [(&'static str, bool, fn() -> Value)];
+
+fn null() -> Value {
+    Value::Null
+}
+fn empty() -> Value {
+    json!("")
+}
+fn no() -> Value {
+    json!(false)
+}
+
+/// tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7 api/v2/model.go `DispatchRule`: no
+/// legacy `dispatcher` key (encoding/json drops it), every field omitempty. pingcap/ticdc v8.5.7
+/// adds `target-schema` and `target-table` (table routing); tiflow has neither.
+const DISPATCH_RULE: Tags = &[
+    ("matcher", true, null),
+    ("partition", true, empty),
+    ("index", true, empty),
+    ("columns", true, null),
+    ("topic", true, empty),
+    ("target-schema", true, empty),
+    ("target-table", true, empty),
+];
+/// api/v2/model.go `ColumnSelector` (same tags and versions).
+const COLUMN_SELECTOR: Tags = &[("matcher", true, null), ("columns", true, null)];
+/// api/v2/model.go `EventFilterRule`: no omitempty, so GET shows `null` and `""` for what was
+/// not sent (same in tiflow v7.5.0–v8.5.7 and pingcap/ticdc v8.5.7).
+const EVENT_FILTER_RULE: Tags = &[
+    ("matcher", false, null),
+    ("ignore_event", false, null),
+    ("ignore_sql", false, null),
+    ("ignore_insert_value_expr", false, empty),
+    ("ignore_update_new_value_expr", false, empty),
+    ("ignore_update_old_value_expr", false, empty),
+    ("ignore_delete_value_expr", false, empty),
+];
+/// api/v2/model.go `LargeMessageHandleConfig`: no omitempty; `claim_check_raw_value` from tiflow
+/// v8.5.0 (absent in v7.5.0/v8.1.0) and in pingcap/ticdc v8.5.7.
+const LARGE_MESSAGE_HANDLE: Tags = &[
+    ("large_message_handle_option", false, empty),
+    ("large_message_handle_compression", false, empty),
+    ("claim_check_storage_uri", false, empty),
+    ("claim_check_raw_value", false, no),
+];
+
+/// Re-encode `v` as the Go struct with `tags` would: unknown keys dropped, omitempty fields
+/// dropped when empty, the others present (zero value when not sent).
+fn reencode(v: &mut Value, tags: Tags) {
+    let Some(o) = v.as_object_mut() else { return };
+    let mut out = Map::new();
+    for (key, omitempty, zero) in tags {
+        let val = o.remove(*key).filter(|x| !x.is_null()).unwrap_or_else(zero);
+        let is_empty = match &val {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Bool(b) => !b,
+            _ => false,
+        };
+        if !(*omitempty && is_empty) {
+            out.insert(key.to_string(), val);
+        }
+    }
+    *o = out;
+}
+
+fn reencode_items(v: Option<&mut Value>, tags: Tags) {
+    if let Some(Value::Array(items)) = v {
+        for item in items.iter_mut() {
+            reencode(item, tags);
+        }
+    }
+}
+
+/// Decode the nested API structs the way encoding/json does (see the `Tags` above), so GET
+/// shows what a real server shows.
+fn api_shape(cfg: &mut Value, profile: &SimProfile) {
+    let raw_value = !profile.is_classic() || profile.version() >= Version::new(8, 5, 0);
+    let lmh: Tags = if raw_value {
+        LARGE_MESSAGE_HANDLE
+    } else {
+        &LARGE_MESSAGE_HANDLE[..3]
+    };
+    let dispatch: Tags = if profile.is_classic() {
+        &DISPATCH_RULE[..5]
+    } else {
+        DISPATCH_RULE
+    };
+    reencode_items(cfg.pointer_mut("/sink/dispatchers"), dispatch);
+    reencode_items(cfg.pointer_mut("/sink/column_selectors"), COLUMN_SELECTOR);
+    reencode_items(cfg.pointer_mut("/filter/event_filters"), EVENT_FILTER_RULE);
+    if let Some(h) = cfg.pointer_mut("/sink/kafka_config/large_message_handle") {
+        if h.is_object() {
+            reencode(h, lmh);
+        }
+    }
+}
+
+/// `LargeMessageHandleConfig.AdjustAndValidate` (tiflow v7.5.0–v8.5.0 and pingcap/ticdc
+/// v8.5.7 pkg/config/large_message.go), run by the sink's `validateAndAdjust` for
+/// non-MySQL sinks: an empty option and an empty compression become "none".
+fn large_message_defaults(o: &mut Map<String, Value>) {
+    let Some(h) = o
+        .get_mut("sink")
+        .and_then(|s| s.pointer_mut("/kafka_config/large_message_handle"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for k in [
+        "large_message_handle_option",
+        "large_message_handle_compression",
+    ] {
+        if h.get(k).is_none_or(|v| v.is_null() || v == "") {
+            h.insert(k.into(), json!("none"));
+        }
+    }
+}
+
+/// Redo `compression` when redo is enabled (`level: eventual`): pingcap/ticdc v8.5.7
+/// pkg/config/consistent.go `(*ConsistentConfig).validateAndAdjust` turns "" into "none"; both it
+/// and tiflow v8.5.0 (`(*ConsistentConfig).ValidateAndAdjust`, which keeps "") refuse anything but
+/// `none`/`lz4` with `ErrInvalidReplicaConfig`.
+fn redo_compression(o: &mut Map<String, Value>, profile: &SimProfile) -> Result<(), ApiErr> {
+    let Some(c) = o.get_mut("consistent").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    if c.get("level").and_then(Value::as_str) != Some("eventual") {
+        return Ok(());
+    }
+    let mut comp = c
+        .get("compression")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if comp.is_empty() && !profile.is_classic() {
+        comp = "none".into();
+        c.insert("compression".into(), json!("none"));
+    }
+    if !comp.is_empty() && comp != "none" && comp != "lz4" {
+        return Err(ApiErr::new(
+            "CDC:ErrInvalidReplicaConfig",
+            format!(
+                "invalid replica config, The consistent.compression:{comp} must be 'none' or 'lz4'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// pingcap/ticdc v8.5.7 pkg/config/scheduler_config.go
+/// `(*ChangefeedSchedulerConfig).ValidateAndAdjust`, only with `enable_table_across_nodes`:
+/// `write_key_threshold` in (0, 10485760) is raised to `MinWriteKeyThreshold` (10485760);
+/// `region_count_per_span` above a positive `region_threshold` is clamped to it; and
+/// `enable_splittable_check` becomes true for MySQL sinks unless `force_split`, false with it.
+fn newarch_scheduler(o: &mut Map<String, Value>, kind: SinkKind) {
+    const MIN_WRITE_KEY_THRESHOLD: i64 = 10_485_760;
+    let Some(s) = o.get_mut("scheduler").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if s.get("enable_table_across_nodes").and_then(Value::as_bool) != Some(true) {
+        return;
+    }
+    let int = |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let wkt = int(s, "write_key_threshold");
+    if wkt > 0 && wkt < MIN_WRITE_KEY_THRESHOLD {
+        s.insert("write_key_threshold".into(), json!(MIN_WRITE_KEY_THRESHOLD));
+    }
+    let threshold = int(s, "region_threshold");
+    if threshold > 0 && int(s, "region_count_per_span") > threshold {
+        s.insert("region_count_per_span".into(), json!(threshold));
+    }
+    let force_split = s.get("force_split").and_then(Value::as_bool) == Some(true);
+    if kind == SinkKind::Mysql && !force_split {
+        s.insert("enable_splittable_check".into(), json!(true));
+    } else if force_split {
+        s.insert("enable_splittable_check".into(), json!(false));
+    }
 }
 
 /// `VerifyAndComplete` + `RmUnusedFields` when the owner loads a changefeed (§6.3).

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod latency;
 mod routes;
 pub mod state;
 pub mod time;
@@ -244,8 +245,10 @@ impl Simulator {
     pub fn set_checkpoint(&self, ns: &str, id: &str, ts: u64) {
         self.shared.state.lock().unwrap().set_checkpoint(ns, id, ts);
     }
+    /// Pin the GC safepoint at (at least) `ts`, as if TiDB's GC had run that far; 0 hands it
+    /// back to the model (now − 10m, held back by the changefeeds' checkpoints).
     pub fn set_gc_safepoint(&self, ts: u64) {
-        self.shared.state.lock().unwrap().gc_safepoint = ts;
+        self.shared.state.lock().unwrap().set_gc_safepoint(ts);
     }
     pub fn set_healthy(&self, healthy: bool) {
         self.shared.healthy.store(healthy, Ordering::Relaxed);

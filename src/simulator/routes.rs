@@ -293,6 +293,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Records, delays, injects faults and checks credentials before routing.
 async fn front(State(sh): S, req: Request, next: Next) -> Response {
+    // The deadline is taken when the request arrives, so reading the body counts towards it.
+    let deadline = std::time::Instant::now() + sh.cfg.latency;
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 64 << 20)
         .await
@@ -308,7 +310,7 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
         },
     );
     if !sh.cfg.latency.is_zero() {
-        tokio::time::sleep(sh.cfg.latency).await;
+        super::latency::sleep_until(deadline).await;
     }
     let newarch = !sh.cfg.profile.is_classic();
     if path.starts_with("/api/v2/") {
@@ -1048,7 +1050,8 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     }
     let (now_tso, gc) = {
         let mut st = sh.state.lock().unwrap();
-        (st.tso(), st.gc_safepoint)
+        let tso = st.tso();
+        (tso, st.gc_safepoint(tso))
     };
     let parsed = if classic {
         None
@@ -1065,11 +1068,11 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             "invalid start-ts {start_ts}, larger than current tso {now_tso}"
         )));
     }
-    if start_ts <= gc {
-        return Err(ApiErr::new(
-            "CDC:ErrStartTsBeforeGC",
-            format!("fail to create or maintain changefeed because start-ts {start_ts} is earlier than or equal to GC safepoint at {gc}"),
-        ));
+    // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyCreateChangefeedConfig` checks the GC
+    // safepoint before target-ts; pingcap/ticdc v8.5.7 api/v2/changefeed.go
+    // `createChangefeed` after target-ts and `ValidateAndAdjust`.
+    if classic {
+        before_gc(start_ts, gc)?;
     }
     if req.target_ts != 0 && req.target_ts <= start_ts {
         return Err(ApiErr::new(
@@ -1092,6 +1095,9 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             e.wrap("CDC:ErrInvalidReplicaConfig")
         }
     })?;
+    if !classic {
+        before_gc(start_ts, gc)?;
+    }
     sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
         if classic {
             e
@@ -1135,6 +1141,19 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
     }
     st.cfs.insert(key, cf);
     Ok(ok_json(&resp))
+}
+
+/// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 and pingcap/ticdc v8.5.7
+/// pkg/txnutil/gc/gc_service.go): a start-ts at or below the minimum service GC safepoint is
+/// refused with `ErrStartTsBeforeGC` (400: it is on the bad-request list).
+fn before_gc(start_ts: u64, safepoint: u64) -> Result<(), ApiErr> {
+    if start_ts > 0 && start_ts <= safepoint {
+        return Err(ApiErr::new(
+            "CDC:ErrStartTsBeforeGC",
+            format!("fail to create or maintain changefeed because start-ts {start_ts} is earlier than or equal to GC safepoint at {safepoint}"),
+        ));
+    }
+    Ok(())
 }
 
 async fn update(
@@ -1329,7 +1348,8 @@ async fn resume(
     let r = (|| {
         check_id(&id)?;
         let mut st = sh.state.lock().unwrap();
-        let gc = st.gc_safepoint;
+        let now = st.tso();
+        let gc = st.gc_safepoint(now);
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
             .ok_or_else(|| not_exists(&id))?;
@@ -1346,19 +1366,22 @@ async fn resume(
                 })?,
             }
         };
-        if overwrite > 0 {
-            if overwrite > tso {
-                return Err(ApiErr::invalid_param(format!(
-                    "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
-                )));
-            }
-            if overwrite <= gc {
-                return Err(ApiErr::new(
-                    "CDC:ErrStartTsBeforeGC",
-                    format!("fail to create or maintain changefeed because start-ts {overwrite} is earlier than or equal to GC safepoint at {gc}"),
-                ));
-            }
+        if overwrite > tso {
+            return Err(ApiErr::invalid_param(format!(
+                "invalid checkpoint-ts {overwrite}, larger than current tso {tso}"
+            )));
         }
+        // tiflow v8.5.0 cdc/api/v2/changefeed.go `resumeChangefeed` and pingcap/ticdc v8.5.7
+        // api/v2/changefeed.go (same name): without `overwrite_checkpoint_ts` the current
+        // checkpoint is checked, then `verifyResumeChangefeedConfig` runs the GC check. A
+        // changefeed's own checkpoint holds the safepoint back while it blocks GC, so this only
+        // bites one that failed because of GC or sat paused beyond the gc-ttl.
+        let resume_from = if overwrite > 0 {
+            overwrite
+        } else {
+            cf.checkpoint_now(tso)
+        };
+        before_gc(resume_from, gc)?;
         let fail = sh.cfg.faults.as_ref().is_some_and(|f| {
             f.fail_on_resume_ids.contains(&id)
                 || (f.fail_on_resume > 0.0 && sh.fault_rng.lock().unwrap().f64() < f.fail_on_resume)

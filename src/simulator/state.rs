@@ -243,9 +243,33 @@ impl Cf {
     }
 }
 
+/// TiDB's `tikv_gc_life_time` default (10m): the GC worker's safepoint trails the clock by it.
+pub const GC_LIFE_TIME_MS: u64 = 10 * 60 * 1000;
+/// TiCDC's `gc-ttl` default (24h, tiflow `pkg/config/server_config.go`): a changefeed whose
+/// checkpoint is older no longer holds the service safepoint back.
+pub const GC_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Does this changefeed hold TiCDC's service GC safepoint back? tiflow v8.5.0
+/// `cdc/model/changefeed.go` and pingcap/ticdc v8.5.7 `pkg/config/changefeed.go`
+/// (`NeedBlockGC`): normal, stopped, pending and warning do; failed does unless it failed
+/// because of GC (`IsChangefeedGCFastFailErrorCode`); finished and removed do not.
+fn blocks_gc(cf: &Cf) -> bool {
+    match cf.state.as_str() {
+        "normal" | "stopped" | "pending" | "warning" | "" => true,
+        "failed" => !cf.error.as_ref().is_some_and(|e| {
+            matches!(
+                e.code.as_str(),
+                "CDC:ErrGCTTLExceeded" | "CDC:ErrSnapshotLostByGC" | "CDC:ErrStartTsBeforeGC"
+            )
+        }),
+        _ => false,
+    }
+}
+
 pub struct State {
     pub cfs: BTreeMap<(String, String), Cf>,
-    pub gc_safepoint: u64,
+    /// Set by the `set_gc_safepoint` test hook: the safepoint is at least this.
+    pub gc_floor: u64,
     last_tso: u64,
 }
 
@@ -253,9 +277,37 @@ impl State {
     pub fn new(_profile: &SimProfile) -> State {
         State {
             cfs: BTreeMap::new(),
-            gc_safepoint: 0,
+            gc_floor: 0,
             last_tso: 0,
         }
+    }
+
+    /// The test hook: the safepoint is at least `ts` (0 = the model alone).
+    pub fn set_gc_safepoint(&mut self, ts: u64) {
+        self.gc_floor = ts;
+    }
+
+    /// The minimum service GC safepoint PD reports (`UpdateServiceGCSafePoint`), which
+    /// `EnsureChangefeedStartTsSafety` (tiflow v8.5.0 `pkg/txnutil/gc/gc_service.go`, pingcap/ticdc
+    /// v8.5.7 the same file) compares a start-ts against. It is the smaller of TiDB's
+    /// GC worker safepoint (now − `tikv_gc_life_time`) and TiCDC's service safepoint (the minimum
+    /// checkpoint − 1 of the changefeeds that block GC, tiflow `cdc/owner/owner.go`
+    /// `updateGCSafepoint`; ticdc `coordinator/coordinator.go`), never lower than the hook's
+    /// floor. (PD never moves it back; in the simulator only the test hooks could, and
+    /// `set_checkpoint` is meant to move a checkpoint back, so it is not enforced.)
+    pub fn gc_safepoint(&self, now_tso: u64) -> u64 {
+        let now_ms = t::physical(now_tso);
+        let worker = t::compose(now_ms.saturating_sub(GC_LIFE_TIME_MS), 0);
+        let oldest = t::compose(now_ms.saturating_sub(GC_TTL_MS), 0);
+        let cdc = self
+            .cfs
+            .values()
+            .filter(|cf| blocks_gc(cf))
+            .map(|cf| cf.checkpoint_now(now_tso))
+            .filter(|c| *c >= oldest)
+            .min()
+            .map_or(u64::MAX, |c| c.saturating_sub(1));
+        worker.min(cdc).max(self.gc_floor)
     }
 
     /// A strictly increasing TSO: physical ms << 18 | logical.
@@ -428,6 +480,42 @@ mod tests {
         assert_eq!(cf.state, "normal");
         cf.settle(now + Duration::from_secs(61), tso, &p);
         assert_eq!(cf.state, "stopped");
+    }
+
+    #[test]
+    fn gc_safepoint_follows_the_worker_and_is_held_back_by_checkpoints() {
+        let p = classic();
+        let mut st = State::new(&p);
+        let now = st.tso();
+        let worker = t::compose(t::physical(now) - GC_LIFE_TIME_MS, 0);
+        assert_eq!(st.gc_safepoint(now), worker);
+        // A paused changefeed 20 minutes behind holds the service safepoint back.
+        let behind = t::compose(t::physical(now) - 20 * 60_000, 0);
+        let mut cf = Cf::new("default", "x", "blackhole://", behind, 0, json!({}));
+        cf.state = "stopped".into();
+        st.cfs.insert(("default".into(), "x".into()), cf);
+        assert_eq!(st.gc_safepoint(now), behind - 1);
+        // Failed because of GC: it no longer blocks.
+        let cf = st.cfs.get_mut(&("default".into(), "x".into())).unwrap();
+        cf.state = "failed".into();
+        cf.error = Some(RunErr {
+            time_ms: 0,
+            code: "CDC:ErrGCTTLExceeded".into(),
+            message: String::new(),
+        });
+        assert_eq!(st.gc_safepoint(now), worker);
+        // Older than the gc-ttl: not held back either.
+        let mut old = State::new(&p);
+        let ancient = t::compose(t::physical(now) - GC_TTL_MS - 1000, 0);
+        let mut cf = Cf::new("default", "y", "blackhole://", ancient, 0, json!({}));
+        cf.state = "stopped".into();
+        old.cfs.insert(("default".into(), "y".into()), cf);
+        assert_eq!(old.gc_safepoint(now), worker);
+        // The hook raises it, and 0 hands it back to the model.
+        old.set_gc_safepoint(now - 5);
+        assert_eq!(old.gc_safepoint(now), now - 5);
+        old.set_gc_safepoint(0);
+        assert_eq!(old.gc_safepoint(now), worker);
     }
 
     #[test]

@@ -55,6 +55,35 @@ impl ClientOptions {
     }
 }
 
+/// What the server said of the credentials cdcform sends (see [`Client::check_credentials`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credentials {
+    /// Accepted, or none needed.
+    Ok,
+    /// The server wants basic auth and got none (`CDC:ErrCredentialNotFound`).
+    Missing,
+    /// The server refused the user or password (`CDC:ErrUnauthorized`).
+    Refused,
+    /// The check got no clear answer (an old server, an outage).
+    Unknown,
+}
+
+impl Credentials {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Credentials::Ok => "ok",
+            Credentials::Missing => "missing",
+            Credentials::Refused => "refused",
+            Credentials::Unknown => "unknown",
+        }
+    }
+    /// Writes would be refused.
+    pub fn is_bad(&self) -> bool {
+        matches!(self, Credentials::Missing | Credentials::Refused)
+    }
+}
+
 /// Whether a call may be repeated after a transport failure or a 503.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Idempotent {
@@ -76,6 +105,8 @@ pub struct Client {
     /// here, so a long outage fails the calls that follow at once instead of each waiting
     /// `--retry-for` anew (10,000 reads would otherwise wait for hours).
     failing_since: Mutex<Option<Instant>>,
+    /// Timeout of one request, named in "no answer within …".
+    timeout: Duration,
 }
 
 /// A sink for progress lines about waits.
@@ -97,39 +128,52 @@ fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, ClientError> {
         .map_err(|e| ClientError::Config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
+/// The server URL must be absolute http(s); `127.0.0.1:8300` gets the fixed value suggested.
+fn check_server_url(base: &str) -> Result<(), ClientError> {
+    let fix = |why: &str| {
+        ClientError::Config(format!(
+            "invalid server URL `{base}`: {why}\nhelp: use `http://{base}` (or `https://{base}` for a TLS server)"
+        ))
+    };
+    match url::Url::parse(base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) if !base.contains("://") => Err(fix(&format!(
+            "it needs `http://` or `https://` (`{}:` was read as the scheme)",
+            u.scheme()
+        ))),
+        Ok(u) => Err(ClientError::Config(format!(
+            "invalid server URL `{base}`: the scheme must be http or https, not `{}`",
+            u.scheme()
+        ))),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Err(fix("it needs `http://` or `https://`"))
+        }
+        Err(e) => Err(ClientError::Config(format!(
+            "invalid server URL `{base}`: {e}"
+        ))),
+    }
+}
+
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
         let base = opts.base_url.trim_end_matches('/').to_string();
-        let parsed = url::Url::parse(&base)
-            .map_err(|e| ClientError::Config(format!("invalid server URL {base:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ClientError::Config(format!(
-                "invalid server URL {base:?}: the scheme must be http or https"
-            )));
-        }
+        check_server_url(&base)?;
         let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
             .timeout(opts.timeout)
             .connect_timeout(opts.connect_timeout.min(opts.timeout))
             .pool_max_idle_per_host(64)
             .no_proxy();
-        if let Some(ca) = &opts.ca {
-            let pem = read_file(ca, "CA certificate")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ClientError::Config(format!("invalid CA certificate {}: {e}", ca.display()))
-            })?;
-            if certs.is_empty() {
-                return Err(ClientError::Config(format!(
-                    "no certificate found in {}",
-                    ca.display()
-                )));
+        match (&opts.ca, &opts.cert, &opts.key) {
+            (_, Some(_), None) | (_, None, Some(_)) => {
+                return Err(ClientError::Config(
+                    "a client certificate needs both --cert and --key".into(),
+                ))
             }
-            for c in certs {
-                b = b.add_root_certificate(c);
+            (Some(ca), cert, key) => {
+                let identity = cert.as_deref().zip(key.as_deref());
+                b = b.use_preconfigured_tls(super::tls::client_config(ca, identity)?);
             }
-        }
-        match (&opts.cert, &opts.key) {
-            (Some(cert), Some(key)) => {
+            (None, Some(cert), Some(key)) => {
                 let mut pem = read_file(cert, "client certificate")?;
                 pem.push(b'\n');
                 pem.extend(read_file(key, "client key")?);
@@ -140,14 +184,9 @@ impl Client {
                         key.display()
                     ))
                 })?;
-                b = b.identity(id);
+                b = b.use_rustls_tls().identity(id);
             }
-            (None, None) => {}
-            _ => {
-                return Err(ClientError::Config(
-                    "a client certificate needs both --cert and --key".into(),
-                ))
-            }
+            (None, None, None) => b = b.use_rustls_tls(),
         }
         let http = b
             .build()
@@ -161,6 +200,7 @@ impl Client {
             notify: OnceLock::new(),
             last_notice: Mutex::new(None),
             failing_since: Mutex::new(None),
+            timeout: opts.timeout,
         })
     }
 
@@ -269,7 +309,10 @@ impl Client {
             req = req.json(b);
         }
         tracing::debug!(target: "cdcform::http", "{method} {path}");
-        let resp = req.send().await.map_err(|e| transport(&self.base, e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport(&self.base, self.timeout, e))?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -279,7 +322,11 @@ impl Client {
             .map(Duration::from_secs);
         let mut resp = resp;
         let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&self.base, e))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| transport(&self.base, self.timeout, e))?
+        {
             if bytes.len() + chunk.len() > MAX_BODY {
                 return Err(ClientError::Decode {
                     method: method.to_string(),
@@ -573,6 +620,31 @@ impl Client {
         .map(|_| ())
     }
 
+    /// Check the credentials with a write that cannot change anything: a pause of an id that
+    /// TiCDC refuses as invalid, which it does only after authentication has run (tiflow
+    /// v8.5.0 cdc/api/v2/api.go `RegisterOpenAPIV2Routes`: authenticateMiddleware before
+    /// `pauseChangefeed`, which answers 400 `ErrAPIInvalidParam` for an invalid id;
+    /// pingcap/ticdc api/v2/api.go likewise before `PauseChangefeed`/`validateChangefeedIDParam`).
+    pub async fn check_credentials(&self, ns: &str) -> Credentials {
+        // An underscore is outside TiCDC's id alphabet, so no changefeed can have this id.
+        let res = self
+            .call::<serde_json::Value, serde_json::Value>(
+                Method::POST,
+                &self.cf_path(ns, "cdcform_credential_check", "/pause"),
+                None,
+                Idempotent::Yes,
+            )
+            .await;
+        match res {
+            Err(e) if e.code() == Some(super::error::codes::API_INVALID_PARAM) => Credentials::Ok,
+            Err(e) if e.code() == Some(super::error::codes::CREDENTIAL_NOT_FOUND) => {
+                Credentials::Missing
+            }
+            Err(ClientError::Api { status: 401, .. }) => Credentials::Refused,
+            _ => Credentials::Unknown,
+        }
+    }
+
     /// Resume; always sends a JSON body (tiflow rejects an empty one).
     pub async fn resume_changefeed(
         &self,
@@ -642,27 +714,87 @@ mod bytes_body {
     pub struct Body(pub Vec<u8>);
 }
 
-fn transport(base: &str, e: reqwest::Error) -> ClientError {
-    let mut reason = if e.is_timeout() {
-        "request timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
+/// A transport failure in words a person can act on: what happened, on which server; the
+/// rustls and hyper internals only where nothing better is known.
+fn transport(base: &str, timeout: Duration, e: reqwest::Error) -> ClientError {
+    let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
     while let Some(s) = src {
         let t = s.to_string();
-        if !reason.contains(&t) {
-            reason.push_str(": ");
-            reason.push_str(&t);
+        if !chain.contains(&t) {
+            chain.push_str(": ");
+            chain.push_str(&t);
         }
         src = s.source();
     }
+    let reason = if e.is_timeout() {
+        format!(
+            "no answer within {} (--timeout)",
+            humantime::format_duration(timeout)
+        )
+    } else if let Some(words) = name_mismatch(&chain) {
+        words
+    } else if let Some(words) = tls_words(&chain) {
+        words.to_string()
+    } else if chain.contains("Connection refused") {
+        "connection refused: nothing listens on that address".to_string()
+    } else if e.is_connect() {
+        format!("connection failed{chain}")
+    } else {
+        format!("request failed{chain}")
+    };
     ClientError::Transport {
         url: base.to_string(),
         reason,
     }
+}
+
+/// `certificate not valid for name "localhost"; certificate is only valid for
+/// IpAddress(127.0.0.1)` (rustls) → "the server's certificate is for 127.0.0.1, not localhost".
+fn name_mismatch(chain: &str) -> Option<String> {
+    let asked = chain
+        .split("not valid for name \"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    let valid = chain
+        .split("only valid for ")
+        .nth(1)
+        .map(|rest| {
+            rest.split(['(', ')', ',', '[', ']', '"', ' '])
+                .filter(|w| w.contains('.') || w.contains(':'))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|v| !v.is_empty());
+    Some(match valid {
+        Some(v) => format!(
+            "the server's certificate is for {v}, not {asked} (the host name in the server URL)"
+        ),
+        None => format!("the server's certificate is not valid for the host name {asked}"),
+    })
+}
+
+/// TLS and protocol mismatches, from the error chain's text (rustls and hyper give no types
+/// through reqwest).
+fn tls_words(chain: &str) -> Option<&'static str> {
+    const WORDS: &[(&str, &str)] = &[
+        ("InvalidContentType", "the server answered plain HTTP to a TLS handshake: it does not speak TLS (use http://)"),
+        ("invalid HTTP version parsed", "the server speaks TLS (use https://)"),
+        ("UnknownIssuer", "the server's certificate is not signed by a trusted CA (the one in --ca, or the system's)"),
+        ("CaUsedAsEndEntity", "the server's certificate is self-signed (a CA certificate) and not the one in --ca; to trust it, give that very certificate as --ca"),
+        ("NotValidForName", "the server's certificate is not valid for the host name in the server URL"),
+        ("BadSignature", "the server's certificate does not verify against the CA in --ca (a CA of the same name?)"),
+        ("Expired", "the server's certificate has expired"),
+        ("NotValidYet", "the server's certificate is not valid yet (check the clock)"),
+        ("CertificateRequired", "the server requires a client certificate (--cert and --key)"),
+        ("UnknownCA", "the server does not accept the client certificate (--cert): it is not signed by a CA the server trusts"),
+        ("BadCertificate", "the server refused the client certificate (--cert)"),
+    ];
+    WORDS
+        .iter()
+        .find(|(needle, _)| chain.contains(needle))
+        .map(|(_, words)| *words)
 }
 
 fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ClientError {

@@ -145,6 +145,24 @@ impl ClientError {
             _ => None,
         }
     }
+    /// The next step to try, when the error says what it is.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ClientError::Api { status: 401, code, .. } if code == codes::CREDENTIAL_NOT_FOUND => Some(
+                "the server wants basic auth and got none: pass `--user` and set `CDCFORM_PASSWORD` \
+                 (or `user` and `password_env` in cdcform.toml)"
+                    .into(),
+            ),
+            ClientError::Api { status: 401, .. } => Some(
+                "the server refused the user or password: check `--user`/`CDCFORM_USER` and \
+                 `CDCFORM_PASSWORD` (or the variable `password_env` names)"
+                    .into(),
+            ),
+            ClientError::Transport { url, reason } => Some(transport_hint(url, reason)),
+            _ => None,
+        }
+    }
+
     /// Short "code: message" for summaries.
     pub fn brief(&self) -> String {
         match self {
@@ -163,6 +181,21 @@ impl ClientError {
             }
             other => scrub(&other.to_string()),
         }
+    }
+}
+
+fn transport_hint(url: &str, reason: &str) -> String {
+    let swap = |from: &str, to: &str| url.replacen(from, to, 1);
+    if reason.contains("(use http://)") {
+        format!("try `--server {}`", swap("https://", "http://"))
+    } else if reason.contains("(use https://)") {
+        format!("try `--server {}`", swap("http://", "https://"))
+    } else if reason.contains("certificate") {
+        "check `--ca` (or `ca` in cdcform.toml) and the host name in the server URL".into()
+    } else if reason.contains("no answer within") {
+        "the server accepted the connection but did not answer: raise `--timeout`, or check the server".into()
+    } else {
+        "check `--server`, `CDCFORM_SERVER` or the cluster's `server` in cdcform.toml".into()
     }
 }
 

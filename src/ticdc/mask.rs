@@ -384,6 +384,16 @@ pub fn mask_sensitive_in_uri(uri: &str) -> String {
     let Ok(mut u) = GoUrl::parse(uri) else {
         return "<invalid uri>".into();
     };
+    // Nothing to hide: show the URI as written (re-serialising would turn `blackhole://`
+    // into `blackhole:`, the server's form, on the side that shows the manifest).
+    if u.password().is_none()
+        && !u
+            .query_pairs()
+            .iter()
+            .any(|(k, _)| is_sensitive_query_key(k))
+    {
+        return uri.to_string();
+    }
     let mut pairs = u.query_pairs();
     if pairs.iter().any(|(k, _)| is_sensitive_query_key(k)) {
         for (k, v) in pairs.iter_mut() {

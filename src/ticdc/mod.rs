@@ -5,7 +5,8 @@ pub mod error;
 pub mod mask;
 pub mod models;
 pub mod profile;
+pub mod tls;
 
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, Credentials};
 pub use error::ClientError;
 pub use profile::{Arch, ServerProfile, Version};

@@ -115,7 +115,7 @@ async fn export_then_plan_is_empty_on_both_profiles() {
             .unwrap();
         let one = String::from_utf8_lossy(&o.stdout);
         assert!(
-            one.contains("id: \"reporting\"") && !one.contains("orders"),
+            one.contains("id: reporting") && !one.contains("orders"),
             "{one}"
         );
         s.shutdown().await;
@@ -293,7 +293,7 @@ async fn tls_client_certificate_and_basic_auth_from_cdcform_toml() {
     assert!(!text.contains(CANARY));
     let (code, text) = run(&["plan", "--detailed-exitcode"], Some(CANARY));
     assert_eq!(code, Some(0), "{text}");
-    // Wrong password: refused by the server on a change, named, never echoed.
+    // Wrong password: found by the plan's credentials check, before any change; never echoed.
     write(
         &d.join("feeds"),
         "a.yaml",
@@ -301,7 +301,8 @@ async fn tls_client_certificate_and_basic_auth_from_cdcform_toml() {
     );
     let (code, text) = run(&["apply", "--auto-approve"], Some("wrong"));
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("CDC:ErrUnauthorized"), "{text}");
+    assert!(text.contains("credentials: refused"), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
     // The password variable missing: a clear error before any request.
     let (code, text) = run(&["plan"], None);
     assert_eq!(code, Some(1), "{text}");

@@ -660,7 +660,7 @@ async fn a_changefeed_that_cannot_be_read_is_unknown_in_the_plan_and_left_alone_
     assert!(human.contains("attempts in"), "{human}");
     let json = cdcform::render::plan::json(&p);
     assert!(json.contains("\"unknown\": true"), "{json}");
-    let md = cdcform::render::plan::markdown(&p);
+    let md = cdcform::render::plan::markdown(&p, &Default::default());
     assert!(md.contains("cf-001") && md.contains("unknown"), "{md}");
 
     let report = apply(&client, &p, &apply_options(), &|_: &str| {}).await;

@@ -373,8 +373,8 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
             String::from_utf8_lossy(&o.stdout).to_string(),
         )
     };
-    // Without --prune: nothing to do; the unlisted ones are named, `theirs` is unmanaged.
-    let (code, out) = run(&[]);
+    // Without --prune: nothing to do; the unlisted ones are named (-v), `theirs` is unmanaged.
+    let (code, out) = run(&["-v"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("orders-old") && out.contains("--prune"),
@@ -382,8 +382,11 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
     );
     assert!(out.contains("default/theirs"), "{out}");
     // With --prune: orders-old is deleted, orders-keep is blocked, theirs untouched.
+    // A blocked entry fails the plan (exit 1, also with --detailed-exitcode), as it will fail
+    // the apply, after the whole plan was printed.
     let (code, out) = run(&["--prune"]);
-    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Plan: 0 to create"), "{out}");
     assert!(out.contains("- default/orders-old  delete"), "{out}");
     assert!(out.contains("! default/orders-keep  blocked"), "{out}");
     assert!(out.contains("protected"), "{out}");

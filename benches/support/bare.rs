@@ -1,0 +1,346 @@
+//! Ratios against a bare client written here: a reqwest client over keep-alive connections that
+//! makes the same requests at the same parallelism and does nothing else (no decoding beyond
+//! reading the body, no planning). What cdcform costs above it is its own overhead.
+//! Also: the simulator's `--latency` precision, and shared clusters (10 managed changefeeds in
+//! a cluster of 10,000 or 100,000).
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+
+use cdcform::plan::pipeline::compute;
+use cdcform::plan::PlanOptions;
+use cdcform::settings::Settings;
+use cdcform::simulator::{SimConfig, Simulator};
+use cdcform::ticdc::Client;
+
+use crate::{desired, Row, LATENCY};
+
+async fn sim(n: usize, latency: Duration) -> Simulator {
+    let cfg = SimConfig {
+        changefeeds: n,
+        latency,
+        sink_check: false,
+        ..SimConfig::default()
+    };
+    Simulator::start(cfg, "127.0.0.1:0")
+        .await
+        .expect("simulator")
+}
+
+fn settings(sim: &Simulator, parallelism: usize) -> Settings {
+    let mut s = Settings::for_server(&sim.url());
+    s.parallelism = parallelism;
+    s.client.timeout = Duration::from_secs(60);
+    s
+}
+
+fn bare() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+async fn fetch(c: &reqwest::Client, req: reqwest::RequestBuilder) -> usize {
+    let _ = c;
+    req.send().await.unwrap().bytes().await.unwrap().len()
+}
+
+/// The requests of a classic plan: status, TSO, list and the credentials check at once, then
+/// one `meta_info` per changefeed, `parallelism` in flight.
+async fn bare_plan(c: &reqwest::Client, base: &str, ids: &[String], parallelism: usize) {
+    let probe =
+        format!("{base}/api/v2/changefeeds/cdcform_credential_check/pause?namespace=default");
+    tokio::join!(
+        fetch(c, c.get(format!("{base}/api/v2/status"))),
+        fetch(
+            c,
+            c.post(format!("{base}/api/v2/tso"))
+                .json(&serde_json::json!({}))
+        ),
+        fetch(
+            c,
+            c.get(format!(
+                "{base}/api/v2/changefeeds?namespace=default&state=all"
+            ))
+        ),
+        fetch(c, c.post(probe)),
+    );
+    stream::iter(ids.iter().map(|id| {
+        let url = format!("{base}/api/v2/changefeeds/{id}/meta_info?namespace=default");
+        async move { fetch(c, c.get(url)).await }
+    }))
+    .buffer_unordered(parallelism)
+    .for_each(|_| async {})
+    .await;
+}
+
+/// Plan of `n` unchanged changefeeds against the bare client, at several parallelisms; the
+/// best of three runs of each (both sides), so a noisy neighbour does not pick the winner.
+pub async fn plan_vs_bare(n: usize, rows: &mut Vec<Row>) {
+    let sim = sim(n, LATENCY).await;
+    let base = sim.url();
+    let ids: Vec<String> = (1..=n).map(|i| format!("cf-{i:05}")).collect();
+    let want = desired(&ids, None);
+    let c = bare();
+    for p in [8usize, 32, 64] {
+        let s = settings(&sim, p);
+        let client = Client::new(s.client.clone()).unwrap();
+        let mut ours = Duration::MAX;
+        let mut theirs = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let (plan, _) = compute(
+                &s,
+                &client,
+                &want,
+                &PlanOptions::default(),
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("plan");
+            ours = ours.min(t.elapsed());
+            assert_eq!(plan.summary.unchanged, n);
+            let t = Instant::now();
+            bare_plan(&c, &base, &ids, p).await;
+            theirs = theirs.min(t.elapsed());
+        }
+        let rounds = 1 + n.div_ceil(p);
+        rows.push(Row {
+            what: format!("plan, {n} unchanged, parallelism {p}"),
+            measured: ours,
+            floor: theirs,
+            extra: format!(
+                "floor = bare client, same requests; latency×rounds model {:.3}s",
+                (LATENCY * rounds as u32).as_secs_f64()
+            ),
+        });
+    }
+    sim.shutdown().await;
+}
+
+/// How close the simulator's `--latency` is to what it says: the mean added time per request,
+/// sequentially and with 64 in flight, against a latency-free run of the same requests.
+pub async fn latency_precision(rows: &mut Vec<Row>) {
+    let c = bare();
+    let mut line = Vec::new();
+    for conc in [1usize, 64] {
+        let mut per_request = [Duration::ZERO; 2];
+        for (i, lat) in [Duration::ZERO, LATENCY].into_iter().enumerate() {
+            let s = sim(0, lat).await;
+            let url = format!("{}/api/v2/status", s.url());
+            let reqs = 64 * 8;
+            // Warm the pool.
+            fetch(&c, c.get(&url)).await;
+            let t = Instant::now();
+            stream::iter((0..reqs).map(|_| fetch(&c, c.get(&url))))
+                .buffer_unordered(conc)
+                .for_each(|_| async {})
+                .await;
+            per_request[i] = t.elapsed() * conc as u32 / reqs as u32;
+            s.shutdown().await;
+        }
+        let added = per_request[1].saturating_sub(per_request[0]);
+        line.push(format!(
+            "{conc} in flight: {:.3} ms added per request",
+            added.as_secs_f64() * 1000.0
+        ));
+        if conc == 1 {
+            rows.push(Row {
+                what: "simulator --latency 5ms, per request".into(),
+                measured: added,
+                floor: LATENCY,
+                extra: String::new(),
+            });
+        }
+    }
+    if let Some(r) = rows.last_mut() {
+        r.extra = line.join("; ");
+    }
+}
+
+/// A repository managing 10 changefeeds of a shared cluster, against the same plan on a cluster
+/// that holds only those 10.
+pub async fn shared_cluster(rows: &mut Vec<Row>) {
+    let ids: Vec<String> = (1..=10).map(|i| format!("cf-{i:05}")).collect();
+    let want = desired(&ids, None);
+    let mut alone = Duration::MAX;
+    {
+        let s = sim(10, LATENCY).await;
+        let st = settings(&s, 8);
+        let client = Client::new(st.client.clone()).unwrap();
+        for _ in 0..5 {
+            let t = Instant::now();
+            compute(
+                &st,
+                &client,
+                &want,
+                &PlanOptions::default(),
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("plan");
+            alone = alone.min(t.elapsed());
+        }
+        s.shutdown().await;
+    }
+    for n in [10_000usize, 100_000] {
+        let s = sim(n, LATENCY).await;
+        let st = settings(&s, 8);
+        let client = Client::new(st.client.clone()).unwrap();
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let (plan, _) = compute(
+                &st,
+                &client,
+                &want,
+                &PlanOptions::default(),
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("plan");
+            best = best.min(t.elapsed());
+            assert_eq!(plan.summary.unmanaged, n - 10);
+        }
+        rows.push(Row {
+            what: format!("plan, 10 managed in a cluster of {n}"),
+            measured: best,
+            floor: alone,
+            extra: "floor = the same plan against a cluster of only those 10".into(),
+        });
+        s.shutdown().await;
+    }
+}
+
+/// Peak RSS of `cdcform plan`, `status --managed` and `export --id` processes for a repository
+/// managing 10 changefeeds of a cluster of `n` (simulator in its own process).
+pub fn shared_rss(n: usize, rows: &mut Vec<Row>) {
+    let bin = env!("CARGO_BIN_EXE_cdcform");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sim = std::process::Command::new(bin)
+        .args([
+            "simulate",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--changefeeds",
+            &n.to_string(),
+            "--latency",
+            "5ms",
+            "--tick",
+            "0s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("simulate");
+    let url = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = Client::new(cdcform::ticdc::ClientOptions::new(url.clone())).unwrap();
+        for _ in 0..600 {
+            if client.status().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("simulator did not start");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (1..=10).map(|i| format!("cf-{i:05}")).collect();
+    let manifest = crate::write_manifest(dir.path(), &ids);
+    std::fs::write(
+        dir.path().join("cdcform.toml"),
+        format!("manage = [\"cf-0000*\", \"cf-00010\"]\nserver = \"{url}\"\n"),
+    )
+    .unwrap();
+    for (what, args) in [
+        (
+            "plan",
+            vec!["plan", manifest.to_str().unwrap(), "--detailed-exitcode"],
+        ),
+        ("status --managed", vec!["status", "--managed"]),
+        ("export --id 'cf-0000*'", vec!["export", "--id", "cf-0000*"]),
+    ] {
+        let mut c = std::process::Command::new(bin);
+        c.current_dir(dir.path()).args(&args);
+        let (rss, ok, time) = crate::peak_rss_kib(c);
+        assert!(ok, "{what} failed");
+        rows.push(Row {
+            what: format!("{what}, 10 managed of {n}, separate process"),
+            measured: time,
+            floor: LATENCY * 2,
+            extra: format!("peak RSS {:.1} MiB", rss as f64 / 1024.0),
+        });
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+}
+
+/// Planning 3 clusters of 1,000 changefeeds in one run, against the slowest of the three
+/// planned alone (the clusters are read concurrently, so the run should cost about the slowest).
+pub async fn fleet_vs_single(rows: &mut Vec<Row>) {
+    let n = 1000;
+    let sims = vec![
+        sim(n, LATENCY).await,
+        sim(n, LATENCY).await,
+        sim(n, LATENCY).await,
+    ];
+    let ids: Vec<String> = (1..=n).map(|i| format!("cf-{i:05}")).collect();
+    let want = desired(&ids, None);
+    let mut slowest = Duration::ZERO;
+    for s in &sims {
+        let st = settings(s, 8);
+        let client = Client::new(st.client.clone()).unwrap();
+        let mut best = Duration::MAX;
+        for _ in 0..2 {
+            let t = Instant::now();
+            compute(
+                &st,
+                &client,
+                &want,
+                &PlanOptions::default(),
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("plan");
+            best = best.min(t.elapsed());
+        }
+        slowest = slowest.max(best);
+    }
+    let mut together = Duration::MAX;
+    for _ in 0..2 {
+        let clients: Vec<(Settings, Client)> = sims
+            .iter()
+            .map(|s| {
+                let st = settings(s, 8);
+                let c = Client::new(st.client.clone()).unwrap();
+                (st, c)
+            })
+            .collect();
+        let opts = PlanOptions::default();
+        let t = Instant::now();
+        let runs = clients
+            .iter()
+            .map(|(st, c)| compute(st, c, &want, &opts, Duration::from_secs(120)));
+        for r in futures::future::join_all(runs).await {
+            r.expect("plan");
+        }
+        together = together.min(t.elapsed());
+    }
+    rows.push(Row {
+        what: "plan, 3 clusters of 1000 in one run".into(),
+        measured: together,
+        floor: slowest,
+        extra: "floor = the slowest of the three planned alone".into(),
+    });
+    for s in sims {
+        s.shutdown().await;
+    }
+}

@@ -1,0 +1,105 @@
+//! Shared clusters: a repository's cost and output grow with what it manages, not with the
+//! cluster. Counted in requests (what the server is asked), which a busy machine cannot skew.
+
+use cdcform::simulator::SimConfig;
+
+use crate::harness::*;
+
+/// GETs of single changefeeds (GET or classic `meta_info`), the per-changefeed reads.
+fn reads(s: &cdcform::simulator::Simulator) -> usize {
+    s.requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.starts_with("/api/v2/changefeeds/")
+                && r.path
+                    .trim_start_matches("/api/v2/changefeeds/")
+                    .contains('/')
+                    == r.path.ends_with("/meta_info")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_export_and_status_read_only_what_the_repository_manages() {
+    let s = sim(SimConfig {
+        changefeeds: 500,
+        ..classic()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut yaml = String::from("changefeeds:\n");
+    for i in 1..=9 {
+        yaml.push_str(&format!(
+            "  - id: cf-{i:05}\n    sink_uri: \"blackhole://\"\n"
+        ));
+    }
+    std::fs::write(d.join("team.yaml"), &yaml).unwrap();
+    std::fs::write(
+        d.join("cdcform.toml"),
+        format!(
+            "manage = [\"cf-0000*\"]\n[clusters.shared]\nserver = \"{}\"\npaths = [\"team.yaml\"]\n",
+            s.url()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = cdcform().current_dir(d).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    // plan: the 9 named changefeeds are read, the other 491 are known from the list alone.
+    s.clear_requests();
+    let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(reads(&s), 9, "per-changefeed reads of a plan");
+    assert!(out.contains("491 unmanaged"), "{out}");
+    assert!(out.len() < 2_000, "output grows with the cluster:\n{out}");
+    assert!(!out.contains("cf-00400"), "{out}");
+    // -v lists them; JSON keeps the ids.
+    let (_, out, _) = run(&["plan", "-v"]);
+    assert!(
+        out.contains("default/cf-00400"),
+        "-v lists the unmanaged ids"
+    );
+    let (_, out, _) = run(&["plan", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["unmanaged"].as_array().unwrap().len(), 491);
+    // --prune reads the `manage` matches too (cf-00001…cf-00009 are all named: no deletes).
+    s.clear_requests();
+    let (code, _, err) = run(&["plan", "--prune", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(reads(&s), 9);
+    // A saved plan re-reads exactly what it read, and still detects a change to one of them.
+    let (code, _, err) = run(&["plan", "--out", "p.plan"]);
+    assert_eq!(code, Some(0), "{err}");
+    s.clear_requests();
+    let (code, out, err) = run(&["apply", "p.plan"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(reads(&s), 9, "saved-plan re-check");
+    // export --id filters before any GET.
+    s.clear_requests();
+    let (code, out, err) = run(&["export", "--id", "cf-0000*"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(reads(&s), 9, "export --id");
+    assert_eq!(out.matches("- id:").count(), 9, "{out}");
+    // status: --managed and --id filter; a large cluster's table is compact by default.
+    let (code, out, err) = run(&["status", "--managed"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.matches("default/cf-").count(), 9, "{out}");
+    let (_, out, _) = run(&["status", "--id", "cf-004*"]);
+    assert_eq!(out.matches("default/cf-").count(), 100, "{out}");
+    let (_, out, _) = run(&["status"]);
+    assert_eq!(out.matches("default/cf-").count(), 9, "{out}");
+    assert!(
+        out.contains("491 more changefeed(s) outside `manage`"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["status", "--all"]);
+    assert_eq!(out.matches("default/cf-").count(), 500);
+    s.shutdown().await;
+}
