@@ -75,6 +75,10 @@ pub struct ConnectionArgs {
     /// Timeout of one HTTP request, e.g. 10s [env: CDCFORM_TIMEOUT] [default: 10s]
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Keep retrying reads (and writes whose repetition is harmless) through an outage such as
+    /// an owner election for this long, e.g. 2m [env: CDCFORM_RETRY_FOR] [default: 60s]
+    #[arg(long, value_parser = parse_duration)]
+    pub retry_for: Option<std::time::Duration>,
     /// How many changefeeds are read or changed at once [env: CDCFORM_PARALLELISM] [default: 8]
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -99,6 +103,7 @@ pub struct GlobalArgs {
     pub key: Option<PathBuf>,
     pub user: Option<String>,
     pub timeout: Option<std::time::Duration>,
+    pub retry_for: Option<std::time::Duration>,
     pub parallelism: Option<usize>,
     pub color: Option<ColorChoice>,
     pub quiet: bool,
@@ -126,6 +131,7 @@ impl GlobalArgs {
             key: conn.key,
             user: conn.user,
             timeout: conn.timeout,
+            retry_for: conn.retry_for,
             parallelism: conn.parallelism,
             color: output.color,
             quiet: output.quiet,
@@ -394,7 +400,8 @@ pub struct SimulateArgs {
     /// Pre-create N blackhole changefeeds
     #[arg(long, default_value_t = 0)]
     pub changefeeds: usize,
-    /// Fault injection, e.g. "seed=7,500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02"
+    /// Fault injection, e.g. "seed=7,500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02";
+    /// outages: "outage=40:8s", "outage-refused=2s:8s", "rolling-upgrade=3:20s:2s"
     #[arg(long)]
     pub faults: Option<String>,
     /// Serve HTTPS with this certificate (PEM); needs --tls-key

@@ -15,7 +15,9 @@ pub mod normalize;
 pub mod output;
 pub mod plan;
 pub mod render;
+pub mod retry;
 pub mod settings;
+pub mod shutdown;
 pub mod simulator;
 pub mod ticdc;
 

@@ -418,6 +418,13 @@ impl Settings {
                 None => DEFAULT_TIMEOUT,
             },
         };
+        let retry_for = match g.retry_for {
+            Some(t) => t,
+            None => match env("CDCFORM_RETRY_FOR") {
+                Some(s) => parse_dur("retry_for", &s)?,
+                None => crate::retry::DEFAULT_RETRY_FOR,
+            },
+        };
         let parallelism = parallelism(g, env, c)?;
         let gc_ttl = match env("CDCFORM_GC_TTL").or(c.gc_ttl.clone()) {
             Some(s) => parse_dur("gc_ttl", &s)?,
@@ -432,7 +439,7 @@ impl Settings {
         client.password = password;
         client.timeout = timeout;
         client.connect_timeout = Duration::from_secs(2).min(timeout);
-        client.retries = 2;
+        client.retry_for = retry_for;
         Ok(Settings {
             server,
             namespace,
@@ -458,8 +465,7 @@ impl Settings {
 
     /// Defaults for one server, ignoring the environment and any cdcform.toml (demo, tests).
     pub fn for_server(url: &str) -> Settings {
-        let mut client = ClientOptions::new(url);
-        client.retries = 2;
+        let client = ClientOptions::new(url);
         Settings {
             server: url.to_string(),
             namespace: "default".into(),

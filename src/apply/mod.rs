@@ -4,31 +4,48 @@
 //! that was running is never left paused by cdcform unless the compensating resume fails too,
 //! and then the report says so loudly.
 //!
-//! POSTs are never repeated blindly: when a create's answer is lost, the changefeed is re-read.
+//! Every repeatable call rides through outages on the shared budget of `crate::retry`: reads
+//! and re-sent writes for `--retry-for`, and a resume of a changefeed this run paused for
+//! `--wait-timeout` (compensation is the strongest guarantee). POSTs are never repeated
+//! blindly: when a create's answer is lost, the changefeed is re-read.
+//!
+//! Another writer (a second apply, a person with `cdc cli`) is noticed, not overwritten: before
+//! its first write and before the PUT that follows its own pause, apply re-reads the changefeed
+//! and compares its fingerprint with what the plan saw (plus its own pause); after its last step
+//! it checks that the changefeed holds the desired config and state.
+//!
+//! Interrupts (`crate::shutdown`): the first starts nothing new and lets sequences in flight
+//! finish; the second aborts them, still resuming what this run paused; the third stops those
+//! resumes too, and the report names each changefeed left paused.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 
+use crate::plan::live::read_one;
+use crate::plan::planner::{self, LiveChangefeed};
+use crate::plan::saved::fingerprint;
 use crate::plan::{Action, Entry, Key, Plan};
+use crate::retry::{self, Backoff, Budget, Verdict};
+use crate::shutdown::Shutdown;
 use crate::ticdc::error::codes;
 use crate::ticdc::models::ChangefeedConfig;
-use crate::ticdc::{Client, ClientError};
+use crate::ticdc::{Client, ClientError, ServerProfile};
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     pub parallelism: usize,
-    /// Give up waiting for a state after this long.
+    /// Give up waiting for a state after this long; also how long a resume of a changefeed this
+    /// run paused is retried.
     pub wait_timeout: Duration,
-    /// Skip the health wait after a resume or create.
+    /// Skip the health wait after a resume or create (and the final check, which needs it).
     pub no_wait: bool,
     /// First poll interval; grows ×1.5 up to `poll_max`.
     pub poll_min: Duration,
     pub poll_max: Duration,
-    /// Set on the first Ctrl-C: no new changefeed starts; sequences in flight finish.
-    pub stop: Arc<AtomicBool>,
+    /// Interrupt levels: graceful (no new changefeed starts), forceful (abort, but resume what
+    /// was paused), immediate (stop resuming too).
+    pub shutdown: Shutdown,
 }
 
 impl Default for ApplyOptions {
@@ -39,7 +56,7 @@ impl Default for ApplyOptions {
             no_wait: false,
             poll_min: Duration::from_millis(20),
             poll_max: Duration::from_millis(500),
-            stop: Arc::new(AtomicBool::new(false)),
+            shutdown: Shutdown::new(),
         }
     }
 }
@@ -108,8 +125,14 @@ struct Run<'a> {
     client: &'a Client,
     opts: &'a ApplyOptions,
     progress: Progress<'a>,
+    profile: &'a ServerProfile,
+    entry: &'a Entry,
     key: Key,
     steps: Vec<StepReport>,
+    /// This run paused it and has not resumed it yet.
+    paused_by_us: bool,
+    /// The changefeed as read before the first write, when it matched the plan.
+    seen: Option<LiveChangefeed>,
 }
 
 fn failure(step: &str, e: &ClientError) -> Failure {
@@ -120,55 +143,47 @@ fn failure(step: &str, e: &ClientError) -> Failure {
     }
 }
 
-/// Attempts for pause, resume and PUT after a transient failure (see [`Run::resend`]).
-const RESEND_ATTEMPTS: usize = 3;
-
-/// Send an operation whose repetition is harmless, again after a transient failure
-/// (connection lost, 5xx): tiflow and released ticdc ignore a pause of a stopped changefeed
-/// and a resume of a running one (api-semantics §4.7, §4.8), and a PUT that repeats the
-/// config is refused as a no-op, which the caller treats as done. `already` recognises the
-/// answer a repeat gets when the first attempt did go through.
-async fn resend<F, Fut>(
-    opts: &ApplyOptions,
-    key: &Key,
-    op: F,
-    already: impl Fn(&ClientError) -> bool,
-) -> Result<(), ClientError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ClientError>>,
-{
-    let mut delay = opts.poll_min.max(Duration::from_millis(50));
-    let mut transient_before = false;
-    for attempt in 1..=RESEND_ATTEMPTS {
-        match op().await {
-            Ok(()) => return Ok(()),
-            Err(e) if transient_before && already(&e) => return Ok(()),
-            Err(e) if e.is_transient() && attempt < RESEND_ATTEMPTS => {
-                tracing::debug!("{}: {} (attempt {attempt}); sending again", key, e.brief());
-                transient_before = true;
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("the last attempt returns")
+/// Whether two reads hold the same config, sink, target and start, whatever their state.
+fn same_content(a: &LiveChangefeed, b: &LiveChangefeed) -> bool {
+    let stopped = |l: &LiveChangefeed| {
+        let mut l = l.clone();
+        l.info.state = Some("stopped".into());
+        l.fingerprint = None;
+        fingerprint(Some(&l))
+    };
+    stopped(a) == stopped(b)
 }
 
+fn conflict(now: &LiveChangefeed) -> Failure {
+    Failure {
+        step: "check".into(),
+        code: None,
+        message: format!(
+            "{CONFLICT} (now {}, not as the plan saw it)",
+            now.info.state_str()
+        ),
+    }
+}
+
+/// What one probe of a poll found.
+enum Seen<T> {
+    Done(T),
+    /// Not yet; what was seen instead.
+    Pending(String),
+}
+
+/// The message of a concurrent-writer conflict (tests and scripts look for it).
+pub const CONFLICT: &str = "changed since the plan by another writer: re-run plan";
+
 impl Run<'_> {
-    async fn step<T, F>(&mut self, name: &'static str, f: F) -> Result<T, Failure>
-    where
-        F: std::future::Future<Output = Result<T, Failure>>,
-    {
-        let t0 = Instant::now();
-        let r = f.await;
-        let elapsed = t0.elapsed();
-        self.steps.push(StepReport {
-            step: name,
-            elapsed,
-            ok: r.is_ok(),
-        });
+    /// Record a step that started at `t0` and print its progress line.
+    fn stepped<T>(
+        &mut self,
+        name: &'static str,
+        t0: Instant,
+        r: Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        self.record(name, t0, r.is_ok());
         let status = match &r {
             Ok(_) => "ok".to_string(),
             Err(f) => format!("FAILED: {}", f.message),
@@ -176,154 +191,317 @@ impl Run<'_> {
         (self.progress)(&format!(
             "{}: {name} {status} ({})",
             self.key,
-            fmt_elapsed(elapsed)
+            fmt_elapsed(t0.elapsed())
         ));
         r
     }
 
-    /// Poll until the raw state satisfies `done`; a `failed` state ends the wait with an error.
+    fn record(&mut self, step: &'static str, t0: Instant, ok: bool) {
+        self.steps.push(StepReport {
+            step,
+            elapsed: t0.elapsed(),
+            ok,
+        });
+    }
+
+    /// Send a write whose repetition is harmless again after a transient failure (connection
+    /// lost, 5xx), within `budget`: tiflow and released ticdc ignore a pause of a stopped
+    /// changefeed and a resume of a running one (tiflow v8.5.0 cdc/api/v2/changefeed.go
+    /// `pauseChangefeed`/`resumeChangefeed` only queue an admin job), and a PUT that repeats
+    /// the config is refused as a no-op, which the caller treats as done. `already` recognises
+    /// the answer a repeat gets when an earlier attempt did go through.
+    async fn resend<F, Fut>(
+        &self,
+        budget: Budget,
+        what: &str,
+        op: F,
+        already: impl Fn(&ClientError) -> bool,
+    ) -> Result<(), ClientError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), ClientError>>,
+    {
+        let retried = std::sync::atomic::AtomicBool::new(false);
+        let what = format!("{what} {}", self.key);
+        let r = retry::retry(
+            budget,
+            op,
+            |e: &ClientError| {
+                if e.is_retryable() {
+                    Verdict::Again {
+                        after: e.retry_after(),
+                    }
+                } else {
+                    Verdict::Stop
+                }
+            },
+            |e, left| {
+                retried.store(true, std::sync::atomic::Ordering::Relaxed);
+                self.client.notice(&what, e, left);
+            },
+        )
+        .await;
+        match r {
+            Ok(()) => Ok(()),
+            Err(x) if retried.load(std::sync::atomic::Ordering::Relaxed) && already(&x.error) => {
+                Ok(())
+            }
+            Err(x) => Err(match x.attempts_note() {
+                Some(note) => x.error.with_note(&note),
+                None => x.error,
+            }),
+        }
+    }
+
+    /// Probe until it says done, for up to `window`; a client call inside a probe retries no
+    /// longer than the window.
+    async fn poll<T>(
+        &self,
+        step: &str,
+        what: &str,
+        window: Duration,
+        mut probe: impl AsyncFnMut() -> Result<Seen<T>, Failure>,
+    ) -> Result<T, Failure> {
+        let deadline = Instant::now() + window;
+        let mut backoff = Backoff::polling(self.opts.poll_min, self.opts.poll_max, 1.5);
+        loop {
+            let last = match retry::within(deadline, probe()).await? {
+                Seen::Done(t) => return Ok(t),
+                Seen::Pending(last) => last,
+            };
+            let delay = backoff.next_delay();
+            if Instant::now() + delay > deadline {
+                return Err(Failure {
+                    step: step.to_string(),
+                    code: None,
+                    message: format!(
+                        "gave up after {} waiting for {what} (last seen: {last}); raise --wait-timeout or check the changefeed",
+                        humantime::format_duration(window)
+                    ),
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Poll the state until `done`; a `failed` state ends the wait with an error.
     async fn wait_state(
         &self,
         what: &str,
         done: impl Fn(&str, u64) -> bool,
     ) -> Result<(), Failure> {
-        let deadline = Instant::now() + self.opts.wait_timeout;
-        let mut delay = self.opts.poll_min;
-        let (ns, id) = (&self.key.namespace, &self.key.id);
-        let mut last: String;
-        loop {
-            match self.client.changefeed_status(ns, id).await {
-                Ok(s) => {
-                    if done(&s.state, s.checkpoint_ts) {
-                        return Ok(());
-                    }
-                    if s.state == "failed" && what != "failed" {
-                        let err = s.last_error.map(|e| {
-                            format!("{}: {}", e.code, crate::ticdc::error::scrub(&e.message))
-                        });
-                        return Err(Failure {
-                            step: format!("wait {what}"),
-                            code: None,
-                            message: format!(
-                                "the changefeed turned failed{}",
-                                err.map(|e| format!(" ({e})")).unwrap_or_default()
-                            ),
-                        });
-                    }
-                    last = s.state;
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let step = format!("wait {what}");
+        self.poll(&step, what, self.opts.wait_timeout, async || {
+            match c.changefeed_status(ns, id).await {
+                Ok(s) if done(&s.state, s.checkpoint_ts) => Ok(Seen::Done(())),
+                Ok(s) if s.state == "failed" && what != "failed" => {
+                    let err = s
+                        .last_error
+                        .map(|e| format!("{}: {}", e.code, crate::ticdc::error::scrub(&e.message)));
+                    Err(Failure {
+                        step: step.clone(),
+                        code: None,
+                        message: format!(
+                            "the changefeed turned failed{}",
+                            err.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                    })
                 }
+                Ok(s) => Ok(Seen::Pending(s.state)),
                 // Classic servers show a new changefeed only on the next owner tick.
-                Err(e) if e.is_not_found() => last = "not visible yet".into(),
-                Err(e) if e.is_retryable() => last = e.brief(),
-                Err(e) => return Err(failure(&format!("wait {what}"), &e)),
+                Err(e) if e.is_not_found() => Ok(Seen::Pending("not visible yet".into())),
+                Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
+                Err(e) => Err(failure(&step, &e)),
             }
-            if Instant::now() + delay > deadline {
-                return Err(Failure {
-                    step: format!("wait {what}"),
-                    code: None,
-                    message: format!(
-                        "gave up after {} waiting for {what} (last seen: {last}); raise --wait-timeout or check the changefeed",
-                        humantime::format_duration(self.opts.wait_timeout)
-                    ),
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay.mul_f32(1.5)).min(self.opts.poll_max);
-        }
+        })
+        .await
     }
 
     async fn wait_gone(&self) -> Result<(), Failure> {
-        let deadline = Instant::now() + self.opts.wait_timeout;
-        let mut delay = self.opts.poll_min;
-        loop {
-            match self
-                .client
-                .changefeed_status(&self.key.namespace, &self.key.id)
-                .await
-            {
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) if !e.is_retryable() => return Err(failure("wait deleted", &e)),
-                _ => {}
-            }
-            if Instant::now() + delay > deadline {
-                return Err(Failure {
-                    step: "wait deleted".into(),
-                    code: None,
-                    message: format!(
-                        "still present after {}",
-                        humantime::format_duration(self.opts.wait_timeout)
-                    ),
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay.mul_f32(1.5)).min(self.opts.poll_max);
-        }
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        self.poll(
+            "wait deleted",
+            "it to be gone",
+            self.opts.wait_timeout,
+            async || match c.changefeed_status(ns, id).await {
+                Err(e) if e.is_not_found() => Ok(Seen::Done(())),
+                Err(e) if !e.is_retryable() => Err(failure("wait deleted", &e)),
+                Err(e) => Ok(Seen::Pending(e.brief())),
+                Ok(s) => Ok(Seen::Pending(s.state)),
+            },
+        )
+        .await
     }
 
-    /// Poll until GET no longer shows `old` (bounded; an invisible change is not a failure).
+    /// Poll until GET no longer shows `old` (bounded; an invisible change is not a failure
+    /// here: the final check reports it).
     async fn wait_config_visible(&mut self, old: Option<&serde_json::Value>) {
         let Some(old) = old else { return };
         let t0 = Instant::now();
-        let deadline = t0 + self.opts.wait_timeout.min(Duration::from_secs(5));
-        let mut delay = self.opts.poll_min;
-        while Instant::now() + delay < deadline {
-            match self
-                .client
-                .get_changefeed(&self.key.namespace, &self.key.id)
-                .await
-            {
-                Ok(info) if info.config.as_ref() != Some(old) => break,
-                Err(e) if !e.is_retryable() => break,
-                _ => {}
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay.mul_f32(1.5)).min(self.opts.poll_max);
-        }
-        self.steps.push(StepReport {
-            step: "wait updated",
-            elapsed: t0.elapsed(),
-            ok: true,
-        });
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let window = self.opts.wait_timeout.min(Duration::from_secs(5));
+        let _ = self
+            .poll("wait updated", "the new config", window, async || {
+                match c.get_changefeed(ns, id).await {
+                    Ok(info) if info.config.as_ref() != Some(old) => Ok(Seen::Done(())),
+                    Err(e) if !e.is_retryable() => Ok(Seen::Done(())),
+                    _ => Ok(Seen::Pending("the old config".into())),
+                }
+            })
+            .await;
+        self.record("wait updated", t0, true);
     }
 
-    async fn pause(&mut self) -> Result<(), Failure> {
-        let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
-        let (opts, key) = (self.opts, self.key.clone());
-        self.step("pause", async {
-            resend(opts, &key, || c.pause_changefeed(&ns, &id), |_| false)
-                .await
-                .map_err(|e| failure("pause", &e))
-        })
-        .await?;
+    /// Re-read the changefeed before the first write and compare it with what the plan saw;
+    /// another writer's change stops the sequence. The read is kept for later comparisons.
+    async fn check(&mut self) -> Result<(), Failure> {
+        let Some(expected) = self.entry.live_fingerprint.as_deref() else {
+            return Ok(());
+        };
         let t0 = Instant::now();
-        let r = self.wait_state("stopped", |s, _| s == "stopped").await;
-        self.steps.push(StepReport {
-            step: "wait stopped",
-            elapsed: t0.elapsed(),
-            ok: r.is_ok(),
-        });
+        let fresh = read_one(self.client, self.profile, &self.key).await;
+        self.record("check", t0, fresh.is_ok());
+        let fresh = fresh.map_err(|e| failure("check", &e))?;
+        let now = fingerprint(fresh.as_ref());
+        if now == expected {
+            self.seen = fresh;
+            return Ok(());
+        }
+        (self.progress)(&format!("{}: check FAILED: {CONFLICT}", self.key));
+        Err(match &fresh {
+            Some(l) => conflict(l),
+            None => Failure {
+                step: "check".into(),
+                code: None,
+                message: format!("{CONFLICT} (it was deleted)"),
+            },
+        })
+    }
+
+    /// After the last step (see [`verify_all`]): the changefeed holds the desired config and
+    /// state, or another writer overwrote it meanwhile.
+    /// Reads for up to `window` (the owner may still be catching up) before it reports.
+    async fn verify(&mut self, window: Duration) -> Result<(), Failure> {
+        let Some(d) = self.entry.exec.as_ref().and_then(|x| x.desired.as_ref()) else {
+            return Ok(());
+        };
+        let t0 = Instant::now();
+        let (c, profile, key) = (self.client, self.profile, &self.key);
+        let opts = planner::Options {
+            default_namespace: key.namespace.clone(),
+            pause_budget: Duration::ZERO,
+            ..planner::Options::default()
+        };
+        let r = self
+            .poll("verify", "the desired config and state", window, async || {
+                match read_one(c, profile, key).await {
+                    Ok(Some(l)) if planner::settle(profile, d, key.clone(), &l, &opts).is_some() => {
+                        Ok(Seen::Done(()))
+                    }
+                    Ok(Some(l)) => Ok(Seen::Pending(format!(
+                        "state {}, another config",
+                        l.info.state_str()
+                    ))),
+                    Ok(None) => Ok(Seen::Pending("deleted".into())),
+                    Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
+                    Err(e) => Err(failure("verify", &e)),
+                }
+            })
+            .await
+            .map_err(|f| Failure {
+                message: format!(
+                    "after its last step it does not hold the desired config and state: overwritten by another writer? re-run plan ({})",
+                    f.message
+                ),
+                ..f
+            });
+        self.record("verify", t0, r.is_ok());
+        if let Err(f) = &r {
+            (self.progress)(&format!("{}: verify FAILED: {}", self.key, f.message));
+        }
         r
     }
 
+    async fn pause(&mut self) -> Result<(), Failure> {
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let budget = self.client.budget();
+        // From here on it may be paused (even if the answer is lost or the run is aborted
+        // mid-way): compensation resumes it.
+        self.paused_by_us = true;
+        let sent = async {
+            self.resend(budget, "pause", || c.pause_changefeed(ns, id), |_| false)
+                .await
+                .map_err(|e| failure("pause", &e))
+        };
+        let t0 = Instant::now();
+        let r = sent.await;
+        self.stepped("pause", t0, r)?;
+        let t0 = Instant::now();
+        let r = self.wait_stopped().await;
+        self.record("wait stopped", t0, r.is_ok());
+        r
+    }
+
+    /// Poll until it is stopped, reading it as the plan did: when its config or sink change
+    /// meanwhile, or it is deleted, another writer is at work (its resume may also have undone
+    /// this pause), and the wait ends with a conflict instead of a timeout.
+    async fn wait_stopped(&self) -> Result<(), Failure> {
+        let (c, profile, key) = (self.client, self.profile, &self.key);
+        let seen = self.seen.as_ref();
+        self.poll(
+            "wait stopped",
+            "stopped",
+            self.opts.wait_timeout,
+            async || match read_one(c, profile, key).await {
+                Ok(Some(l)) if seen.is_some_and(|s| !same_content(s, &l)) => Err(conflict(&l)),
+                Ok(Some(l)) if l.info.state_str() == "stopped" => Ok(Seen::Done(())),
+                Ok(Some(l)) if l.info.state_str() == "failed" => Err(Failure {
+                    step: "wait stopped".into(),
+                    code: None,
+                    message: "the changefeed turned failed".into(),
+                }),
+                Ok(Some(l)) => Ok(Seen::Pending(l.info.state_str().to_string())),
+                Ok(None) if seen.is_some() => Err(Failure {
+                    step: "check".into(),
+                    code: None,
+                    message: format!("{CONFLICT} (it was deleted)"),
+                }),
+                Ok(None) => Ok(Seen::Pending("not visible yet".into())),
+                Err(e) if e.is_retryable() => Ok(Seen::Pending(e.brief())),
+                Err(e) => Err(failure("wait stopped", &e)),
+            },
+        )
+        .await
+    }
+
+    /// Resume; when this run paused it, retried for `--wait-timeout` rather than `--retry-for`.
     async fn resume(&mut self, since_checkpoint: u64) -> Result<(), Failure> {
-        let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
-        // ticdc master refuses a resume of a running changefeed: after a lost answer, that
-        // refusal means the first resume went through.
-        let (opts, key) = (self.opts, self.key.clone());
-        self.step("resume", async {
-            resend(
-                opts,
-                &key,
-                || c.resume_changefeed(&ns, &id, 0),
-                |e| {
-                    e.code() == Some(codes::UPDATE_REFUSED)
-                        && e.brief().contains("current state is normal")
-                },
-            )
-            .await
-            .map_err(|e| failure("resume", &e))
-        })
-        .await?;
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let budget = if self.paused_by_us {
+            Budget::new(self.opts.wait_timeout, self.client.budget().min_delay)
+        } else {
+            self.client.budget()
+        };
+        // ticdc master refuses a resume of a running changefeed: it is running, which is what a
+        // resume is for (after a lost answer, the first resume went through; in compensation,
+        // the pause never landed).
+        let running = |e: &ClientError| {
+            e.code() == Some(codes::UPDATE_REFUSED) && e.brief().contains("current state is normal")
+        };
+        let sent = async {
+            match self
+                .resend(budget, "resume", || c.resume_changefeed(ns, id, 0), running)
+                .await
+            {
+                Err(e) if !running(&e) => Err(failure("resume", &e)),
+                _ => Ok(()),
+            }
+        };
+        let t0 = Instant::now();
+        let r = sent.await;
+        self.stepped("resume", t0, r)?;
+        self.paused_by_us = false;
         if self.opts.no_wait {
             return Ok(());
         }
@@ -333,23 +511,19 @@ impl Run<'_> {
                 (s == "normal" || s == "warning") && cp > since_checkpoint
             })
             .await;
-        let elapsed = t0.elapsed();
-        self.steps.push(StepReport {
-            step: "wait normal",
-            elapsed,
-            ok: r.is_ok(),
-        });
+        self.record("wait normal", t0, r.is_ok());
         (self.progress)(&format!(
             "{}: healthy {} ({})",
             self.key,
             if r.is_ok() { "ok" } else { "FAILED" },
-            fmt_elapsed(elapsed)
+            fmt_elapsed(t0.elapsed())
         ));
         r
     }
 
-    async fn create(&mut self, e: &Entry, start_ts: u64) -> Result<(), Failure> {
-        let exec = e
+    async fn create(&mut self, start_ts: u64) -> Result<(), Failure> {
+        let exec = self
+            .entry
             .exec
             .as_ref()
             .ok_or_else(|| internal("create without execution data"))?;
@@ -365,63 +539,112 @@ impl Run<'_> {
             replica_config: exec.config.clone(),
             ..Default::default()
         };
-        let (c, ns, opts) = (self.client, self.key.namespace.clone(), self.opts);
-        self.step("create", async {
-            match c.create_changefeed(&ns, &body).await {
+        let sent = async {
+            match self
+                .client
+                .create_changefeed(&self.key.namespace, &body)
+                .await
+            {
                 Ok(_) => Ok(()),
                 // The answer was lost (connection dropped, 5xx): the create may have happened.
                 // Never re-send the POST; look for the changefeed instead, for up to a few owner
                 // ticks (classic servers show a new changefeed only on the next tick).
-                Err(err) if err.is_transient() => {
-                    let deadline = Instant::now() + opts.wait_timeout.min(Duration::from_secs(3));
-                    let mut delay = opts.poll_min.max(Duration::from_millis(20));
-                    loop {
-                        match c.get_changefeed(&ns, &body.changefeed_id).await {
-                            Ok(_) => break Ok(()),
-                            Err(_) if Instant::now() + delay < deadline => {
-                                tokio::time::sleep(delay).await;
-                                delay = (delay * 2).min(opts.poll_max);
-                            }
-                            Err(_) => break Err(failure("create", &err)),
-                        }
-                    }
-                }
+                Err(err) if err.is_transient() => self.find_created(&err).await,
                 Err(err) => Err(failure("create", &err)),
             }
-        })
-        .await?;
+        };
+        let t0 = Instant::now();
+        let r = sent.await;
+        self.stepped("create", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_state("visible", |_, _| true).await;
-        self.steps.push(StepReport {
-            step: "wait visible",
-            elapsed: t0.elapsed(),
-            ok: r.is_ok(),
-        });
+        self.record("wait visible", t0, r.is_ok());
         r
+    }
+
+    /// After a create whose answer was lost: whether the changefeed exists now.
+    async fn find_created(&self, err: &ClientError) -> Result<(), Failure> {
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let window = self.opts.wait_timeout.min(Duration::from_secs(3));
+        self.poll("create", "the created changefeed", window, async || match c
+            .get_changefeed(ns, id)
+            .await
+        {
+            Ok(_) => Ok(Seen::Done(())),
+            Err(_) => Ok(Seen::Pending("not there".into())),
+        })
+        .await
+        .map_err(|_| failure("create", err))
     }
 
     async fn delete(&mut self) -> Result<(), Failure> {
-        let (c, ns, id) = (self.client, self.key.namespace.clone(), self.key.id.clone());
-        self.step("delete", async {
-            c.delete_changefeed(&ns, &id)
-                .await
-                .map_err(|e| failure("delete", &e))
-        })
-        .await?;
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        let t0 = Instant::now();
+        let r = c
+            .delete_changefeed(ns, id)
+            .await
+            .map_err(|e| failure("delete", &e));
+        self.stepped("delete", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_gone().await;
-        self.steps.push(StepReport {
-            step: "wait deleted",
-            elapsed: t0.elapsed(),
-            ok: r.is_ok(),
-        });
+        self.record("wait deleted", t0, r.is_ok());
         r
+    }
+
+    /// PUT the new config; a PUT refused as a no-op means it is already there.
+    async fn update(&mut self) -> Result<(), Failure> {
+        let exec = self
+            .entry
+            .exec
+            .as_ref()
+            .ok_or_else(|| internal("update without execution data"))?;
+        let body = ChangefeedConfig {
+            sink_uri: exec.new_sink_uri.clone().unwrap_or_default(),
+            target_ts: exec.new_target_ts,
+            replica_config: exec.config.clone(),
+            ..Default::default()
+        };
+        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
+        // tiflow refuses a PUT that changes nothing: the config is already there.
+        let noop = |err: &ClientError| {
+            err.code() == Some(codes::UPDATE_REFUSED)
+                && err.brief().contains(codes::NOOP_UPDATE_MESSAGE)
+        };
+        let budget = self.client.budget();
+        let put = || async { c.update_changefeed(ns, id, &body).await.map(|_| ()) };
+        let sent = async {
+            match self.resend(budget, "update", put, noop).await {
+                Ok(()) => Ok(()),
+                Err(err) if noop(&err) => Ok(()),
+                Err(err) => Err(failure("update", &err)),
+            }
+        };
+        let t0 = Instant::now();
+        let r = sent.await;
+        self.stepped("update", t0, r)
     }
 }
 
-/// A running changefeed was paused and the sequence failed: resume it with the config it has.
-async fn compensate(run: &mut Run<'_>, report: &mut EntryReport, key: &Key) {
-    match run.resume(0).await {
+/// A changefeed this run paused: resume it with the config it has, retried for
+/// `--wait-timeout`; until a third interrupt.
+async fn compensate(run: &mut Run<'_>, report: &mut EntryReport, failed: &Failure) {
+    if !run.paused_by_us {
+        return;
+    }
+    let key = run.key.clone();
+    let shutdown = run.opts.shutdown.clone();
+    let r = tokio::select! {
+        r = run.resume(0) => r,
+        _ = shutdown.immediate() => Err(Failure {
+            step: "resume".into(),
+            code: None,
+            message: "interrupted a third time".into(),
+        }),
+    };
+    match r {
+        Ok(()) if failed.step == "check" => {
+            report.compensation = Some("resumed it with the config the other writer left".into())
+        }
         Ok(()) => report.compensation = Some("resumed it with its old config".into()),
         Err(rf) => {
             report.left_paused = true;
@@ -450,9 +673,72 @@ pub fn fmt_elapsed(d: Duration) -> String {
     }
 }
 
+/// The steps of one entry, in order, each write preceded by a check for another writer.
+async fn sequence(run: &mut Run<'_>) -> Result<(), Failure> {
+    let e = run.entry;
+    let live_checkpoint = e.live.as_ref().map_or(0, |l| l.checkpoint_ts);
+    let desired = e.exec.as_ref().and_then(|x| x.desired.as_ref());
+    match e.action {
+        Action::Create { then_pause } => {
+            let start = desired.and_then(|d| d.start_ts).unwrap_or(0);
+            run.create(start).await?;
+            if then_pause {
+                run.pause().await?;
+                run.paused_by_us = false;
+            }
+        }
+        Action::Pause => {
+            run.check().await?;
+            run.pause().await?;
+            run.paused_by_us = false;
+        }
+        Action::Resume => {
+            run.check().await?;
+            run.resume(live_checkpoint).await?;
+        }
+        Action::Delete => {
+            run.check().await?;
+            return run.delete().await;
+        }
+        Action::Replace => {
+            let d = desired.ok_or_else(|| internal("replace without desired"))?;
+            let start = d.start_ts.filter(|s| *s != 0).unwrap_or(live_checkpoint);
+            run.check().await?;
+            run.delete().await?;
+            run.create(start).await?;
+            if d.state == crate::manifest::DesiredState::Paused {
+                run.pause().await?;
+                run.paused_by_us = false;
+            }
+        }
+        Action::Update {
+            pause_first,
+            resume_after,
+        } => {
+            run.check().await?;
+            if pause_first {
+                // The wait for `stopped` compares each read with the one before the pause.
+                run.pause().await?;
+            }
+            run.update().await?;
+            if resume_after {
+                run.resume(live_checkpoint).await?;
+            } else {
+                // Classic servers show a PUT only after the next owner tick; wait for it so
+                // that a plan right after this apply sees the new config.
+                let old = e.exec.as_ref().and_then(|x| x.live_config.as_ref());
+                run.wait_config_visible(old).await;
+            }
+        }
+        Action::Blocked => return Err(internal("blocked entries are not executed")),
+    }
+    Ok(())
+}
+
 async fn run_entry(
     client: &Client,
     e: &Entry,
+    profile: &ServerProfile,
     opts: &ApplyOptions,
     progress: Progress<'_>,
 ) -> EntryReport {
@@ -474,7 +760,7 @@ async fn run_entry(
         });
         return report;
     }
-    if opts.stop.load(Ordering::SeqCst) {
+    if opts.shutdown.is_graceful() {
         report.skipped = true;
         return report;
     }
@@ -482,100 +768,32 @@ async fn run_entry(
         client,
         opts,
         progress,
+        profile,
+        entry: e,
         key: e.key.clone(),
         steps: vec![],
+        paused_by_us: false,
+        seen: None,
     };
-    let live_checkpoint = e.live.as_ref().map_or(0, |l| l.checkpoint_ts);
-    let result: Result<(), Failure> = async {
-        match e.action {
-            Action::Create { then_pause } => {
-                let start = e.exec.as_ref().and_then(|x| x.desired.as_ref()).and_then(|d| d.start_ts).unwrap_or(0);
-                run.create(e, start).await?;
-                if then_pause {
-                    run.pause().await?;
-                }
-                Ok(())
-            }
-            Action::Pause => run.pause().await,
-            Action::Resume => run.resume(live_checkpoint).await,
-            Action::Delete => run.delete().await,
-            Action::Replace => {
-                let d = e.exec.as_ref().and_then(|x| x.desired.as_ref()).ok_or_else(|| internal("replace without desired"))?;
-                let start = d.start_ts.filter(|s| *s != 0).unwrap_or(live_checkpoint);
-                let then_pause = d.state == crate::manifest::DesiredState::Paused;
-                run.delete().await?;
-                run.create(e, start).await?;
-                if then_pause {
-                    run.pause().await?;
-                }
-                Ok(())
-            }
-            Action::Update { pause_first, resume_after } => {
-                let exec = e.exec.as_ref().ok_or_else(|| internal("update without execution data"))?;
-                if pause_first {
-                    if let Err(f) = run.pause().await {
-                        // The pause may have gone through even if the wait did not: undo it.
-                        if run.steps.iter().any(|s| s.step == "pause" && s.ok) {
-                            compensate(&mut run, &mut report, &e.key).await;
-                        }
-                        return Err(f);
-                    }
-                }
-                let body = ChangefeedConfig {
-                    sink_uri: exec.new_sink_uri.clone().unwrap_or_default(),
-                    target_ts: exec.new_target_ts,
-                    replica_config: exec.config.clone(),
-                    ..Default::default()
-                };
-                let (c, ns, id) = (client, e.key.namespace.clone(), e.key.id.clone());
-                // tiflow refuses a PUT that changes nothing: the config is already there.
-                let noop = |err: &ClientError| {
-                    err.code() == Some(codes::UPDATE_REFUSED)
-                        && err.brief().contains(codes::NOOP_UPDATE_MESSAGE)
-                };
-                let key = e.key.clone();
-                let put = run
-                    .step("update", async {
-                        match resend(opts, &key, || async { c.update_changefeed(&ns, &id, &body).await.map(|_| ()) }, noop).await {
-                            Ok(()) => Ok(()),
-                            Err(err) if noop(&err) => Ok(()),
-                            Err(err) => Err(failure("update", &err)),
-                        }
-                    })
-                    .await;
-                if let Err(f) = put {
-                    if pause_first {
-                        compensate(&mut run, &mut report, &e.key).await;
-                    }
-                    return Err(f);
-                }
-                if !resume_after {
-                    // Classic servers show a PUT only after the next owner tick; wait for it so
-                    // that a plan right after this apply sees the new config.
-                    run.wait_config_visible(exec.live_config.as_ref()).await;
-                }
-                if resume_after {
-                    if let Err(f) = run.resume(live_checkpoint).await {
-                        if run.steps.iter().any(|s| s.step == "resume" && !s.ok) {
-                            report.left_paused = true;
-                            report.compensation = Some(format!(
-                                "the new config is in place but the changefeed could NOT be resumed; it is LEFT PAUSED: \
-                                 resume it with `cdc cli changefeed resume -c {} -n {}` or re-run `cdcform apply`",
-                                e.key.id, e.key.namespace
-                            ));
-                        }
-                        return Err(f);
-                    }
-                }
-                Ok(())
-            }
-            Action::Blocked => unreachable!("handled above"),
-        }
+    let shutdown = opts.shutdown.clone();
+    let result = tokio::select! {
+        r = sequence(&mut run) => r,
+        _ = shutdown.forceful() => Err(Failure {
+            step: run_step_name(&e.action),
+            code: None,
+            message: "aborted by a second interrupt".into(),
+        }),
+    };
+    if let Err(f) = &result {
+        compensate(&mut run, &mut report, f).await;
     }
-    .await;
     report.steps = run.steps;
     report.failure = result.err();
     report
+}
+
+fn run_step_name(a: &Action) -> String {
+    format!("{} (interrupted)", a.verb())
 }
 
 /// Execute every entry of the plan. Blocked entries are reported as failures, not executed.
@@ -586,12 +804,76 @@ pub async fn apply(
     progress: Progress<'_>,
 ) -> ApplyReport {
     let mut entries: Vec<EntryReport> = stream::iter(plan.entries.iter())
-        .map(|e| run_entry(client, e, opts, progress))
+        .map(|e| run_entry(client, e, &plan.profile, opts, progress))
         .buffer_unordered(opts.parallelism.max(1))
         .collect()
         .await;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
+    verify_all(client, plan, &mut entries, opts, progress).await;
     ApplyReport { entries }
+}
+
+/// The last step of every changefeed that succeeded: it holds the desired config and state.
+/// Classic servers show a write on the next owner tick, so a write another apply sent just
+/// before this one's resume can still be invisible when the resume is: the checks start once
+/// the sequences are all done and about one more owner tick has passed (the longest wait for
+/// a state this run saw), so the cost is paid once per apply, not per changefeed. Skipped with
+/// `--no-wait` and after an interrupt.
+async fn verify_all(
+    client: &Client,
+    plan: &Plan,
+    entries: &mut [EntryReport],
+    opts: &ApplyOptions,
+    progress: Progress<'_>,
+) {
+    if opts.no_wait || opts.shutdown.is_graceful() {
+        return;
+    }
+    let by_key: std::collections::HashMap<&Key, &Entry> =
+        plan.entries.iter().map(|e| (&e.key, e)).collect();
+    let todo: Vec<(usize, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ok() && r.action != Action::Delete)
+        .filter_map(|(i, r)| by_key.get(&r.key).map(|e| (i, *e)))
+        .filter(|(_, e)| e.exec.as_ref().is_some_and(|x| x.desired.is_some()))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    let settle = entries
+        .iter()
+        .flat_map(|r| r.steps.iter())
+        .filter(|s| s.step.starts_with("wait "))
+        .map(|s| s.elapsed)
+        .max()
+        .unwrap_or_default()
+        .clamp(opts.poll_min, Duration::from_secs(1));
+    tokio::time::sleep(settle).await;
+    let window = (settle * 3).clamp(opts.poll_max, opts.wait_timeout);
+    let results: Vec<(usize, Vec<StepReport>, Result<(), Failure>)> =
+        stream::iter(todo.into_iter().map(|(i, e)| async move {
+            let mut run = Run {
+                client,
+                opts,
+                progress,
+                profile: &plan.profile,
+                entry: e,
+                key: e.key.clone(),
+                steps: vec![],
+                paused_by_us: false,
+                seen: None,
+            };
+            let r = run.verify(window).await;
+            (i, run.steps, r)
+        }))
+        .buffer_unordered(opts.parallelism.max(1))
+        .collect()
+        .await;
+    for (i, steps, r) in results {
+        entries[i].steps.extend(steps);
+        entries[i].failure = r.err();
+    }
 }
 
 /// The end-of-apply summary: what succeeded, what failed (step, error code, message).

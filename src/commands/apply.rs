@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::apply::{apply, summary_text, ApplyOptions, ApplyReport};
@@ -35,33 +34,18 @@ fn confirm(out: &Output) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// Resolves on the next Ctrl-C or SIGTERM.
-async fn interrupted(term: &mut Option<tokio::signal::unix::Signal>) {
-    match term {
-        Some(t) => {
-            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = t.recv() => {} }
-        }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-/// First Ctrl-C (or SIGTERM): stop starting new changefeeds; a second one aborts.
+/// Interrupts: the first stops starting new changefeeds, the second aborts the sequences in
+/// flight but still resumes what they paused, the third stops those resumes.
 fn install_interrupts(opts: &ApplyOptions) {
-    let stop = opts.stop.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        interrupted(&mut term).await;
-        stop.store(true, Ordering::SeqCst);
-        eprintln!(
+    opts.shutdown.listen(|level| match level {
+        1 => eprintln!(
             "\nInterrupted: no new changefeed will start; the ones in progress finish their sequence. \
-             Press Ctrl-C again to abort now."
-        );
-        interrupted(&mut term).await;
-        eprintln!("Aborted. Re-run `cdcform apply` to converge.");
-        std::process::exit(exit::ERROR);
+             Press Ctrl-C again to abort them (what they paused is still resumed)."
+        ),
+        2 => eprintln!(
+            "\nAborting: resuming what this run paused; press Ctrl-C once more to stop even that."
+        ),
+        _ => eprintln!("\nStopping the resumes; the changefeeds left paused are listed below."),
     });
 }
 
@@ -102,6 +86,10 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         ..ApplyOptions::default()
     };
     let client = Client::new(settings.client.clone())?;
+    let progress = out.clone();
+    client.set_progress(std::sync::Arc::new(move |line: &str| {
+        progress.progress(line)
+    }));
 
     let plan = if let Some(file) = saved_plan_path(&a.paths) {
         load_saved(file, &settings, &client, wait_timeout, out).await?

@@ -13,6 +13,10 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
     let settings = Settings::resolve(g, &process_env)?;
     let set = load_manifests(&settings, &a.paths)?;
     let client = Client::new(settings.client.clone())?;
+    let progress = out.clone();
+    client.set_progress(std::sync::Arc::new(move |line: &str| {
+        progress.progress(line)
+    }));
     let opts = a.opts.to_options();
     let (plan, snap) = compute(
         &settings,
@@ -47,6 +51,15 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         }
         format => out.render_plan(&plan, format),
     });
+    let unknown = plan.unknown();
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(|k| k.to_string()).collect();
+        out.warn(&format!(
+            "the live state of {} changefeed(s) is unknown ({}): the plan is incomplete",
+            names.len(),
+            names.join(", ")
+        ));
+    }
     // A blocked entry fails the plan as it will fail the apply: a pull request must not go
     // green when its merge cannot be applied.
     if plan.summary.blocked > 0 {

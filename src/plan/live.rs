@@ -2,10 +2,15 @@
 //! changefeed of the namespaces involved (list, then one GET each, `parallelism` at a time).
 //! On classic servers the GET is `meta_info`, which is GET plus the unmasked sink URI: one
 //! round trip per changefeed either way. The unmasked URI stays in memory.
+//!
+//! Every read is retried through outages for `--retry-for` (the client's budget). A changefeed
+//! whose read still fails is recorded as unreadable, not fatal: the plan shows it as unknown
+//! and apply leaves it alone. A namespace whose list cannot be read makes every changefeed of
+//! it unknown, so `--prune` never deletes on the strength of a list it did not get.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 
 use crate::plan::planner::LiveChangefeed;
 use crate::plan::saved::fingerprint;
@@ -20,9 +25,35 @@ pub struct Snapshot {
     pub now_tso: u64,
     /// The changefeeds read in full (GET or meta_info).
     pub changefeeds: BTreeMap<Key, LiveChangefeed>,
+    /// Changefeeds listed but not read (the error, after the retry budget).
+    pub unreadable: BTreeMap<Key, String>,
+    /// Namespaces whose list could not be read (the error): nothing in them is known.
+    pub unlisted: BTreeMap<String, String>,
     /// The changefeeds known from the list alone: outside the read's scope, their configs were
     /// never fetched (a shared cluster holds many that are not this repository's).
     pub listed_only: Vec<Key>,
+}
+
+impl Snapshot {
+    /// Whether the changefeed named `namespace/id` (a saved plan's key) is unknown.
+    pub fn unknown_by_name(&self, name: &str) -> bool {
+        let Some((ns, id)) = name.split_once('/') else {
+            return false;
+        };
+        let key = Key {
+            namespace: ns.to_string(),
+            id: id.to_string(),
+        };
+        self.unknown(&key).is_some()
+    }
+
+    /// Why `key`'s live state is unknown, if it is.
+    pub fn unknown(&self, key: &Key) -> Option<&str> {
+        self.unreadable
+            .get(key)
+            .or_else(|| self.unlisted.get(&key.namespace))
+            .map(String::as_str)
+    }
 }
 
 /// Which listed changefeeds to read in full; `None` reads every one.
@@ -39,21 +70,95 @@ fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     }
 }
 
-async fn list_all(
-    client: &Client,
-    namespaces: &BTreeSet<String>,
-) -> Result<Vec<(String, ChangefeedCommonInfo)>, Error> {
+type Listed = (
+    Vec<(String, ChangefeedCommonInfo)>,
+    BTreeMap<String, String>,
+);
+
+/// List every namespace; a namespace whose list fails (after the retry budget) is returned
+/// apart with its error, unless the failure is definitive for the whole server.
+async fn list_all(client: &Client, namespaces: &BTreeSet<String>) -> Result<Listed, Error> {
     let mut out = Vec::new();
+    let mut failed = BTreeMap::new();
     for ns in namespaces {
-        let items = client
-            .list_changefeeds(ns, Some("all"))
-            .await
-            .map_err(|e| {
-                server_error(client, &format!("listing changefeeds of namespace {ns}"), e)
-            })?;
-        out.extend(items.into_iter().map(|i| (ns.clone(), i)));
+        match client.list_changefeeds(ns, Some("all")).await {
+            Ok(items) => out.extend(items.into_iter().map(|i| (ns.clone(), i))),
+            Err(e) if e.is_transient() => {
+                failed.insert(ns.clone(), e.brief());
+            }
+            Err(e) => {
+                return Err(server_error(
+                    client,
+                    &format!("listing changefeeds of namespace {ns}"),
+                    e,
+                ))
+            }
+        }
     }
-    Ok(out)
+    Ok((out, failed))
+}
+
+/// Read one changefeed as a plan does (`meta_info` on classic servers, with the URI masked for
+/// comparison and the raw one kept), fingerprinted. `None` when it does not exist.
+pub async fn read_one(
+    client: &Client,
+    profile: &ServerProfile,
+    key: &Key,
+) -> Result<Option<LiveChangefeed>, ClientError> {
+    let res = if profile.has_meta_info() {
+        client.meta_info(&key.namespace, &key.id).await
+    } else {
+        client.get_changefeed(&key.namespace, &key.id).await
+    };
+    let mut info = match res {
+        Ok(info) => info,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let raw = if profile.has_meta_info() {
+        let raw = std::mem::take(&mut info.sink_uri);
+        info.sink_uri = mask_sink_uri(&raw).unwrap_or_else(|_| "<invalid uri>".into());
+        Some(raw)
+    } else {
+        None
+    };
+    let mut l = LiveChangefeed {
+        info,
+        raw_sink_uri: raw,
+        ..Default::default()
+    };
+    l.fingerprint = Some(fingerprint(Some(&l)));
+    Ok(Some(l))
+}
+
+type Fetched = Vec<(Key, Result<Option<LiveChangefeed>, ClientError>)>;
+
+/// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
+async fn read_all(
+    client: &Client,
+    profile: &ServerProfile,
+    now_tso: u64,
+    items: Vec<(String, ChangefeedCommonInfo)>,
+    parallelism: usize,
+    settle: Option<Settle<'_>>,
+) -> Fetched {
+    stream::iter(items.into_iter().map(|(ns, item)| async move {
+        let key = Key {
+            namespace: ns,
+            id: item.id,
+        };
+        let mut res = read_one(client, profile, &key).await;
+        if let Ok(Some(l)) = &mut res {
+            if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, l)) {
+                l.settled = Some(notes);
+                l.info.config = None;
+            }
+        }
+        (key, res)
+    }))
+    .buffer_unordered(parallelism.max(1))
+    .collect()
+    .await
 }
 
 /// Detect the server profile and read the live changefeeds.
@@ -80,14 +185,14 @@ pub async fn read_settling(
     wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
     // Status, TSO and the list in one round trip.
-    let (status, tso, mut listed) =
+    let (status, tso, listed) =
         tokio::join!(client.status(), client.tso(), list_all(client, namespaces));
     let status = status.map_err(|e| server_error(client, "reading /api/v2/status", e))?;
     let version = Version::parse(&status.version).unwrap_or(Version::new(8, 5, 0));
     let now_tso = tso
         .map(|t| t.compose())
         .map_err(|e| server_error(client, "reading the current TSO", e))?;
-    let mut items = listed?;
+    let (mut items, mut unlisted) = listed?;
     let arch = if items.iter().any(|(_, i)| i.keyspace.is_some()) {
         Arch::Newarch
     } else if items.is_empty() {
@@ -102,8 +207,7 @@ pub async fn read_settling(
     };
     if arch != client.arch() {
         client.set_arch(arch);
-        listed = list_all(client, namespaces).await;
-        items = listed?;
+        (items, unlisted) = list_all(client, namespaces).await?;
     }
     let profile = ServerProfile {
         arch,
@@ -126,58 +230,34 @@ pub async fn read_settling(
             keep
         })
         .collect();
-    let fetched: Vec<Option<(Key, LiveChangefeed)>> =
-        stream::iter(items.into_iter().map(|(ns, item)| {
-            let profile = &profile;
-            async move {
-                let key = Key {
-                    namespace: ns.clone(),
-                    id: item.id.clone(),
-                };
-                let res = if profile.has_meta_info() {
-                    client.meta_info(&ns, &item.id).await
-                } else {
-                    client.get_changefeed(&ns, &item.id).await
-                };
-                match res {
-                    Ok(mut info) => {
-                        let raw = if profile.has_meta_info() {
-                            let raw = std::mem::take(&mut info.sink_uri);
-                            info.sink_uri =
-                                mask_sink_uri(&raw).unwrap_or_else(|_| "<invalid uri>".into());
-                            Some(raw)
-                        } else {
-                            None
-                        };
-                        let mut l = LiveChangefeed {
-                            info,
-                            raw_sink_uri: raw,
-                            ..Default::default()
-                        };
-                        l.fingerprint = Some(fingerprint(Some(&l)));
-                        if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
-                            l.settled = Some(notes);
-                            l.info.config = None;
-                        }
-                        Ok(Some((key, l)))
-                    }
-                    // Removed between the list and the GET: it is gone.
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(server_error(
-                        client,
-                        &format!("reading changefeed {key}"),
-                        e,
-                    )),
-                }
+    let fetched = read_all(client, &profile, now_tso, items, parallelism, settle).await;
+    let mut changefeeds = BTreeMap::new();
+    let mut unreadable = BTreeMap::new();
+    for (key, res) in fetched {
+        match res {
+            Ok(Some(l)) => {
+                changefeeds.insert(key, l);
             }
-        }))
-        .buffer_unordered(parallelism.max(1))
-        .try_collect()
-        .await?;
+            // Removed between the list and the GET: it is gone.
+            Ok(None) => {}
+            Err(e) if e.is_transient() => {
+                unreadable.insert(key, e.brief());
+            }
+            Err(e) => {
+                return Err(server_error(
+                    client,
+                    &format!("reading changefeed {key}"),
+                    e,
+                ))
+            }
+        }
+    }
     Ok(Snapshot {
         profile,
         now_tso,
-        changefeeds: fetched.into_iter().flatten().collect(),
+        changefeeds,
+        unreadable,
+        unlisted,
         listed_only,
     })
 }

@@ -142,6 +142,9 @@ pub struct FieldChange {
 pub struct Blocked {
     pub reason: String,
     pub hint: String,
+    /// The live changefeed could not be read (after `--retry-for`): its state is unknown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
 }
 
 /// The live facts an entry was planned from.
@@ -180,6 +183,26 @@ pub struct Entry {
     pub live: Option<LiveSummary>,
     #[serde(skip)]
     pub exec: Option<Exec>,
+    /// Fingerprint of the live changefeed this entry was planned from (`saved::fingerprint`):
+    /// apply compares it with a fresh read before its first write, to notice another writer.
+    #[serde(skip)]
+    pub live_fingerprint: Option<String>,
+}
+
+impl Entry {
+    /// An entry with nothing but its key and action.
+    pub fn new(key: Key, action: Action) -> Entry {
+        Entry {
+            key,
+            action,
+            changes: vec![],
+            blocked: None,
+            notes: vec![],
+            live: None,
+            exec: None,
+            live_fingerprint: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +273,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Entries whose live state could not be read.
+    pub fn unknown(&self) -> Vec<&Key> {
+        self.entries
+            .iter()
+            .filter(|e| e.blocked.as_ref().is_some_and(|b| b.unknown))
+            .map(|e| &e.key)
+            .collect()
+    }
+
     /// The apply would be refused: writes to do, and credentials missing or refused.
     pub fn credentials_block_writes(&self) -> bool {
         self.summary.has_changes() && self.credentials.is_some_and(|c| c.is_bad())

@@ -11,7 +11,7 @@ use crate::manifest::{self, DesiredChangefeed};
 use crate::plan::live::{self, Snapshot};
 use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
-use crate::plan::{Key, Plan};
+use crate::plan::{Action, Blocked, Entry, Key, Plan};
 use crate::settings::Settings;
 use crate::ticdc::{Client, ServerProfile};
 use crate::Error;
@@ -120,6 +120,7 @@ pub async fn compute(
         &snap.listed_only,
         &opts,
     );
+    mark_unknown(&mut plan, &snap, by_key.keys(), &opts);
     plan.credentials = Some(credentials);
     if settings.client.password.is_some() && settings.server.starts_with("http://") {
         plan.notes.push(
@@ -128,6 +129,51 @@ pub async fn compute(
         );
     }
     Ok((plan, snap))
+}
+
+/// Changefeeds the read could not get (after the retry budget) become blocked entries marked
+/// unknown, in place of whatever was planned from their absence: desired ones, and managed
+/// ones `--prune` would look at. A namespace whose list failed gets a note: nothing in it is
+/// deleted.
+pub fn mark_unknown<'a>(
+    plan: &mut Plan,
+    snap: &Snapshot,
+    desired: impl Iterator<Item = &'a Key>,
+    opts: &Options,
+) {
+    let mut keys: BTreeSet<Key> = desired
+        .filter(|k| snap.unknown(k).is_some())
+        .cloned()
+        .collect();
+    if opts.prune {
+        let managed = |k: &&Key| opts.manage.as_ref().is_some_and(|g| g.is_match(&k.id));
+        keys.extend(snap.unreadable.keys().filter(managed).cloned());
+    }
+    for (ns, why) in &snap.unlisted {
+        plan.notes.push(format!(
+            "the changefeeds of namespace {ns} could not be listed ({why}); nothing in it is planned or deleted"
+        ));
+    }
+    if keys.is_empty() {
+        return;
+    }
+    plan.entries.retain(|e| !keys.contains(&e.key));
+    plan.unchanged.retain(|k| !keys.contains(k));
+    for key in keys {
+        let why = snap.unknown(&key).unwrap_or_default();
+        plan.entries.push(Entry {
+            blocked: Some(Blocked {
+                reason: format!("its live state is unknown: reading it from TiCDC failed: {why}"),
+                hint: "re-run when TiCDC answers again (an owner election usually ends within a minute), \
+                       or give it longer with --retry-for"
+                    .into(),
+                unknown: true,
+            }),
+            ..Entry::new(key, Action::Blocked)
+        });
+    }
+    plan.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    plan.recount();
 }
 
 /// Load the manifests a command names, or the cluster's `paths` from cdcform.toml.
@@ -248,8 +294,7 @@ pub async fn recheck(
         namespace: d.namespace.clone(),
         id: d.id.clone(),
     });
-    let now = fingerprints(&snap.changefeeds, keys);
-    let moved = saved.moved(&now);
+    let moved = saved.moved(&fingerprints_now(saved, &snap, keys));
     if !moved.is_empty() {
         return Err(Error::msg(format!(
             "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
@@ -264,7 +309,7 @@ pub async fn recheck(
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
-    let plan = make_plan_scoped(
+    let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         &desired,
@@ -272,9 +317,12 @@ pub async fn recheck(
         &snap.listed_only,
         &opts,
     );
+    let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();
+    mark_unknown(&mut plan, &snap, desired_keys.iter(), &opts);
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
         p.entries
             .iter()
+            .filter(|e| snap.unknown(&e.key).is_none())
             .map(|e| (e.key.clone(), e.action.verb(), e.changes.len()))
             .collect()
     };
@@ -286,6 +334,22 @@ pub async fn recheck(
         )));
     }
     Ok(plan)
+}
+
+/// The fingerprints of what a saved plan read, as they are now. An unreadable changefeed is
+/// not "moved": it keeps its saved fingerprint, is planned as unknown and is left alone.
+fn fingerprints_now(
+    saved: &SavedPlan,
+    snap: &Snapshot,
+    keys: impl Iterator<Item = Key>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut now = fingerprints(&snap.changefeeds, keys);
+    for (key, fp) in &saved.fingerprints {
+        if snap.unknown_by_name(key) {
+            now.insert(key.clone(), fp.clone());
+        }
+    }
+    now
 }
 
 /// Whether a file is a saved plan: JSON with `"kind": "cdcform-plan"` (manifests are YAML).

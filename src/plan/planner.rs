@@ -7,6 +7,7 @@ use globset::GlobSet;
 use serde_json::Value;
 
 use super::diff::{creation_fields, diff_changefeed};
+use super::saved::fingerprint;
 use super::{
     Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan, FORMAT_VERSION,
 };
@@ -130,12 +131,17 @@ fn entry(key: Key, action: Action) -> Entry {
         notes: vec![],
         live: None,
         exec: None,
+        live_fingerprint: None,
     }
 }
 
 fn blocked(key: Key, reason: String, hint: String) -> Entry {
     Entry {
-        blocked: Some(Blocked { reason, hint }),
+        blocked: Some(Blocked {
+            reason,
+            hint,
+            unknown: false,
+        }),
         ..entry(key, Action::Blocked)
     }
 }
@@ -243,6 +249,9 @@ pub fn make_plan_scoped(
             "{} managed changefeed(s) are in no manifest and are kept; `--prune` deletes them",
             plan.unlisted.len()
         ));
+    }
+    for e in &mut plan.entries {
+        e.live_fingerprint = live.get(&e.key).map(|l| fingerprint(Some(l)));
     }
     plan.entries.sort_by(|a, b| a.key.cmp(&b.key));
     plan.recount();

@@ -791,10 +791,12 @@ mod tests {
                     blocked: blocked.then(|| crate::plan::Blocked {
                         reason: format!("start_ts is create-only (feed-{i:05})"),
                         hint: format!("run with `--replace feed-{i:05}`"),
+                        unknown: false,
                     }),
                     notes: vec![],
                     live: None,
                     exec: None,
+                    live_fingerprint: None,
                 }
             })
             .collect();

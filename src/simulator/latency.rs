@@ -109,23 +109,19 @@ pub async fn sleep_until(deadline: Instant) {
 mod tests {
     use super::*;
 
-    /// Never early, and on average close to the deadline (a loose bound: shared machines are
-    /// noisy; the bench measures the precision that matters).
+    /// Never early, whatever the order deadlines arrive in. How late it wakes is a matter of
+    /// machine load: `cargo bench -- latency` measures it (no timed assertion here).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn wakes_at_the_deadline_never_before() {
-        let mut lateness = Vec::new();
-        for i in 0..50u64 {
-            let at = Instant::now() + Duration::from_micros(2_000 + 37 * i);
-            sleep_until(at).await;
-            let now = Instant::now();
-            assert!(now >= at, "woke early");
-            lateness.push(now - at);
-        }
-        lateness.sort();
-        let median = lateness[lateness.len() / 2];
-        assert!(
-            median < Duration::from_millis(1),
-            "median lateness {median:?}"
-        );
+        let base = Instant::now() + Duration::from_millis(3);
+        let waits = (0..40u64).map(|i| {
+            // Deadlines registered out of order.
+            let at = base + Duration::from_micros((i * 7919) % 2000);
+            async move {
+                sleep_until(at).await;
+                assert!(Instant::now() >= at, "woke early");
+            }
+        });
+        futures::future::join_all(waits).await;
     }
 }

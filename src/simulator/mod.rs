@@ -132,6 +132,16 @@ pub struct RecordedRequest {
 
 const MAX_RECORDED: usize = 100_000;
 
+/// Which request starts an armed outage: `(method, path)`.
+pub type Matcher = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// An outage waiting for its first request.
+pub struct Armed {
+    pub matcher: Matcher,
+    pub duration: Duration,
+    pub kind: faults::OutageKind,
+}
+
 /// Shared between the handlers and the `Simulator` handle.
 pub(crate) struct Shared {
     pub cfg: SimConfig,
@@ -143,11 +153,19 @@ pub(crate) struct Shared {
     pub fault_rng: Mutex<fastrand::Rng>,
     pub healthy: AtomicBool,
     pub addr: SocketAddr,
+    /// Captures and owner, moved by outages and rolling upgrades.
+    pub cluster: Mutex<faults::Cluster>,
+    /// Outages armed by tests: each starts at the first request its matcher accepts.
+    pub armed: Mutex<Vec<Armed>>,
+    /// Targeted `http500` faults set by tests: matcher and how many requests are left to fail.
+    pub failing: Mutex<Vec<(Matcher, u64)>>,
+    /// `Some(until)`: refuse connections until then (the listener closes and reopens).
+    pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
 }
 
 pub struct Simulator {
     shared: Arc<Shared>,
-    handle: axum_server::Handle<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     https: bool,
 }
@@ -177,44 +195,30 @@ impl Simulator {
             }),
             healthy: AtomicBool::new(true),
             addr,
+            cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
+            refuse: tokio::sync::watch::channel(None).0,
+            armed: Mutex::new(vec![]),
+            failing: Mutex::new(vec![]),
             cfg: cfg.clone(),
         });
         let lim = cfg.limits.clone();
         let app = limits::layered(routes::router(shared.clone()), &lim);
-        let handle = axum_server::Handle::<SocketAddr>::new();
         let https = cfg.tls.is_some();
-        let task = match &cfg.tls {
-            None => {
-                let mut server = axum_server::from_tcp(listener)
-                    .map_err(|e| SimError::Bind(listen.into(), e))?
-                    .handle(handle.clone())
-                    .map(|a| limits::ConnCap::new(a, lim.max_connections))
-                    // After `map`, which resets the HTTP version choice (axum-server 0.8).
-                    .http1_only();
-                limits::configure(server.http_builder(), &lim);
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                })
-            }
-            Some(t) => {
-                let rc = tls::server_config(t)?;
-                let mut server = axum_server::tls_rustls::from_tcp_rustls(
-                    listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(rc)),
-                )
-                .map_err(|e| SimError::Bind(listen.into(), e))?
-                .handle(handle.clone())
-                .map(|a| limits::ConnCap::new(a, lim.max_connections))
-                .http1_only();
-                limits::configure(server.http_builder(), &lim);
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                })
-            }
+        let tls = match &cfg.tls {
+            None => None,
+            Some(t) => Some(axum_server::tls_rustls::RustlsConfig::from_config(
+                Arc::new(tls::server_config(t)?),
+            )),
         };
+        // Fail now, not in the background, when the listener cannot be served.
+        let first = serve_once(listener, tls.clone(), app.clone(), &lim)
+            .map_err(|e| SimError::Bind(listen.into(), e))?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let refuse = shared.refuse.subscribe();
+        let task = tokio::spawn(serve_loop(first, addr, tls, app, lim, refuse, stop_rx));
         Ok(Simulator {
             shared,
-            handle,
+            stop,
             task,
             https,
         })
@@ -276,9 +280,154 @@ impl Simulator {
         self.shared.state.lock().unwrap().stored(ns, id)
     }
     pub async fn shutdown(self) {
-        self.handle
-            .graceful_shutdown(Some(Duration::from_millis(500)));
+        let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+
+    /// The owner capture goes away now for `dur` (see `outage=` in [`faults`]): no owner is
+    /// elected meanwhile (`NoOwner`), or the address refuses connections (`Refused`).
+    pub fn start_outage(&self, dur: Duration, kind: faults::OutageKind) {
+        let now = std::time::Instant::now();
+        self.shared
+            .cluster
+            .lock()
+            .unwrap()
+            .start_outage(now, dur, kind);
+        if kind == faults::OutageKind::Refused {
+            let _ = self.shared.refuse.send(Some(now + dur));
+        }
+    }
+
+    /// Arm an outage of `dur` that starts at the first `/api/v2` request `matcher(method, path)`
+    /// accepts (that request already meets it): a test hook to hit one phase of an apply.
+    pub fn outage_when(
+        &self,
+        matcher: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+        dur: Duration,
+        kind: faults::OutageKind,
+    ) {
+        self.shared.armed.lock().unwrap().push(Armed {
+            matcher: Box::new(matcher),
+            duration: dur,
+            kind,
+        });
+    }
+
+    /// Answer the next `count` requests `matcher(method, path)` accepts with 500
+    /// `CDC:ErrInternalServerError` (the `http500` fault, aimed at one route): a test hook for a
+    /// read that keeps failing while the rest of the cluster answers.
+    pub fn fail_when(
+        &self,
+        matcher: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+        count: u64,
+    ) {
+        self.shared
+            .failing
+            .lock()
+            .unwrap()
+            .push((Box::new(matcher), count));
+    }
+
+    /// Start a rolling upgrade now (see `rolling-upgrade=` in [`faults`]).
+    pub fn start_rolling_upgrade(&self, r: faults::Rolling) {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().start_rolling(r, now);
+    }
+
+    /// Whether a rolling upgrade started by [`Self::start_rolling_upgrade`] or `--faults` has
+    /// restarted every capture and the last election is over.
+    pub fn rolling_upgrade_done(&self) -> bool {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().rolling_done(now)
+    }
+
+    /// The owner capture's id; `None` while no owner is elected.
+    pub fn owner(&self) -> Option<String> {
+        let now = std::time::Instant::now();
+        self.shared.cluster.lock().unwrap().owner(now)
+    }
+}
+
+type Served = (axum_server::Handle<SocketAddr>, tokio::task::JoinHandle<()>);
+
+/// Serve `listener` in the background until its handle is shut down.
+fn serve_once(
+    listener: std::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    app: axum::Router,
+    lim: &limits::ServerLimits,
+) -> std::io::Result<Served> {
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let task = match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener)?
+                .handle(handle.clone())
+                .map(|a| limits::ConnCap::new(a, lim.max_connections))
+                // After `map`, which resets the HTTP version choice (axum-server 0.8).
+                .http1_only();
+            limits::configure(server.http_builder(), lim);
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            })
+        }
+        Some(rc) => {
+            let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, rc)?
+                .handle(handle.clone())
+                .map(|a| limits::ConnCap::new(a, lim.max_connections))
+                .http1_only();
+            limits::configure(server.http_builder(), lim);
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            })
+        }
+    };
+    Ok((handle, task))
+}
+
+/// Serve until stopped. When an outage refuses connections, close the listener (connections
+/// in flight are cut) and bind the same address again when it ends.
+async fn serve_loop(
+    first: Served,
+    addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    app: axum::Router,
+    lim: limits::ServerLimits,
+    mut refuse: tokio::sync::watch::Receiver<Option<std::time::Instant>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut served = Some(first);
+    loop {
+        let (handle, task) = match served.take() {
+            Some(s) => s,
+            None => match std::net::TcpListener::bind(addr)
+                .and_then(|l| serve_once(l, tls.clone(), app.clone(), &lim))
+            {
+                Ok(s) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let stopped = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            _ = refuse.changed() => false,
+        };
+        if stopped {
+            handle.graceful_shutdown(Some(Duration::from_millis(500)));
+            let _ = task.await;
+            return;
+        }
+        let until = *refuse.borrow_and_update();
+        handle.shutdown();
+        let _ = task.await;
+        if let Some(until) = until {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::config::{self, status_for, ApiErr, SinkKind};
-use super::faults::Roll;
+use super::faults::{owner_forwarded, OutageKind, Roll};
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
@@ -361,6 +361,20 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
                 return error_response(&e, newarch);
             }
         }
+        start_armed(&sh, &parts.method, &path);
+        if targeted_failure(&sh, &parts.method, &path) {
+            return error_response(
+                &ApiErr::new(
+                    "CDC:ErrInternalServerError",
+                    "internal server error (injected fault)",
+                )
+                .with_status(500),
+                newarch,
+            );
+        }
+        if let Some(r) = outage(&sh, &path, newarch) {
+            return r;
+        }
         if let Some(f) = sh
             .cfg
             .faults
@@ -411,21 +425,97 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
                             .run(Request::from_parts(parts, Body::from(bytes)))
                             .await;
                     }
-                    // Headers go out, then the body fails: hyper aborts the connection.
-                    let stream = futures::stream::once(async {
-                        Err::<Bytes, _>(std::io::Error::other("injected connection drop"))
-                    });
-                    return Response::builder()
-                        .status(200)
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from_stream(stream))
-                        .unwrap();
+                    return cut_connection();
                 }
             }
         }
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// How a request fares during an outage or a rolling upgrade (see [`super::faults::Cluster`]).
+///
+/// While no owner is elected, a capture that is not the owner forwards owner routes after
+/// looking the owner up in etcd and finds none: tiflow v8.5.0 cdc/api/util.go `ForwardToOwner`
+/// → cdc/capture/capture.go `(*captureImpl).GetOwnerCaptureInfo` returns
+/// `cerror.ErrOwnerNotFound`, which cdc/api/middleware/middleware.go `ErrorHandleMiddleware`
+/// answers with 500 (it is not in `IsHTTPBadRequestError`'s list); pingcap/ticdc
+/// v8.5.7-release.1 api/middleware/middleware.go `ForwardToCoordinator` → server/server.go
+/// `GetCoordinatorInfo` does the same with its own `ErrOwnerNotFound`.
+fn outage(sh: &Shared, path: &str, newarch: bool) -> Option<Response> {
+    let spec = sh
+        .cfg
+        .faults
+        .as_ref()
+        .filter(|_| sh.faults_enabled.load(Ordering::Relaxed));
+    let now = Instant::now();
+    let mut cluster = sh.cluster.lock().unwrap();
+    let kind = cluster.on_request(spec, now)?;
+    sh.faults_injected.fetch_add(1, Ordering::Relaxed);
+    match kind {
+        OutageKind::NoOwner if owner_forwarded(path, !newarch) => Some(error_response(
+            &ApiErr::new("CDC:ErrOwnerNotFound", "owner not found").with_status(500),
+            newarch,
+        )),
+        OutageKind::NoOwner => None,
+        OutageKind::Refused => {
+            // Close the listener until the outage ends; this request's connection is cut.
+            let until = cluster.until();
+            if *sh.refuse.borrow() != until {
+                let _ = sh.refuse.send(until);
+            }
+            Some(cut_connection())
+        }
+    }
+}
+
+/// Whether a targeted failure (a test hook) takes this request; counts it down.
+fn targeted_failure(sh: &Shared, method: &Method, path: &str) -> bool {
+    let mut failing = sh.failing.lock().unwrap();
+    let hit = failing
+        .iter_mut()
+        .find(|(m, left)| *left > 0 && m(method.as_str(), path));
+    match hit {
+        Some((_, left)) => {
+            *left -= 1;
+            sh.faults_injected.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Start the first armed outage (a test hook) whose matcher accepts this request.
+fn start_armed(sh: &Shared, method: &Method, path: &str) {
+    let mut armed = sh.armed.lock().unwrap();
+    let Some(i) = armed
+        .iter()
+        .position(|a| (a.matcher)(method.as_str(), path))
+    else {
+        return;
+    };
+    let a = armed.remove(i);
+    let now = Instant::now();
+    sh.cluster
+        .lock()
+        .unwrap()
+        .start_outage(now, a.duration, a.kind);
+    if a.kind == OutageKind::Refused {
+        let _ = sh.refuse.send(Some(now + a.duration));
+    }
+}
+
+/// Headers go out, then the body fails: hyper aborts the connection.
+fn cut_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::other("injected connection drop"))
+    });
+    Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap()
 }
 
 // ---- cluster-level routes ----
@@ -445,13 +535,14 @@ async fn health(State(sh): S) -> Response {
 }
 
 async fn status(State(sh): S) -> Response {
+    let (id, is_owner) = sh.cluster.lock().unwrap().answering(Instant::now());
     ok_indented(&json!({
         "version": sh.cfg.profile.version().to_string(),
         "git_hash": "0000000000000000000000000000000000000000",
-        "id": CAPTURE_ID,
+        "id": id,
         "cluster_id": "default",
         "pid": std::process::id(),
-        "is_owner": true,
+        "is_owner": is_owner,
         "liveness": 0,
     }))
 }
@@ -474,9 +565,17 @@ async fn log(State(sh): S, body: Bytes) -> Response {
 }
 
 async fn captures(State(sh): S) -> Response {
-    ok_json(&json!({"total": 1, "items": [{
-        "id": CAPTURE_ID, "is_owner": true, "address": sh.addr.to_string(), "cluster_id": "default"
-    }]}))
+    let items: Vec<Value> = sh
+        .cluster
+        .lock()
+        .unwrap()
+        .captures(Instant::now())
+        .into_iter()
+        .map(|(id, is_owner)| {
+            json!({"id": id, "is_owner": is_owner, "address": sh.addr.to_string(), "cluster_id": "default"})
+        })
+        .collect();
+    ok_json(&json!({"total": items.len(), "items": items}))
 }
 
 async fn drain(State(sh): S, Path(cid): Path<String>) -> Response {

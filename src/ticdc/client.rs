@@ -1,14 +1,15 @@
 //! Async client for every TiCDC OpenAPI v2 operation a changefeed manager needs.
 //!
-//! Retries (with exponential backoff) only where repeating is harmless: GETs, DELETE (a missing
-//! changefeed is success), and the read-only POSTs (`/tso`, `/verify_table`); and only for
-//! transport failures and 502/503/504. A create, update, pause or resume is never re-sent blindly.
+//! Retries (the shared backoff and `--retry-for` budget of `crate::retry`) only where repeating
+//! is harmless: GETs, DELETE (a missing changefeed is success), and the read-only POSTs (`/tso`,
+//! `/verify_table`); and only for transport failures and 5xx. A create, update, pause or resume
+//! is never re-sent here: apply decides, knowing what a repeat means.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,8 +32,9 @@ pub struct ClientOptions {
     pub password: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    /// Attempts after the first for retryable calls.
-    pub retries: usize,
+    /// How long retryable calls are repeated (`--retry-for`); zero = one attempt.
+    pub retry_for: Duration,
+    /// First pause between attempts.
     pub retry_base: Duration,
 }
 
@@ -47,7 +49,7 @@ impl ClientOptions {
             password: None,
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
-            retries: 3,
+            retry_for: crate::retry::DEFAULT_RETRY_FOR,
             retry_base: Duration::from_millis(100),
         }
     }
@@ -94,11 +96,24 @@ pub struct Client {
     base: String,
     auth: Option<(String, Option<String>)>,
     arch: AtomicU8,
-    retries: usize,
-    retry_base: Duration,
+    budget: crate::retry::Budget,
+    /// Where "waiting for …" lines go (stderr in the CLI); unset = nowhere.
+    notify: OnceLock<Notify>,
+    /// When the last "waiting for …" line went out (one per few seconds, not one per request).
+    last_notice: Mutex<Option<Instant>>,
+    /// Since when every call has failed (cleared by any answer): the retry budget counts from
+    /// here, so a long outage fails the calls that follow at once instead of each waiting
+    /// `--retry-for` anew (10,000 reads would otherwise wait for hours).
+    failing_since: Mutex<Option<Instant>>,
     /// Timeout of one request, named in "no answer within …".
     timeout: Duration,
 }
+
+/// A sink for progress lines about waits.
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Minimum gap between two "retrying" progress lines.
+const NOTICE_EVERY: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -181,10 +196,65 @@ impl Client {
             base,
             auth: opts.user.map(|u| (u, opts.password)),
             arch: AtomicU8::new(0),
-            retries: opts.retries,
-            retry_base: opts.retry_base,
+            budget: crate::retry::Budget::new(opts.retry_for, opts.retry_base),
+            notify: OnceLock::new(),
+            last_notice: Mutex::new(None),
+            failing_since: Mutex::new(None),
             timeout: opts.timeout,
         })
+    }
+
+    /// Send "waiting for …" progress lines to `notify` (once; later calls are ignored).
+    pub fn set_progress(&self, notify: Notify) {
+        let _ = self.notify.set(notify);
+    }
+
+    /// Note whether the server answered: any answer ends a failing streak.
+    fn track<T>(&self, r: &Result<T, ClientError>) {
+        let mut since = self.failing_since.lock().unwrap();
+        match r {
+            Err(e) if e.is_retryable() => {
+                since.get_or_insert_with(Instant::now);
+            }
+            _ => *since = None,
+        }
+    }
+
+    /// The budget of a call starting now: `--retry-for`, counted from the start of the current
+    /// failing streak if there is one.
+    fn outage_budget(&self) -> crate::retry::Budget {
+        let now = Instant::now();
+        let since = self.failing_since.lock().unwrap().unwrap_or(now).min(now);
+        let left = (since + self.budget.retry_for).saturating_duration_since(now);
+        crate::retry::Budget::new(left, self.budget.min_delay)
+    }
+
+    /// The retry budget of this client (`--retry-for`).
+    pub fn budget(&self) -> crate::retry::Budget {
+        self.budget
+    }
+
+    /// Say what a retry waits for, at most once every few seconds.
+    pub fn notice(&self, what: &str, e: &ClientError, left: Duration) {
+        let Some(notify) = self.notify.get() else {
+            return;
+        };
+        {
+            let mut last = self.last_notice.lock().unwrap();
+            if last.is_some_and(|t| t.elapsed() < NOTICE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let left = if left < Duration::from_secs(10) {
+            format!("{:.1}s", left.as_secs_f64())
+        } else {
+            format!("{}s", left.as_secs_f64().round() as u64)
+        };
+        notify(&format!(
+            "{}, retrying for up to {left} ({what})",
+            e.waiting_for()
+        ));
     }
 
     pub fn base_url(&self) -> &str {
@@ -226,7 +296,7 @@ impl Client {
         method: &Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<(StatusCode, bytes_body::Body), ClientError> {
+    ) -> Result<(StatusCode, bytes_body::Body, Option<Duration>), ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self
             .http
@@ -244,6 +314,12 @@ impl Client {
             .await
             .map_err(|e| transport(&self.base, self.timeout, e))?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut resp = resp;
         let mut bytes = Vec::new();
         while let Some(chunk) = resp
@@ -265,7 +341,7 @@ impl Client {
             bytes.extend_from_slice(&chunk);
         }
         tracing::debug!(target: "cdcform::http", "{method} {path} -> {}", status.as_u16());
-        Ok((status, bytes_body::Body(bytes)))
+        Ok((status, bytes_body::Body(bytes), retry_after))
     }
 
     async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
@@ -276,24 +352,39 @@ impl Client {
         idem: Idempotent,
     ) -> Result<T, ClientError> {
         let attempt = || async {
-            let (s, b) = self.send_once(&method, path, body).await?;
-            if s.is_server_error() {
+            let r = self.send_once(&method, path, body).await;
+            let r = match r {
                 // Server not ready, owner changing, internal error: an answer, but for an
                 // idempotent call one worth waiting out.
-                return Err(api_error(&method, path, s, &b.0));
-            }
-            Ok((s, b))
+                Ok((s, b, after)) if s.is_server_error() => {
+                    Err(api_error(&method, path, s, &b.0).with_retry_after(after))
+                }
+                other => other.map(|(s, b, _)| (s, b)),
+            };
+            self.track(&r);
+            r
         };
-        let (status, body) = if idem == Idempotent::Yes && self.retries > 0 {
-            attempt
-                .retry(
-                    ExponentialBuilder::default()
-                        .with_min_delay(self.retry_base)
-                        .with_max_times(self.retries)
-                        .with_jitter(),
-                )
-                .when(|e: &ClientError| e.is_retryable())
-                .await?
+        let (status, body) = if idem == Idempotent::Yes {
+            let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+            crate::retry::retry(
+                self.outage_budget(),
+                attempt,
+                |e: &ClientError| {
+                    if e.is_retryable() {
+                        crate::retry::Verdict::Again {
+                            after: e.retry_after(),
+                        }
+                    } else {
+                        crate::retry::Verdict::Stop
+                    }
+                },
+                |e, left| self.notice(&what, e, left),
+            )
+            .await
+            .map_err(|x| match x.attempts_note() {
+                Some(note) => x.error.with_note(&note),
+                None => x.error,
+            })?
         } else {
             attempt().await?
         };
@@ -637,7 +728,7 @@ impl Client {
                     )
                     .await?
                 {
-                    (s, _) if s == StatusCode::NOT_FOUND => Arch::Newarch,
+                    (s, _, _) if s == StatusCode::NOT_FOUND => Arch::Newarch,
                     _ => Arch::Classic,
                 }
             }
@@ -761,6 +852,30 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
         status: status.as_u16(),
         code,
         message,
+        retry_after: None,
+    }
+}
+
+impl ClientError {
+    fn with_retry_after(self, after: Option<Duration>) -> ClientError {
+        match self {
+            ClientError::Api {
+                method,
+                path,
+                status,
+                code,
+                message,
+                ..
+            } => ClientError::Api {
+                method,
+                path,
+                status,
+                code,
+                message,
+                retry_after: after,
+            },
+            other => other,
+        }
     }
 }
 

@@ -12,6 +12,8 @@ pub enum ClientError {
         status: u16,
         code: String,
         message: String,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<std::time::Duration>,
     },
     /// The request never got an answer (connection refused, reset, timeout, TLS failure).
     #[error("cannot reach TiCDC at {url}: {reason}")]
@@ -59,11 +61,88 @@ impl ClientError {
     /// owner changing, an internal error), except the health check's definitive "unhealthy".
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Transport { .. } => true,
+            // A capture restarting refuses or resets connections: wait. A certificate that does
+            // not verify will not verify next time either.
+            ClientError::Transport { reason, .. } => {
+                let r = reason.to_ascii_lowercase();
+                !(r.contains("certificate")
+                    || r.contains("tls handshake")
+                    || r.contains("invalidcertificate"))
+            }
             ClientError::Api { status, code, .. } => {
                 *status >= 500 && code != codes::CLUSTER_UNHEALTHY
             }
             _ => false,
+        }
+    }
+    /// The same error, noting that it is the last of several attempts ("after N attempts in
+    /// Xs"), so a report tells a refusal from an outage that outlasted `--retry-for`.
+    pub fn with_note(self, note: &str) -> ClientError {
+        match self {
+            ClientError::Api {
+                method,
+                path,
+                status,
+                code,
+                message,
+                retry_after,
+            } => ClientError::Api {
+                method,
+                path,
+                status,
+                code,
+                message: format!("{message} ({note})"),
+                retry_after,
+            },
+            ClientError::Transport { url, reason } => ClientError::Transport {
+                url,
+                reason: format!("{reason} ({note})"),
+            },
+            ClientError::Decode {
+                method,
+                path,
+                status,
+                reason,
+            } => ClientError::Decode {
+                method,
+                path,
+                status,
+                reason: format!("{reason} ({note})"),
+            },
+            other => other,
+        }
+    }
+    /// What a wait for this error is about, for progress lines: an owner election (no owner,
+    /// or a capture not ready yet after a restart), an unreachable server, or another 5xx.
+    pub fn waiting_for(&self) -> String {
+        match self {
+            ClientError::Transport { url, .. } => format!("TiCDC at {url} unreachable"),
+            ClientError::Api { code, message, .. }
+                if code == codes::OWNER_NOT_FOUND
+                    || code == codes::NOT_OWNER
+                    || code == codes::SERVER_NOT_READY
+                    || message.contains("no leader") =>
+            {
+                format!(
+                    "owner election in progress ({})",
+                    if code.is_empty() { "no leader" } else { code }
+                )
+            }
+            ClientError::Api { status, code, .. } => format!(
+                "TiCDC answered HTTP {status}{}",
+                if code.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {code}")
+                }
+            ),
+            other => other.brief(),
+        }
+    }
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ClientError::Api { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
     /// The next step to try, when the error says what it is.
@@ -181,6 +260,9 @@ pub mod codes {
     pub const KAFKA_NEW_PRODUCER: &str = "CDC:ErrKafkaNewProducer";
     pub const INVALID_REPLICA_CONFIG: &str = "CDC:ErrInvalidReplicaConfig";
     pub const SERVER_NOT_READY: &str = "CDC:ErrServerIsNotReady";
+    /// No owner elected (tiflow cdc/capture/capture.go `GetOwnerCaptureInfo`).
+    pub const OWNER_NOT_FOUND: &str = "CDC:ErrOwnerNotFound";
+    pub const NOT_OWNER: &str = "CDC:ErrNotOwner";
     pub const CREDENTIAL_NOT_FOUND: &str = "CDC:ErrCredentialNotFound";
     pub const UNAUTHORIZED: &str = "CDC:ErrUnauthorized";
     pub const CLUSTER_UNHEALTHY: &str = "CDC:ErrClusterIsUnhealthy";
@@ -202,6 +284,7 @@ mod tests {
             status: 400,
             code: code.into(),
             message: message.into(),
+            retry_after: None,
         }
     }
 

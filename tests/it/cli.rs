@@ -175,11 +175,22 @@ fn unreachable_server_fails_fast_naming_the_url() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
+    // Refused connections are waited out for --retry-for (a capture may be restarting), saying so.
     cdcform()
-        .args(["plan", m.to_str().unwrap(), "--server", &url])
+        .args([
+            "plan",
+            m.to_str().unwrap(),
+            "--server",
+            &url,
+            "--retry-for",
+            "1s",
+        ])
         .timeout(Duration::from_secs(30))
         .assert()
         .code(1)
+        .stderr(predicate::str::contains(format!(
+            "TiCDC at {url} unreachable, retrying for up to"
+        )))
         .stderr(predicate::str::contains(url));
 }
 

@@ -641,7 +641,7 @@ async fn tls_with_client_certificate() {
     assert!(sim.url().starts_with("https://"));
     let mut o = options_for(&sim);
     o.ca = Some(ca_pem.clone());
-    o.retries = 0;
+    o.retry_for = Duration::ZERO;
     let e = Client::new(o.clone()).unwrap().status().await.unwrap_err();
     assert!(matches!(e, ClientError::Transport { .. }), "{e}");
     o.cert = Some(w("cli.pem", cli.pem()));
@@ -693,7 +693,7 @@ async fn faults_are_injected_and_counted() {
     })
     .await;
     let mut o = options_for(&sim);
-    o.retries = 0;
+    o.retry_for = Duration::ZERO;
     let e = Client::new(o).unwrap().status().await.unwrap_err();
     assert!(matches!(e, ClientError::Transport { .. }), "{e}");
     sim.shutdown().await;

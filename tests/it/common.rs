@@ -16,7 +16,7 @@ pub async fn start_sim(cfg: SimConfig) -> Simulator {
 /// Options for a client of `sim` (small retry budget, short timeouts).
 pub fn options_for(sim: &Simulator) -> ClientOptions {
     let mut o = ClientOptions::new(sim.url());
-    o.retries = 2;
+    o.retry_for = Duration::from_millis(300);
     o.retry_base = Duration::from_millis(10);
     o.timeout = Duration::from_secs(10);
     o

@@ -223,7 +223,9 @@ async fn a_cluster_that_is_down_fails_its_own_section_only() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let sims = three(d, true).await;
-    let (code, out, _) = run(d, &["plan", "--all-clusters"], &[]);
+    // A cluster that is down is waited for `--retry-for` (it may be restarting): keep it short.
+    let quick = [("CDCFORM_RETRY_FOR", "1s")];
+    let (code, out, _) = run(d, &["plan", "--all-clusters"], &quick);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("══ cluster c"), "{out}");
     assert!(out.contains("cannot reach TiCDC"), "{out}");
@@ -232,12 +234,12 @@ async fn a_cluster_that_is_down_fails_its_own_section_only() {
     let (code, _, err) = run(
         d,
         &["apply", "--all-clusters", "--auto-approve", "--fail-fast"],
-        &[],
+        &quick,
     );
     assert_eq!(code, Some(1), "{err}");
     assert!(mutations(&sims[0]).is_empty() && mutations(&sims[1]).is_empty());
     // Without it, the reachable clusters are applied and the run exits 1.
-    let (code, out, err) = run(d, &["apply", "--all-clusters", "--auto-approve"], &[]);
+    let (code, out, err) = run(d, &["apply", "--all-clusters", "--auto-approve"], &quick);
     assert_eq!(code, Some(1), "{out}{err}");
     assert_eq!(
         out.matches("Apply complete: 2 succeeded").count(),
@@ -245,12 +247,12 @@ async fn a_cluster_that_is_down_fails_its_own_section_only() {
         "{out}"
     );
     // A saved plan is not written when a cluster could not be planned.
-    let (code, _, err) = run(d, &["plan", "--all-clusters", "--out", "x.plan"], &[]);
+    let (code, _, err) = run(d, &["plan", "--all-clusters", "--out", "x.plan"], &quick);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("cluster `c` could not be planned"), "{err}");
     assert!(!d.join("x.plan").exists());
     // status over every cluster: each in its section, the one down named.
-    let (code, out, err) = run(d, &["status", "--all-clusters"], &[]);
+    let (code, out, err) = run(d, &["status", "--all-clusters"], &quick);
     assert_eq!(code, Some(1));
     assert!(
         out.contains("══ cluster a") && out.contains("══ cluster b"),

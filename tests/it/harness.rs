@@ -79,6 +79,7 @@ pub async fn sim(cfg: SimConfig) -> Simulator {
 pub fn settings(sim: &Simulator) -> Settings {
     let mut s = Settings::for_server(&sim.url());
     s.client.retry_base = Duration::from_millis(10);
+    s.client.retry_for = Duration::from_secs(5);
     s
 }
 

@@ -46,7 +46,7 @@ fn http(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
 pub fn client(url: &str) -> Client {
     let mut o = ClientOptions::new(url);
     o.timeout = Duration::from_millis(500);
-    o.retries = 1;
+    o.retry_for = Duration::from_millis(600);
     o.retry_base = Duration::from_millis(10);
     Client::new(o).unwrap()
 }
@@ -119,7 +119,7 @@ async fn huge_body_is_refused() {
     // is what this test meets.
     let mut o = ClientOptions::new(url.as_str());
     o.timeout = Duration::from_secs(30);
-    o.retries = 0;
+    o.retry_for = Duration::ZERO;
     let e = Client::new(o)
         .unwrap()
         .list_changefeeds("default", None)

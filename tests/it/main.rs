@@ -17,6 +17,7 @@ mod hostile;
 mod keyspaces;
 mod manifest;
 mod ops;
+mod outage;
 mod plan;
 mod props;
 mod refusals;
