@@ -388,6 +388,10 @@ pub struct SimulateArgs {
     /// Accept MySQL/Kafka sinks whose host:port does not accept a TCP connection
     #[arg(long)]
     pub no_sink_check: bool,
+    /// Upstream tables (YAML: `databases: {shop: {orders: {primary_key: [id]}}}`) that
+    /// verify_table, eligibility checks and table ids use [default: a built-in catalog]
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! `cdcform simulate`: serve the in-memory TiCDC OpenAPI v2 simulator until SIGINT/SIGTERM.
 use crate::cli::{SimProfileArg, SimulateArgs};
 use crate::output::Output;
+use crate::simulator::catalog::Catalog;
 use crate::simulator::{FaultSpec, SimConfig, SimProfile, SimTls, Simulator};
 use crate::ticdc::Version;
 use crate::Error;
@@ -49,6 +50,10 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
         tls,
         basic_auth,
         sink_check: !a.no_sink_check,
+        catalog: Some(std::sync::Arc::new(match &a.catalog {
+            Some(path) => Catalog::load(path).map_err(Error::msg)?,
+            None => Catalog::builtin(),
+        })),
     })
 }
 

@@ -6,8 +6,10 @@
 //! a `BTreeMap`; checkpoints of running changefeeds are computed lazily on read, so 10,000
 //! changefeeds cost nothing while idle.
 
+pub mod catalog;
 pub mod config;
 pub mod faults;
+pub mod filter;
 mod routes;
 pub mod state;
 pub mod time;
@@ -73,6 +75,9 @@ pub struct SimConfig {
     pub basic_auth: Option<(String, String)>,
     /// MySQL/Kafka sink host:port must accept a TCP connection.
     pub sink_check: bool,
+    /// The upstream's tables (`verify_table`, eligibility, table ids); `None` = one table
+    /// `test.t1` with a primary key.
+    pub catalog: Option<Arc<catalog::Catalog>>,
 }
 
 impl Default for SimConfig {
@@ -88,6 +93,7 @@ impl Default for SimConfig {
             tls: None,
             basic_auth: None,
             sink_check: true,
+            catalog: None,
         }
     }
 }
@@ -114,6 +120,8 @@ const MAX_RECORDED: usize = 100_000;
 /// Shared between the handlers and the `Simulator` handle.
 pub(crate) struct Shared {
     pub cfg: SimConfig,
+    /// `cfg.catalog` or the minimal one.
+    pub catalog: Arc<catalog::Catalog>,
     pub state: Mutex<state::State>,
     pub requests: Mutex<std::collections::VecDeque<RecordedRequest>>,
     pub faults_injected: AtomicU64,
@@ -156,6 +164,10 @@ impl Simulator {
             }),
             healthy: AtomicBool::new(true),
             addr,
+            catalog: cfg
+                .catalog
+                .clone()
+                .unwrap_or_else(|| Arc::new(catalog::Catalog::minimal())),
             cfg: cfg.clone(),
         });
         let app = routes::router(shared.clone());
