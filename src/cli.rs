@@ -237,6 +237,10 @@ pub struct PlanOptionArgs {
     /// GC TTL of the upstream: a pause that could outlast it is refused [default: 24h]
     #[arg(long, value_parser = parse_duration)]
     pub gc_ttl: Option<std::time::Duration>,
+    /// Do not ask the server (verify_table) which tables creates and filter changes start or
+    /// stop replicating
+    #[arg(long)]
+    pub no_table_impact: bool,
 }
 
 impl PlanOptionArgs {
@@ -246,6 +250,7 @@ impl PlanOptionArgs {
             prune: self.prune,
             replace: self.replace.clone(),
             gc_ttl: self.gc_ttl,
+            no_table_impact: self.no_table_impact,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct PlanOptions {
     pub replace: Vec<String>,
     /// GC TTL of the upstream; `None` means the cluster's setting.
     pub gc_ttl: Option<Duration>,
+    /// Skip the table impact (`verify_table` calls for creates and filter changes).
+    pub no_table_impact: bool,
 }
 
 /// Namespaces a plan reads: the default one and every one a manifest names.
@@ -120,6 +122,9 @@ pub async fn compute(
         &opts,
     );
     plan.credentials = Some(credentials);
+    if !o.no_table_impact {
+        crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
+    }
     if settings.client.password.is_some() && settings.server.starts_with("http://") {
         plan.notes.push(
             "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
@@ -224,9 +229,10 @@ pub async fn recheck_saved(
         prune: saved.options.prune,
         replace: saved.options.replace.clone(),
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
+        no_table_impact: false,
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
-    let plan = make_plan_scoped(
+    let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         &desired,
@@ -234,6 +240,8 @@ pub async fn recheck_saved(
         &snap.listed_only,
         &opts,
     );
+    // A create the server would refuse for its tables was planned as blocked: plan it so again.
+    crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
         p.entries
             .iter()

@@ -129,6 +129,7 @@ fn entry(key: Key, action: Action) -> Entry {
         blocked: None,
         notes: vec![],
         live: None,
+        tables: None,
         exec: None,
     }
 }
