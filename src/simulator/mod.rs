@@ -129,6 +129,8 @@ pub(crate) struct Shared {
     pub faults_enabled: AtomicBool,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub healthy: AtomicBool,
+    /// Cleared by `set_upstream_reachable(false)`: the upstream PD/TiKV cannot be reached.
+    pub upstream_up: AtomicBool,
     pub addr: SocketAddr,
 }
 
@@ -163,6 +165,7 @@ impl Simulator {
                 None => fastrand::Rng::new(),
             }),
             healthy: AtomicBool::new(true),
+            upstream_up: AtomicBool::new(true),
             addr,
             catalog: cfg
                 .catalog
@@ -247,6 +250,11 @@ impl Simulator {
     }
     pub fn set_gc_safepoint(&self, ts: u64) {
         self.shared.state.lock().unwrap().gc_safepoint = ts;
+    }
+    /// Make the upstream (PD/TiKV) unreachable: `verify_table` then fails as tiflow's does when
+    /// it cannot open the kv store (cdc/api/v2/api_helpers.go `createTiStore`).
+    pub fn set_upstream_reachable(&self, up: bool) {
+        self.shared.upstream_up.store(up, Ordering::Relaxed);
     }
     pub fn set_healthy(&self, healthy: bool) {
         self.shared.healthy.store(healthy, Ordering::Relaxed);

@@ -519,6 +519,13 @@ async fn processor_detail(
 async fn verify_table(State(sh): S, body: Bytes) -> Response {
     let r = (|| {
         let req: ChangefeedConfig = parse_body(&body)?;
+        if !sh.upstream_up.load(Ordering::Relaxed) {
+            // tiflow v8.5.0 cdc/kv/utils.go `CreateTiStore` wraps the PD error as ErrNewStore (500).
+            return Err(ApiErr::new(
+                "CDC:ErrNewStore",
+                "new store failed: [PD:client:ErrClientGetLeader]get leader failed, no leader",
+            ));
+        }
         let cfg = config::for_create(&sh.cfg.profile, req.replica_config.as_ref())?;
         let f = filter::filter_or_err(&cfg, &sh.cfg.profile)?;
         Ok(ok_json(&filter::verify_response(

@@ -11,6 +11,7 @@ mod faults;
 mod first_hour;
 mod harness;
 mod hostile;
+mod impact;
 mod manifest;
 mod ops;
 mod plan;
