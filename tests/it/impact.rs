@@ -528,3 +528,41 @@ async fn verify_table_failure_leaves_the_impact_unknown_and_the_plan_complete() 
     assert!(md.contains("| 3 | ? |") || md.contains(" | ? |"), "{md}");
     s.shutdown().await;
 }
+
+// `status` counts each running changefeed's tables from its processors' `table_ids` (classic);
+// the new architecture exposes no processor tables, so the count is unknown there.
+#[tokio::test]
+async fn status_shows_each_changefeeds_table_count() {
+    use cdcform::commands::status::{collect, table, StatusFilter};
+    for (name, cfg) in [
+        ("classic", classic_at((8, 5, 0))),
+        ("newarch", with_catalog(harness::newarch())),
+    ] {
+        let s = sim(cfg).await;
+        let desired = manifests(
+            "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['shop.orders', 'shop.sales']}\n",
+        );
+        harness::converge(&s, &desired).await;
+        crate::common::wait_state(&harness::client(&s), "default", "shop-feed", "normal").await;
+        let r = collect(
+            &harness::settings(&s),
+            &harness::client(&s),
+            &StatusFilter::default(),
+        )
+        .await
+        .unwrap();
+        let row = r.changefeeds.iter().find(|c| c.id == "shop-feed").unwrap();
+        let text = table(&r, true);
+        assert!(text.contains("TABLES"), "{text}");
+        if name == "classic" {
+            assert_eq!(
+                row.tables,
+                Some(1 + 4),
+                "orders and the 4 partitions of sales"
+            );
+        } else {
+            assert_eq!(row.tables, None, "{name}");
+        }
+        s.shutdown().await;
+    }
+}
