@@ -566,3 +566,20 @@ async fn status_shows_each_changefeeds_table_count() {
         s.shutdown().await;
     }
 }
+
+#[test]
+fn the_demo_shows_a_filter_change_with_its_impact_and_ends_empty() {
+    let out = harness::cdcform().arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let drift = text
+        .split("=== 4.")
+        .nth(1)
+        .and_then(|t| t.split("=== 5.").next())
+        .unwrap();
+    assert!(drift.contains("tables: 3 → 1 (+0 -2)"), "{drift}");
+    assert!(
+        drift.contains("- billing.invoices") && drift.contains("- billing.payments"),
+        "{drift}"
+    );
+}
