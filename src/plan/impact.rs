@@ -146,19 +146,43 @@ fn replicated(r: &TablesResponse, cfg: Option<&Value>) -> BTreeSet<String> {
 
 type Answer = Result<TablesResponse, String>;
 
-/// Ask the server for every job, at most `parallelism` calls at once.
+/// Ask the server for every job, at most `parallelism` calls at once. Jobs with the same body
+/// (many changefeeds share a filter) share one call: the answer depends on the body only.
 async fn ask(client: &Client, jobs: Vec<Job>, parallelism: usize) -> Vec<(Job, Answer)> {
-    futures::stream::iter(jobs)
-        .map(|j| async move {
-            let r = client
-                .verify_table(&j.body)
-                .await
-                .map_err(|e| e.to_string());
-            (j, r)
+    let mut unique: Vec<String> = Vec::new();
+    let mut slot_of: Vec<usize> = Vec::with_capacity(jobs.len());
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for j in &jobs {
+        let key = serde_json::to_string(&j.body).unwrap_or_default();
+        let next = unique.len();
+        let slot = *index.entry(key.clone()).or_insert(next);
+        if slot == next {
+            unique.push(key);
+        }
+        slot_of.push(slot);
+    }
+    let firsts: Vec<&ChangefeedConfig> = {
+        let mut seen = vec![None; unique.len()];
+        for (j, s) in jobs.iter().zip(&slot_of) {
+            seen[*s].get_or_insert(&j.body);
+        }
+        seen.into_iter().flatten().collect()
+    };
+    let mut answers: Vec<(usize, Answer)> = futures::stream::iter(firsts.into_iter().enumerate())
+        .map(|(i, body)| async move {
+            (
+                i,
+                client.verify_table(body).await.map_err(|e| e.to_string()),
+            )
         })
         .buffer_unordered(parallelism.max(1))
         .collect()
-        .await
+        .await;
+    answers.sort_by_key(|(i, _)| *i);
+    jobs.into_iter()
+        .zip(slot_of)
+        .map(|(j, s)| (j, answers[s].1.clone()))
+        .collect()
 }
 
 /// Attach each entry's table impact, and block a create (or, on the new architecture, an
