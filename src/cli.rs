@@ -394,8 +394,9 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub no_sink_check: bool,
     /// Upstream tables (YAML: `databases: {shop: {orders: {primary_key: [id]}}}`) that
-    /// verify_table, eligibility checks and table ids use [default: a built-in catalog]
-    #[arg(long, value_name = "FILE")]
+    /// verify_table, eligibility checks and table ids use; `builtin` is the demo's catalog
+    /// [default: one table `test.t1` with a primary key]
+    #[arg(long, value_name = "FILE|builtin")]
     pub catalog: Option<PathBuf>,
 }
 

@@ -50,10 +50,13 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
         tls,
         basic_auth,
         sink_check: !a.no_sink_check,
-        catalog: Some(std::sync::Arc::new(match &a.catalog {
-            Some(path) => Catalog::load(path).map_err(Error::msg)?,
-            None => Catalog::builtin(),
-        })),
+        catalog: match &a.catalog {
+            None => None,
+            Some(p) if p.as_os_str() == "builtin" => Some(std::sync::Arc::new(Catalog::builtin())),
+            Some(path) => Some(std::sync::Arc::new(
+                Catalog::load(path).map_err(Error::msg)?,
+            )),
+        },
     })
 }
 

@@ -86,8 +86,9 @@ struct CatalogFile {
 /// Table ids start here (TiDB's first user table ids are around 100).
 const FIRST_ID: i64 = 100;
 
-/// The catalog `cdcform simulate` and `cdcform demo` use unless `--catalog` names another: the
-/// example manifests' databases, plus one table without a key (`staging.import_raw`).
+/// The catalog of `cdcform demo` and `cdcform simulate --catalog builtin`: the example
+/// manifests' databases, plus tables without a usable key (`staging.import_raw`,
+/// `staging.import_dedup`).
 pub const BUILTIN_YAML: &str = "\
 databases:
   shop:

@@ -583,3 +583,58 @@ fn the_demo_shows_a_filter_change_with_its_impact_and_ends_empty() {
         "{drift}"
     );
 }
+
+#[tokio::test]
+async fn changefeeds_with_the_same_filter_share_one_verify_table_call() {
+    let s = sim(classic_at((8, 5, 0))).await;
+    let desired = manifests(
+        "changefeeds:\n  - id: a\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['app.*']}\n  - id: b\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['app.*']}\n",
+    );
+    s.clear_requests();
+    let p = plan(&s, &desired).await;
+    assert!(p
+        .entries
+        .iter()
+        .all(|e| e.tables.as_ref().unwrap().after == Some(2)));
+    let calls = s
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/verify_table")
+        .count();
+    assert_eq!(calls, 1);
+    s.shutdown().await;
+}
+
+fn simulate_config(args: &[&str]) -> Result<SimConfig, cdcform::Error> {
+    use clap::Parser;
+    let cli = cdcform::cli::Cli::try_parse_from([&["cdcform", "simulate"], args].concat()).unwrap();
+    match cli.command {
+        cdcform::cli::Command::Simulate(a) => cdcform::commands::simulate::config_from_args(&a),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn simulate_takes_a_catalog_file_or_the_builtin_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("catalog.yaml");
+    std::fs::write(&good, CATALOG).unwrap();
+    let cfg = simulate_config(&["--catalog", good.to_str().unwrap()]).unwrap();
+    assert_eq!(cfg.catalog.unwrap().tables.len(), 11);
+    let builtin = simulate_config(&["--catalog", "builtin"]).unwrap();
+    assert_eq!(*builtin.catalog.unwrap(), Catalog::builtin());
+    assert!(simulate_config(&[]).unwrap().catalog.is_none());
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "databases:\n  shop:\n    orders: {primary_kee: [id]}\n",
+    )
+    .unwrap();
+    let e = simulate_config(&["--catalog", bad.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.yaml") && e.contains("shop.orders") && e.contains("help:"),
+        "{e}"
+    );
+}
