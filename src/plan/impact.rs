@@ -86,10 +86,25 @@ struct Job {
     body: ChangefeedConfig,
 }
 
+/// The verify_table body: only what decides the tables (the `filter` object and the three
+/// flags), so no sink secret travels in it, and configs that differ elsewhere share one call.
+/// No `sink_uri`: without a scheme the server skips its dispatcher checks (tiflow
+/// cdc/api/v2/api_helpers.go `getVerifiedTables` checks those for MQ sinks only).
 fn body(cfg: Option<&Value>, start_ts: u64) -> ChangefeedConfig {
+    let mut rc = serde_json::Map::new();
+    for key in [
+        "filter",
+        "case_sensitive",
+        "force_replicate",
+        "ignore_ineligible_table",
+    ] {
+        if let Some(v) = cfg.and_then(|c| c.get(key)).filter(|v| !v.is_null()) {
+            rc.insert(key.into(), v.clone());
+        }
+    }
     ChangefeedConfig {
         start_ts,
-        replica_config: Some(cfg.cloned().unwrap_or_else(|| json!({}))),
+        replica_config: Some(Value::Object(rc)),
         ..ChangefeedConfig::default()
     }
 }

@@ -638,3 +638,28 @@ fn simulate_takes_a_catalog_file_or_the_builtin_one() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn verify_table_bodies_carry_only_the_table_keys_never_a_secret() {
+    let s = sim(classic_at((8, 5, 0))).await;
+    let desired = manifests(&format!(
+        "changefeeds:\n  - id: k\n    sink_uri: \"kafka://127.0.0.1:9/t?protocol=canal-json&sasl-password=${{CANARY}}\"\n    replica_config:\n      filter: {{rules: ['app.*']}}\n      sink:\n        kafka_config:\n          sasl_password: \"${{CANARY}}\"\n      consistent:\n        level: eventual\n        storage: \"s3://redo/r?secret-access-key=${{CANARY}}\"\n"
+    ));
+    s.clear_requests();
+    let p = plan(&s, &desired).await;
+    assert_eq!(p.entries[0].tables.as_ref().unwrap().after, Some(2));
+    let bodies: Vec<String> = s
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v2/verify_table")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(bodies.len(), 1);
+    assert!(!bodies[0].contains(harness::CANARY), "{}", bodies[0]);
+    let b: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(
+        b,
+        json!({"replica_config": {"filter": {"rules": ["app.*"]}}})
+    );
+    s.shutdown().await;
+}
