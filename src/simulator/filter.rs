@@ -266,6 +266,16 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn lowered_rules(rs: &[Rule]) -> Vec<Rule> {
+    rs.iter()
+        .map(|r| Rule {
+            schema: r.schema.lowered(),
+            table: r.table.lowered(),
+            positive: r.positive,
+        })
+        .collect()
+}
+
 impl TableFilter {
     /// tidb table_filter.go `Parse`: rules are reversed, so the LAST matching rule wins.
     pub fn parse(rules: &[String]) -> Result<TableFilter, String> {
@@ -338,17 +348,8 @@ impl TableFilter {
 
     /// tidb table_filter.go `CaseInsensitive`.
     pub fn case_insensitive(mut self) -> TableFilter {
-        let low = |rs: &[Rule]| -> Vec<Rule> {
-            rs.iter()
-                .map(|r| Rule {
-                    schema: r.schema.lowered(),
-                    table: r.table.lowered(),
-                    positive: r.positive,
-                })
-                .collect()
-        };
-        self.rules = low(&self.rules);
-        self.legacy_tables = self.legacy_tables.as_deref().map(low);
+        self.rules = lowered_rules(&self.rules);
+        self.legacy_tables = self.legacy_tables.as_deref().map(lowered_rules);
         self.lower = true;
         self
     }

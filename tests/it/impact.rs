@@ -642,9 +642,9 @@ fn simulate_takes_a_catalog_file_or_the_builtin_one() {
 #[tokio::test]
 async fn verify_table_bodies_carry_only_the_table_keys_never_a_secret() {
     let s = sim(classic_at((8, 5, 0))).await;
-    let desired = manifests(&format!(
-        "changefeeds:\n  - id: k\n    sink_uri: \"kafka://127.0.0.1:9/t?protocol=canal-json&sasl-password=${{CANARY}}\"\n    replica_config:\n      filter: {{rules: ['app.*']}}\n      sink:\n        kafka_config:\n          sasl_password: \"${{CANARY}}\"\n      consistent:\n        level: eventual\n        storage: \"s3://redo/r?secret-access-key=${{CANARY}}\"\n"
-    ));
+    let desired = manifests(
+        "changefeeds:\n  - id: k\n    sink_uri: \"kafka://127.0.0.1:9/t?protocol=canal-json&sasl-password=${CANARY}\"\n    replica_config:\n      filter: {rules: ['app.*']}\n      sink:\n        kafka_config:\n          sasl_password: \"${CANARY}\"\n      consistent:\n        level: eventual\n        storage: \"s3://redo/r?secret-access-key=${CANARY}\"\n",
+    );
     s.clear_requests();
     let p = plan(&s, &desired).await;
     assert_eq!(p.entries[0].tables.as_ref().unwrap().after, Some(2));
