@@ -180,20 +180,7 @@ fn parse_wildcard(line: &str) -> Result<(Matcher, &str), String> {
             }
             '[' => {
                 is_literal = false;
-                let stop = class_end(&line.as_bytes()[i..])
-                    .ok_or("syntax error: failed to parse character class")?
-                    + i;
-                match line.as_bytes().get(i + 1) {
-                    Some(b'!') => {
-                        re.push_str("[^");
-                        re.push_str(&line[i + 2..stop]);
-                    }
-                    Some(b'^') => {
-                        re.push_str(r"[\^");
-                        re.push_str(&line[i + 2..stop]);
-                    }
-                    _ => re.push_str(&line[i..stop]),
-                }
+                let stop = push_class(line, i, &mut re)?;
                 while chars.peek().is_some_and(|(j, _)| *j < stop) {
                     chars.next();
                 }
@@ -211,6 +198,26 @@ fn parse_wildcard(line: &str) -> Result<(Matcher, &str), String> {
     }
     re.push('$');
     Ok((regex_matcher(&re)?, rest))
+}
+
+/// Copy the `[...]` class starting at `i` into the regexp (`[!` negates; a literal `[^` is
+/// escaped, as in tidb); returns where the class ends.
+fn push_class(line: &str, i: usize, re: &mut String) -> Result<usize, String> {
+    let stop = class_end(&line.as_bytes()[i..])
+        .ok_or("syntax error: failed to parse character class")?
+        + i;
+    match line.as_bytes().get(i + 1) {
+        Some(b'!') => {
+            re.push_str("[^");
+            re.push_str(&line[i + 2..stop]);
+        }
+        Some(b'^') => {
+            re.push_str(r"[\^");
+            re.push_str(&line[i + 2..stop]);
+        }
+        _ => re.push_str(&line[i..stop]),
+    }
+    Ok(stop)
 }
 
 /// Length of a `[...]` class at the start of `b` (`^\[!?(?:\\[^0-9a-zA-Z]|[^\\\]])+\]`).
