@@ -109,8 +109,8 @@ fn body(cfg: Option<&Value>, start_ts: u64) -> ChangefeedConfig {
     }
 }
 
-/// The verify_table calls a plan needs: desired side for creates; both sides for updates whose
-/// table-deciding keys changed.
+/// The verify_table calls a plan needs: desired side for creates; both sides for replaces and
+/// for updates whose table-deciding keys changed.
 fn jobs(plan: &Plan) -> Vec<Job> {
     let mut out = Vec::new();
     for (i, e) in plan.entries.iter().enumerate() {
@@ -124,22 +124,28 @@ fn jobs(plan: &Plan) -> Vec<Job> {
                     body: body(x.config.as_ref(), start),
                 });
             }
+            // A replace creates anew: always asked, with the old tables as `before`.
+            Action::Replace => both_sides(&mut out, i, x),
             Action::Update { .. }
                 if table_keys_differ(x.live_config.as_ref(), x.config.as_ref()) =>
             {
-                for live_side in [true, false] {
-                    let cfg = if live_side { &x.live_config } else { &x.config };
-                    out.push(Job {
-                        entry: i,
-                        live_side,
-                        body: body(cfg.as_ref(), 0),
-                    });
-                }
+                both_sides(&mut out, i, x)
             }
             _ => {}
         }
     }
     out
+}
+
+fn both_sides(out: &mut Vec<Job>, entry: usize, x: &crate::plan::Exec) {
+    for live_side in [true, false] {
+        let cfg = if live_side { &x.live_config } else { &x.config };
+        out.push(Job {
+            entry,
+            live_side,
+            body: body(cfg.as_ref(), 0),
+        });
+    }
 }
 
 fn names(ts: &Option<Vec<TableName>>) -> BTreeSet<String> {
@@ -272,7 +278,7 @@ fn impact_of(e: &Entry, live: Option<Answer>, desired: Option<Answer>) -> TableI
 /// neither `force_replicate` nor `ignore_ineligible_table` is set.
 fn block_if_refused(e: &mut Entry, impact: &TableImpact, newarch: bool) {
     let refuses = match e.action {
-        Action::Create { .. } => true,
+        Action::Create { .. } | Action::Replace => true,
         Action::Update { .. } => newarch,
         _ => false,
     };

@@ -663,3 +663,22 @@ async fn verify_table_bodies_carry_only_the_table_keys_never_a_secret() {
     );
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_replace_is_checked_like_a_create() {
+    let s = sim(classic_at((8, 5, 0))).await;
+    harness::converge(&s, &manifests(SHOP_ORDERS)).await;
+    let wider = manifests(
+        "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    start_ts: 1\n    replica_config:\n      filter: {rules: ['shop.*']}\n",
+    );
+    let o = PlanOptions {
+        replace: vec!["shop-feed".into()],
+        ..PlanOptions::default()
+    };
+    let p = plan_with(&s, &wider, &o).await;
+    let e = &p.entries[0];
+    assert_eq!(e.action, Action::Blocked, "{:?}", e.notes);
+    let t = e.tables.as_ref().unwrap();
+    assert_eq!((t.before, t.after), (Some(1), Some(4)));
+    s.shutdown().await;
+}
