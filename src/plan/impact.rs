@@ -292,12 +292,16 @@ fn block_if_refused(e: &mut Entry, impact: &TableImpact, newarch: bool) {
     }
     let verb = e.action.verb();
     let first = &impact.ineligible[0];
+    let mut listed = impact.ineligible[..impact.ineligible.len().min(10)].join(", ");
+    if impact.ineligible.len() > 10 {
+        listed.push_str(&format!(" and {} more", impact.ineligible.len() - 10));
+    }
     e.action = Action::Blocked;
     e.blocked = Some(Blocked {
         reason: format!(
             "TiCDC would refuse the {verb} (CDC:ErrTableIneligible): {} table(s) have neither a primary key nor a not-null unique key: {}",
             impact.ineligible.len(),
-            impact.ineligible.join(", ")
+            listed
         ),
         hint: format!(
             "exclude them with a filter rule such as `!{first}`, or set `replica_config.ignore_ineligible_table: true` to skip them, or `replica_config.force_replicate: true` to replicate them without a key"

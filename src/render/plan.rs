@@ -184,13 +184,15 @@ fn tables_lines(out: &mut String, t: &TableImpact, ind: &str, color: bool, verbo
     let lists = [
         ("+ ", &t.added, style(&Action::Create { then_pause: false })),
         ("- ", &t.removed, style(&Action::Delete)),
-        (
-            "ineligible (no primary key or not-null unique key): ",
-            &t.ineligible,
-            Style::new(),
-        ),
+        ("  ", &t.ineligible, Style::new()),
     ];
     for (sign, names, st) in lists {
+        if sign == "  " && !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "{ind}  ineligible (neither a primary key nor a not-null unique key):"
+            );
+        }
         let shown = if verbose {
             names.len()
         } else {
