@@ -240,8 +240,11 @@ pub async fn recheck_saved(
         &snap.listed_only,
         &opts,
     );
-    // A create the server would refuse for its tables was planned as blocked: plan it so again.
-    crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
+    // A create the server would refuse for its tables was planned as blocked: plan it so again,
+    // unless the saved plan was made without the table impact (`--no-table-impact`).
+    if saved.plan.entries.iter().any(|e| e.tables.is_some()) {
+        crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
+    }
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
         p.entries
             .iter()

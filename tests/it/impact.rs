@@ -682,3 +682,54 @@ async fn a_replace_is_checked_like_a_create() {
     assert_eq!((t.before, t.after), (Some(1), Some(4)));
     s.shutdown().await;
 }
+
+/// The CLI end to end: `plan --out` records the impact, `apply FILE` plans it again (blocked
+/// again, nothing sent), and a plan saved with `--no-table-impact` meets the server's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plans_keep_the_table_impact_choice() {
+    let s = sim(classic_at((8, 5, 0))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.yaml");
+    std::fs::write(
+        &m,
+        "changefeeds:\n  - id: shop-all\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['shop.*']}\n",
+    )
+    .unwrap();
+    let (m, url) = (m.to_str().unwrap(), s.url());
+    let with = dir.path().join("with.plan");
+    let out = harness::cdcform()
+        .args(["plan", m, "--server", &url, "--format", "json", "--out"])
+        .arg(&with)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "blocked fails the plan");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["entries"][0]["action"], "blocked");
+    assert_eq!(
+        doc["entries"][0]["tables"]["ineligible"],
+        json!(["shop.audit_log"])
+    );
+    let out = harness::cdcform()
+        .args(["apply", "--auto-approve", "--server", &url])
+        .arg(&with)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(mutations(&s).is_empty(), "{:?}", mutations(&s));
+    let without = dir.path().join("without.plan");
+    harness::cdcform()
+        .args(["plan", m, "--server", &url, "--no-table-impact", "--out"])
+        .arg(&without)
+        .assert()
+        .code(0);
+    let out = harness::cdcform()
+        .args(["apply", "--auto-approve", "--server", &url])
+        .arg(&without)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("CDC:ErrTableIneligible"), "{err}");
+    s.shutdown().await;
+}
