@@ -235,7 +235,7 @@ async fn bench_plan_filter_updates(n: usize, rows: &mut Vec<Row>) {
     let (plan, _) = compute(&settings, &client, &want, &opts, budget)
         .await
         .expect("plan");
-    let measured = t0.elapsed();
+    let mut measured = t0.elapsed();
     let verify_calls = sim
         .requests()
         .iter()
@@ -245,11 +245,22 @@ async fn bench_plan_filter_updates(n: usize, rows: &mut Vec<Row>) {
         no_table_impact: true,
         ..PlanOptions::default()
     };
-    let t1 = Instant::now();
-    let _ = compute(&settings, &client, &want, &blind, budget)
-        .await
-        .expect("plan");
-    let without = t1.elapsed();
+    let mut without = Duration::MAX;
+    // Best of three of each, interleaved: the 2-core machine is shared, and one run is noisy.
+    for round in 0..3 {
+        if round > 0 {
+            let t = Instant::now();
+            let _ = compute(&settings, &client, &want, &opts, budget)
+                .await
+                .expect("plan");
+            measured = measured.min(t.elapsed());
+        }
+        let t = Instant::now();
+        let _ = compute(&settings, &client, &want, &blind, budget)
+            .await
+            .expect("plan");
+        without = without.min(t.elapsed());
+    }
     assert_eq!(plan.summary.update, n);
     assert!(plan
         .entries
@@ -265,7 +276,7 @@ async fn bench_plan_filter_updates(n: usize, rows: &mut Vec<Row>) {
         measured,
         floor: LATENCY * rounds as u32,
         extra: format!(
-            "{calls} verify_table calls; the same plan with --no-table-impact {:.3}s (floor {:.3}s)",
+            "best of 3; {calls} verify_table calls; the same plan with --no-table-impact {:.3}s (floor {:.3}s)",
             without.as_secs_f64(),
             (LATENCY * (1 + n.div_ceil(PARALLELISM)) as u32).as_secs_f64()
         ),
