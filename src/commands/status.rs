@@ -156,7 +156,7 @@ pub async fn collect(
     })
 }
 
-/// Each running changefeed's table count, from its processors' `table_ids` (tiflow
+/// Each running managed changefeed's table count, from its processors' `table_ids` (tiflow
 /// cdc/api/v2/processor.go `getProcessor`), at most `parallelism` requests at once. The new
 /// architecture lists no processors (its only per-table listing, ticdc api/v2 `ListTables`, is an
 /// internal API), so its rows stay unknown.
@@ -165,6 +165,8 @@ async fn table_counts(settings: &Settings, client: &Client, rows: &mut [Changefe
     let jobs: Vec<(usize, String, String)> = rows
         .iter()
         .enumerate()
+        // A shared cluster: only this repository's changefeeds (one request per processor).
+        .filter(|(_, r)| r.managed)
         .flat_map(|(i, r)| r.captures.iter().map(move |c| (i, r.id.clone(), c.clone())))
         .collect();
     let ns = settings.namespace.as_str();
