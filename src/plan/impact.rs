@@ -170,32 +170,19 @@ type Answer = Result<TablesResponse, String>;
 /// Ask the server for every job, at most `parallelism` calls at once. Jobs with the same body
 /// (many changefeeds share a filter) share one call: the answer depends on the body only.
 async fn ask(client: &Client, jobs: Vec<Job>, parallelism: usize) -> Vec<(Job, Answer)> {
-    let mut unique: Vec<String> = Vec::new();
-    let mut slot_of: Vec<usize> = Vec::with_capacity(jobs.len());
     let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut unique: Vec<&ChangefeedConfig> = Vec::new();
+    let mut slot_of: Vec<usize> = Vec::with_capacity(jobs.len());
     for j in &jobs {
         let key = serde_json::to_string(&j.body).unwrap_or_default();
-        let next = unique.len();
-        let slot = *index.entry(key.clone()).or_insert(next);
-        if slot == next {
-            unique.push(key);
-        }
+        let slot = *index.entry(key).or_insert_with(|| {
+            unique.push(&j.body);
+            unique.len() - 1
+        });
         slot_of.push(slot);
     }
-    let firsts: Vec<&ChangefeedConfig> = {
-        let mut seen = vec![None; unique.len()];
-        for (j, s) in jobs.iter().zip(&slot_of) {
-            seen[*s].get_or_insert(&j.body);
-        }
-        seen.into_iter().flatten().collect()
-    };
-    let mut answers: Vec<(usize, Answer)> = futures::stream::iter(firsts.into_iter().enumerate())
-        .map(|(i, body)| async move {
-            (
-                i,
-                client.verify_table(body).await.map_err(|e| e.to_string()),
-            )
-        })
+    let mut answers: Vec<(usize, Answer)> = futures::stream::iter(unique.into_iter().enumerate())
+        .map(|(i, body)| async move { (i, client.verify_table(body).await.map_err(|e| e.brief())) })
         .buffer_unordered(parallelism.max(1))
         .collect()
         .await;
