@@ -4,6 +4,8 @@
 //! - plan of N changefeeds with 5 ms latency per request, against the round-trip floor
 //!   (1 list + ⌈N/parallelism⌉ GET rounds), and against a plain sequential client (one GET after
 //!   another, as a shell loop over `cdc cli` does);
+//! - plan of 100 filter updates with table impact (two verify_table calls each), against the
+//!   floor of its reads and verify_table rounds;
 //! - apply of N config updates (pause → PUT → resume) with latency and owner ticks, against the
 //!   floor of its round trips and ticks;
 //! - peak RSS of a `cdcform plan` process over 10,000 changefeeds (simulator in another process);
@@ -22,6 +24,7 @@ use cdcform::manifest::{DesiredChangefeed, DesiredState};
 use cdcform::plan::pipeline::compute;
 use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
+use cdcform::simulator::catalog::Catalog;
 use cdcform::simulator::{SimConfig, Simulator};
 use cdcform::ticdc::Client;
 
@@ -203,6 +206,91 @@ async fn bench_apply(n: usize, tick: Duration, rows: &mut Vec<Row>) {
     sim.shutdown().await;
 }
 
+/// A plan of N filter updates: the reads of `bench_plan` plus, per changefeed, a verify_table
+/// call for the live and one for the desired config (table impact), all at PARALLELISM.
+async fn bench_plan_filter_updates(n: usize, rows: &mut Vec<Row>) {
+    let cfg = SimConfig {
+        changefeeds: n,
+        latency: LATENCY,
+        sink_check: false,
+        catalog: Some(std::sync::Arc::new(Catalog::builtin())),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg, "127.0.0.1:0")
+        .await
+        .expect("simulator");
+    let mut settings = Settings::for_server(&sim.url());
+    settings.parallelism = PARALLELISM;
+    let client = Client::new(settings.client.clone()).expect("client");
+    let ids: Vec<String> = (1..=n).map(|i| format!("cf-{i:05}")).collect();
+    // A different filter per changefeed, so no two desired-side verify_table calls coincide
+    // (the live side is the same pre-created config everywhere: one call serves all).
+    let mut want = desired(&ids, None);
+    for (i, d) in want.iter_mut().enumerate() {
+        let rc =
+            serde_json::json!({"filter": {"rules": ["shop.*", "billing.*", format!("!x.t{i}")]}});
+        d.replica_config = Some(rc.clone());
+        d.replica_config_template = Some(rc);
+    }
+    let opts = PlanOptions::default();
+    let budget = Duration::from_secs(120);
+    let _ = compute(&settings, &client, &want, &opts, budget)
+        .await
+        .expect("plan");
+    sim.clear_requests();
+    let t0 = Instant::now();
+    let (plan, _) = compute(&settings, &client, &want, &opts, budget)
+        .await
+        .expect("plan");
+    let mut measured = t0.elapsed();
+    let verify_calls = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/verify_table")
+        .count();
+    let blind = PlanOptions {
+        no_table_impact: true,
+        ..PlanOptions::default()
+    };
+    let mut without = Duration::MAX;
+    // Best of three of each, interleaved: the 2-core machine is shared, and one run is noisy.
+    for round in 0..3 {
+        if round > 0 {
+            let t = Instant::now();
+            let _ = compute(&settings, &client, &want, &opts, budget)
+                .await
+                .expect("plan");
+            measured = measured.min(t.elapsed());
+        }
+        let t = Instant::now();
+        let _ = compute(&settings, &client, &want, &blind, budget)
+            .await
+            .expect("plan");
+        without = without.min(t.elapsed());
+    }
+    assert_eq!(plan.summary.update, n);
+    assert!(plan
+        .entries
+        .iter()
+        .all(|e| e.tables.as_ref().is_some_and(|t| t.after == Some(7))));
+    // 1 list, ⌈N/P⌉ GET rounds, then the verify_table rounds: N desired-side calls and one
+    // live-side call.
+    let calls = n + 1;
+    assert_eq!(verify_calls, calls, "one call per distinct body");
+    let rounds = 1 + n.div_ceil(PARALLELISM) + calls.div_ceil(PARALLELISM);
+    rows.push(Row {
+        what: format!("plan, {n} filter updates with table impact"),
+        measured,
+        floor: LATENCY * rounds as u32,
+        extra: format!(
+            "best of 3; {calls} verify_table calls; the same plan with --no-table-impact {:.3}s (floor {:.3}s)",
+            without.as_secs_f64(),
+            (LATENCY * (1 + n.div_ceil(PARALLELISM)) as u32).as_secs_f64()
+        ),
+    });
+    sim.shutdown().await;
+}
+
 fn write_manifest(dir: &std::path::Path, ids: &[String]) -> std::path::PathBuf {
     let p = dir.join("many.yaml");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
@@ -343,6 +431,9 @@ fn main() {
         for n in [100, 1000, 10_000] {
             rt.block_on(bench_plan(n, &mut rows));
         }
+    }
+    if want("plan") || want("impact") {
+        rt.block_on(bench_plan_filter_updates(100, &mut rows));
     }
     if want("apply") {
         for n in [100, 1000] {

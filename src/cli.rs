@@ -256,6 +256,10 @@ pub struct PlanOptionArgs {
     /// GC TTL of the upstream: a pause that could outlast it is refused [default: 24h]
     #[arg(long, value_parser = parse_duration)]
     pub gc_ttl: Option<std::time::Duration>,
+    /// Do not ask the server (verify_table) which tables creates and filter changes start or
+    /// stop replicating
+    #[arg(long)]
+    pub no_table_impact: bool,
 }
 
 impl PlanOptionArgs {
@@ -265,6 +269,7 @@ impl PlanOptionArgs {
             prune: self.prune,
             replace: self.replace.clone(),
             gc_ttl: self.gc_ttl,
+            no_table_impact: self.no_table_impact,
         }
     }
 }
@@ -419,6 +424,11 @@ pub struct SimulateArgs {
     /// Accept MySQL/Kafka sinks whose host:port does not accept a TCP connection
     #[arg(long)]
     pub no_sink_check: bool,
+    /// Upstream tables (YAML: `databases: {shop: {orders: {primary_key: [id]}}}`) that
+    /// verify_table, eligibility checks and table ids use; `builtin` is the demo's catalog
+    /// [default: one table `test.t1` with a primary key]
+    #[arg(long, value_name = "FILE|builtin")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

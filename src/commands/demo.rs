@@ -12,6 +12,7 @@ use crate::output::Output;
 use crate::plan::pipeline::compute;
 use crate::plan::PlanOptions;
 use crate::settings::Settings;
+use crate::simulator::catalog::Catalog;
 use crate::simulator::{SimConfig, Simulator};
 use crate::ticdc::models::ChangefeedConfig;
 use crate::ticdc::Client;
@@ -74,6 +75,7 @@ pub async fn run(a: DemoArgs, out: &Output) -> Result<i32, Error> {
     let cfg = SimConfig {
         tick: Duration::from_millis(50),
         sink_check: false,
+        catalog: Some(std::sync::Arc::new(Catalog::builtin())),
         ..SimConfig::default()
     };
     let sim = Simulator::start(cfg, "127.0.0.1:0")
@@ -144,14 +146,21 @@ async fn cycle(sim: &Simulator, desired: &[DesiredChangefeed], out: &Output) -> 
     Ok(exit::OK)
 }
 
-/// What an operator might do by hand: pause, raise `mounter.worker_num`, set `sink.safe_mode`-like
-/// knobs, resume — through the API, as `cdc cli changefeed update` would.
+/// What an operator might do by hand: pause, lower `mounter.worker_num`, widen the table filter
+/// with `billing.*`, resume — through the API, as `cdc cli changefeed update` would. The next
+/// plan then shows the tables its update stops replicating.
 async fn drift(client: &Client, ns: &str, id: &str, out: &Output) -> Result<(), Error> {
     let live = client.get_changefeed(ns, id).await?;
     let mut config = live.config.clone().unwrap_or_default();
     crate::normalize::set_path(&mut config, "mounter.worker_num", serde_json::json!(4));
+    let mut rules = config["filter"]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    rules.push(serde_json::json!("billing.*"));
+    crate::normalize::set_path(&mut config, "filter.rules", serde_json::Value::Array(rules));
     out.data(&format!(
-        "$ cdc cli changefeed pause/update/resume -c {id}   # sets mounter.worker_num = 4"
+        "$ cdc cli changefeed pause/update/resume -c {id}   # sets mounter.worker_num = 4, adds the filter rule billing.*"
     ));
     client.pause_changefeed(ns, id).await?;
     wait(client, ns, id, "stopped").await?;

@@ -1,6 +1,7 @@
 //! `cdcform simulate`: serve the in-memory TiCDC OpenAPI v2 simulator until SIGINT/SIGTERM.
 use crate::cli::{SimKernelArg, SimProfileArg, SimulateArgs};
 use crate::output::Output;
+use crate::simulator::catalog::Catalog;
 use crate::simulator::{FaultSpec, SimConfig, SimKernel, SimProfile, SimTls, Simulator};
 use crate::ticdc::Version;
 use crate::Error;
@@ -55,6 +56,13 @@ pub fn config_from_args(a: &SimulateArgs) -> Result<SimConfig, Error> {
             SimKernelArg::Nextgen => SimKernel::NextGen {
                 keyspaces: a.keyspaces.clone(),
             },
+        },
+        catalog: match &a.catalog {
+            None => None,
+            Some(p) if p.as_os_str() == "builtin" => Some(std::sync::Arc::new(Catalog::builtin())),
+            Some(path) => Some(std::sync::Arc::new(
+                Catalog::load(path).map_err(Error::msg)?,
+            )),
         },
     })
 }

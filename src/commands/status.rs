@@ -24,6 +24,9 @@ pub struct ChangefeedRow {
     pub checkpoint_time: String,
     pub lag_seconds: f64,
     pub captures: Vec<String>,
+    /// Physical tables (a partition counts as one) the processors replicate: classic servers
+    /// only (`GET /processors/{id}/{capture}` → `table_ids`); None when unknown.
+    pub tables: Option<usize>,
     pub error: Option<String>,
     pub managed: bool,
 }
@@ -132,11 +135,14 @@ pub async fn collect(
                 checkpoint_time: i.checkpoint_time.clone(),
                 lag_seconds: lag_ms as f64 / 1000.0,
                 captures: by_cf.get(i.id.as_str()).cloned().unwrap_or_default(),
+                tables: None,
                 error,
                 managed,
             }
         })
         .collect();
+    let mut rows = rows;
+    table_counts(settings, client, &mut rows).await;
     Ok(StatusReport {
         server: settings.server.clone(),
         version: status.version,
@@ -148,6 +154,47 @@ pub async fn collect(
         problems,
         manage_set: settings.manage.is_some(),
     })
+}
+
+/// Each running managed changefeed's table count, from its processors' `table_ids` (tiflow
+/// cdc/api/v2/processor.go `getProcessor`), at most `parallelism` requests at once. The new
+/// architecture lists no processors (its only per-table listing, ticdc api/v2 `ListTables`, is an
+/// internal API), so its rows stay unknown.
+async fn table_counts(settings: &Settings, client: &Client, rows: &mut [ChangefeedRow]) {
+    use futures::StreamExt;
+    let jobs: Vec<(usize, String, String)> = rows
+        .iter()
+        .enumerate()
+        // A shared cluster: only this repository's changefeeds (one request per processor).
+        .filter(|(_, r)| r.managed)
+        .flat_map(|(i, r)| r.captures.iter().map(move |c| (i, r.id.clone(), c.clone())))
+        .collect();
+    let ns = settings.namespace.as_str();
+    let answers: Vec<(usize, Option<Vec<i64>>)> = futures::stream::iter(jobs)
+        .map(|(i, id, cap)| async move {
+            (
+                i,
+                client
+                    .processor_detail(ns, &id, &cap)
+                    .await
+                    .ok()
+                    .map(|d| d.table_ids),
+            )
+        })
+        .buffer_unordered(settings.parallelism.max(1))
+        .collect()
+        .await;
+    let mut ids: BTreeMap<usize, Option<std::collections::BTreeSet<i64>>> = BTreeMap::new();
+    for (i, got) in answers {
+        let slot = ids.entry(i).or_insert_with(|| Some(Default::default()));
+        match (slot.as_mut(), got) {
+            (Some(set), Some(t)) => set.extend(t),
+            _ => *slot = None,
+        }
+    }
+    for (i, set) in ids {
+        rows[i].tables = set.map(|s| s.len());
+    }
 }
 
 /// Rows beyond which the table is compact: managed rows and rows with a problem only.
@@ -187,6 +234,7 @@ pub fn table(r: &StatusReport, all: bool) -> String {
         "STATE",
         "CHECKPOINT",
         "LAG",
+        "TABLES",
         "CAPTURES",
         "ERROR",
     ];
@@ -199,7 +247,7 @@ pub fn table(r: &StatusReport, all: bool) -> String {
             || !matches!(c.state.as_str(), "normal" | "stopped" | "finished")
     };
     let hidden = r.changefeeds.iter().filter(|c| !shown(c)).count();
-    let rows: Vec<[String; 6]> = r
+    let rows: Vec<[String; 7]> = r
         .changefeeds
         .iter()
         .filter(shown)
@@ -209,6 +257,7 @@ pub fn table(r: &StatusReport, all: bool) -> String {
                 c.state.clone(),
                 c.checkpoint_time.clone(),
                 humantime::format_duration(Duration::from_secs(c.lag_seconds as u64)).to_string(),
+                c.tables.map_or_else(|| "-".into(), |n| n.to_string()),
                 if c.captures.is_empty() {
                     "-".into()
                 } else {

@@ -3,6 +3,7 @@
 //! cluster and `pipeline` strings the steps together; the pure parts do no I/O.
 
 pub mod diff;
+pub mod impact;
 pub mod keyspace;
 pub mod live;
 pub mod pipeline;
@@ -181,6 +182,9 @@ pub struct Entry {
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveSummary>,
+    /// Which tables the change starts or stops replicating (asked of the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<impact::TableImpact>,
     #[serde(skip)]
     pub exec: Option<Exec>,
     /// Fingerprint of the live changefeed this entry was planned from (`saved::fingerprint`):
@@ -199,6 +203,7 @@ impl Entry {
             blocked: None,
             notes: vec![],
             live: None,
+            tables: None,
             exec: None,
             live_fingerprint: None,
         }

@@ -25,6 +25,8 @@ pub struct PlanOptions {
     pub replace: Vec<String>,
     /// GC TTL of the upstream; `None` means the cluster's setting.
     pub gc_ttl: Option<Duration>,
+    /// Skip the table impact (`verify_table` calls for creates and filter changes).
+    pub no_table_impact: bool,
 }
 
 /// Namespaces a plan reads: the default one and every one a manifest names.
@@ -122,6 +124,9 @@ pub async fn compute(
     );
     mark_unknown(&mut plan, &snap, by_key.keys(), &opts);
     plan.credentials = Some(credentials);
+    if !o.no_table_impact {
+        crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
+    }
     if settings.client.password.is_some() && settings.server.starts_with("http://") {
         plan.notes.push(
             "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
@@ -307,6 +312,7 @@ pub async fn recheck(
         prune: saved.options.prune,
         replace: saved.options.replace.clone(),
         gc_ttl: Some(Duration::from_secs(saved.options.gc_ttl_secs)),
+        no_table_impact: false,
     };
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
     let mut plan = make_plan_scoped(
@@ -319,6 +325,11 @@ pub async fn recheck(
     );
     let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();
     mark_unknown(&mut plan, &snap, desired_keys.iter(), &opts);
+    // A create the server would refuse for its tables was planned as blocked: plan it so again,
+    // unless the saved plan was made without the table impact (`--no-table-impact`).
+    if saved.plan.entries.iter().any(|e| e.tables.is_some()) {
+        crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
+    }
     let shape = |p: &Plan| -> Vec<(Key, &'static str, usize)> {
         p.entries
             .iter()

@@ -130,6 +130,7 @@ fn entry(key: Key, action: Action) -> Entry {
         blocked: None,
         notes: vec![],
         live: None,
+        tables: None,
         exec: None,
         live_fingerprint: None,
     }

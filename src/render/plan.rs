@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde_json::{json, Value};
 
+use crate::plan::impact::TableImpact;
 use crate::plan::{Action, ChangeKind, Entry, FieldChange, Plan};
 
 fn style(action: &Action) -> Style {
@@ -148,6 +149,9 @@ fn entry_text(e: &Entry, color: bool, verbose: bool) -> String {
             field_lines(&mut out, c, &format!("{ind}  "), color);
         }
     }
+    if let Some(t) = &e.tables {
+        tables_lines(&mut out, t, ind, color, verbose);
+    }
     if let Some(b) = &e.blocked {
         let _ = writeln!(out, "{ind}why: {}", b.reason);
         let _ = writeln!(out, "{ind}fix: {}", b.hint);
@@ -157,6 +161,54 @@ fn entry_text(e: &Entry, color: bool, verbose: bool) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// How many table names an entry lists without `-v`.
+const TABLES_SHOWN: usize = 10;
+
+/// `before → after` with the added and removed counts, or `?` when unknown.
+fn tables_summary(t: &TableImpact) -> String {
+    match (t.before, t.after) {
+        (Some(b), Some(a)) => format!("{b} → {a} (+{} -{})", t.added.len(), t.removed.len()),
+        _ => "?".into(),
+    }
+}
+
+/// The table impact under an entry: counts, then the added (+), removed (-) and ineligible
+/// tables, the first ten of each unless verbose.
+fn tables_lines(out: &mut String, t: &TableImpact, ind: &str, color: bool, verbose: bool) {
+    if t.unknown.is_some() {
+        return;
+    }
+    let _ = writeln!(out, "{ind}tables: {}", tables_summary(t));
+    let lists = [
+        ("+ ", &t.added, style(&Action::Create { then_pause: false })),
+        ("- ", &t.removed, style(&Action::Delete)),
+        ("  ", &t.ineligible, Style::new()),
+    ];
+    for (sign, names, st) in lists {
+        if sign == "  " && !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "{ind}  ineligible (neither a primary key nor a not-null unique key):"
+            );
+        }
+        let shown = if verbose {
+            names.len()
+        } else {
+            names.len().min(TABLES_SHOWN)
+        };
+        for n in &names[..shown] {
+            let _ = writeln!(out, "{}", paint(&format!("{ind}  {sign}{n}"), st, color));
+        }
+        if shown < names.len() {
+            let _ = writeln!(
+                out,
+                "{ind}  … and {} more (-v lists all)",
+                names.len() - shown
+            );
+        }
+    }
 }
 
 /// Changefeeds outside the plan's work: a count with a hint, every id with `-v` (a shared
@@ -500,12 +552,14 @@ fn table_row(e: &Entry) -> String {
         Some(b) => one_line(&b.reason).replace('|', "\\|"),
         None => n.to_string(),
     };
+    let tables = e.tables.as_ref().map(tables_summary).unwrap_or_default();
     format!(
-        "| `{}` | `{}` | {} | {} |\n",
+        "| `{}` | `{}` | {} | {} | {} |\n",
         e.action.symbol(),
         e.key,
         action_label(e),
-        what
+        what,
+        tables
     )
 }
 
@@ -520,7 +574,7 @@ fn md_table(
     if plan.entries.is_empty() {
         return;
     }
-    let header = "| | changefeed | action | fields |\n|---|---|---|---|\n";
+    let header = "| | changefeed | action | fields | tables |\n|---|---|---|---|---|\n";
     let rows: Vec<String> = plan.entries.iter().map(table_row).collect();
     let mut keep = vec![false; rows.len()];
     let mut room = Budget(budget.0.saturating_sub(chars(header) + 1));
@@ -795,6 +849,7 @@ mod tests {
                     }),
                     notes: vec![],
                     live: None,
+                    tables: None,
                     exec: None,
                     live_fingerprint: None,
                 }

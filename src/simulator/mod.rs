@@ -6,8 +6,10 @@
 //! a `BTreeMap`; checkpoints of running changefeeds are computed lazily on read, so 10,000
 //! changefeeds cost nothing while idle.
 
+pub mod catalog;
 pub mod config;
 pub mod faults;
+pub mod filter;
 pub mod gojson;
 pub mod keyspace;
 pub mod latency;
@@ -92,6 +94,9 @@ pub struct SimConfig {
     pub kernel: SimKernel,
     /// Timeouts, body limit and connection cap of the HTTP server.
     pub limits: limits::ServerLimits,
+    /// The upstream's tables (`verify_table`, eligibility, table ids); `None` = one table
+    /// `test.t1` with a primary key.
+    pub catalog: Option<Arc<catalog::Catalog>>,
 }
 
 impl Default for SimConfig {
@@ -109,6 +114,7 @@ impl Default for SimConfig {
             sink_check: true,
             kernel: SimKernel::Classic,
             limits: limits::ServerLimits::default(),
+            catalog: None,
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct Armed {
 /// Shared between the handlers and the `Simulator` handle.
 pub(crate) struct Shared {
     pub cfg: SimConfig,
+    /// `cfg.catalog` or the minimal one.
+    pub catalog: Arc<catalog::Catalog>,
     pub state: Mutex<state::State>,
     pub requests: Mutex<std::collections::VecDeque<RecordedRequest>>,
     pub faults_injected: AtomicU64,
@@ -152,6 +160,8 @@ pub(crate) struct Shared {
     pub faults_enabled: AtomicBool,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub healthy: AtomicBool,
+    /// Cleared by `set_upstream_reachable(false)`: the upstream PD/TiKV cannot be reached.
+    pub upstream_up: AtomicBool,
     pub addr: SocketAddr,
     /// Captures and owner, moved by outages and rolling upgrades.
     pub cluster: Mutex<faults::Cluster>,
@@ -194,11 +204,16 @@ impl Simulator {
                 None => fastrand::Rng::new(),
             }),
             healthy: AtomicBool::new(true),
+            upstream_up: AtomicBool::new(true),
             addr,
             cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
             refuse: tokio::sync::watch::channel(None).0,
             armed: Mutex::new(vec![]),
             failing: Mutex::new(vec![]),
+            catalog: cfg
+                .catalog
+                .clone()
+                .unwrap_or_else(|| Arc::new(catalog::Catalog::minimal())),
             cfg: cfg.clone(),
         });
         let lim = cfg.limits.clone();
@@ -270,6 +285,11 @@ impl Simulator {
     /// back to the model (now − 10m, held back by the changefeeds' checkpoints).
     pub fn set_gc_safepoint(&self, ts: u64) {
         self.shared.state.lock().unwrap().set_gc_safepoint(ts);
+    }
+    /// Make the upstream (PD/TiKV) unreachable: `verify_table` then fails as tiflow's does when
+    /// it cannot open the kv store (cdc/api/v2/api_helpers.go `createTiStore`).
+    pub fn set_upstream_reachable(&self, up: bool) {
+        self.shared.upstream_up.store(up, Ordering::Relaxed);
     }
     pub fn set_healthy(&self, healthy: bool) {
         self.shared.healthy.store(healthy, Ordering::Relaxed);

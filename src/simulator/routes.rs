@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::{owner_forwarded, OutageKind, Roll};
+use super::filter;
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
@@ -650,21 +651,33 @@ async fn processor_detail(
                 format!("capture not exists, {cid}"),
             ));
         }
-        Ok(ok_json(&json!({"table_ids": []})))
+        // tiflow cdc/api/v2/processor.go `getProcessor`: the tables of this capture.
+        let ids = filter::replicated_ids(&sh.catalog, &cf.config, &sh.cfg.profile);
+        Ok(ok_json(&json!({"table_ids": ids})))
     })();
     run(&sh, r)
 }
 
+/// tiflow v8.5.0 cdc/api/v2/changefeed.go `verifyTable` (ticdc api/v2/changefeed.go
+/// `VerifyTable`): the body is decoded over the default config, like a create; the answer lists
+/// the tables the filter selects from the catalog.
 async fn verify_table(State(sh): S, body: Bytes) -> Response {
     let r = (|| {
-        let _: ChangefeedConfig = parse_body(&body)?;
-        let mut v = json!({"eligible_tables": [
-            {"database_name": "test", "table_name": "t1", "table_id": 100, "is_partition": false}
-        ]});
-        if !sh.cfg.profile.is_classic() {
-            v["all_tables"] = v["eligible_tables"].clone();
+        let req: ChangefeedConfig = parse_body(&body)?;
+        if !sh.upstream_up.load(Ordering::Relaxed) {
+            // tiflow v8.5.0 cdc/kv/utils.go `CreateTiStore` wraps the PD error as ErrNewStore (500).
+            return Err(ApiErr::new(
+                "CDC:ErrNewStore",
+                "new store failed: [PD:client:ErrClientGetLeader]get leader failed, no leader",
+            ));
         }
-        Ok(ok_json(&v))
+        let cfg = config::for_create(&sh.cfg.profile, req.replica_config.as_ref())?;
+        let f = filter::filter_or_err(&cfg, &sh.cfg.profile)?;
+        Ok(ok_json(&filter::verify_response(
+            &sh.catalog,
+            &f,
+            &sh.cfg.profile,
+        )))
     })();
     run(&sh, r)
 }
@@ -758,12 +771,23 @@ fn info(
         checkpoint_time: t::custom(t::physical(cp)),
         // tiflow: only while normal, `table_ids` omitted when empty; ticdc's is always empty and
         // so omitted (`omitempty`).
-        task_status: (classic && cf.state == "normal").then(|| json!([{"capture_id": CAPTURE_ID}])),
+        task_status: (classic && cf.state == "normal").then(|| task_status(sh, config)),
         gid: (!classic).then_some(crate::ticdc::models::Gid {
             low: cf.gid.0,
             high: cf.gid.1,
         }),
         maintainer_addr: (!classic).then(|| sh.addr.to_string()),
+    }
+}
+
+/// tiflow cdc/api/v2/model.go `CaptureTaskStatus`: the physical table ids the capture
+/// replicates (`table_ids` omitted when empty).
+fn task_status(sh: &Shared, config: &Value) -> Value {
+    let ids = filter::replicated_ids(&sh.catalog, config, &sh.cfg.profile);
+    if ids.is_empty() {
+        json!([{"capture_id": CAPTURE_ID}])
+    } else {
+        json!([{"capture_id": CAPTURE_ID, "table_ids": ids}])
     }
 }
 
@@ -1153,6 +1177,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         before_gc(start_ts, gc)?;
     }
     sink_check::before_connect(&cfg, &u, kind, profile)?;
+    filter::check_eligible(&sh.catalog, &cfg, profile)?;
     sink_check(sh, &req.sink_uri, &u, kind).await.map_err(|e| {
         if classic {
             e
@@ -1287,6 +1312,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
     sink_check::validate_config(&cfg, &u, profile)
         .and_then(|()| config::validate_and_adjust(&mut cfg, &u, kind, profile))
         .map_err(wrap)?;
+    update_tables_check(sh, &cfg)?;
     if classic {
         // No-op detection: compare what the owner would load (both sides completed/stripped).
         let mut a = cfg.clone();
@@ -1346,6 +1372,27 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         }
     }
     Ok(ok_json(&resp))
+}
+
+/// Tables on update. tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyUpdateChangefeedConfig`
+/// checks the filter (`ErrChangefeedUpdateRefused` wrapping the cause) but does not refuse
+/// ineligible tables; ticdc v8.5.7-release.1 api/v2/changefeed.go `UpdateChangefeed` refuses
+/// them with a raw `ErrTableIneligible` unless the new config forces or ignores them.
+fn update_tables_check(sh: &Shared, cfg: &Value) -> Result<(), ApiErr> {
+    let profile = &sh.cfg.profile;
+    if profile.is_classic() {
+        filter::filter_or_err(cfg, profile)
+            .map_err(|e| e.wrap("CDC:ErrChangefeedUpdateRefused"))?;
+        Ok(())
+    } else {
+        filter::check_eligible(&sh.catalog, cfg, profile).map_err(|e| {
+            if e.code == "CDC:ErrTableIneligible" {
+                e
+            } else {
+                e.wrap("CDC:ErrChangefeedUpdateRefused")
+            }
+        })
+    }
 }
 
 async fn delete(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {

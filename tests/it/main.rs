@@ -14,6 +14,7 @@ mod first_hour;
 mod fleet;
 mod harness;
 mod hostile;
+mod impact;
 mod keyspaces;
 mod manifest;
 mod ops;
