@@ -188,14 +188,6 @@ pub fn restore_desired(
 }
 
 /// FNV-1a 64: stable across builds and platforms (unlike std's hasher).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
 
 /// Fingerprint of what a plan depends on: run state, masked sink URI, config, target/start ts.
 /// Runtime fields (checkpoint, raw state within its family, errors) are left out.
@@ -211,14 +203,66 @@ pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
         RunState::Finished => "finished",
         RunState::Removed => "removed",
     };
-    let doc = serde_json::json!({
-        "state": family,
-        "sink_uri": l.info.sink_uri,
-        "config": l.info.config,
-        "target_ts": l.info.target_ts,
-        "start_ts": l.info.start_ts,
-    });
-    format!("{:016x}", fnv1a(doc.to_string().as_bytes()))
+    // A hash walked over the fields themselves: no copy of the config, no JSON text.
+    let mut h = Fnv(0xcbf29ce484222325);
+    h.str(family);
+    h.str(&l.info.sink_uri);
+    match &l.info.config {
+        Some(c) => h.value(c),
+        None => h.tag(0),
+    }
+    h.bytes(&l.info.target_ts.to_le_bytes());
+    h.bytes(&l.info.start_ts.to_le_bytes());
+    format!("{:016x}", h.0)
+}
+
+/// FNV-1a, fed with a type tag and a length before each value so that different structures
+/// never hash the same bytes.
+struct Fnv(u64);
+
+impl Fnv {
+    fn bytes(&mut self, b: &[u8]) {
+        for x in b {
+            self.0 ^= *x as u64;
+            self.0 = self.0.wrapping_mul(0x100000001b3);
+        }
+    }
+    fn tag(&mut self, t: u8) {
+        self.bytes(&[t]);
+    }
+    fn str(&mut self, s: &str) {
+        self.tag(3);
+        self.bytes(&(s.len() as u64).to_le_bytes());
+        self.bytes(s.as_bytes());
+    }
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.tag(0),
+            Value::Bool(b) => self.bytes(&[1, *b as u8]),
+            Value::Number(n) => {
+                self.tag(2);
+                match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                    (Some(u), _, _) => self.bytes(&u.to_le_bytes()),
+                    (_, Some(i), _) => self.bytes(&i.to_le_bytes()),
+                    (_, _, f) => self.bytes(&f.unwrap_or(0.0).to_bits().to_le_bytes()),
+                }
+            }
+            Value::String(s) => self.str(s),
+            Value::Array(a) => {
+                self.tag(4);
+                self.bytes(&(a.len() as u64).to_le_bytes());
+                a.iter().for_each(|x| self.value(x));
+            }
+            Value::Object(o) => {
+                self.tag(5);
+                self.bytes(&(o.len() as u64).to_le_bytes());
+                for (k, x) in o {
+                    self.str(k);
+                    self.value(x);
+                }
+            }
+        }
+    }
 }
 
 pub fn fingerprints(
