@@ -187,8 +187,6 @@ pub fn restore_desired(
         .collect()
 }
 
-/// FNV-1a 64: stable across builds and platforms (unlike std's hasher).
-
 /// Fingerprint of what a plan depends on: run state, masked sink URI, config, target/start ts.
 /// Runtime fields (checkpoint, raw state within its family, errors) are left out.
 pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
