@@ -31,7 +31,7 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// Exit statuses (design.md §1.3).
+/// Exit statuses (the README's exit-code table).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;

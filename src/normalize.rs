@@ -1,7 +1,7 @@
 //! The one place that knows both the manifest and the wire forms of a changefeed's
 //! `replica_config`: server defaults per version, the derivations the server applies
 //! (`ValidateAndAdjust`), the fields it strips per sink scheme (`RmUnusedFields`), and the
-//! comparison rules that keep a plan after apply empty (api-semantics §6–§7).
+//! comparison rules that keep a plan after apply empty (tiflow `pkg/config/replica_config.go`, `cdc/api/v2/model.go`).
 //!
 //! Effective desired = defaults(profile) ⊕ manifest, then adjusted and stripped like the server
 //! does; live is stripped the same way (new-architecture servers strip only on resume).
@@ -57,7 +57,7 @@ pub fn sink_class(uri: &str) -> SinkClass {
     }
 }
 
-/// The v8.5 defaults (`default-replica-config-v8.5.json`, api-semantics §6.1).
+/// The v8.5 defaults (tiflow v8.5.0 `pkg/config/replica_config.go` `defaultReplicaConfig`).
 fn defaults_v85() -> Value {
     json!({
         "memory_quota": 1073741824u64,
@@ -108,7 +108,7 @@ fn defaults_v85() -> Value {
 }
 
 /// The `replica_config` a fresh all-defaults changefeed reports on this server
-/// (before scheme stripping). Version differences from api-semantics §6.1–§6.2.
+/// (before scheme stripping). Version differences read from tiflow v7.5.0, v8.1.0 and v8.5.0 `pkg/config`.
 pub fn defaults(profile: &ServerProfile) -> Value {
     // Built once per profile (arch, version, build) and copied from then on: a plan asks for
     // them once per changefeed.
@@ -161,7 +161,7 @@ fn build_defaults(profile: &ServerProfile) -> Value {
         remove_path(&mut d, "sink.csv.output_field_header");
     }
     // The redo settings `consistent.{meta_flush_interval,encoding_worker_num,flush_worker_num,
-    // memory_usage}` are in v7.5 already (api-semantics §6.1 lists no redo key among v8.1's
+    // memory_usage}` are in v7.5 already (tiflow v7.5.0 `pkg/config/consistent.go` has them; none among v8.1's
     // additions), so they stay.
     if v < Version::new(8, 1, 0) {
         for p in [
@@ -317,7 +317,7 @@ fn uri_query(uri: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// `ValidateAndAdjust` (api-semantics §6.3). Returns the paths it set or changed.
+/// `ValidateAndAdjust` (tiflow `pkg/config/replica_config.go`). Returns the paths it set or changed.
 pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<String> {
     let mut derived = BTreeSet::new();
     let class = sink_class(uri);

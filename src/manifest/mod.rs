@@ -119,7 +119,7 @@ pub struct DesiredSet {
 }
 
 /// Dotted paths under `replica_config` (without the `replica_config.` prefix) whose values are
-/// secret; TiCDC returns them in clear (api-semantics §5.3).
+/// secret; TiCDC returns them in clear (tiflow `pkg/config/sink.go` `KafkaConfig`/`PulsarConfig`: GET returns them as stored).
 pub const SECRET_CONFIG_PATHS: &[&str] = &[
     "sink.kafka_config.sasl_password",
     "sink.kafka_config.sasl_gssapi_password",

@@ -25,7 +25,7 @@ pub fn canonical_uri(uri: &str) -> String {
     }
 }
 
-/// Whether a config path names a secret whatever the manifest says (api-semantics §5.3).
+/// Whether a config path names a secret whatever the manifest says (the secret fields of tiflow `pkg/config/sink.go`).
 pub fn is_secret_path(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
     [

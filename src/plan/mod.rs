@@ -227,7 +227,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The contract line of design.md §1.4 (a replace counts as one create and one delete).
+    /// The summary line the README documents (a replace counts as one create and one delete).
     pub fn line(&self) -> String {
         let mut s = format!(
             "Plan: {} to create, {} to update, {} to pause, {} to resume, {} to delete. {} unchanged.",

@@ -60,7 +60,7 @@ impl Default for Options {
     }
 }
 
-/// Run-state families of the raw states (api-semantics §8).
+/// Run-state families of the raw states (tiflow `cdc/model/changefeed.go` `FeedState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     Running,

@@ -1,6 +1,6 @@
 //! A faithful in-memory TiCDC OpenAPI v2 simulator (a test double, not a TiCDC).
 //!
-//! Behaviour follows `ticdc/api-semantics.md`: routes, status codes, `error_code`s, create-merge
+//! Behaviour follows the handlers of tiflow `cdc/api/v2` and pingcap/ticdc `api/v2`: routes, status codes, `error_code`s, create-merge
 //! vs update-replace decoding, sink-URI masking, the state machine, and the classic profile's
 //! asynchrony (changes become visible on the next owner tick). All state lives in one mutex over
 //! a `BTreeMap`; checkpoints of running changefeeds are computed lazily on read, so 10,000

@@ -1,4 +1,4 @@
-//! TSO and the two time formats TiCDC prints (api-semantics §2), without a date crate. UTC.
+//! TSO and the two time formats TiCDC prints (tiflow `pkg/util` JSONTime and oracle TSO), without a date crate. UTC.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -269,7 +269,7 @@ pub mod codes {
     pub const REACH_MAX_TRY: &str = "CDC:ErrReachMaxTry";
     pub const CAPTURE_NOT_EXIST: &str = "CDC:ErrCaptureNotExist";
     pub const FILTER_RULE_INVALID: &str = "CDC:ErrFilterRuleInvalid";
-    /// tiflow's message for a PUT that changes nothing (api-semantics §4.5).
+    /// tiflow's message for a PUT that changes nothing (tiflow `cdc/api/v2/changefeed.go` `updateChangefeed`).
     pub const NOOP_UPDATE_MESSAGE: &str = "changefeed config is the same with the old one";
 }
 

@@ -1,4 +1,4 @@
-//! Sink-URI masking exactly as TiCDC does it (api-semantics §5.2, upstream `pkg/util/uri.go`
+//! Sink-URI masking exactly as TiCDC does it (tiflow `pkg/util/uri.go`
 //! `MaskSinkURI` / `MaskSensitiveDataInURI`, which use Go's `net/url`).
 //!
 //! The `url` crate follows the WHATWG URL standard, which re-serialises differently from Go
@@ -410,7 +410,7 @@ pub fn mask_sensitive_in_uri(uri: &str) -> String {
 mod tests {
     use super::*;
 
-    // The examples of api-semantics §7, checked there against Go's net/url.
+    // Examples checked against Go's net/url and tiflow `pkg/util/uri.go` `MaskSinkURI`.
     #[test]
     fn masks_like_ticdc() {
         let cases = [

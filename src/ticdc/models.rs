@@ -1,4 +1,4 @@
-//! Wire models of the TiCDC OpenAPI v2 (api-semantics §4–§5). Every TSO is a u64.
+//! Wire models of the TiCDC OpenAPI v2 (tiflow `cdc/api/v2/model.go`, pingcap/ticdc `api/v2/model.go`). Every TSO is a u64.
 //! `replica_config` stays a `serde_json::Value` on the wire so that keys cdcform does not
 //! know survive a GET → PUT round trip untouched.
 

@@ -1,4 +1,4 @@
-//! Server profiles: which TiCDC behaviour a server shows (api-semantics §1).
+//! Server profiles: which TiCDC behaviour a server shows (tiflow `cdc/api/v2` vs pingcap/ticdc `api/v2`).
 
 use serde::{Deserialize, Serialize};
 
