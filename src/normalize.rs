@@ -160,11 +160,15 @@ fn build_defaults(profile: &ServerProfile) -> Value {
         remove_path(&mut d, "sink.send-all-bootstrap-at-start");
         remove_path(&mut d, "sink.csv.output_field_header");
     }
-    // The redo settings `consistent.{meta_flush_interval,encoding_worker_num,flush_worker_num,
-    // memory_usage}` are in v7.5 already (tiflow v7.5.0 `pkg/config/consistent.go` has them; none among v8.1's
-    // additions), so they stay.
+    // The redo settings `consistent.{meta_flush_interval,encoding_worker_num,flush_worker_num}`
+    // are in v7.5 already; `memory_usage` (and `compression`, `flush_concurrency`) and csv's
+    // `output_old_value`/`output_handle_key` came with v8.1 (tiflow v7.5.0 vs v8.1.0
+    // cdc/api/v2/model.go `ConsistentConfig`, `CSVConfig`).
     if v < Version::new(8, 1, 0) {
         for p in [
+            "consistent.memory_usage",
+            "sink.csv.output_old_value",
+            "sink.csv.output_handle_key",
             "enable_table_monitor",
             "synced_status",
             "sink.content_compatible",

@@ -102,9 +102,18 @@ pub fn defaults(profile: &SimProfile) -> Value {
             }
             if version < Version::new(8, 1, 0) {
                 // v8.1 added table monitor, synced status, content_compatible, debezium/open,
-                // the bootstrap settings.
+                // the bootstrap settings; redo's memory_usage (and compression,
+                // flush_concurrency), csv's output_old_value/output_handle_key: none is in
+                // tiflow v7.5.0 cdc/api/v2/model.go `ConsistentConfig`/`CSVConfig`.
                 o.remove("enable_table_monitor");
                 o.remove("synced_status");
+                if let Some(c) = o.get_mut("consistent").and_then(Value::as_object_mut) {
+                    c.remove("memory_usage");
+                }
+                if let Some(csv) = sink(o).get_mut("csv").and_then(Value::as_object_mut) {
+                    csv.remove("output_old_value");
+                    csv.remove("output_handle_key");
+                }
                 let s = sink(o);
                 for k in [
                     "content_compatible",
