@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod output;
 pub mod plan;
+pub mod policy;
 pub mod render;
 pub mod settings;
 pub mod simulator;

@@ -1,0 +1,1 @@
+//! The policy input document: the JSON plan plus cluster, desired and live (masked).

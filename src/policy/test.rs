@@ -1,0 +1,1 @@
+//! `cdcform policy test`: run `test_*` rules as `opa test` does.
