@@ -167,6 +167,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole cycle against an in-process simulator: plan, apply, drift, re-plan
     Demo(DemoArgs),
+    /// Policy checks: run the `test_*` rules of Rego policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// CI integration: post the plan on the pull or merge request
     #[command(subcommand)]
     Ci(CiCommand),
@@ -180,6 +183,17 @@ pub enum Command {
     },
     /// Print the man page (roff), or write one page per subcommand with --dir
     Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run every `test_*` rule of the .rego files under PATH, as `opa test` does: a test passes
+    /// when it evaluates to true. Exit 1 on any failure or error
+    Test {
+        /// Rego files or directories (tests are `*_test.rego` files beside the policies)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,10 +232,25 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Policy flags of plan, apply and validate.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Policy")]
+pub struct PolicyArgs {
+    /// Rego policy file or directory of .rego files (repeatable; added to `[policy] paths` of
+    /// cdcform.toml). A deny or violation fails the command; a warn is shown
+    #[arg(long = "policy", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Package whose deny/warn/violation rules count (repeatable) [default: cdcform]
+    #[arg(long = "policy-namespace", value_name = "PACKAGE")]
+    pub namespaces: Vec<String>,
+}
+
 #[derive(Debug, Args, Default)]
 pub struct ValidateArgs {
     /// Manifest files or directories [default: paths from cdcform.toml, else .]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -237,6 +266,28 @@ pub struct PlanOptionArgs {
     /// GC TTL of the upstream: a pause that could outlast it is refused [default: 24h]
     #[arg(long, value_parser = parse_duration)]
     pub gc_ttl: Option<std::time::Duration>,
+}
+
+impl PolicyArgs {
+    /// The library form: these paths after cdcform.toml's, these packages instead of its own.
+    pub fn to_options(
+        &self,
+        settings: &crate::settings::Settings,
+    ) -> crate::policy::PolicyOptions {
+        crate::policy::PolicyOptions {
+            paths: settings
+                .policy_paths
+                .iter()
+                .chain(&self.paths)
+                .cloned()
+                .collect(),
+            namespaces: if self.namespaces.is_empty() {
+                settings.policy_namespaces.clone()
+            } else {
+                self.namespaces.clone()
+            },
+        }
+    }
 }
 
 impl PlanOptionArgs {
@@ -270,6 +321,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", value_parser = parse_max_chars)]
     pub max_chars: Option<usize>,
     #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
     pub conn: ConnectionArgs,
 }
 
@@ -299,6 +352,8 @@ pub struct ApplyArgs {
     /// Do not wait for resumed changefeeds to become healthy
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }

@@ -38,6 +38,19 @@ pub struct ClusterFile {
     pub parallelism: Option<usize>,
     pub timeout: Option<String>,
     pub gc_ttl: Option<String>,
+    /// `[policy]`: Rego policies every plan, apply and validate of this cluster evaluates.
+    pub policy: Option<PolicySection>,
+}
+
+/// `[policy]` (top level) and `[clusters.NAME.policy]`: a cluster's own are added to the
+/// top-level ones, never instead of them (a guardrail set for all clusters stays in force).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// `.rego` files or directories, relative to cdcform.toml.
+    pub paths: Option<Vec<PathBuf>>,
+    /// Packages whose rules count [default: `cdcform`].
+    pub namespaces: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -65,6 +78,10 @@ pub struct Settings {
     pub gc_ttl: Duration,
     pub config_file: Option<PathBuf>,
     pub cluster: Option<String>,
+    /// Policy files or directories from `[policy] paths` (top level, then the cluster's).
+    pub policy_paths: Vec<PathBuf>,
+    /// Policy packages from `[policy] namespaces` (empty: `cdcform`).
+    pub policy_namespaces: Vec<String>,
     /// Clusters the config file defines (to refuse guessing manifest paths among them).
     pub clusters_defined: Vec<String>,
 }
@@ -111,6 +128,8 @@ const CONFIG_KEYS: &[&str] = &[
     "parallelism",
     "timeout",
     "gc_ttl",
+    "policy",
+    "namespaces",
 ];
 
 /// Names users bring from TiCDC's own docs and `cdc cli` flags, and what cdcform calls them.
@@ -274,6 +293,25 @@ fn merged(file: &ConfigFile, cluster: Option<&ClusterFile>) -> ClusterFile {
             timeout,
             gc_ttl
         );
+        if let Some(own) = &over.policy {
+            let top = c.policy.take().unwrap_or_default();
+            let paths: Vec<PathBuf> = top
+                .paths
+                .unwrap_or_default()
+                .into_iter()
+                .chain(own.paths.clone().unwrap_or_default())
+                .collect();
+            let mut namespaces = top.namespaces.unwrap_or_default();
+            for n in own.namespaces.clone().unwrap_or_default() {
+                if !namespaces.contains(&n) {
+                    namespaces.push(n);
+                }
+            }
+            c.policy = Some(PolicySection {
+                paths: Some(paths),
+                namespaces: (!namespaces.is_empty()).then_some(namespaces),
+            });
+        }
     }
     c
 }
@@ -420,6 +458,19 @@ impl Settings {
             gc_ttl,
             config_file: config_file.clone(),
             cluster: None,
+            policy_paths: c
+                .policy
+                .as_ref()
+                .and_then(|p| p.paths.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(rel)
+                .collect(),
+            policy_namespaces: c
+                .policy
+                .as_ref()
+                .and_then(|p| p.namespaces.clone())
+                .unwrap_or_default(),
             clusters_defined: vec![],
         })
     }
@@ -440,6 +491,8 @@ impl Settings {
             gc_ttl: DEFAULT_GC_TTL,
             config_file: None,
             cluster: None,
+            policy_paths: vec![],
+            policy_namespaces: vec![],
             clusters_defined: vec![],
         }
     }

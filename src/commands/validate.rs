@@ -17,6 +17,18 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         let name = settings.cluster.as_deref().unwrap_or("");
         match crate::manifest::load(&paths, &process_env) {
             Ok(set) => {
+                if let Some(report) = check_policies(settings, &a, &set.changefeeds)? {
+                    out.data(&crate::render::policy::human(&report));
+                    if report.blocks() {
+                        out.warn(&format!(
+                            "{} policy violation(s) (deny){}",
+                            report.deny.len(),
+                            if several { format!(" in cluster {name}") } else { String::new() }
+                        ));
+                        failed = Some(crate::exit::ERROR);
+                        continue;
+                    }
+                }
                 let line = summary(set.changefeeds.len(), set.files.len());
                 if out.verbosity < 0 {
                     continue;
@@ -36,6 +48,25 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         }
     }
     Ok(failed.unwrap_or(crate::exit::OK))
+}
+
+/// The policies offline: every manifest entry, `live: null`, no action.
+fn check_policies(
+    settings: &Settings,
+    a: &ValidateArgs,
+    desired: &[crate::manifest::DesiredChangefeed],
+) -> Result<Option<crate::policy::Report>, Error> {
+    let cluster = crate::policy::input::ClusterInfo {
+        name: settings.cluster.clone(),
+        server: settings.server.clone(),
+        profile: None,
+    };
+    Ok(crate::policy::check_validate(
+        &a.policy.to_options(settings),
+        desired,
+        &cluster,
+        &settings.namespace,
+    )?)
 }
 
 /// `3 changefeeds in 2 files are valid.`

@@ -93,3 +93,58 @@ pub enum PolicyError {
     #[error("{0}")]
     Saved(String),
 }
+
+/// Which policies a run evaluates: `--policy` paths and `[policy] paths`, and the packages.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    pub paths: Vec<PathBuf>,
+    /// Empty: `cdcform`.
+    pub namespaces: Vec<String>,
+}
+
+impl PolicyOptions {
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+/// Evaluate the policies on a plan; `None` when no policy is configured.
+pub fn check_plan(
+    o: &PolicyOptions,
+    plan: &crate::plan::Plan,
+    desired: &[crate::manifest::DesiredChangefeed],
+    live: &std::collections::BTreeMap<crate::plan::Key, crate::plan::planner::LiveChangefeed>,
+    cluster: &input::ClusterInfo,
+    default_ns: &str,
+) -> Result<Option<Report>, PolicyError> {
+    if o.is_empty() {
+        return Ok(None);
+    }
+    let mut p = load(&o.paths, &o.namespaces, false)?;
+    let doc = input::for_plan(plan, desired, live, cluster, default_ns);
+    p.evaluate(&doc).map(Some)
+}
+
+/// Evaluate the policies offline on the manifests (`validate`); `None` when none is configured.
+pub fn check_validate(
+    o: &PolicyOptions,
+    desired: &[crate::manifest::DesiredChangefeed],
+    cluster: &input::ClusterInfo,
+    default_ns: &str,
+) -> Result<Option<Report>, PolicyError> {
+    if o.is_empty() {
+        return Ok(None);
+    }
+    let mut p = load(&o.paths, &o.namespaces, false)?;
+    p.evaluate(&input::for_validate(desired, cluster, default_ns))
+        .map(Some)
+}
+
+/// Files whose digest differs from the one a saved plan recorded (or that are gone).
+pub fn changed_files(recorded: &[PolicyFile], now: &[PolicyFile]) -> Vec<String> {
+    recorded
+        .iter()
+        .filter(|r| !now.iter().any(|n| n == *r))
+        .map(|r| r.path.clone())
+        .collect()
+}

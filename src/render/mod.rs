@@ -2,4 +2,5 @@
 
 pub mod diagnostics;
 pub mod plan;
+pub mod policy;
 pub mod yaml;
