@@ -239,10 +239,10 @@ pub struct PolicyArgs {
     /// Rego policy file or directory of .rego files (repeatable; added to `[policy] paths` of
     /// cdcform.toml). A deny or violation fails the command; a warn is shown
     #[arg(long = "policy", value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    pub policy_paths: Vec<PathBuf>,
     /// Package whose deny/warn/violation rules count (repeatable) [default: cdcform]
     #[arg(long = "policy-namespace", value_name = "PACKAGE")]
-    pub namespaces: Vec<String>,
+    pub policy_namespaces: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -278,13 +278,13 @@ impl PolicyArgs {
             paths: settings
                 .policy_paths
                 .iter()
-                .chain(&self.paths)
+                .chain(&self.policy_paths)
                 .cloned()
                 .collect(),
-            namespaces: if self.namespaces.is_empty() {
+            namespaces: if self.policy_namespaces.is_empty() {
                 settings.policy_namespaces.clone()
             } else {
-                self.namespaces.clone()
+                self.policy_namespaces.clone()
             },
         }
     }

@@ -14,6 +14,7 @@ mod hostile;
 mod manifest;
 mod ops;
 mod plan;
+mod policy;
 mod release;
 mod secrets;
 mod shared;
