@@ -7,7 +7,9 @@
 //! - apply of N config updates (pause → PUT → resume) with latency and owner ticks, against the
 //!   floor of its round trips and ticks;
 //! - peak RSS of a `cdcform plan` process over 10,000 changefeeds (simulator in another process);
-//! - `cdcform validate` of a 10,000-changefeed manifest.
+//! - `cdcform validate` of a 10,000-changefeed manifest;
+//! - policy: 20 Rego policies (the six of examples/policies and 14 more) over a plan of 1,000
+//!   changefeed updates, against the same plan without policies (`cargo bench -- policy`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -119,6 +121,98 @@ async fn bench_plan(n: usize, rows: &mut Vec<Row>) {
             "sequential client {:.2}s, cdcform {:.1}× faster",
             sequential.as_secs_f64(),
             sequential.as_secs_f64() / measured.as_secs_f64()
+        ),
+    });
+    sim.shutdown().await;
+}
+
+/// 20 policy files: the examples, and 14 rules of the same kinds (field limits, id patterns,
+/// sink checks, change inspection) so that each walks every entry.
+fn write_policies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
+    let mut n = 0;
+    for e in std::fs::read_dir(&examples).expect("examples/policies") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".rego") && !name.ends_with("_test.rego") {
+            std::fs::copy(&p, dir.join(&name)).expect("copy");
+            n += 1;
+        }
+    }
+    for i in n..20 {
+        let rule = match i % 4 {
+            0 => format!("object.get(e.desired, [\"replica_config\", \"mounter\", \"worker_num\"], 0) > {}", 100 + i),
+            1 => format!("regex.match(`^forbidden-{i}-`, e.id)"),
+            2 => format!("e.desired.sink.scheme == \"scheme{i}\""),
+            _ => format!("some c in e.changes\n    c.path == \"replica_config.never_{i}\""),
+        };
+        let text = format!(
+            "package cdcform\n\ndeny_generated_{i} contains {{\"msg\": sprintf(\"%s: rule {i}\", [e.id]), \"changefeed\": e.id}} if {{\n    some e in input.entries\n    {rule}\n}}\n"
+        );
+        std::fs::write(dir.join(format!("generated_{i}.rego")), text).expect("write");
+    }
+    vec![dir.to_path_buf()]
+}
+
+async fn bench_policy(n: usize, rows: &mut Vec<Row>) {
+    let (sim, settings, client, ids) = start(n, Duration::ZERO).await;
+    // Every changefeed gets an update, so every one is an entry the policies look at.
+    let want = desired(&ids, Some(serde_json::json!({"mounter": {"worker_num": 8}})));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = cdcform::policy::PolicyOptions {
+        paths: write_policies(dir.path()),
+        namespaces: vec![],
+    };
+    let opts = PlanOptions::default();
+    let plan_once = || compute(&settings, &client, &want, &opts, Duration::from_secs(120));
+    let _ = plan_once().await.expect("warm-up plan");
+    let mut plan_times = Vec::new();
+    let mut policy_times = Vec::new();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let (mut plan, snap) = plan_once().await.expect("plan");
+        plan_times.push(t0.elapsed());
+        assert_eq!(plan.entries.len(), n, "every changefeed is an update");
+        let t1 = Instant::now();
+        cdcform::plan::pipeline::check_policy(&settings, &policy, &mut plan, &snap, &want)
+            .expect("policies evaluate");
+        policy_times.push(t1.elapsed());
+        if std::env::var_os("POLICY_BREAKDOWN").is_some() {
+            let t = Instant::now();
+            let cluster = cdcform::policy::input::ClusterInfo { name: None, server: settings.server.clone(), profile: Some(snap.profile.clone()) };
+            let doc = cdcform::policy::input::for_plan(&plan, &want, &snap.changefeeds, &cluster, "default");
+            let t_input = t.elapsed();
+            let t = Instant::now();
+            let _ = cdcform::render::plan::json_value(&plan);
+            let t_json = t.elapsed();
+            let t = Instant::now();
+            for l in snap.changefeeds.values() { let _ = cdcform::policy::input::live_json(l, None); }
+            let t_live = t.elapsed();
+            let t = Instant::now();
+            for d in &want { let _ = cdcform::policy::input::desired_json(d, "default"); }
+            eprintln!("json {t_json:?} live {t_live:?} desired {:?}", t.elapsed());
+            let t = Instant::now();
+            let mut p = cdcform::policy::load(&policy.paths, &[], false).unwrap();
+            let t_load = t.elapsed();
+            let t = Instant::now();
+            p.evaluate(&doc).unwrap();
+            eprintln!("input {t_input:?} load {t_load:?} evaluate {:?}", t.elapsed());
+        }
+        let report = plan.policy.expect("report");
+        assert_eq!(report.files.len(), 20);
+        assert!(report.deny.len() >= n, "the id rule fires on every simulator id");
+    }
+    plan_times.sort();
+    policy_times.sort();
+    let (plan_t, policy_t) = (plan_times[1], policy_times[1]);
+    rows.push(Row {
+        what: format!("plan + 20 policies, {n} changefeed updates"),
+        measured: plan_t + policy_t,
+        floor: plan_t,
+        extra: format!(
+            "median of 3: plan alone {:.3}s, policies {:.3}s (load, parse, input, evaluate)",
+            plan_t.as_secs_f64(),
+            policy_t.as_secs_f64()
         ),
     });
     sim.shutdown().await;
@@ -336,6 +430,9 @@ fn main() {
         for n in [100, 1000, 10_000] {
             rt.block_on(bench_plan(n, &mut rows));
         }
+    }
+    if want("policy") {
+        rt.block_on(bench_policy(1000, &mut rows));
     }
     if want("apply") {
         for n in [100, 1000] {

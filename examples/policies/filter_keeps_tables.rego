@@ -3,14 +3,15 @@
 # added, counts as stopping tables.
 package cdcform
 
-filter_change(e) := c if {
+# [id, rules before, rules after] of each filter change whose table impact is not known.
+filter_changes contains [e.id, before, after] if {
+	some e in input.entries
+	not e.tables
 	some c in e.changes
 	c.path == "replica_config.filter.rules"
+	before := {r | some r in object.get(c, "before", [])}
+	after := {r | some r in object.get(c, "after", [])}
 }
-
-rules_before(e) := {r | some r in object.get(filter_change(e), "before", [])}
-
-rules_after(e) := {r | some r in object.get(filter_change(e), "after", [])}
 
 deny_filter_stops_tables contains {"msg": msg, "changefeed": e.id} if {
 	some e in input.entries
@@ -19,18 +20,16 @@ deny_filter_stops_tables contains {"msg": msg, "changefeed": e.id} if {
 	msg := sprintf("%s: the filter change stops replicating %d table(s): %v", [e.id, count(removed), removed])
 }
 
-deny_filter_stops_tables contains {"msg": msg, "changefeed": e.id} if {
-	some e in input.entries
-	not e.tables
-	gone := rules_before(e) - rules_after(e)
+deny_filter_stops_tables contains {"msg": msg, "changefeed": id} if {
+	some [id, before, after] in filter_changes
+	gone := before - after
 	count(gone) > 0
-	msg := sprintf("%s: the filter change removes rule(s) %v, which stops replicating their tables", [e.id, sort(gone)])
+	msg := sprintf("%s: the filter change removes rule(s) %v, which stops replicating their tables", [id, sort(gone)])
 }
 
-deny_filter_stops_tables contains {"msg": msg, "changefeed": e.id} if {
-	some e in input.entries
-	not e.tables
-	negations := {r | some r in rules_after(e) - rules_before(e); startswith(r, "!")}
+deny_filter_stops_tables contains {"msg": msg, "changefeed": id} if {
+	some [id, before, after] in filter_changes
+	negations := {r | some r in after - before; startswith(r, "!")}
 	count(negations) > 0
-	msg := sprintf("%s: the filter change adds exclusion(s) %v, which stops replicating their tables", [e.id, sort(negations)])
+	msg := sprintf("%s: the filter change adds exclusion(s) %v, which stops replicating their tables", [id, sort(negations)])
 }

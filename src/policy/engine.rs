@@ -201,6 +201,19 @@ pub fn load(
     })
 }
 
+/// Counts the bytes of JSON text a value would take, without keeping them.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A result value as a finding, or why it has the wrong shape.
 fn finding(rule: &RuleInfo, v: &Value) -> Result<Finding, String> {
     let json = serde_json::to_value(v).map_err(|e| e.to_string())?;
@@ -276,18 +289,21 @@ impl Policies {
         })
     }
 
-    /// Set the input document (checked against [`MAX_INPUT_BYTES`]).
-    pub(crate) fn set_input_json(&mut self, text: &str) -> Result<(), PolicyError> {
-        if text.len() > MAX_INPUT_BYTES {
+    /// Set the input document (checked against [`MAX_INPUT_BYTES`] of JSON text).
+    pub(crate) fn set_input(&mut self, input: &serde_json::Value) -> Result<(), PolicyError> {
+        let mut size = ByteCount(0);
+        let _ = serde_json::to_writer(&mut size, input);
+        if size.0 > MAX_INPUT_BYTES {
             return Err(PolicyError::InputTooLarge {
-                size: text.len(),
+                size: size.0,
                 limit: MAX_INPUT_BYTES,
             });
         }
-        let v = Value::from_json_str(text).map_err(|e| PolicyError::Runtime {
+        // Straight from the JSON value: no text round trip.
+        let v = <Value as serde::Deserialize>::deserialize(input).map_err(|e| PolicyError::Runtime {
             rule: "(input)".into(),
             file: "(input)".into(),
-            reason: format!("{e:#}"),
+            reason: e.to_string(),
         })?;
         self.engine.set_input(v);
         Ok(())
@@ -329,8 +345,7 @@ impl Policies {
 
     /// Evaluate every deny/violation/warn rule of the chosen namespaces on `input`.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Report, PolicyError> {
-        let text = serde_json::to_string(input).map_err(|e| PolicyError::Saved(e.to_string()))?;
-        self.set_input_json(&text)?;
+        self.set_input(input)?;
         let deadline = Instant::now() + TIME_LIMIT;
         let mut report = Report {
             files: self.files.clone(),
@@ -494,7 +509,7 @@ warn contains "always" if { true }
         let mut p = p.expect("loads");
         // The full limit is 10s; this test shortens it through the deadline of one rule.
         let rule = p.rules()[0].clone();
-        p.set_input_json("{}").expect("input");
+        p.set_input(&json!({})).expect("input");
         let e = p
             .eval(&rule, Instant::now() + Duration::from_millis(50))
             .expect_err("stops")

@@ -43,34 +43,77 @@ fn state_name(s: DesiredState) -> &'static str {
     }
 }
 
-/// A config value with every secret replaced: a path in `sensitive`, a secret-looking key, or
-/// anything under one, becomes `(sensitive)`; URIs inside strings lose their passwords.
-fn mask_config(v: &Value, path: &str, sensitive: &BTreeSet<String>) -> Value {
-    let full = format!("replica_config.{path}");
-    if !path.is_empty() && (sensitive.contains(&full) || is_secret_path(path)) {
-        return Value::String(SENSITIVE.into());
-    }
-    let child = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
+/// Masks configs: a path in `sensitive`, a secret-looking key, or anything under one, becomes
+/// `(sensitive)`; URIs inside strings lose their passwords. Remembers which key names look
+/// secret, since a plan's thousand configs share a few hundred names.
+struct Masker<'a> {
+    sensitive: &'a BTreeSet<String>,
+    secret_names: std::collections::HashMap<String, bool>,
+}
+
+impl<'a> Masker<'a> {
+    fn new(sensitive: &'a BTreeSet<String>) -> Self {
+        Masker {
+            sensitive,
+            secret_names: std::collections::HashMap::new(),
         }
-    };
-    match v {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), mask_config(x, &child(k), sensitive)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, x)| mask_config(x, &child(&i.to_string()), sensitive))
-                .collect(),
-        ),
-        other => mask_uris(other),
     }
+
+    /// The last segment decides a secret-looking name, as `is_secret_path` reads it.
+    fn secret_name(&mut self, k: &str) -> bool {
+        if let Some(&b) = self.secret_names.get(k) {
+            return b;
+        }
+        let b = is_secret_path(k);
+        self.secret_names.insert(k.to_string(), b);
+        b
+    }
+
+    /// A masked copy of `v` (`path`: its dotted path under `replica_config`).
+    fn masked(&mut self, v: &Value) -> Value {
+        let mut out = v.clone();
+        self.mask(&mut out, &mut String::new());
+        out
+    }
+
+    fn mask(&mut self, v: &mut Value, path: &mut String) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    self.child(path, k, x);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    self.child(path, &i.to_string(), x);
+                }
+            }
+            Value::String(s) if s.contains("://") => *v = mask_uris(v),
+            _ => {}
+        }
+    }
+
+    fn child(&mut self, path: &mut String, k: &str, x: &mut Value) {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(k);
+        let secret = self.secret_name(k)
+            || (!self.sensitive.is_empty()
+                && self.sensitive.contains(&format!("replica_config.{path}")));
+        if secret {
+            *x = Value::String(SENSITIVE.into());
+        } else {
+            self.mask(x, path);
+        }
+        path.truncate(len);
+    }
+}
+
+/// A config value with every secret replaced (see [`Masker`]).
+fn mask_config(v: &Value, sensitive: &BTreeSet<String>) -> Value {
+    Masker::new(sensitive).masked(v)
 }
 
 /// A sink URI in parts, for rules that look at the scheme or a query parameter: secret query
@@ -117,7 +160,7 @@ pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
         "sink": sink_parts(&d.sink_uri_template, false),
         "start_ts": d.start_ts,
         "target_ts": d.target_ts,
-        "replica_config": d.replica_config.as_ref().map(|c| mask_config(c, "", &d.sensitive)),
+        "replica_config": d.replica_config.as_ref().map(|c| mask_config(c, &d.sensitive)),
         "file": d.location.file.display().to_string(),
         "line": d.location.line,
     })
@@ -127,6 +170,10 @@ pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
 pub fn live_json(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
     let empty = BTreeSet::new();
     let sensitive = d.map_or(&empty, |d| &d.sensitive);
+    live_masked(l, sensitive, &mut Masker::new(sensitive))
+}
+
+fn live_masked(l: &LiveChangefeed, sensitive: &BTreeSet<String>, masker: &mut Masker) -> Value {
     let uri_secret = sensitive.contains("sink_uri");
     let info = &l.info;
     json!({
@@ -136,7 +183,7 @@ pub fn live_json(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
         "sink": sink_parts(&info.sink_uri, uri_secret),
         "start_ts": info.start_ts,
         "target_ts": info.target_ts,
-        "replica_config": info.config.as_ref().map(|c| mask_config(c, "", sensitive)),
+        "replica_config": info.config.as_ref().map(|c| masker.masked(c)),
         "creator_version": info.creator_version,
     })
 }
@@ -170,13 +217,17 @@ pub fn for_plan(
     let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
         return Value::Null;
     };
+    let no_paths = BTreeSet::new();
+    let mut shared = Masker::new(&no_paths);
     if let Some(Value::Array(entries)) = doc.get_mut("entries") {
         for (e, src) in entries.iter_mut().zip(&plan.entries) {
             let d = by_key.get(&src.key).copied();
             e["desired"] = d.map_or(Value::Null, |d| desired_json(d, default_ns));
-            e["live"] = live
-                .get(&src.key)
-                .map_or(Value::Null, |l| live_json(l, d));
+            e["live"] = live.get(&src.key).map_or(Value::Null, |l| match d {
+                // The manifest's sensitive paths apply: a masker of its own.
+                Some(d) if !d.sensitive.is_empty() => live_json(l, Some(d)),
+                _ => live_masked(l, &no_paths, &mut shared),
+            });
         }
     }
     base("plan", cluster, doc)
@@ -219,7 +270,7 @@ mod tests {
         });
         let mut s = BTreeSet::new();
         s.insert("replica_config.filter.rules.1".to_string());
-        let m = mask_config(&cfg, "", &s);
+        let m = mask_config(&cfg, &s);
         let text = m.to_string();
         assert!(!text.contains("hunter2") && !text.contains("secret-from-var") && !text.contains(":pw@"), "{text}");
         assert_eq!(m["sink"]["kafka_config"]["sasl_mechanism"], "plain");
