@@ -141,7 +141,10 @@ fn write_policies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     for i in n..20 {
         let rule = match i % 4 {
-            0 => format!("object.get(e.desired, [\"replica_config\", \"mounter\", \"worker_num\"], 0) > {}", 100 + i),
+            0 => format!(
+                "object.get(e.desired, [\"replica_config\", \"mounter\", \"worker_num\"], 0) > {}",
+                100 + i
+            ),
             1 => format!("regex.match(`^forbidden-{i}-`, e.id)"),
             2 => format!("e.desired.sink.scheme == \"scheme{i}\""),
             _ => format!("some c in e.changes\n    c.path == \"replica_config.never_{i}\""),
@@ -157,7 +160,10 @@ fn write_policies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn bench_policy(n: usize, rows: &mut Vec<Row>) {
     let (sim, settings, client, ids) = start(n, Duration::ZERO).await;
     // Every changefeed gets an update, so every one is an entry the policies look at.
-    let want = desired(&ids, Some(serde_json::json!({"mounter": {"worker_num": 8}})));
+    let want = desired(
+        &ids,
+        Some(serde_json::json!({"mounter": {"worker_num": 8}})),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = cdcform::policy::PolicyOptions {
         paths: write_policies(dir.path()),
@@ -177,30 +183,12 @@ async fn bench_policy(n: usize, rows: &mut Vec<Row>) {
         cdcform::plan::pipeline::check_policy(&settings, &policy, &mut plan, &snap, &want)
             .expect("policies evaluate");
         policy_times.push(t1.elapsed());
-        if std::env::var_os("POLICY_BREAKDOWN").is_some() {
-            let t = Instant::now();
-            let cluster = cdcform::policy::input::ClusterInfo { name: None, server: settings.server.clone(), profile: Some(snap.profile.clone()) };
-            let doc = cdcform::policy::input::for_plan(&plan, &want, &snap.changefeeds, &cluster, "default");
-            let t_input = t.elapsed();
-            let t = Instant::now();
-            let _ = cdcform::render::plan::json_value(&plan);
-            let t_json = t.elapsed();
-            let t = Instant::now();
-            for l in snap.changefeeds.values() { let _ = cdcform::policy::input::live_json(l, None); }
-            let t_live = t.elapsed();
-            let t = Instant::now();
-            for d in &want { let _ = cdcform::policy::input::desired_json(d, "default"); }
-            eprintln!("json {t_json:?} live {t_live:?} desired {:?}", t.elapsed());
-            let t = Instant::now();
-            let mut p = cdcform::policy::load(&policy.paths, &[], false).unwrap();
-            let t_load = t.elapsed();
-            let t = Instant::now();
-            p.evaluate(&doc).unwrap();
-            eprintln!("input {t_input:?} load {t_load:?} evaluate {:?}", t.elapsed());
-        }
         let report = plan.policy.expect("report");
         assert_eq!(report.files.len(), 20);
-        assert!(report.deny.len() >= n, "the id rule fires on every simulator id");
+        assert!(
+            report.deny.len() >= n,
+            "the id rule fires on every simulator id"
+        );
     }
     plan_times.sort();
     policy_times.sort();

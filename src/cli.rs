@@ -270,10 +270,7 @@ pub struct PlanOptionArgs {
 
 impl PolicyArgs {
     /// The library form: these paths after cdcform.toml's, these packages instead of its own.
-    pub fn to_options(
-        &self,
-        settings: &crate::settings::Settings,
-    ) -> crate::policy::PolicyOptions {
+    pub fn to_options(&self, settings: &crate::settings::Settings) -> crate::policy::PolicyOptions {
         crate::policy::PolicyOptions {
             paths: settings
                 .policy_paths

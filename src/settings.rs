@@ -676,6 +676,42 @@ protected = ["*"]
     }
 
     #[test]
+    fn policy_paths_add_up_and_resolve_against_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(
+            dir.path(),
+            "[policy]\npaths = [\"org\"]\n\n[clusters.prod]\nserver = \"http://p\"\n\n[clusters.prod.policy]\npaths = [\"prod\"]\nnamespaces = [\"cdcform\", \"prod\"]\n\n[clusters.dev]\nserver = \"http://d\"\n",
+        );
+        let at = |name: &str| GlobalArgs {
+            config: Some(cfg.clone()),
+            cluster: Some(name.into()),
+            ..Default::default()
+        };
+        let prod = Settings::resolve(&at("prod"), &|_: &str| None).unwrap();
+        assert_eq!(
+            prod.policy_paths,
+            vec![dir.path().join("org"), dir.path().join("prod")]
+        );
+        assert_eq!(prod.policy_namespaces, vec!["cdcform", "prod"]);
+        let dev = Settings::resolve(&at("dev"), &|_: &str| None).unwrap();
+        assert_eq!(dev.policy_paths, vec![dir.path().join("org")]);
+        assert!(dev.policy_namespaces.is_empty());
+        // A typo inside [policy] is refused with a hint.
+        let bad = write(dir.path(), "[policy]\npath = [\"x\"]\n");
+        let g = GlobalArgs {
+            config: Some(bad),
+            ..Default::default()
+        };
+        let e = Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("path") && e.contains("did you mean `paths`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn top_level_typo_is_refused() {
         let r: Result<ConfigFile, _> = toml::from_str("sevrer = \"x\"\n");
         assert!(r.is_err());

@@ -11,8 +11,8 @@ use crate::output::Output;
 use crate::plan::pipeline::{
     check_policy, compute, load_manifests, recheck_saved_full, saved_plan_path,
 };
-use crate::policy::{changed_files, PolicyOptions};
 use crate::plan::Plan;
+use crate::policy::{changed_files, PolicyOptions};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};

@@ -25,7 +25,11 @@ pub fn test(paths: &[PathBuf], out: &Output) -> Result<i32, Error> {
             Outcome::Pass => lines.push(format!("PASS  {}  ({})", r.name, r.file)),
             Outcome::Fail(why) | Outcome::Error(why) => {
                 failed += 1;
-                let word = if matches!(r.outcome, Outcome::Fail(_)) { "FAIL" } else { "ERROR" };
+                let word = if matches!(r.outcome, Outcome::Fail(_)) {
+                    "FAIL"
+                } else {
+                    "ERROR"
+                };
                 lines.push(format!("{word}  {}  ({}): {why}", r.name, r.file));
             }
         }

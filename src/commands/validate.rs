@@ -23,7 +23,11 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
                         out.warn(&format!(
                             "{} policy violation(s) (deny){}",
                             report.deny.len(),
-                            if several { format!(" in cluster {name}") } else { String::new() }
+                            if several {
+                                format!(" in cluster {name}")
+                            } else {
+                                String::new()
+                            }
                         ));
                         failed = Some(crate::exit::ERROR);
                         continue;

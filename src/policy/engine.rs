@@ -231,7 +231,11 @@ fn finding(rule: &RuleInfo, v: &Value) -> Result<Finding, String> {
                 .map(str::to_string);
             (msg.clone(), metadata, changefeed)
         }
-        other => return Err(format!("a value that is neither a string nor an object: {other}")),
+        other => {
+            return Err(format!(
+                "a value that is neither a string nor an object: {other}"
+            ))
+        }
     };
     Ok(Finding {
         rule: rule.name.clone(),
@@ -260,7 +264,11 @@ impl Policies {
     }
 
     /// Evaluate one rule with what is left of the time budget.
-    pub(crate) fn eval(&mut self, rule: &RuleInfo, deadline: Instant) -> Result<Value, PolicyError> {
+    pub(crate) fn eval(
+        &mut self,
+        rule: &RuleInfo,
+        deadline: Instant,
+    ) -> Result<Value, PolicyError> {
         let left = deadline.saturating_duration_since(Instant::now());
         let runtime = |reason: String| PolicyError::Runtime {
             rule: format!("{}.{}", rule.namespace, rule.name),
@@ -273,10 +281,11 @@ impl Policies {
                 TIME_LIMIT.as_secs()
             )));
         }
-        self.engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: left,
-            check_interval: NonZeroU32::new(32).expect("non-zero"),
-        });
+        self.engine
+            .set_execution_timer_config(ExecutionTimerConfig {
+                limit: left,
+                check_interval: NonZeroU32::new(32).expect("non-zero"),
+            });
         self.engine.eval_rule(rule.path()).map_err(|e| {
             if e.downcast_ref::<regorus::LimitError>().is_some() {
                 runtime(format!(
@@ -300,10 +309,12 @@ impl Policies {
             });
         }
         // Straight from the JSON value: no text round trip.
-        let v = <Value as serde::Deserialize>::deserialize(input).map_err(|e| PolicyError::Runtime {
-            rule: "(input)".into(),
-            file: "(input)".into(),
-            reason: e.to_string(),
+        let v = <Value as serde::Deserialize>::deserialize(input).map_err(|e| {
+            PolicyError::Runtime {
+                rule: "(input)".into(),
+                file: "(input)".into(),
+                reason: e.to_string(),
+            }
         })?;
         self.engine.set_input(v);
         Ok(())
@@ -379,7 +390,11 @@ impl Policies {
         waived: &BTreeSet<String>,
         report: &mut Report,
     ) -> Result<(), PolicyError> {
-        let kind = if rule.kind == Kind::Deny { "deny" } else { "warn" };
+        let kind = if rule.kind == Kind::Deny {
+            "deny"
+        } else {
+            "warn"
+        };
         let shape = |got: String| PolicyError::Shape {
             rule: format!("{}.{}", rule.namespace, rule.name),
             file: rule.file(),
@@ -416,7 +431,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn policies(files: &[(&str, &str)], ns: &[&str]) -> (tempfile::TempDir, Result<Policies, PolicyError>) {
+    fn policies(
+        files: &[(&str, &str)],
+        ns: &[&str],
+    ) -> (tempfile::TempDir, Result<Policies, PolicyError>) {
         let dir = tempfile::tempdir().expect("tempdir");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write");
@@ -471,7 +489,13 @@ warn contains "always" if { true }
 
     #[test]
     fn parse_error_names_the_file_and_line() {
-        let (_d, p) = policies(&[("bad.rego", "package cdcform\n\ndeny contains msg {\n  msg := 1\n}\n")], &[]);
+        let (_d, p) = policies(
+            &[(
+                "bad.rego",
+                "package cdcform\n\ndeny contains msg {\n  msg := 1\n}\n",
+            )],
+            &[],
+        );
         let e = p.err().expect("fails").to_string();
         assert!(e.contains("bad.rego:3"), "{e}");
     }
@@ -481,7 +505,10 @@ warn contains "always" if { true }
         let text = "package cdcform\n\ndeny contains msg if {\n    msg := sprintf(\"%d\", [to_number(input.x)])\n}\n";
         let (_d, p) = policies(&[("rt.rego", text)], &[]);
         let mut p = p.expect("loads");
-        let e = p.evaluate(&json!({"x": "not a number"})).expect_err("fails").to_string();
+        let e = p
+            .evaluate(&json!({"x": "not a number"}))
+            .expect_err("fails")
+            .to_string();
         assert!(e.contains("cdcform.deny"), "{e}");
         assert!(e.contains("rt.rego:3"), "{e}");
     }
@@ -490,7 +517,11 @@ warn contains "always" if { true }
     fn wrong_result_shape_is_an_error() {
         let text = "package cdcform\n\ndeny contains 42 if { true }\n";
         let (_d, p) = policies(&[("s.rego", text)], &[]);
-        let e = p.expect("loads").evaluate(&json!({})).expect_err("fails").to_string();
+        let e = p
+            .expect("loads")
+            .evaluate(&json!({}))
+            .expect_err("fails")
+            .to_string();
         assert!(e.contains("neither a string nor an object"), "{e}");
     }
 
@@ -498,7 +529,13 @@ warn contains "always" if { true }
     fn a_namespace_without_rules_is_an_error() {
         let (_d, p) = policies(&[("a.rego", DENY)], &["other"]);
         assert!(matches!(p, Err(PolicyError::NoSuchNamespace(_))));
-        let (_d, p) = policies(&[("m.rego", "package main\n\ndeny contains \"x\" if { true }\n")], &[]);
+        let (_d, p) = policies(
+            &[(
+                "m.rego",
+                "package main\n\ndeny contains \"x\" if { true }\n",
+            )],
+            &[],
+        );
         assert!(matches!(p, Err(PolicyError::NoSuchNamespace(_))));
     }
 
@@ -525,7 +562,8 @@ warn contains "always" if { true }
         if let Ok(mut p) = p {
             assert!(p.evaluate(&json!({})).is_err());
         }
-        let text = "package cdcform\n\ndeny contains msg if {\n    msg := opa.runtime().env.HOME\n}\n";
+        let text =
+            "package cdcform\n\ndeny contains msg if {\n    msg := opa.runtime().env.HOME\n}\n";
         let (_d, p) = policies(&[("env.rego", text)], &[]);
         if let Ok(mut p) = p {
             assert!(p.evaluate(&json!({})).is_err());

@@ -191,7 +191,10 @@ fn live_masked(l: &LiveChangefeed, sensitive: &BTreeSet<String>, masker: &mut Ma
 fn base(mode: &str, cluster: &ClusterInfo, mut doc: Map<String, Value>) -> Value {
     let plan_version = doc.remove("format_version");
     doc.insert("format_version".into(), json!(super::INPUT_FORMAT_VERSION));
-    doc.insert("plan_format_version".into(), plan_version.unwrap_or(Value::Null));
+    doc.insert(
+        "plan_format_version".into(),
+        plan_version.unwrap_or(Value::Null),
+    );
     doc.insert("mode".into(), json!(mode));
     doc.insert("cluster".into(), cluster.to_json());
     doc.remove("policy");
@@ -210,8 +213,17 @@ pub fn for_plan(
     let by_key: BTreeMap<Key, &DesiredChangefeed> = desired
         .iter()
         .map(|d| {
-            let ns = d.namespace.clone().unwrap_or_else(|| default_ns.to_string());
-            (Key { namespace: ns, id: d.id.clone() }, d)
+            let ns = d
+                .namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string());
+            (
+                Key {
+                    namespace: ns,
+                    id: d.id.clone(),
+                },
+                d,
+            )
         })
         .collect();
     let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
@@ -235,7 +247,11 @@ pub fn for_plan(
 
 /// The input for `validate`: every manifest entry with `desired`, `live: null` and no action
 /// (nothing was read from a server).
-pub fn for_validate(desired: &[DesiredChangefeed], cluster: &ClusterInfo, default_ns: &str) -> Value {
+pub fn for_validate(
+    desired: &[DesiredChangefeed],
+    cluster: &ClusterInfo,
+    default_ns: &str,
+) -> Value {
     let entries: Vec<Value> = desired
         .iter()
         .map(|d| {
@@ -272,14 +288,22 @@ mod tests {
         s.insert("replica_config.filter.rules.1".to_string());
         let m = mask_config(&cfg, &s);
         let text = m.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("secret-from-var") && !text.contains(":pw@"), "{text}");
+        assert!(
+            !text.contains("hunter2")
+                && !text.contains("secret-from-var")
+                && !text.contains(":pw@"),
+            "{text}"
+        );
         assert_eq!(m["sink"]["kafka_config"]["sasl_mechanism"], "plain");
         assert_eq!(m["filter"]["rules"][0], "a.*");
     }
 
     #[test]
     fn sink_parts_hide_secret_query_values() {
-        let p = sink_parts("kafka://u:pw@k:9092/t?sasl-password=x1&sasl-mechanism=plain&enable-tls=true", false);
+        let p = sink_parts(
+            "kafka://u:pw@k:9092/t?sasl-password=x1&sasl-mechanism=plain&enable-tls=true",
+            false,
+        );
         assert_eq!(p["scheme"], "kafka");
         assert_eq!(p["query"]["enable-tls"], "true");
         assert_eq!(p["query"]["sasl-password"], SENSITIVE);

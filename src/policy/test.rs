@@ -42,7 +42,9 @@ pub fn run(paths: &[PathBuf]) -> Result<Vec<TestResult>, PolicyError> {
     for t in tests {
         let outcome = match p.eval(&t, Instant::now() + TIME_LIMIT) {
             Ok(regorus::Value::Bool(true)) => Outcome::Pass,
-            Ok(regorus::Value::Undefined) => Outcome::Fail("undefined: a condition did not hold".into()),
+            Ok(regorus::Value::Undefined) => {
+                Outcome::Fail("undefined: a condition did not hold".into())
+            }
             Ok(other) => Outcome::Fail(format!("evaluated to {other}, not true")),
             Err(e) => Outcome::Error(e.to_string()),
         };
@@ -73,6 +75,10 @@ mod tests {
         let by = |n: &str| r.iter().find(|t| t.name.ends_with(n)).expect("found");
         assert_eq!(by("test_denies").outcome, Outcome::Pass);
         assert!(matches!(by("test_wrong").outcome, Outcome::Fail(_)));
-        assert!(by("test_wrong").file.ends_with("p_test.rego:7"), "{}", by("test_wrong").file);
+        assert!(
+            by("test_wrong").file.ends_with("p_test.rego:7"),
+            "{}",
+            by("test_wrong").file
+        );
     }
 }

@@ -371,7 +371,11 @@ struct LeftOut {
 
 impl LeftOut {
     fn is_empty(&self) -> bool {
-        self.policy + self.blocked + self.rows.values().sum::<usize>() + self.details_cut + self.details_omitted
+        self.policy
+            + self.blocked
+            + self.rows.values().sum::<usize>()
+            + self.details_cut
+            + self.details_omitted
             == 0
     }
 }

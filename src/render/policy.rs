@@ -85,7 +85,11 @@ pub fn markdown_lines(report: &Report) -> (String, Vec<String>) {
             list.into_iter().map(move |(level, f)| {
                 format!(
                     "| {} | `{}` | `{}` | {} |\n",
-                    if level == "deny" { "⛔ deny" } else { "⚠️ warn" },
+                    if level == "deny" {
+                        "⛔ deny"
+                    } else {
+                        "⚠️ warn"
+                    },
                     cell(cf),
                     cell(&f.rule),
                     cell(&f.msg)

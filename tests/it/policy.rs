@@ -76,7 +76,10 @@ async fn deny_blocks_plan_and_apply_and_changes_nothing() {
     let (code, out, err) = run(&["plan", &m, "--policy", &p], Some(&s));
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.contains("Policy: 1 deny, 1 warn"), "{out}");
-    assert!(out.contains("deny_id: orders does not start with team-"), "{out}");
+    assert!(
+        out.contains("deny_id: orders does not start with team-"),
+        "{out}"
+    );
     assert!(out.contains("ids.rego:3"), "{out}");
     assert!(err.contains("1 policy violation"), "{err}");
 
@@ -85,11 +88,17 @@ async fn deny_blocks_plan_and_apply_and_changes_nothing() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["policy"]["deny"][0]["rule"], "deny_id");
     assert_eq!(v["policy"]["deny"][0]["changefeed"], "orders");
-    assert!(v["policy"]["deny"][0]["file"].as_str().unwrap().ends_with("ids.rego:3"));
+    assert!(v["policy"]["deny"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("ids.rego:3"));
     assert_eq!(v["policy"]["warn"][0]["rule"], "warn_creates");
     assert_eq!(v["policy"]["files"].as_array().unwrap().len(), 2);
 
-    let (code, md, _) = run(&["plan", &m, "--policy", &p, "--format", "markdown"], Some(&s));
+    let (code, md, _) = run(
+        &["plan", &m, "--policy", &p, "--format", "markdown"],
+        Some(&s),
+    );
     assert_eq!(code, Some(1));
     let policy_at = md.find("#### Policy").expect("policy section");
     let entry_at = md.find("default/orders").expect("entry row");
@@ -108,9 +117,15 @@ async fn warn_is_shown_and_blocks_nothing() {
     let s = sim(classic()).await;
     let c = Case::new(&[("warn.rego", WARN)]);
     let (m, p) = (c.s("feeds.yaml"), c.s("policy"));
-    let (code, out, err) = run(&["plan", &m, "--policy", &p, "--detailed-exitcode"], Some(&s));
+    let (code, out, err) = run(
+        &["plan", &m, "--policy", &p, "--detailed-exitcode"],
+        Some(&s),
+    );
     assert_eq!(code, Some(2), "{out}{err}");
-    assert!(out.contains("warn_creates: orders will be created"), "{out}");
+    assert!(
+        out.contains("warn_creates: orders will be created"),
+        "{out}"
+    );
     let (code, out, err) = run(&["apply", &m, "--policy", &p, "--auto-approve"], Some(&s));
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(mutations(&s).len(), 1, "{:?}", mutations(&s));
@@ -120,7 +135,8 @@ async fn warn_is_shown_and_blocks_nothing() {
 async fn exceptions_waive_the_named_rule_only() {
     let s = sim(classic()).await;
     let exception = "package cdcform\n\nexception contains rules if {\n    some e in input.entries\n    e.id == \"orders\"\n    rules := [\"id\"]\n}\n";
-    let other = "package cdcform\n\ndeny_other contains \"always\" if { input.cluster.server != \"\" }\n";
+    let other =
+        "package cdcform\n\ndeny_other contains \"always\" if { input.cluster.server != \"\" }\n";
     let c = Case::new(&[("ids.rego", IDS), ("exc.rego", exception)]);
     let (m, p) = (c.s("feeds.yaml"), c.s("policy"));
     let (code, out, err) = run(&["plan", &m, "--policy", &p], Some(&s));
@@ -137,19 +153,31 @@ async fn exceptions_waive_the_named_rule_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_policies_fail_closed_with_file_and_line() {
     let s = sim(classic()).await;
-    let c = Case::new(&[("bad.rego", "package cdcform\n\ndeny contains msg {\n    msg := \"v0 syntax\"\n}\n")]);
+    let c = Case::new(&[(
+        "bad.rego",
+        "package cdcform\n\ndeny contains msg {\n    msg := \"v0 syntax\"\n}\n",
+    )]);
     let (m, p) = (c.s("feeds.yaml"), c.s("policy"));
     let (code, out, err) = run(&["plan", &m, "--policy", &p], Some(&s));
     assert_eq!(code, Some(1), "{out}{err}");
-    assert!(err.contains("does not parse") && err.contains("bad.rego:3"), "{err}");
+    assert!(
+        err.contains("does not parse") && err.contains("bad.rego:3"),
+        "{err}"
+    );
 
     std::fs::remove_file(c.path("policy").join("bad.rego")).unwrap();
     let runtime = "package cdcform\n\ndeny_num contains msg if {\n    some e in input.entries\n    n := to_number(e.id)\n    msg := sprintf(\"%d\", [n])\n}\n";
     c.write_policy("rt.rego", runtime);
     let (code, out, err) = run(&["plan", &m, "--policy", &p], Some(&s));
     assert_eq!(code, Some(1), "{out}{err}");
-    assert!(err.contains("cdcform.deny_num") && err.contains("rt.rego:3"), "{err}");
-    assert!(err.contains("rt.rego:5"), "the failing expression's line: {err}");
+    assert!(
+        err.contains("cdcform.deny_num") && err.contains("rt.rego:3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rt.rego:5"),
+        "the failing expression's line: {err}"
+    );
     s.clear_requests();
     let (code, _, err) = run(&["apply", &m, "--policy", &p, "--auto-approve"], Some(&s));
     assert_eq!(code, Some(1), "{err}");
@@ -178,7 +206,11 @@ const DUMP: &str = "package cdcform\n\nwarn contains msg if {\n    msg := json.m
 async fn secrets_never_reach_the_policy_input_or_output() {
     let s = sim(classic()).await;
     // Live first, so that the input carries `live` configs read back from the server.
-    converge(&s, &manifests(&SECRET_FEEDS.replace("${SECRET}", "${CANARY}"))).await;
+    converge(
+        &s,
+        &manifests(&SECRET_FEEDS.replace("${SECRET}", "${CANARY}")),
+    )
+    .await;
     let c = Case::new(&[("dump.rego", DUMP)]);
     // A change to each, so that each is an entry with desired and live.
     let changed = SECRET_FEEDS.replace("protocol=canal-json", "protocol=open-protocol")
@@ -187,7 +219,10 @@ async fn secrets_never_reach_the_policy_input_or_output() {
     let (m, p, saved) = (c.s("feeds.yaml"), c.s("policy"), c.s("p.plan"));
     let mut seen = String::new();
     for fmt in ["human", "json", "markdown"] {
-        let (code, out, err) = run(&["plan", &m, "--policy", &p, "--format", fmt, "--out", &saved], Some(&s));
+        let (code, out, err) = run(
+            &["plan", &m, "--policy", &p, "--format", fmt, "--out", &saved],
+            Some(&s),
+        );
         assert_eq!(code, Some(0), "{out}{err}");
         seen.push_str(&out);
         seen.push_str(&err);
@@ -198,8 +233,14 @@ async fn secrets_never_reach_the_policy_input_or_output() {
     seen.push_str(&err);
     assert!(!seen.contains(CANARY), "secret leaked:\n{seen}");
     // The dump did happen: the input is there, masked.
-    assert!(seen.contains("\\\"live\\\"") && seen.contains("(sensitive)"), "{seen}");
-    assert!(seen.contains("sasl_password") && seen.contains("secret-access-key"), "{seen}");
+    assert!(
+        seen.contains("\\\"live\\\"") && seen.contains("(sensitive)"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("sasl_password") && seen.contains("secret-access-key"),
+        "{seen}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,12 +257,18 @@ async fn a_saved_plan_is_rechecked_against_a_changed_policy() {
     assert_eq!(recorded["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(file["plan"]["policy"]["warn"][0]["rule"], "warn_creates");
     // The policy file now also denies; apply of the saved plan (no --policy) re-evaluates it.
-    c.write_policy("warn.rego", &format!("{WARN}\n{}", IDS.trim_start_matches("package cdcform\n")));
+    c.write_policy(
+        "warn.rego",
+        &format!("{WARN}\n{}", IDS.trim_start_matches("package cdcform\n")),
+    );
     s.clear_requests();
     let (code, out, err) = run(&["apply", &saved], Some(&s));
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("warn.rego changed since"), "{err}");
-    assert!(out.contains("deny_id: orders does not start with team-"), "{out}");
+    assert!(
+        out.contains("deny_id: orders does not start with team-"),
+        "{out}"
+    );
     assert!(mutations(&s).is_empty(), "{:?}", mutations(&s));
     // A policy file that is gone fails closed too.
     std::fs::remove_file(c.path("policy").join("warn.rego")).unwrap();
@@ -238,7 +285,10 @@ fn validate_time_policies_work_offline() {
     // No server anywhere: the default address is never dialled by validate.
     let (code, out, err) = run(&["validate", &m, "--policy", &p], None);
     assert_eq!(code, Some(1), "{out}{err}");
-    assert!(out.contains("deny_id: orders does not start with team-"), "{out}");
+    assert!(
+        out.contains("deny_id: orders does not start with team-"),
+        "{out}"
+    );
     // `[policy] paths` of cdcform.toml, per cluster, with the examples: the id rule fires.
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
     std::fs::write(
@@ -252,7 +302,11 @@ fn validate_time_policies_work_offline() {
     let (code, out, err) = run(&["validate", "--config", &c.s("cdcform.toml")], None);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.contains("deny_id_prefix"), "{out}");
-    std::fs::write(c.path("feeds.yaml"), MANIFEST.replace("orders", "team-pay-orders")).unwrap();
+    std::fs::write(
+        c.path("feeds.yaml"),
+        MANIFEST.replace("orders", "team-pay-orders"),
+    )
+    .unwrap();
     let (code, out, err) = run(&["validate", "--config", &c.s("cdcform.toml")], None);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Policy: 0 deny, 0 warn (6 files)"), "{out}");
@@ -264,7 +318,10 @@ fn example_policies_pass_their_own_tests() {
     let (code, out, err) = run(&["policy", "test", examples.to_str().unwrap()], None);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains(" passed, 0 failed"), "{out}");
-    assert!(out.lines().filter(|l| l.starts_with("PASS")).count() >= 12, "{out}");
+    assert!(
+        out.lines().filter(|l| l.starts_with("PASS")).count() >= 12,
+        "{out}"
+    );
     // A failing test fails the command.
     let c = Case::new(&[
         ("ids.rego", IDS),
@@ -272,5 +329,8 @@ fn example_policies_pass_their_own_tests() {
     ]);
     let (code, out, _) = run(&["policy", "test", &c.s("policy")], None);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("FAIL  cdcform_test.test_wrong") && out.contains("ids_test.rego:5"), "{out}");
+    assert!(
+        out.contains("FAIL  cdcform_test.test_wrong") && out.contains("ids_test.rego:5"),
+        "{out}"
+    );
 }
