@@ -89,6 +89,7 @@ pub fn collect(paths: &[PathBuf], tests: bool) -> Result<Vec<PathBuf>, PolicyErr
             out.insert(p.clone());
             continue;
         }
+        let before = out.len();
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
             let entry = entry.map_err(|e| PolicyError::Read {
                 path: p.clone(),
@@ -101,6 +102,16 @@ pub fn collect(paths: &[PathBuf], tests: bool) -> Result<Vec<PathBuf>, PolicyErr
             {
                 out.insert(entry.into_path());
             }
+        }
+        // A policy directory that holds no policy would pass everything: refused.
+        if out.len() == before {
+            return Err(PolicyError::Read {
+                path: p.clone(),
+                reason: format!(
+                    "no {}.rego file in this directory",
+                    if tests { "" } else { "policy (non-test) " }
+                ),
+            });
         }
     }
     Ok(out.into_iter().collect())
@@ -537,6 +548,16 @@ warn contains "always" if { true }
             &[],
         );
         assert!(matches!(p, Err(PolicyError::NoSuchNamespace(_))));
+    }
+
+    #[test]
+    fn a_directory_without_policies_is_an_error() {
+        let (_d, p) = policies(
+            &[("notes.md", "# not a policy"), ("x_test.rego", DENY)],
+            &[],
+        );
+        let e = p.err().expect("fails").to_string();
+        assert!(e.contains("no policy (non-test) .rego file"), "{e}");
     }
 
     #[test]

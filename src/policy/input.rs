@@ -148,6 +148,16 @@ fn sink_parts(uri: &str, hide_all: bool) -> Value {
     })
 }
 
+/// `desired.sink`: from the URI as written (`${VAR}` unexpanded), so no expanded value can
+/// show; when that does not parse (a `${VAR}` as the port), from the expanded URI with
+/// everything but the scheme and the query keys hidden.
+fn desired_sink(d: &DesiredChangefeed) -> Value {
+    match sink_parts(&d.sink_uri_template, false) {
+        Value::Null => sink_parts(&d.sink_uri, d.sensitive.contains("sink_uri")),
+        parts => parts,
+    }
+}
+
 /// `desired`: the changefeed as the manifest states it, masked.
 pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
     let uri_secret = d.sensitive.contains("sink_uri");
@@ -156,8 +166,7 @@ pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
         "namespace": d.namespace.clone().unwrap_or_else(|| default_ns.to_string()),
         "state": state_name(d.state),
         "sink_uri": if uri_secret { SENSITIVE.to_string() } else { mask_sensitive_in_uri(&d.sink_uri) },
-        // From the URI as written (`${VAR}` unexpanded), so no expanded value can show here.
-        "sink": sink_parts(&d.sink_uri_template, false),
+        "sink": desired_sink(d),
         "start_ts": d.start_ts,
         "target_ts": d.target_ts,
         "replica_config": d.replica_config.as_ref().map(|c| mask_config(c, &d.sensitive)),
@@ -296,6 +305,22 @@ mod tests {
         );
         assert_eq!(m["sink"]["kafka_config"]["sasl_mechanism"], "plain");
         assert_eq!(m["filter"]["rules"][0], "a.*");
+    }
+
+    #[test]
+    fn a_sink_with_a_variable_port_still_shows_its_scheme_and_keys() {
+        let env = |_: &str| Some("9092".to_string());
+        let d = &crate::manifest::load_str(
+            "t.yaml",
+            "changefeeds:\n  - id: a\n    sink_uri: \"kafka://k:${PORT}/t?protocol=canal-json&enable-tls=true\"\n",
+            &env,
+        )
+        .expect("loads")
+        .changefeeds[0];
+        let s = desired_sink(d);
+        assert_eq!(s["scheme"], "kafka");
+        assert_eq!(s["query"]["enable-tls"], SENSITIVE);
+        assert_eq!(s["host"], SENSITIVE);
     }
 
     #[test]

@@ -855,6 +855,37 @@ mod tests {
     }
 
     #[test]
+    fn policy_section_comes_first_and_keeps_to_its_share_of_the_budget() {
+        let mut plan = big_plan(50);
+        let finding = |i: usize| crate::policy::Finding {
+            rule: "deny_x".into(),
+            namespace: "cdcform".into(),
+            file: "p.rego:3".into(),
+            changefeed: Some(format!("cf-{i:05}")),
+            msg: format!("changefeed cf-{i:05} breaks rule x, and here is a long explanation why"),
+            metadata: None,
+        };
+        plan.policy = Some(crate::policy::Report {
+            files: vec![],
+            deny: (0..2000).map(finding).collect(),
+            warn: vec![],
+            waived: vec![],
+        });
+        let md = markdown(&plan, &MarkdownOptions::default());
+        assert!(md.chars().count() <= DEFAULT_MAX_CHARS);
+        let policy_at = md.find("#### Policy").expect("policy section");
+        let table_at = md
+            .find("| | changefeed | action | fields |")
+            .expect("the entries table");
+        assert!(policy_at < table_at, "{md}");
+        assert!(md.contains("blocked by policy"));
+        assert!(
+            md.contains("policy results"),
+            "the note counts what was left out"
+        );
+    }
+
+    #[test]
     fn markdown_of_10000_changefeeds_fits_and_keeps_the_summary() {
         let plan = big_plan(10_000);
         let unlimited = markdown(
