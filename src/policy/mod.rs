@@ -90,8 +90,6 @@ pub enum PolicyError {
     InputTooLarge { size: usize, limit: usize },
     #[error("policy namespace `{0}` has no rules in the loaded files\nhelp: check the `package` line of your policies, or drop --policy-namespace {0}")]
     NoSuchNamespace(String),
-    #[error("{0}")]
-    Saved(String),
 }
 
 /// Which policies a run evaluates: `--policy` paths and `[policy] paths`, and the packages.
