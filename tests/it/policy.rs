@@ -231,6 +231,15 @@ async fn secrets_never_reach_the_policy_input_or_output() {
     let (_, out, err) = run(&["validate", &m, "--policy", &p], None);
     seen.push_str(&out);
     seen.push_str(&err);
+    // The saved plan's re-check evaluates the recorded policy on desired entries restored
+    // from `${VAR}` references: masked the same way.
+    let (_, out, err) = run(&["apply", &saved], Some(&s));
+    assert!(
+        out.contains("\"live\":{") && out.contains("(sensitive)"),
+        "the dump ran on apply: {out}{err}"
+    );
+    seen.push_str(&out);
+    seen.push_str(&err);
     assert!(!seen.contains(CANARY), "secret leaked:\n{seen}");
     // The dump did happen: the input is there, masked.
     assert!(
