@@ -84,7 +84,7 @@ pub fn markdown_lines(report: &Report) -> (String, Vec<String>) {
         .flat_map(|(cf, list)| {
             list.into_iter().map(move |(level, f)| {
                 format!(
-                    "| {} | `{}` | `{}` | {} |\n",
+                    "| {} | `{}` | `{}` ({}) | {} |\n",
                     if level == "deny" {
                         "⛔ deny"
                     } else {
@@ -92,6 +92,7 @@ pub fn markdown_lines(report: &Report) -> (String, Vec<String>) {
                     },
                     cell(cf),
                     cell(&f.rule),
+                    cell(&f.file),
                     cell(&f.msg)
                 )
             })

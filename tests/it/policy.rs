@@ -103,7 +103,10 @@ async fn deny_blocks_plan_and_apply_and_changes_nothing() {
     let policy_at = md.find("#### Policy").expect("policy section");
     let entry_at = md.find("default/orders").expect("entry row");
     assert!(policy_at < entry_at, "{md}");
-    assert!(md.contains("blocked by policy"), "{md}");
+    assert!(
+        md.contains("blocked by policy") && md.contains("ids.rego:3"),
+        "{md}"
+    );
 
     s.clear_requests();
     let (code, out, err) = run(&["apply", &m, "--policy", &p, "--auto-approve"], Some(&s));
