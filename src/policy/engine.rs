@@ -551,6 +551,32 @@ warn contains "always" if { true }
     }
 
     #[test]
+    fn other_namespaces_and_violation_rules() {
+        let text = "package org.rules\n\nviolation_x contains {\"msg\": \"v\", \"metadata\": {\"changefeed\": \"a\", \"severity\": \"high\"}} if { true }\n\nwarn_y contains \"w\" if { true }\n";
+        let (_d, p) = policies(&[("org.rego", text), ("a.rego", DENY)], &["org.rules"]);
+        let r = p
+            .expect("loads")
+            .evaluate(&json!({"entries": [{"id": "x"}]}))
+            .expect("evaluates");
+        // Only org.rules counts: deny_bad_id of package cdcform is not evaluated.
+        assert_eq!(r.deny.len(), 1, "{r:?}");
+        assert_eq!(r.deny[0].rule, "violation_x");
+        assert_eq!(r.deny[0].namespace, "org.rules");
+        assert_eq!(r.deny[0].changefeed.as_deref(), Some("a"));
+        assert_eq!(r.deny[0].metadata.as_ref().unwrap()["severity"], "high");
+        assert_eq!(r.warn.len(), 1);
+        let (_d, p) = policies(
+            &[("org.rego", text), ("a.rego", DENY)],
+            &["org.rules", "cdcform"],
+        );
+        let r = p
+            .expect("loads")
+            .evaluate(&json!({"entries": [{"id": "x"}]}))
+            .expect("evaluates");
+        assert_eq!(r.deny.len(), 2, "{r:?}");
+    }
+
+    #[test]
     fn a_directory_without_policies_is_an_error() {
         let (_d, p) = policies(
             &[("notes.md", "# not a policy"), ("x_test.rego", DENY)],
@@ -562,7 +588,7 @@ warn contains "always" if { true }
 
     #[test]
     fn runaway_rules_stop_at_the_time_limit() {
-        let text = "package cdcform\n\ndeny contains msg if {\n    some i in numbers.range(1, 100000000)\n    i < 0\n    msg := \"x\"\n}\n";
+        let text = "package cdcform\n\ndeny contains msg if {\n    some i in numbers.range(1, 5000)\n    some j in numbers.range(1, 5000)\n    i * j < 0\n    msg := \"x\"\n}\n";
         let (_d, p) = policies(&[("slow.rego", text)], &[]);
         let mut p = p.expect("loads");
         // The full limit is 10s; this test shortens it through the deadline of one rule.
