@@ -14,6 +14,8 @@
 //! - `latency`: the simulator's `--latency` precision;
 //! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
 //! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS).
+//! - policy: 20 Rego policies (the six of examples/policies and 14 more) over a plan of 1,000
+//!   changefeed updates, against the same plan without policies (`cargo bench -- policy`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -129,6 +131,86 @@ async fn bench_plan(n: usize, rows: &mut Vec<Row>) {
             "sequential client {:.2}s, cdcform {:.1}× faster",
             sequential.as_secs_f64(),
             sequential.as_secs_f64() / measured.as_secs_f64()
+        ),
+    });
+    sim.shutdown().await;
+}
+
+/// 20 policy files: the examples, and 14 rules of the same kinds (field limits, id patterns,
+/// sink checks, change inspection) so that each walks every entry.
+fn write_policies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
+    let mut n = 0;
+    for e in std::fs::read_dir(&examples).expect("examples/policies") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".rego") && !name.ends_with("_test.rego") {
+            std::fs::copy(&p, dir.join(&name)).expect("copy");
+            n += 1;
+        }
+    }
+    for i in n..20 {
+        let rule = match i % 4 {
+            0 => format!(
+                "object.get(e.desired, [\"replica_config\", \"mounter\", \"worker_num\"], 0) > {}",
+                100 + i
+            ),
+            1 => format!("regex.match(`^forbidden-{i}-`, e.id)"),
+            2 => format!("e.desired.sink.scheme == \"scheme{i}\""),
+            _ => format!("some c in e.changes\n    c.path == \"replica_config.never_{i}\""),
+        };
+        let text = format!(
+            "package cdcform\n\ndeny_generated_{i} contains {{\"msg\": sprintf(\"%s: rule {i}\", [e.id]), \"changefeed\": e.id}} if {{\n    some e in input.entries\n    {rule}\n}}\n"
+        );
+        std::fs::write(dir.join(format!("generated_{i}.rego")), text).expect("write");
+    }
+    vec![dir.to_path_buf()]
+}
+
+async fn bench_policy(n: usize, rows: &mut Vec<Row>) {
+    let (sim, settings, client, ids) = start(n, Duration::ZERO).await;
+    // Every changefeed gets an update, so every one is an entry the policies look at.
+    let want = desired(
+        &ids,
+        Some(serde_json::json!({"mounter": {"worker_num": 8}})),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = cdcform::policy::PolicyOptions {
+        paths: write_policies(dir.path()),
+        namespaces: vec![],
+    };
+    let opts = PlanOptions::default();
+    let plan_once = || compute(&settings, &client, &want, &opts, Duration::from_secs(120));
+    let _ = plan_once().await.expect("warm-up plan");
+    let mut plan_times = Vec::new();
+    let mut policy_times = Vec::new();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let (mut plan, snap) = plan_once().await.expect("plan");
+        plan_times.push(t0.elapsed());
+        assert_eq!(plan.entries.len(), n, "every changefeed is an update");
+        let t1 = Instant::now();
+        cdcform::plan::pipeline::check_policy(&settings, &policy, &mut plan, &snap, &want)
+            .expect("policies evaluate");
+        policy_times.push(t1.elapsed());
+        let report = plan.policy.expect("report");
+        assert_eq!(report.files.len(), 20);
+        assert!(
+            report.deny.len() >= n,
+            "the id rule fires on every simulator id"
+        );
+    }
+    plan_times.sort();
+    policy_times.sort();
+    let (plan_t, policy_t) = (plan_times[1], policy_times[1]);
+    rows.push(Row {
+        what: format!("plan + 20 policies, {n} changefeed updates"),
+        measured: plan_t + policy_t,
+        floor: plan_t,
+        extra: format!(
+            "median of 3: plan alone {:.3}s, policies {:.3}s (load, parse, input, evaluate)",
+            plan_t.as_secs_f64(),
+            policy_t.as_secs_f64()
         ),
     });
     sim.shutdown().await;
@@ -434,6 +516,9 @@ fn main() {
     }
     if want("plan") || want("impact") {
         rt.block_on(bench_plan_filter_updates(100, &mut rows));
+    }
+    if want("policy") {
+        rt.block_on(bench_policy(1000, &mut rows));
     }
     if want("apply") {
         for n in [100, 1000] {

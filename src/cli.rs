@@ -182,6 +182,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole cycle against an in-process simulator: plan, apply, drift, re-plan
     Demo(DemoArgs),
+    /// Policy checks: run the `test_*` rules of Rego policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// CI integration: post the plan on the pull or merge request
     #[command(subcommand)]
     Ci(CiCommand),
@@ -195,6 +198,17 @@ pub enum Command {
     },
     /// Print the man page (roff), or write one page per subcommand with --dir
     Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run every `test_*` rule of the .rego files under PATH, as `opa test` does: a test passes
+    /// when it evaluates to true. Exit 1 on any failure or error
+    Test {
+        /// Rego files or directories (tests are `*_test.rego` files beside the policies)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +247,19 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Policy flags of plan, apply and validate.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Policy")]
+pub struct PolicyArgs {
+    /// Rego policy file or directory of .rego files (repeatable; added to `[policy] paths` of
+    /// cdcform.toml). A deny or violation fails the command; a warn is shown
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policy_paths: Vec<PathBuf>,
+    /// Package whose deny/warn/violation rules count (repeatable) [default: cdcform]
+    #[arg(long = "policy-namespace", value_name = "PACKAGE")]
+    pub policy_namespaces: Vec<String>,
+}
+
 #[derive(Debug, Args, Default)]
 pub struct ValidateArgs {
     /// Manifest files or directories [default: paths from cdcform.toml, else .]
@@ -241,6 +268,8 @@ pub struct ValidateArgs {
     /// a classic version such as `v8.5.0` [default: every supported server]
     #[arg(long = "target", value_name = "PROFILE")]
     pub server_target: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -260,6 +289,25 @@ pub struct PlanOptionArgs {
     /// stop replicating
     #[arg(long)]
     pub no_table_impact: bool,
+}
+
+impl PolicyArgs {
+    /// The library form: these paths after cdcform.toml's, these packages instead of its own.
+    pub fn to_options(&self, settings: &crate::settings::Settings) -> crate::policy::PolicyOptions {
+        crate::policy::PolicyOptions {
+            paths: settings
+                .policy_paths
+                .iter()
+                .chain(&self.policy_paths)
+                .cloned()
+                .collect(),
+            namespaces: if self.policy_namespaces.is_empty() {
+                settings.policy_namespaces.clone()
+            } else {
+                self.policy_namespaces.clone()
+            },
+        }
+    }
 }
 
 impl PlanOptionArgs {
@@ -294,6 +342,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", value_parser = parse_max_chars)]
     pub max_chars: Option<usize>,
     #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
     pub conn: ConnectionArgs,
 }
 
@@ -327,6 +377,8 @@ pub struct ApplyArgs {
     /// (by default the others are still applied, and the run exits 1)
     #[arg(long)]
     pub fail_fast: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }

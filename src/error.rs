@@ -15,6 +15,9 @@ pub enum Error {
     /// `ci comment`: the CI environment or the provider's API.
     #[error(transparent)]
     Ci(#[from] crate::ci::provider::CiError),
+    /// Policies that do not load or evaluate (always a failure: policies fail closed).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// Settings from flags, environment or cdcform.toml.
     #[error("{0}")]
     Settings(String),

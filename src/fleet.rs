@@ -35,17 +35,21 @@ pub struct Planned {
     pub desired: Vec<DesiredChangefeed>,
 }
 
-/// Plan every target, concurrently.
+/// A cluster's policy options, from its settings (`[policy]` and the command's `--policy`).
+pub type PolicyFor<'a> = Option<&'a (dyn Fn(&Settings) -> crate::policy::PolicyOptions + Sync)>;
+
+/// Plan every target, concurrently; each cluster's policies are evaluated on its plan.
 pub async fn plan_all(
     targets: Vec<Target>,
     paths: &[PathBuf],
     o: &PlanOptions,
     pause_budget: Duration,
+    policy: PolicyFor<'_>,
 ) -> Vec<ClusterPlan> {
     futures::future::join_all(
         targets
             .into_iter()
-            .map(|t| plan_cluster(t, paths, o, pause_budget)),
+            .map(|t| plan_cluster(t, paths, o, pause_budget, policy)),
     )
     .await
 }
@@ -55,6 +59,7 @@ async fn plan_cluster(
     paths: &[PathBuf],
     o: &PlanOptions,
     pause_budget: Duration,
+    policy: PolicyFor<'_>,
 ) -> ClusterPlan {
     let server = t
         .settings
@@ -65,8 +70,17 @@ async fn plan_cluster(
         let settings = t.settings?;
         let set = load_manifests(&settings, paths)?;
         let client = Client::new(settings.client.clone())?;
-        let (plan, snapshot) =
+        let (mut plan, snapshot) =
             compute(&settings, &client, &set.changefeeds, o, pause_budget).await?;
+        if let Some(policy) = policy {
+            crate::plan::pipeline::check_policy(
+                &settings,
+                &policy(&settings),
+                &mut plan,
+                &snapshot,
+                &set.changefeeds,
+            )?;
+        }
         Ok(Planned {
             settings,
             client,
@@ -108,7 +122,11 @@ pub fn total(plans: &[ClusterPlan]) -> Summary {
 pub fn plan_exit(plans: &[ClusterPlan], detailed: bool) -> i32 {
     let bad = plans.iter().any(|p| match &p.outcome {
         Err(_) => true,
-        Ok(p) => p.plan.summary.blocked > 0 || p.plan.credentials_block_writes(),
+        Ok(p) => {
+            p.plan.summary.blocked > 0
+                || p.plan.credentials_block_writes()
+                || p.plan.policy.as_ref().is_some_and(|r| r.blocks())
+        }
     });
     if bad {
         crate::exit::ERROR
@@ -199,7 +217,9 @@ pub async fn recheck_all(
         let settings = resolve(&part.name)?;
         let client = Client::new(settings.client.clone())?;
         let label = format!("{label} (cluster {})", part.name);
-        let plan = recheck(&part.plan, &label, &settings, &client, pause_budget).await?;
+        let plan = recheck(&part.plan, &label, &settings, &client, pause_budget)
+            .await?
+            .plan;
         Ok::<_, Error>(Ready {
             name: part.name.clone(),
             client,

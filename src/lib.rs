@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod output;
 pub mod plan;
+pub mod policy;
 pub mod render;
 pub mod retry;
 pub mod settings;

@@ -41,6 +41,19 @@ pub struct ClusterFile {
     /// Values for `${NAME}` in manifests (`[vars]`, `[clusters.NAME.vars]`). Not secrets: they
     /// may be printed. The environment overrides them; secrets stay in the environment.
     pub vars: Option<BTreeMap<String, String>>,
+    /// `[policy]`: Rego policies every plan, apply and validate of this cluster evaluates.
+    pub policy: Option<PolicySection>,
+}
+
+/// `[policy]` (top level) and `[clusters.NAME.policy]`: a cluster's own are added to the
+/// top-level ones, never instead of them (a guardrail set for all clusters stays in force).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// `.rego` files or directories, relative to cdcform.toml.
+    pub paths: Option<Vec<PathBuf>>,
+    /// Packages whose rules count [default: `cdcform`].
+    pub namespaces: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -68,6 +81,10 @@ pub struct Settings {
     pub gc_ttl: Duration,
     pub config_file: Option<PathBuf>,
     pub cluster: Option<String>,
+    /// Policy files or directories from `[policy] paths` (top level, then the cluster's).
+    pub policy_paths: Vec<PathBuf>,
+    /// Policy packages from `[policy] namespaces` (empty: `cdcform`).
+    pub policy_namespaces: Vec<String>,
     /// Clusters the config file defines (to refuse guessing manifest paths among them).
     pub clusters_defined: Vec<String>,
     /// `[vars]` with the cluster's own `[clusters.NAME.vars]` laid over them.
@@ -117,6 +134,8 @@ const CONFIG_KEYS: &[&str] = &[
     "timeout",
     "gc_ttl",
     "vars",
+    "policy",
+    "namespaces",
 ];
 
 /// Names users bring from TiCDC's own docs and `cdc cli` flags, and what cdcform calls them.
@@ -282,6 +301,25 @@ fn merged(file: &ConfigFile, cluster: Option<&ClusterFile>) -> ClusterFile {
         );
         if let Some(v) = &over.vars {
             c.vars.get_or_insert_with(BTreeMap::new).extend(v.clone());
+        }
+        if let Some(own) = &over.policy {
+            let top = c.policy.take().unwrap_or_default();
+            let paths: Vec<PathBuf> = top
+                .paths
+                .unwrap_or_default()
+                .into_iter()
+                .chain(own.paths.clone().unwrap_or_default())
+                .collect();
+            let mut namespaces = top.namespaces.unwrap_or_default();
+            for n in own.namespaces.clone().unwrap_or_default() {
+                if !namespaces.contains(&n) {
+                    namespaces.push(n);
+                }
+            }
+            c.policy = Some(PolicySection {
+                paths: Some(paths),
+                namespaces: (!namespaces.is_empty()).then_some(namespaces),
+            });
         }
     }
     c
@@ -458,6 +496,19 @@ impl Settings {
             gc_ttl,
             config_file: config_file.clone(),
             cluster: None,
+            policy_paths: c
+                .policy
+                .as_ref()
+                .and_then(|p| p.paths.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(rel)
+                .collect(),
+            policy_namespaces: c
+                .policy
+                .as_ref()
+                .and_then(|p| p.namespaces.clone())
+                .unwrap_or_default(),
             clusters_defined: vec![],
             vars: c.vars.clone().unwrap_or_default(),
         })
@@ -478,6 +529,8 @@ impl Settings {
             gc_ttl: DEFAULT_GC_TTL,
             config_file: None,
             cluster: None,
+            policy_paths: vec![],
+            policy_namespaces: vec![],
             clusters_defined: vec![],
             vars: BTreeMap::new(),
         }
@@ -704,6 +757,42 @@ protected = ["*"]
             .unwrap_err()
             .to_string()
             .contains("does not exist"));
+    }
+
+    #[test]
+    fn policy_paths_add_up_and_resolve_against_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(
+            dir.path(),
+            "[policy]\npaths = [\"org\"]\n\n[clusters.prod]\nserver = \"http://p\"\n\n[clusters.prod.policy]\npaths = [\"prod\"]\nnamespaces = [\"cdcform\", \"prod\"]\n\n[clusters.dev]\nserver = \"http://d\"\n",
+        );
+        let at = |name: &str| GlobalArgs {
+            config: Some(cfg.clone()),
+            cluster: Some(name.into()),
+            ..Default::default()
+        };
+        let prod = Settings::resolve(&at("prod"), &|_: &str| None).unwrap();
+        assert_eq!(
+            prod.policy_paths,
+            vec![dir.path().join("org"), dir.path().join("prod")]
+        );
+        assert_eq!(prod.policy_namespaces, vec!["cdcform", "prod"]);
+        let dev = Settings::resolve(&at("dev"), &|_: &str| None).unwrap();
+        assert_eq!(dev.policy_paths, vec![dir.path().join("org")]);
+        assert!(dev.policy_namespaces.is_empty());
+        // A typo inside [policy] is refused with a hint.
+        let bad = write(dir.path(), "[policy]\npath = [\"x\"]\n");
+        let g = GlobalArgs {
+            config: Some(bad),
+            ..Default::default()
+        };
+        let e = Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("path") && e.contains("did you mean `paths`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,8 +7,11 @@ use std::time::Duration;
 use crate::apply::{apply, summary_text, ApplyOptions, ApplyReport};
 use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat};
 use crate::output::Output;
-use crate::plan::pipeline::{compute, load_manifests, recheck_saved, saved_plan_path};
+use crate::plan::pipeline::{
+    check_policy, compute, load_manifests, recheck_saved_full, saved_plan_path,
+};
 use crate::plan::Plan;
+use crate::policy::{changed_files, PolicyOptions};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
@@ -91,11 +94,12 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         progress.progress(line)
     }));
 
+    let policy = a.policy.to_options(&settings);
     let plan = if let Some(file) = saved_plan_path(&a.paths) {
-        load_saved(file, &settings, &client, wait_timeout, out).await?
+        load_saved(file, &settings, &client, wait_timeout, &policy, out).await?
     } else {
         let set = load_manifests(&settings, &a.paths)?;
-        let (plan, _) = compute(
+        let (mut plan, snap) = compute(
             &settings,
             &client,
             &set.changefeeds,
@@ -103,10 +107,12 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
             wait_timeout,
         )
         .await?;
+        check_policy(&settings, &policy, &mut plan, &snap, &set.changefeeds)?;
         // -q with --auto-approve: nobody reads the plan; the apply's summary says it all.
         if out.verbosity >= 0 || !a.auto_approve {
             out.data(&out.render_plan(&plan, PlanFormat::Human));
         }
+        refuse_on_deny(&plan)?;
         if plan.credentials_block_writes() {
             return Err(Error::msg(format!(
                 "{} (checked before any change); nothing was changed\n\
@@ -138,15 +144,48 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
     Ok(finish(&report, out))
 }
 
-/// Re-check a saved plan against the cluster and show it.
+/// A deny or violation stands: nothing is changed.
+fn refuse_on_deny(plan: &Plan) -> Result<(), Error> {
+    match plan.policy.as_ref().filter(|r| r.blocks()) {
+        Some(r) => Err(Error::msg(format!(
+            "{} policy violation(s) (deny, see above); nothing was changed\n\
+             help: fix the manifests, or waive the rule with an `exception` rule in the policy",
+            r.deny.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Re-check a saved plan against the cluster, re-evaluate its policies (the recorded files
+/// and any configured now; a file changed since the plan was made is named), and show it.
 async fn load_saved(
     file: &Path,
     settings: &Settings,
     client: &Client,
     wait_timeout: Duration,
+    policy: &PolicyOptions,
     out: &Output,
 ) -> Result<Plan, Error> {
-    let plan = recheck_saved(file, settings, client, wait_timeout).await?;
+    let r = recheck_saved_full(file, settings, client, wait_timeout).await?;
+    let mut plan = r.plan;
+    let recorded = r.saved_policy.map(|p| p.files).unwrap_or_default();
+    let mut policy = policy.clone();
+    for f in &recorded {
+        let p = std::path::PathBuf::from(&f.path);
+        if !policy.paths.contains(&p) {
+            policy.paths.push(p);
+        }
+    }
+    check_policy(settings, &policy, &mut plan, &r.snap, &r.desired)?;
+    if let Some(now) = &plan.policy {
+        for path in changed_files(&recorded, &now.files) {
+            out.warn(&format!(
+                "policy {path} changed since {} was made; its rules were evaluated again",
+                file.display()
+            ));
+        }
+    }
     out.data(&out.render_plan(&plan, PlanFormat::Human));
+    refuse_on_deny(&plan)?;
     Ok(plan)
 }

@@ -33,7 +33,15 @@ fn render(plans: &[ClusterPlan], format: PlanFormat, a_max: Option<usize>, out: 
 pub async fn plan(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error> {
     let targets = Settings::resolve_targets(g, &process_env)?;
     let opts = a.opts.to_options();
-    let plans = fleet::plan_all(targets, &a.paths, &opts, Duration::from_secs(120)).await;
+    let policy = |s: &Settings| a.policy.to_options(s);
+    let plans = fleet::plan_all(
+        targets,
+        &a.paths,
+        &opts,
+        Duration::from_secs(120),
+        Some(&policy),
+    )
+    .await;
     if let Some(path) = &a.out {
         fleet::save(path, &plans, &opts)?;
         out.progress(&format!(
@@ -49,14 +57,19 @@ pub async fn plan(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Erro
 
 pub async fn apply(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Error> {
     let wait_timeout = a.wait_timeout.unwrap_or(Duration::from_secs(120));
+    let policy = |s: &Settings| a.policy.to_options(s);
     let plans = fleet::plan_all(
         Settings::resolve_targets(g, &process_env)?,
         &a.paths,
         &a.opts.to_options(),
         wait_timeout,
+        Some(&policy),
     )
     .await;
     out.data(&render(&plans, PlanFormat::Human, None, out));
+    // A cluster that failed, has a blocked entry, a policy deny or refused credentials makes
+    // the run exit 1, after the others were applied.
+    let bad = fleet::plan_exit(&plans, false) == exit::ERROR;
     let failed: Vec<String> = plans
         .iter()
         .filter(|p| p.outcome.is_err())
@@ -78,13 +91,17 @@ pub async fn apply(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Er
                 plan: planned.plan,
             })
         })
-        .filter(|r| r.plan.summary.has_changes() && !r.plan.credentials_block_writes())
+        .filter(|r| {
+            r.plan.summary.has_changes()
+                && !r.plan.credentials_block_writes()
+                && !r.plan.policy.as_ref().is_some_and(|p| p.blocks())
+        })
         .collect();
     if !ready.is_empty() && !a.auto_approve && !confirm(out)? {
         return Ok(exit::ERROR);
     }
     let code = run_apply(&ready, g, &a, out).await;
-    Ok(if failed.is_empty() { code } else { exit::ERROR })
+    Ok(if bad { exit::ERROR } else { code })
 }
 
 /// `apply FILE` of a plan file of several clusters: re-check every part first, then apply.

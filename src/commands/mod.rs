@@ -1,6 +1,6 @@
 //! One thin file per subcommand: resolve inputs, call the domain modules, hand results to output.
 
-use crate::cli::{CiCommand, Cli, ClusterCommand, Command, GlobalArgs};
+use crate::cli::{CiCommand, Cli, ClusterCommand, Command, GlobalArgs, PolicyCommand};
 use crate::output::Output;
 use crate::Error;
 
@@ -12,6 +12,7 @@ pub mod export;
 pub mod fleet;
 pub mod man;
 pub mod plan;
+pub mod policy;
 pub mod simulate;
 pub mod status;
 pub mod util;
@@ -74,6 +75,7 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,
         Command::Ci(CiCommand::Comment(a)) => ci::comment(a, out).await,
+        Command::Policy(PolicyCommand::Test { paths }) => policy::test(&paths, out),
         Command::Schema => {
             let schema = crate::manifest::json_schema();
             out.data(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::output::Output;
-use crate::plan::pipeline::{compute, load_manifests, save};
+use crate::plan::pipeline::{check_policy, compute, load_manifests, save};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
@@ -18,7 +18,7 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         progress.progress(line)
     }));
     let opts = a.opts.to_options();
-    let (plan, snap) = compute(
+    let (mut plan, snap) = compute(
         &settings,
         &client,
         &set.changefeeds,
@@ -26,6 +26,13 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         Duration::from_secs(120),
     )
     .await?;
+    check_policy(
+        &settings,
+        &a.policy.to_options(&settings),
+        &mut plan,
+        &snap,
+        &set.changefeeds,
+    )?;
     if let Some(path) = &a.out {
         save(path, &plan, &snap, &set.changefeeds, &settings, &opts)?;
         out.progress(&format!(
@@ -59,6 +66,13 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
             names.len(),
             names.join(", ")
         ));
+    }
+    if let Some(report) = plan.policy.as_ref().filter(|r| r.blocks()) {
+        out.warn(&format!(
+            "{} policy violation(s) (deny); apply will change nothing until they are fixed or waived by an `exception` rule",
+            report.deny.len()
+        ));
+        return Ok(exit::ERROR);
     }
     // A blocked entry fails the plan as it will fail the apply: a pull request must not go
     // green when its merge cannot be applied.

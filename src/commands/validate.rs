@@ -34,6 +34,22 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         });
         match loaded {
             Ok(set) => {
+                if let Some(report) = check_policies(settings, &a, &set.changefeeds)? {
+                    out.data(&crate::render::policy::human(&report));
+                    if report.blocks() {
+                        out.warn(&format!(
+                            "{} policy violation(s) (deny){}",
+                            report.deny.len(),
+                            if several {
+                                format!(" in cluster {name}")
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        failed = Some(crate::exit::ERROR);
+                        continue;
+                    }
+                }
                 // The target is unknown offline: warn about what any server architecture
                 // refuses or drops.
                 for cf in &set.changefeeds {
@@ -104,6 +120,25 @@ fn classic_kernel_namespaces(changefeeds: &[DesiredChangefeed]) -> Result<(), Di
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// The policies offline: every manifest entry, `live: null`, no action.
+fn check_policies(
+    settings: &Settings,
+    a: &ValidateArgs,
+    desired: &[crate::manifest::DesiredChangefeed],
+) -> Result<Option<crate::policy::Report>, Error> {
+    let cluster = crate::policy::input::ClusterInfo {
+        name: settings.cluster.clone(),
+        server: settings.server.clone(),
+        profile: None,
+    };
+    Ok(crate::policy::check_validate(
+        &a.policy.to_options(settings),
+        desired,
+        &cluster,
+        &settings.namespace,
+    )?)
 }
 
 /// `3 changefeeds in 2 files are valid.`

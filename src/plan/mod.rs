@@ -275,6 +275,9 @@ pub struct Plan {
     /// only on writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<crate::ticdc::Credentials>,
+    /// What the policies (`--policy`, `[policy] paths`) said of this plan; absent when none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Report>,
 }
 
 impl Plan {

@@ -248,6 +248,27 @@ pub async fn recheck_saved(
     client: &Client,
     pause_budget: Duration,
 ) -> Result<Plan, Error> {
+    recheck_saved_full(file, settings, client, pause_budget)
+        .await
+        .map(|r| r.plan)
+}
+
+/// A saved plan re-checked: the plan computed now, what it was computed from, and the policy
+/// report the file recorded (for re-evaluating its policies).
+pub struct Rechecked {
+    pub plan: Plan,
+    pub snap: Snapshot,
+    pub desired: Vec<DesiredChangefeed>,
+    pub saved_policy: Option<crate::policy::Report>,
+}
+
+/// [`recheck_saved`], keeping the snapshot and desired entries.
+pub async fn recheck_saved_full(
+    file: &Path,
+    settings: &Settings,
+    client: &Client,
+    pause_budget: Duration,
+) -> Result<Rechecked, Error> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
     let saved =
@@ -269,7 +290,7 @@ pub async fn recheck(
     settings: &Settings,
     client: &Client,
     pause_budget: Duration,
-) -> Result<Plan, Error> {
+) -> Result<Rechecked, Error> {
     if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
         return Err(Error::msg(format!(
             "{} was planned against {}, but this apply targets {}; nothing was changed",
@@ -344,7 +365,36 @@ pub async fn recheck(
             label
         )));
     }
-    Ok(plan)
+    Ok(Rechecked {
+        plan,
+        snap,
+        desired,
+        saved_policy: saved.plan.policy.clone(),
+    })
+}
+
+/// Evaluate the policies on a plan and keep the report in it; `None` when none is configured.
+pub fn check_policy(
+    settings: &Settings,
+    o: &crate::policy::PolicyOptions,
+    plan: &mut Plan,
+    snap: &Snapshot,
+    desired: &[DesiredChangefeed],
+) -> Result<(), Error> {
+    let cluster = crate::policy::input::ClusterInfo {
+        name: settings.cluster.clone(),
+        server: settings.server.clone(),
+        profile: Some(snap.profile.clone()),
+    };
+    plan.policy = crate::policy::check_plan(
+        o,
+        plan,
+        desired,
+        &snap.changefeeds,
+        &cluster,
+        &settings.namespace,
+    )?;
+    Ok(())
 }
 
 /// The fingerprints of what a saved plan read, as they are now. An unreadable changefeed is

@@ -188,6 +188,7 @@ pub fn make_plan_scoped(
         unlisted: vec![],
         notes: vec![],
         credentials: None,
+        policy: None,
     };
     let mut listed = BTreeSet::new();
     for d in desired {

@@ -3,4 +3,5 @@
 pub mod diagnostics;
 pub mod fleet;
 pub mod plan;
+pub mod policy;
 pub mod yaml;

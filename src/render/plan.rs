@@ -286,6 +286,9 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out);
     }
+    if let Some(report) = &plan.policy {
+        let _ = writeln!(out, "{}", super::policy::human(report));
+    }
     let _ = writeln!(
         out,
         "{}",
@@ -296,6 +299,11 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
 
 /// The versioned JSON document (`format_version`), same content as the human plan.
 pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&json_value(plan)).unwrap_or_default()
+}
+
+/// The JSON plan as a value (what [`json`] prints; the policy input is built on it).
+pub fn json_value(plan: &Plan) -> Value {
     let mut v = serde_json::to_value(plan).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("summary_line".into(), json!(plan.summary.line()));
@@ -308,7 +316,7 @@ pub fn json(plan: &Plan) -> String {
             }
         }
     }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    v
 }
 
 /// GitHub refuses an issue comment over 65,536 characters; the default leaves room for a
@@ -406,6 +414,7 @@ fn review_order(plan: &Plan) -> Vec<usize> {
 /// What a shortened comment left out, for the note that says so.
 #[derive(Default)]
 struct LeftOut {
+    policy: usize,
     blocked: usize,
     rows: BTreeMap<&'static str, usize>,
     details_cut: usize,
@@ -414,7 +423,11 @@ struct LeftOut {
 
 impl LeftOut {
     fn is_empty(&self) -> bool {
-        self.blocked + self.rows.values().sum::<usize>() + self.details_cut + self.details_omitted
+        self.policy
+            + self.blocked
+            + self.rows.values().sum::<usize>()
+            + self.details_cut
+            + self.details_omitted
             == 0
     }
 }
@@ -424,6 +437,9 @@ const NOTE_ROOM: usize = 600;
 
 fn shortened_note(left: &LeftOut, o: &MarkdownOptions) -> String {
     let mut parts = Vec::new();
+    if left.policy > 0 {
+        parts.push(format!("{} policy results", left.policy));
+    }
     if left.blocked > 0 {
         parts.push(format!("{} blocked entries' reasons", left.blocked));
     }
@@ -497,6 +513,7 @@ pub fn markdown(plan: &Plan, o: &MarkdownOptions) -> String {
     let mut left = LeftOut::default();
     let order = review_order(plan);
     let mut body = String::new();
+    md_policy(plan, &mut body, &mut budget, &mut left);
     // Blocked reasons also show in the table: their own section may take a third of the room.
     let mut blocked_room = Budget(budget.0 / 3);
     md_blocked(plan, &mut body, &mut blocked_room, &mut left);
@@ -509,6 +526,27 @@ pub fn markdown(plan: &Plan, o: &MarkdownOptions) -> String {
         shortened_note(&left, o)
     };
     format!("{head}{note}{body}{tail}")
+}
+
+/// The policy results, first: a deny stops the merge as a blocked entry does. Takes at most a
+/// third of the room; the rest is counted in the shortening note.
+fn md_policy(plan: &Plan, out: &mut String, budget: &mut Budget, left: &mut LeftOut) {
+    let Some(report) = &plan.policy else { return };
+    let (head, rows) = super::policy::markdown_lines(report);
+    let mut room = Budget(budget.0 / 3);
+    let start = room.0;
+    if room.push(out, &head) {
+        for (i, row) in rows.iter().enumerate() {
+            if !room.push(out, row) {
+                left.policy += rows.len() - i;
+                break;
+            }
+        }
+        room.push(out, "\n");
+    } else {
+        left.policy += rows.len().max(1);
+    }
+    budget.0 -= start - room.0;
 }
 
 fn one_line(s: &str) -> String {
@@ -867,9 +905,41 @@ mod tests {
             unlisted: vec![],
             notes: vec![],
             credentials: None,
+            policy: None,
         };
         plan.recount();
         plan
+    }
+
+    #[test]
+    fn policy_section_comes_first_and_keeps_to_its_share_of_the_budget() {
+        let mut plan = big_plan(50);
+        let finding = |i: usize| crate::policy::Finding {
+            rule: "deny_x".into(),
+            namespace: "cdcform".into(),
+            file: "p.rego:3".into(),
+            changefeed: Some(format!("cf-{i:05}")),
+            msg: format!("changefeed cf-{i:05} breaks rule x, and here is a long explanation why"),
+            metadata: None,
+        };
+        plan.policy = Some(crate::policy::Report {
+            files: vec![],
+            deny: (0..2000).map(finding).collect(),
+            warn: vec![],
+            waived: vec![],
+        });
+        let md = markdown(&plan, &MarkdownOptions::default());
+        assert!(md.chars().count() <= DEFAULT_MAX_CHARS);
+        let policy_at = md.find("#### Policy").expect("policy section");
+        let table_at = md
+            .find("| | changefeed | action | fields |")
+            .expect("the entries table");
+        assert!(policy_at < table_at, "{md}");
+        assert!(md.contains("blocked by policy"));
+        assert!(
+            md.contains("policy results"),
+            "the note counts what was left out"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod manifest;
 mod ops;
 mod outage;
 mod plan;
+mod policy;
 mod props;
 mod refusals;
 mod release;

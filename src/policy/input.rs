@@ -1,0 +1,340 @@
+//! The policy input document: the JSON plan (as `--format json` prints it) plus `cluster`, and
+//! per entry `desired` (the manifest after variable expansion) and `live` (as read), both masked
+//! as plans mask them: values the manifest marks sensitive, secret-looking config keys and
+//! secret URI parts become `(sensitive)`. `tables` comes with the JSON plan when it has it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use crate::manifest::{DesiredChangefeed, DesiredState};
+use crate::plan::diff::{is_secret_path, mask_uris};
+use crate::plan::planner::LiveChangefeed;
+use crate::plan::{Key, Plan, SENSITIVE};
+use crate::ticdc::mask::{is_sensitive_query_key, mask_sensitive_in_uri, GoUrl};
+use crate::ticdc::ServerProfile;
+
+/// The cluster a plan is for (`input.cluster`).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterInfo {
+    /// The cluster's name in cdcform.toml (`null` without one).
+    pub name: Option<String>,
+    pub server: String,
+    /// What the server reported; `None` offline (`validate`).
+    pub profile: Option<ServerProfile>,
+}
+
+impl ClusterInfo {
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "server": self.server,
+            "version": self.profile.as_ref().map(|p| p.raw_version.clone()),
+            "profile": self.profile.as_ref().map(|p| serde_json::to_value(p.arch).unwrap_or(Value::Null)),
+        })
+    }
+}
+
+fn state_name(s: DesiredState) -> &'static str {
+    match s {
+        DesiredState::Running => "running",
+        DesiredState::Paused => "paused",
+        DesiredState::Absent => "absent",
+    }
+}
+
+/// Masks configs: a path in `sensitive`, a secret-looking key, or anything under one, becomes
+/// `(sensitive)`; URIs inside strings lose their passwords. Remembers which key names look
+/// secret, since a plan's thousand configs share a few hundred names.
+struct Masker<'a> {
+    sensitive: &'a BTreeSet<String>,
+    secret_names: std::collections::HashMap<String, bool>,
+}
+
+impl<'a> Masker<'a> {
+    fn new(sensitive: &'a BTreeSet<String>) -> Self {
+        Masker {
+            sensitive,
+            secret_names: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The last segment decides a secret-looking name, as `is_secret_path` reads it.
+    fn secret_name(&mut self, k: &str) -> bool {
+        if let Some(&b) = self.secret_names.get(k) {
+            return b;
+        }
+        let b = is_secret_path(k);
+        self.secret_names.insert(k.to_string(), b);
+        b
+    }
+
+    /// A masked copy of `v` (`path`: its dotted path under `replica_config`).
+    fn masked(&mut self, v: &Value) -> Value {
+        let mut out = v.clone();
+        self.mask(&mut out, &mut String::new());
+        out
+    }
+
+    fn mask(&mut self, v: &mut Value, path: &mut String) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    self.child(path, k, x);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    self.child(path, &i.to_string(), x);
+                }
+            }
+            Value::String(s) if s.contains("://") => *v = mask_uris(v),
+            _ => {}
+        }
+    }
+
+    fn child(&mut self, path: &mut String, k: &str, x: &mut Value) {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(k);
+        let secret = self.secret_name(k)
+            || (!self.sensitive.is_empty()
+                && self.sensitive.contains(&format!("replica_config.{path}")));
+        if secret {
+            *x = Value::String(SENSITIVE.into());
+        } else {
+            self.mask(x, path);
+        }
+        path.truncate(len);
+    }
+}
+
+/// A config value with every secret replaced (see [`Masker`]).
+fn mask_config(v: &Value, sensitive: &BTreeSet<String>) -> Value {
+    Masker::new(sensitive).masked(v)
+}
+
+/// A sink URI in parts, for rules that look at the scheme or a query parameter: secret query
+/// values and the userinfo password become `(sensitive)`; `hide_all` hides everything but the
+/// scheme and the query keys (a live URI whose manifest marks it sensitive).
+fn sink_parts(uri: &str, hide_all: bool) -> Value {
+    let Ok(u) = GoUrl::parse(uri) else {
+        return Value::Null;
+    };
+    let hidden = |s: String| {
+        if hide_all {
+            Value::String(SENSITIVE.into())
+        } else {
+            Value::String(s)
+        }
+    };
+    let mut query = Map::new();
+    for (k, v) in u.query_pairs() {
+        let v = if is_sensitive_query_key(&k) {
+            Value::String(SENSITIVE.into())
+        } else {
+            hidden(v)
+        };
+        query.entry(k).or_insert(v);
+    }
+    json!({
+        "scheme": u.scheme,
+        "host": hidden(u.host.clone()),
+        "path": hidden(u.raw_path.clone()),
+        "user": u.user.as_ref().map(|(name, _)| hidden(name.clone())),
+        "query": query,
+    })
+}
+
+/// `desired.sink`: from the URI as written (`${VAR}` unexpanded), so no expanded value can
+/// show; when that does not parse (a `${VAR}` as the port), from the expanded URI with
+/// everything but the scheme and the query keys hidden.
+fn desired_sink(d: &DesiredChangefeed) -> Value {
+    match sink_parts(&d.sink_uri_template, false) {
+        Value::Null => sink_parts(&d.sink_uri, d.sensitive.contains("sink_uri")),
+        parts => parts,
+    }
+}
+
+/// `desired`: the changefeed as the manifest states it, masked.
+pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
+    let uri_secret = d.sensitive.contains("sink_uri");
+    json!({
+        "id": d.id,
+        "namespace": d.namespace.clone().unwrap_or_else(|| default_ns.to_string()),
+        "state": state_name(d.state),
+        "sink_uri": if uri_secret { SENSITIVE.to_string() } else { mask_sensitive_in_uri(&d.sink_uri) },
+        "sink": desired_sink(d),
+        "start_ts": d.start_ts,
+        "target_ts": d.target_ts,
+        "replica_config": d.replica_config.as_ref().map(|c| mask_config(c, &d.sensitive)),
+        "file": d.location.file.display().to_string(),
+        "line": d.location.line,
+    })
+}
+
+/// `live`: the changefeed as read, masked with the manifest's sensitive set (when it has one).
+pub fn live_json(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
+    let empty = BTreeSet::new();
+    let sensitive = d.map_or(&empty, |d| &d.sensitive);
+    live_masked(l, sensitive, &mut Masker::new(sensitive))
+}
+
+fn live_masked(l: &LiveChangefeed, sensitive: &BTreeSet<String>, masker: &mut Masker) -> Value {
+    let uri_secret = sensitive.contains("sink_uri");
+    let info = &l.info;
+    json!({
+        "id": info.id,
+        "state": info.state,
+        "sink_uri": if uri_secret { SENSITIVE.to_string() } else { mask_sensitive_in_uri(&info.sink_uri) },
+        "sink": sink_parts(&info.sink_uri, uri_secret),
+        "start_ts": info.start_ts,
+        "target_ts": info.target_ts,
+        "replica_config": info.config.as_ref().map(|c| masker.masked(c)),
+        "creator_version": info.creator_version,
+    })
+}
+
+fn base(mode: &str, cluster: &ClusterInfo, mut doc: Map<String, Value>) -> Value {
+    let plan_version = doc.remove("format_version");
+    doc.insert("format_version".into(), json!(super::INPUT_FORMAT_VERSION));
+    doc.insert(
+        "plan_format_version".into(),
+        plan_version.unwrap_or(Value::Null),
+    );
+    doc.insert("mode".into(), json!(mode));
+    doc.insert("cluster".into(), cluster.to_json());
+    doc.remove("policy");
+    Value::Object(doc)
+}
+
+/// The input for a plan: the JSON plan, with `desired`, `live` (null for a create) and
+/// `tables` (as the plan has it) on each entry.
+pub fn for_plan(
+    plan: &Plan,
+    desired: &[DesiredChangefeed],
+    live: &BTreeMap<Key, LiveChangefeed>,
+    cluster: &ClusterInfo,
+    default_ns: &str,
+) -> Value {
+    let by_key: BTreeMap<Key, &DesiredChangefeed> = desired
+        .iter()
+        .map(|d| {
+            let ns = d
+                .namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string());
+            (
+                Key {
+                    namespace: ns,
+                    id: d.id.clone(),
+                },
+                d,
+            )
+        })
+        .collect();
+    let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
+        return Value::Null;
+    };
+    let no_paths = BTreeSet::new();
+    let mut shared = Masker::new(&no_paths);
+    if let Some(Value::Array(entries)) = doc.get_mut("entries") {
+        for (e, src) in entries.iter_mut().zip(&plan.entries) {
+            let d = by_key.get(&src.key).copied();
+            e["desired"] = d.map_or(Value::Null, |d| desired_json(d, default_ns));
+            e["live"] = live.get(&src.key).map_or(Value::Null, |l| match d {
+                // The manifest's sensitive paths apply: a masker of its own.
+                Some(d) if !d.sensitive.is_empty() => live_json(l, Some(d)),
+                _ => live_masked(l, &no_paths, &mut shared),
+            });
+        }
+    }
+    base("plan", cluster, doc)
+}
+
+/// The input for `validate`: every manifest entry with `desired`, `live: null` and no action
+/// (nothing was read from a server).
+pub fn for_validate(
+    desired: &[DesiredChangefeed],
+    cluster: &ClusterInfo,
+    default_ns: &str,
+) -> Value {
+    let entries: Vec<Value> = desired
+        .iter()
+        .map(|d| {
+            json!({
+                "namespace": d.namespace.clone().unwrap_or_else(|| default_ns.to_string()),
+                "id": d.id,
+                "action": null,
+                "steps": [],
+                "changes": [],
+                "desired": desired_json(d, default_ns),
+                "live": null,
+            })
+        })
+        .collect();
+    let mut doc = Map::new();
+    doc.insert("format_version".into(), json!(crate::plan::FORMAT_VERSION));
+    doc.insert("server".into(), json!(cluster.server));
+    doc.insert("entries".into(), Value::Array(entries));
+    base("validate", cluster, doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_secrets_are_masked_at_every_depth() {
+        let cfg = json!({
+            "sink": {"kafka_config": {"sasl_password": "hunter2", "sasl_mechanism": "plain"},
+                     "url": "mysql://root:pw@h:3306/"},
+            "filter": {"rules": ["a.*", "secret-from-var"]},
+        });
+        let mut s = BTreeSet::new();
+        s.insert("replica_config.filter.rules.1".to_string());
+        let m = mask_config(&cfg, &s);
+        let text = m.to_string();
+        assert!(
+            !text.contains("hunter2")
+                && !text.contains("secret-from-var")
+                && !text.contains(":pw@"),
+            "{text}"
+        );
+        assert_eq!(m["sink"]["kafka_config"]["sasl_mechanism"], "plain");
+        assert_eq!(m["filter"]["rules"][0], "a.*");
+    }
+
+    #[test]
+    fn a_sink_with_a_variable_port_still_shows_its_scheme_and_keys() {
+        let env = |_: &str| Some("9092".to_string());
+        let d = &crate::manifest::load_str(
+            "t.yaml",
+            "changefeeds:\n  - id: a\n    sink_uri: \"kafka://k:${PORT}/t?protocol=canal-json&enable-tls=true\"\n",
+            &env,
+        )
+        .expect("loads")
+        .changefeeds[0];
+        let s = desired_sink(d);
+        assert_eq!(s["scheme"], "kafka");
+        assert_eq!(s["query"]["enable-tls"], SENSITIVE);
+        assert_eq!(s["host"], SENSITIVE);
+    }
+
+    #[test]
+    fn sink_parts_hide_secret_query_values() {
+        let p = sink_parts(
+            "kafka://u:pw@k:9092/t?sasl-password=x1&sasl-mechanism=plain&enable-tls=true",
+            false,
+        );
+        assert_eq!(p["scheme"], "kafka");
+        assert_eq!(p["query"]["enable-tls"], "true");
+        assert_eq!(p["query"]["sasl-password"], SENSITIVE);
+        assert!(!p.to_string().contains("pw") && !p.to_string().contains("x1"));
+        let hidden = sink_parts("kafka://k:9092/t?enable-tls=true", true);
+        assert_eq!(hidden["host"], SENSITIVE);
+        assert_eq!(hidden["query"]["enable-tls"], SENSITIVE);
+    }
+}
