@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod output;
 pub mod plan;
+pub mod reconcile;
 pub mod render;
 pub mod settings;
 pub mod simulator;

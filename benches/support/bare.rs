@@ -326,15 +326,9 @@ pub async fn fleet_vs_single(rows: &mut Vec<Row>) {
             .collect();
         let opts = PlanOptions::default();
         let t = Instant::now();
-        let runs = clients.iter().map(|(st, c)| {
-            compute(
-                st,
-                c,
-                &want,
-                &opts,
-                Duration::from_secs(120),
-            )
-        });
+        let runs = clients
+            .iter()
+            .map(|(st, c)| compute(st, c, &want, &opts, Duration::from_secs(120)));
         for r in futures::future::join_all(runs).await {
             r.expect("plan");
         }
