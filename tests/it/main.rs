@@ -17,6 +17,7 @@ mod manifest;
 mod ops;
 mod plan;
 mod props;
+mod reconcile;
 mod refusals;
 mod release;
 mod secrets;
