@@ -578,3 +578,158 @@ async fn once_exits_like_plan_detailed_exitcode() {
     let (code, _) = run(&["--server", "http://127.0.0.1:1"]);
     assert_eq!(code, Some(1));
 }
+
+/// Every `cdcform_*` name a text refers to.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("cdcform_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// The names the reconciler exposes, from its own registry with every family filled.
+fn exposed() -> std::collections::BTreeSet<String> {
+    use cdcform::reconcile::{LiveFact, Metrics};
+    let m = Metrics::new(true, false);
+    m.cycle("a", true, 0.1, 1.0);
+    m.backoff("a", 1.0);
+    m.drift("a", &Default::default());
+    m.apply_action("a", "update", "ok");
+    m.changefeeds(
+        "a",
+        &[LiveFact {
+            key: cdcform::plan::Key {
+                namespace: "default".into(),
+                id: "x".into(),
+            },
+            state: "normal".into(),
+            lag_seconds: Some(1.0),
+        }],
+    );
+    metric_names(&m.render())
+}
+
+fn yaml(path: &str) -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    serde_saphyr::from_str(&std::fs::read_to_string(&p).unwrap())
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn deployment_examples_have_the_pieces_and_name_only_metrics_that_exist() {
+    let exposed = exposed();
+    for name in [
+        "cdcform_drift_changefeeds",
+        "cdcform_changefeed_checkpoint_lag_seconds",
+        "cdcform_changefeed_state",
+        "cdcform_reconcile_cycles_total",
+        "cdcform_reconcile_last_success_timestamp_seconds",
+        "cdcform_reconcile_duration_seconds_bucket",
+        "cdcform_apply_actions_total",
+    ] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed:?}");
+    }
+    let dep = yaml("examples/kubernetes/deployment.yaml");
+    assert_eq!(dep["kind"], "Deployment");
+    let containers = dep["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let by_name = |n: &str| containers.iter().find(|c| c["name"] == n).expect(n).clone();
+    let cdc = by_name("cdcform");
+    assert_eq!(cdc["args"][0], "reconcile");
+    assert_eq!(cdc["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(cdc["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(by_name("git-sync")["image"]
+        .as_str()
+        .unwrap()
+        .contains("git-sync"));
+    // The args the Deployment passes are flags `reconcile` accepts.
+    use clap::Parser;
+    let args: Vec<String> = std::iter::once("cdcform".to_string())
+        .chain(
+            cdc["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string()),
+        )
+        .collect();
+    cdcform::cli::Cli::try_parse_from(&args).expect("the Deployment's args parse");
+
+    assert_eq!(yaml("examples/kubernetes/service.yaml")["kind"], "Service");
+    let sm = yaml("examples/kubernetes/servicemonitor.yaml");
+    assert_eq!(sm["kind"], "ServiceMonitor");
+    assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
+
+    let rule = yaml("examples/kubernetes/prometheusrule.yaml");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let rules = rule["spec"]["groups"][0]["rules"].as_array().unwrap();
+    let alert = |n: &str| rules.iter().find(|r| r["alert"] == n).expect(n).clone();
+    assert_eq!(alert("CdcformChangefeedDrift")["for"], "15m");
+    assert!(alert("CdcformChangefeedUnhealthy")["expr"]
+        .as_str()
+        .unwrap()
+        .contains("kind=\"health\""));
+    assert!(alert("CdcformReconcileFailing")["expr"]
+        .as_str()
+        .unwrap()
+        .contains("result=\"error\""));
+    for r in rules {
+        for n in metric_names(r["expr"].as_str().unwrap()) {
+            assert!(
+                exposed.contains(&n),
+                "alert {} names {n}, which is not exposed",
+                r["alert"]
+            );
+        }
+    }
+
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grafana/cdcform-reconcile.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    for wanted in [
+        "cdcform_drift_changefeeds",
+        "cdcform_changefeed_checkpoint_lag_seconds",
+        "cdcform_apply_actions_total",
+    ] {
+        assert!(
+            exprs.iter().any(|e| e.contains(wanted)),
+            "no panel on {wanted}"
+        );
+    }
+    for n in exprs.iter().flat_map(|e| metric_names(e)) {
+        assert!(
+            exposed.contains(&n),
+            "the dashboard names {n}, which is not exposed"
+        );
+    }
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/systemd/cdcform-reconcile.service"),
+    )
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let mut argv: Vec<&str> = exec.split_whitespace().collect();
+    argv[0] = "cdcform";
+    cdcform::cli::Cli::try_parse_from(&argv).expect("the unit's command line parses");
+}
