@@ -229,7 +229,7 @@ impl Shared {
     }
 
     /// Record a finished cycle: status, metrics. `delay` is when the next one starts.
-    fn record(&self, cluster: &str, mut rec: CycleRecord, delay: Duration) {
+    pub fn record(&self, cluster: &str, mut rec: CycleRecord, delay: Duration) {
         let unix_now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
