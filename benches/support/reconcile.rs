@@ -3,7 +3,7 @@
 //! the process's RSS over 1,000 cycles (latency 0) with every cycle recorded for /metrics and
 //! /status and the metrics rendered, as a scrape would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,15 +35,17 @@ async fn setup(n: usize, latency: Duration) -> (Simulator, Settings, tempfile::T
     let path = dir.path().join("feeds.yaml");
     let mut yaml = String::from("changefeeds:\n");
     for i in 1..=n {
-        yaml.push_str(&format!("  - id: cf-{i:05}\n    sink_uri: \"blackhole://\"\n"));
+        yaml.push_str(&format!(
+            "  - id: cf-{i:05}\n    sink_uri: \"blackhole://\"\n"
+        ));
     }
     std::fs::write(&path, yaml).expect("manifest");
     (sim, settings, dir, path)
 }
 
-fn options(path: &PathBuf) -> Options {
+fn options(path: &Path) -> Options {
     Options {
-        paths: vec![path.clone()],
+        paths: vec![path.to_path_buf()],
         ..Options::default()
     }
 }
@@ -69,12 +71,21 @@ pub async fn cycle_vs_plan(n: usize, rows: &mut Vec<Row>) {
         let t0 = Instant::now();
         let rec = cycle(&cluster, &o, &stop).await;
         let c = t0.elapsed();
-        assert!(rec.ok && rec.drift.is_empty(), "the cycle must find no drift");
+        assert!(
+            rec.ok && rec.drift.is_empty(),
+            "the cycle must find no drift"
+        );
         let t1 = Instant::now();
         let set = load_manifests(&settings, &o.paths).expect("manifests");
-        let (plan, _) = compute(&settings, &client, &set.changefeeds, &PlanOptions::default(), o.wait_timeout)
-            .await
-            .expect("plan");
+        let (plan, _) = compute(
+            &settings,
+            &client,
+            &set.changefeeds,
+            &PlanOptions::default(),
+            o.wait_timeout,
+        )
+        .await
+        .expect("plan");
         let p = t1.elapsed();
         assert_eq!(plan.summary.unchanged, n);
         if round > 0 {
@@ -113,7 +124,7 @@ pub async fn rss_over_cycles(n: usize, cycles: usize, rows: &mut Vec<Row>) {
     });
     let shared = Shared::new(&o, std::slice::from_ref(&cluster));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut run = |k: usize| {
+    let run = |k: usize| {
         let (cluster, o, shared, stop, sim) = (&cluster, &o, &shared, &stop, &sim);
         async move {
             for _ in 0..k {
