@@ -27,7 +27,7 @@ const FEEDS: &str = "changefeeds:
   - id: app-c
     sink_uri: \"blackhole://\"
   - id: app-d
-    sink_uri: \"blackhole://\"
+    sink_uri: \"mysql://cdc:${SECRET_PW}@127.0.0.1:3306/\"
 ";
 
 /// A running `cdcform reconcile`; killed when dropped.
@@ -72,6 +72,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
     }
     c.current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("SECRET_PW", CANARY)
         .args([
             "reconcile",
             "--interval",
@@ -131,6 +132,10 @@ impl Daemon {
     async fn status(&self) -> Value {
         let (code, text) = self.get("/status").await;
         assert_eq!(code, 200);
+        assert!(
+            !self.log.lock().unwrap().contains(CANARY),
+            "a secret in the log"
+        );
         assert!(!text.contains(CANARY), "a secret in /status");
         serde_json::from_str(&text).expect("status is JSON")
     }
@@ -560,6 +565,7 @@ async fn once_exits_like_plan_detailed_exitcode() {
     let run = |args: &[&str]| {
         let o = cdcform()
             .current_dir(dir.path())
+            .env("SECRET_PW", CANARY)
             .args(["reconcile", "--once"])
             .args(args)
             .output()
