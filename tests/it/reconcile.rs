@@ -282,6 +282,18 @@ async fn drift_injected_by_api_calls_shows_in_metrics_and_status_within_one_inte
     .is_some());
     assert_eq!(d.get("/healthz").await.0, 200);
     assert_eq!(d.get("/readyz").await.0, 200);
+    let big = d
+        .http
+        .get(format!("{}/status", d.base))
+        .body(vec![b'x'; 8192])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        big.status().as_u16(),
+        413,
+        "bodies over the limit are refused"
+    );
 
     inject(&s).await;
     s.clear_requests();
