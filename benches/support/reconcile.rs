@@ -149,7 +149,7 @@ pub async fn rss_over_cycles(n: usize, cycles: usize, rows: &mut Vec<Row>) {
         measured: Duration::from_secs_f64(after.max(1) as f64 / 1000.0),
         floor: Duration::from_secs_f64(before.max(1) as f64 / 1000.0),
         extra: format!(
-            "ratio = RSS after / before (after 100 warm-up cycles): {:.1} → {:.1} MiB, {:+} KiB ({:.2} KiB per cycle); {:.1} ms per cycle",
+            "measured/floor columns hold RSS after/before in thousands of KiB (after 100 warm-up cycles): {:.1} → {:.1} MiB, {:+} KiB ({:.2} KiB per cycle); {:.1} ms per cycle",
             before as f64 / 1024.0,
             after as f64 / 1024.0,
             after as i64 - before as i64,
