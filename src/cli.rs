@@ -360,7 +360,7 @@ pub enum LogFormatArg {
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Exit status: runs until SIGTERM or SIGINT, then 0 once the changefeeds in hand finished \
-their steps (1 when --shutdown-timeout passed first). With --once: 0 no drift, 2 drift, 1 an error or a \
+their steps (1 when --shutdown-timeout passed first; a second signal aborts at once, exit 1). With --once: 0 no drift, 2 drift, 1 an error or a \
 blocked changefeed (the meaning of `plan --detailed-exitcode`)."
 )]
 pub struct ReconcileArgs {

@@ -96,7 +96,7 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<super::signal::Shutdown>,
 ) {
     let app = router(shared);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));

@@ -490,12 +490,12 @@ async fn run_cluster(
     o: Arc<Options>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<signal::Shutdown>,
 ) -> Option<CycleRecord> {
     let mut failures = 0u32;
     let mut last = None;
     loop {
-        if *shutdown.borrow() {
+        if shutdown.borrow().is_some() {
             return last;
         }
         let rec = cycle(&cluster, &o, &stop).await;
@@ -514,6 +514,37 @@ async fn run_cluster(
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => return last,
+        }
+    }
+}
+
+/// After the first signal: wait for the loops up to `timeout`; a second signal aborts at once.
+async fn drain<F: std::future::Future>(
+    loops: std::pin::Pin<&mut F>,
+    timeout: Duration,
+    log: Log,
+) -> i32 {
+    tokio::select! {
+        r = tokio::time::timeout(timeout, loops) => match r {
+            Ok(_) => {
+                log.event("info", None, "stopped", &[]);
+                crate::exit::OK
+            }
+            Err(_) => {
+                let msg = format!(
+                    "--shutdown-timeout {} passed with work in progress; exiting anyway. Re-run to converge.",
+                    humantime::format_duration(timeout)
+                );
+                log.event("error", None, &msg, &[]);
+                crate::exit::ERROR
+            }
+        },
+        name = signal::terminated() => {
+            let msg = format!(
+                "{name} again: aborting; a changefeed in hand may be left mid-sequence. Re-run to converge."
+            );
+            log.event("error", None, &msg, &[]);
+            crate::exit::ERROR
         }
     }
 }
@@ -544,7 +575,7 @@ pub fn once_exit(records: &[Option<CycleRecord>]) -> i32 {
 pub async fn run(targets: Vec<Target>, o: Options) -> Result<i32, Error> {
     let clusters: Vec<Cluster> = targets.into_iter().map(Cluster::new).collect();
     let shared = Arc::new(Shared::new(&o, &clusters));
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel::<signal::Shutdown>(None);
     let stop = Arc::new(AtomicBool::new(false));
     let log = o.log;
     if let Some(listen) = &o.listen {
@@ -555,7 +586,7 @@ pub async fn run(targets: Vec<Target>, o: Options) -> Result<i32, Error> {
         log.event("info", None, &format!("listening on http://{addr}"), &[]);
         tokio::spawn(http::serve(listener, shared.clone(), rx.clone()));
     }
-    let signal = tokio::spawn(signal::stop_on_signal(stop.clone(), tx));
+    tokio::spawn(signal::stop_on_signal(stop.clone(), tx));
     let o = Arc::new(o);
     // The loops run on this task, concurrently (apply's futures are not `Send`).
     let loops = futures::future::join_all(
@@ -567,21 +598,10 @@ pub async fn run(targets: Vec<Target>, o: Options) -> Result<i32, Error> {
     let mut rx = rx;
     let records = tokio::select! {
         done = &mut loops => done,
-        _ = rx.wait_for(|v| *v) => {
-            let name = if signal.is_finished() { signal.await.unwrap_or("signal") } else { "signal" };
-            log.event("warn", None, &format!("{name}: stopping; the changefeeds in hand finish their steps"), &[]);
-            match tokio::time::timeout(o.shutdown_timeout, &mut loops).await {
-                Ok(_) => {
-                    log.event("info", None, "stopped", &[]);
-                    return Ok(crate::exit::OK);
-                }
-                Err(_) => {
-                    log.event("error", None, &format!(
-                        "--shutdown-timeout {} passed with work in progress; exiting anyway. Re-run to converge.",
-                        humantime::format_duration(o.shutdown_timeout)), &[]);
-                    return Ok(crate::exit::ERROR);
-                }
-            }
+        name = rx.wait_for(|v| v.is_some()) => {
+            let name = name.ok().and_then(|n| *n).unwrap_or("signal");
+            log.event("warn", None, &format!("{name}: stopping; the changefeeds in hand finish their steps (signal again to abort)"), &[]);
+            return Ok(drain(loops, o.shutdown_timeout, log).await);
         }
     };
     Ok(once_exit(&records))

@@ -21,10 +21,12 @@ pub async fn terminated() -> &'static str {
     }
 }
 
-/// Wait for a signal; then raise `stop` and send `true` on `shutdown`. Returns the signal.
-pub async fn stop_on_signal(stop: Arc<AtomicBool>, shutdown: watch::Sender<bool>) -> &'static str {
+/// Wait for a signal; then raise `stop` and send the signal's name on `shutdown`.
+pub async fn stop_on_signal(stop: Arc<AtomicBool>, shutdown: watch::Sender<Shutdown>) {
     let name = terminated().await;
     stop.store(true, Ordering::SeqCst);
-    let _ = shutdown.send(true);
-    name
+    let _ = shutdown.send(Some(name));
 }
+
+/// `None` while running; the name of the signal once one came.
+pub type Shutdown = Option<&'static str>;

@@ -36,6 +36,8 @@ struct Daemon {
     base: String,
     log: Arc<Mutex<String>>,
     http: reqwest::Client,
+    /// Reads stderr into `log` until the process closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Daemon {
@@ -88,7 +90,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
     let log = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel();
     let sink = log.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("listening on ").nth(1) {
                 let _ = tx.send(addr.trim().to_string());
@@ -107,6 +109,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
         base,
         log,
         http: reqwest::Client::new(),
+        reader: Some(reader),
     }
 }
 
@@ -486,6 +489,10 @@ async fn sigterm_during_a_self_heal_update_leaves_nothing_paused() {
         .success());
     let status = tokio::task::spawn_blocking(move || {
         let st = d.child.wait().unwrap();
+        // Every line the process wrote, before looking at the log.
+        if let Some(r) = d.reader.take() {
+            let _ = r.join();
+        }
         (st, d)
     })
     .await
