@@ -85,7 +85,6 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(self_heal: bool, prune: bool) -> Metrics {
-        let mut registry = Registry::default();
         let m = Metrics {
             drift: Family::default(),
             lag: Family::default(),
@@ -98,45 +97,51 @@ impl Metrics {
             shown: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
-        registry.register(
+        let registry = m.register(self_heal, prune);
+        Metrics { registry, ..m }
+    }
+
+    fn register(&self, self_heal: bool, prune: bool) -> Registry {
+        let mut r = Registry::default();
+        r.register(
             "cdcform_drift_changefeeds",
             "Managed changefeeds drifting from the manifests, by kind of drift",
-            m.drift.clone(),
+            self.drift.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_changefeed_checkpoint_lag_seconds",
             "How far a managed changefeed's checkpoint is behind the cluster's current TSO",
-            m.lag.clone(),
+            self.lag.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_changefeed_state",
             "1 for the current state of a managed changefeed",
-            m.state.clone(),
+            self.state.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_reconcile_cycles",
             "Reconcile cycles run, by result (ok or error)",
-            m.cycles.clone(),
+            self.cycles.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_reconcile_last_success_timestamp_seconds",
             "Unix time of the last cycle that succeeded",
-            m.last_success.clone(),
+            self.last_success.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_reconcile_duration_seconds",
             "How long one reconcile cycle took (read, plan and, with --self-heal, apply)",
-            m.duration.clone(),
+            self.duration.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_apply_actions",
             "Changefeed actions applied by --self-heal, by action and result (ok, error, skipped)",
-            m.actions.clone(),
+            self.actions.clone(),
         );
-        registry.register(
+        r.register(
             "cdcform_reconcile_backoff_seconds",
             "Delay before the cluster's next cycle: the interval, longer after failed cycles",
-            m.backoff.clone(),
+            self.backoff.clone(),
         );
         let info: Family<Info, Gauge> = Family::default();
         info.get_or_create(&Info {
@@ -145,12 +150,12 @@ impl Metrics {
             prune: prune.to_string(),
         })
         .set(1);
-        registry.register(
+        r.register(
             "cdcform_reconcile_info",
             "Always 1: the cdcform version and the reconcile mode",
             info,
         );
-        Metrics { registry, ..m }
+        r
     }
 
     /// Count a cycle and how long it took; a successful one also sets the success timestamp.
