@@ -13,7 +13,8 @@
 //! - `bare`: plan of 1,000 unchanged against a bare client at parallelism 8, 32, 64;
 //! - `latency`: the simulator's `--latency` precision;
 //! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
-//! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS).
+//! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS);
+//! - `reconcile`: one cycle over 1,000 unchanged against a plan of the same; RSS over 1,000 cycles;
 //! - policy: 20 Rego policies (the six of examples/policies and 14 more) over a plan of 1,000
 //!   changefeed updates, against the same plan without policies (`cargo bench -- policy`).
 
@@ -32,6 +33,8 @@ use cdcform::ticdc::Client;
 
 #[path = "support/bare.rs"]
 mod bare;
+#[path = "support/reconcile.rs"]
+mod reconcile;
 
 const LATENCY: Duration = Duration::from_millis(5);
 const PARALLELISM: usize = 8;
@@ -542,6 +545,10 @@ fn main() {
         for n in [10_000, 100_000] {
             bare::shared_rss(n, &mut rows);
         }
+    }
+    if want("reconcile") {
+        rt.block_on(reconcile::cycle_vs_plan(1000, &mut rows));
+        rt.block_on(reconcile::rss_over_cycles(100, 1000, &mut rows));
     }
     println!("\n| benchmark | measured | floor | ratio | notes |\n|---|---|---|---|---|");
     for r in &rows {

@@ -175,6 +175,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Show cluster health, captures and each changefeed's state and lag
     Status(StatusArgs),
+    /// Keep clusters as the manifests say: detect drift every interval, report it on /metrics and
+    /// /status, and with --self-heal apply the plan
+    Reconcile(ReconcileArgs),
     /// Cluster-wide operations
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -410,6 +413,63 @@ pub struct StatusArgs {
     /// shows the managed ones and those with a problem, and counts the rest)
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormatArg {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Exit status: runs until SIGTERM or SIGINT, then 0 once the changefeeds in hand finished \
+their steps (1 when --shutdown-timeout passed first; a second signal aborts at once, exit 1). With --once: 0 no drift, 2 drift, 1 an error or a \
+blocked changefeed (the meaning of `plan --detailed-exitcode`)."
+)]
+pub struct ReconcileArgs {
+    /// Manifest files or directories, re-read every cycle [default: paths from cdcform.toml]
+    pub paths: Vec<PathBuf>,
+    /// Time between the start of one cycle and the next, per cluster
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Apply the plan when there is drift (without it, drift is only reported)
+    #[arg(long)]
+    pub self_heal: bool,
+    /// With --self-heal: also delete changefeeds inside `manage` that no manifest lists
+    #[arg(long)]
+    pub prune: bool,
+    /// With --self-heal: a cycle with more changes than this changes nothing and reports it
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_changes_per_cycle: usize,
+    /// A running changefeed whose checkpoint lags more than this counts as health drift
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub max_lag: std::time::Duration,
+    /// Serve /metrics, /healthz, /readyz and /status here; port 0 picks a free port (the address
+    /// is logged) [default: 127.0.0.1:9464; with --once: nothing]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// One cycle per cluster, then exit like `plan --detailed-exitcode` (for cron jobs)
+    #[arg(long)]
+    pub once: bool,
+    /// Format of the log lines on stderr
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: LogFormatArg,
+    /// After SIGTERM or SIGINT, how long the changefeeds in hand may take to finish their steps
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+    /// Give up waiting for a changefeed state after this long [default: 2m]
+    #[arg(long, value_parser = parse_duration)]
+    pub wait_timeout: Option<std::time::Duration>,
+    /// Do not wait for resumed changefeeds to become healthy
+    #[arg(long)]
+    pub no_wait: bool,
+    /// GC TTL of the upstream: a pause that could outlast it is refused [default: 24h]
+    #[arg(long, value_parser = parse_duration)]
+    pub gc_ttl: Option<std::time::Duration>,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }

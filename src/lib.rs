@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod output;
 pub mod plan;
 pub mod policy;
+pub mod reconcile;
 pub mod render;
 pub mod retry;
 pub mod settings;

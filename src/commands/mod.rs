@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod man;
 pub mod plan;
 pub mod policy;
+pub mod reconcile;
 pub mod simulate;
 pub mod status;
 pub mod util;
@@ -66,6 +67,7 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
                 status::run(&g, a, out).await
             }
         }
+        Command::Reconcile(a) => reconcile::run(&online(&a.conn.clone()), a).await,
         Command::Cluster(ClusterCommand::ResignOwner { conn }) => {
             cluster::resign_owner(&online(&conn), out).await
         }

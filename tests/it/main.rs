@@ -22,6 +22,7 @@ mod outage;
 mod plan;
 mod policy;
 mod props;
+mod reconcile;
 mod refusals;
 mod release;
 mod secrets;

@@ -1,0 +1,132 @@
+//! The reconcile endpoints: `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/status`
+//! (JSON). Served by hyper's HTTP/1 connection builder over an axum router, with limits: a
+//! header-read timeout (hyper starts it whenever it waits for a request head, so it is also the
+//! idle timeout of a kept-alive connection), a cap on one connection's lifetime, a cap on open
+//! connections and on request bodies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use super::Shared;
+use crate::Error;
+
+/// A request head must arrive within this; also how long an idle kept-alive connection lives.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// No connection is served longer than this (a scrape takes milliseconds).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Connections served at once; more are closed on accept.
+pub const MAX_CONNECTIONS: usize = 64;
+/// The endpoints take no body; a request announcing more than this is refused with 413.
+pub const MAX_BODY: u64 = 4096;
+
+/// Bind the listen address (`127.0.0.1:9464`; port 0 picks a free one).
+pub async fn bind(listen: &str) -> Result<TcpListener, Error> {
+    TcpListener::bind(listen).await.map_err(|e| {
+        Error::msg(format!(
+            "cannot listen on {listen}: {e}\nhelp: pick another address with --listen, e.g. 127.0.0.1:0"
+        ))
+    })
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .layer(axum::middleware::from_fn(limit_body))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY as usize))
+        .with_state(shared)
+}
+
+async fn limit_body(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    }
+    next.run(req).await
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    let late = s.not_ready();
+    if late.is_empty() {
+        (StatusCode::OK, "ready\n".to_string()).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: no successful cycle within 3 intervals on cluster(s) {}\n",
+                late.join(", ")
+            ),
+        )
+            .into_response()
+    }
+}
+
+async fn status(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.status_json()).into_response()
+}
+
+/// Serve until `shutdown` turns true; connections in progress are dropped with the task.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<super::signal::Shutdown>,
+) {
+    let app = router(shared);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: wait a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            drop(permit);
+        });
+    }
+}
+
+/// The address a listener is bound to, for the start-up line.
+pub fn local(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
