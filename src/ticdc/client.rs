@@ -366,11 +366,17 @@ impl Client {
         };
         let (status, body) = if idem == Idempotent::Yes {
             let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+            // A server that takes the connection and never answers is not an owner election
+            // (TiCDC answers 5xx then): three such attempts, not the whole --retry-for.
+            let silent = std::cell::Cell::new(0u32);
             crate::retry::retry(
                 self.outage_budget(),
                 attempt,
                 |e: &ClientError| {
-                    if e.is_retryable() {
+                    if e.is_timeout() {
+                        silent.set(silent.get() + 1);
+                    }
+                    if e.is_retryable() && silent.get() < 3 {
                         crate::retry::Verdict::Again {
                             after: e.retry_after(),
                         }

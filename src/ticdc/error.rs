@@ -145,6 +145,11 @@ impl ClientError {
             _ => None,
         }
     }
+    /// The server took the connection but sent no answer within the request timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClientError::Transport { reason, .. } if reason.starts_with("no answer within"))
+    }
+
     /// The next step to try, when the error says what it is.
     pub fn hint(&self) -> Option<String> {
         match self {
