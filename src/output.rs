@@ -110,6 +110,27 @@ impl Output {
         LiveProgress { out: self, bar }
     }
 
+    /// Ask on the terminal before changing a cluster; only `yes` is accepted. Off a terminal
+    /// (CI) it refuses and names `--auto-approve`.
+    pub fn confirm(&self, question: &str) -> Result<bool, crate::Error> {
+        use std::io::BufRead;
+        if !std::io::stdin().is_terminal() {
+            return Err(crate::Error::msg(
+                "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve (e.g. in CI) or apply a saved plan",
+            ));
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\n{question} Only 'yes' is accepted: ");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if line.trim() != "yes" {
+            self.progress("Apply cancelled; nothing was changed.");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// A progress or status line for stderr (hidden by -q).
     pub fn progress(&self, line: &str) {
         if self.verbosity >= 0 {

@@ -1,6 +1,5 @@
 //! `cdcform apply [PATH…] | apply FILE.plan`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,27 +14,6 @@ use crate::policy::{changed_files, PolicyOptions};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
-
-fn confirm(out: &Output) -> Result<bool, Error> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::msg(
-            "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve (e.g. in CI) or apply a saved plan",
-        ));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\nDo you want to apply these changes? Only 'yes' is accepted: "
-    );
-    let _ = err.flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != "yes" {
-        out.progress("Apply cancelled; nothing was changed.");
-        return Ok(false);
-    }
-    Ok(true)
-}
 
 /// Interrupts: the first stops starting new changefeeds, the second aborts the sequences in
 /// flight but still resumes what they paused, the third stops those resumes.
@@ -131,7 +109,7 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
                 exit::OK
             });
         }
-        if !a.auto_approve && !confirm(out)? {
+        if !a.auto_approve && !out.confirm("Do you want to apply these changes?")? {
             return Ok(exit::ERROR);
         }
         plan

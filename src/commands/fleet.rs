@@ -1,7 +1,6 @@
 //! `plan`, `apply` and `status` over several clusters (`--cluster A --cluster B`,
 //! `--all-clusters`): resolve the targets, run the library's fleet layer, print one report.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::apply::{summary_text, ApplyOptions};
@@ -97,7 +96,10 @@ pub async fn apply(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Er
                 && !r.plan.policy.as_ref().is_some_and(|p| p.blocks())
         })
         .collect();
-    if !ready.is_empty() && !a.auto_approve && !confirm(out)? {
+    if !ready.is_empty()
+        && !a.auto_approve
+        && !out.confirm("Do you want to apply these changes to every cluster above?")?
+    {
         return Ok(exit::ERROR);
     }
     let code = run_apply(&ready, g, &a, out).await;
@@ -157,28 +159,6 @@ async fn run_apply(ready: &[Ready], g: &GlobalArgs, a: &ApplyArgs, out: &Output)
     } else {
         exit::ERROR
     }
-}
-
-fn confirm(out: &Output) -> Result<bool, Error> {
-    use std::io::{BufRead, Write};
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::msg(
-            "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve (e.g. in CI) or apply a saved plan",
-        ));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\nDo you want to apply these changes to every cluster above? Only 'yes' is accepted: "
-    );
-    let _ = err.flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != "yes" {
-        out.progress("Apply cancelled; nothing was changed.");
-        return Ok(false);
-    }
-    Ok(true)
 }
 
 pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {

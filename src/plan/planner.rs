@@ -123,17 +123,7 @@ fn matches(set: &Option<GlobSet>, id: &str) -> bool {
 }
 
 fn entry(key: Key, action: Action) -> Entry {
-    Entry {
-        key,
-        action,
-        changes: vec![],
-        blocked: None,
-        notes: vec![],
-        live: None,
-        tables: None,
-        exec: None,
-        live_fingerprint: None,
-    }
+    Entry::new(key, action)
 }
 
 fn blocked(key: Key, reason: String, hint: String) -> Entry {
