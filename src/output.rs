@@ -197,3 +197,19 @@ impl Drop for LiveProgress<'_> {
         }
     }
 }
+
+/// Count SIGINT/SIGTERM for an apply and say on stderr what each one does: the first stops new
+/// changefeeds from starting, the second aborts the sequences in flight (what they paused is
+/// still resumed), the third stops even those resumes.
+pub fn announce_interrupts(shutdown: &crate::shutdown::Shutdown) {
+    shutdown.listen(|level| match level {
+        1 => eprintln!(
+            "\nInterrupted: no new changefeed will start; the ones in progress finish their sequence. \
+             Press Ctrl-C again to abort them (what they paused is still resumed)."
+        ),
+        2 => eprintln!(
+            "\nAborting: resuming what this run paused; press Ctrl-C once more to stop even that."
+        ),
+        _ => eprintln!("\nStopping the resumes; the changefeeds left paused are listed below."),
+    });
+}

@@ -15,21 +15,6 @@ use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
 
-/// Interrupts: the first stops starting new changefeeds, the second aborts the sequences in
-/// flight but still resumes what they paused, the third stops those resumes.
-fn install_interrupts(opts: &ApplyOptions) {
-    opts.shutdown.listen(|level| match level {
-        1 => eprintln!(
-            "\nInterrupted: no new changefeed will start; the ones in progress finish their sequence. \
-             Press Ctrl-C again to abort them (what they paused is still resumed)."
-        ),
-        2 => eprintln!(
-            "\nAborting: resuming what this run paused; press Ctrl-C once more to stop even that."
-        ),
-        _ => eprintln!("\nStopping the resumes; the changefeeds left paused are listed below."),
-    });
-}
-
 fn finish(report: &ApplyReport, out: &Output) -> i32 {
     let text = summary_text(report);
     if out.verbosity < 0 {
@@ -114,7 +99,7 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         }
         plan
     };
-    install_interrupts(&opts);
+    crate::output::announce_interrupts(&opts.shutdown);
     let report = {
         let live = out.live_progress();
         apply(&client, &plan, &opts, &|line: &str| live.line(line)).await

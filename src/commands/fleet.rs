@@ -133,6 +133,7 @@ async fn run_apply(ready: &[Ready], g: &GlobalArgs, a: &ApplyArgs, out: &Output)
         no_wait: a.no_wait,
         ..ApplyOptions::default()
     };
+    crate::output::announce_interrupts(&opts.shutdown);
     let reports = {
         let live = out.live_progress();
         fleet::apply_all(ready, &opts, &|l: &str| live.line(l)).await
