@@ -35,6 +35,25 @@ fn settings(sim: &Simulator, parallelism: usize) -> Settings {
     s
 }
 
+/// One timed plan (`compute` as the commands run it), with its result.
+async fn timed_plan(
+    st: &Settings,
+    client: &Client,
+    want: &[cdcform::manifest::DesiredChangefeed],
+) -> (Duration, cdcform::plan::Plan) {
+    let t = Instant::now();
+    let (plan, _) = compute(
+        st,
+        client,
+        want,
+        &PlanOptions::default(),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("plan");
+    (t.elapsed(), plan)
+}
+
 fn bare() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -91,17 +110,8 @@ pub async fn plan_vs_bare(n: usize, rows: &mut Vec<Row>) {
         let mut ours = Duration::MAX;
         let mut theirs = Duration::MAX;
         for _ in 0..3 {
-            let t = Instant::now();
-            let (plan, _) = compute(
-                &s,
-                &client,
-                &want,
-                &PlanOptions::default(),
-                Duration::from_secs(120),
-            )
-            .await
-            .expect("plan");
-            ours = ours.min(t.elapsed());
+            let (took, plan) = timed_plan(&s, &client, &want).await;
+            ours = ours.min(took);
             assert_eq!(plan.summary.unchanged, n);
             let t = Instant::now();
             bare_plan(&c, &base, &ids, p).await;
@@ -172,17 +182,7 @@ pub async fn shared_cluster(rows: &mut Vec<Row>) {
         let st = settings(&s, 8);
         let client = Client::new(st.client.clone()).unwrap();
         for _ in 0..5 {
-            let t = Instant::now();
-            compute(
-                &st,
-                &client,
-                &want,
-                &PlanOptions::default(),
-                Duration::from_secs(120),
-            )
-            .await
-            .expect("plan");
-            alone = alone.min(t.elapsed());
+            alone = alone.min(timed_plan(&st, &client, &want).await.0);
         }
         s.shutdown().await;
     }
@@ -192,17 +192,8 @@ pub async fn shared_cluster(rows: &mut Vec<Row>) {
         let client = Client::new(st.client.clone()).unwrap();
         let mut best = Duration::MAX;
         for _ in 0..3 {
-            let t = Instant::now();
-            let (plan, _) = compute(
-                &st,
-                &client,
-                &want,
-                &PlanOptions::default(),
-                Duration::from_secs(120),
-            )
-            .await
-            .expect("plan");
-            best = best.min(t.elapsed());
+            let (took, plan) = timed_plan(&st, &client, &want).await;
+            best = best.min(took);
             assert_eq!(plan.summary.unmanaged, n - 10);
         }
         rows.push(Row {
@@ -300,17 +291,7 @@ pub async fn fleet_vs_single(rows: &mut Vec<Row>) {
         let client = Client::new(st.client.clone()).unwrap();
         let mut best = Duration::MAX;
         for _ in 0..2 {
-            let t = Instant::now();
-            compute(
-                &st,
-                &client,
-                &want,
-                &PlanOptions::default(),
-                Duration::from_secs(120),
-            )
-            .await
-            .expect("plan");
-            best = best.min(t.elapsed());
+            best = best.min(timed_plan(&st, &client, &want).await.0);
         }
         slowest = slowest.max(best);
     }
