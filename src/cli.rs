@@ -417,6 +417,13 @@ pub struct StatusArgs {
     pub conn: ConnectionArgs,
 }
 
+impl StatusArgs {
+    /// Every row in the table: asked for with `--all`, or rows chosen by a filter.
+    pub fn every_row(&self) -> bool {
+        self.all || self.managed || !self.ids.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormatArg {
     #[default]

@@ -102,7 +102,8 @@ fn parse_dur(what: &str, s: &str) -> Result<Duration, Error> {
     crate::cli::parse_duration(s).map_err(|e| Error::Settings(format!("{what}: {e}")))
 }
 
-fn globs(what: &str, pats: &[String]) -> Result<Option<GlobSet>, Error> {
+/// Id globs (`manage`, `protected`, `--id`) as one matcher; `None` when there are none.
+pub fn globs(what: &str, pats: &[String]) -> Result<Option<GlobSet>, Error> {
     if pats.is_empty() {
         return Ok(None);
     }

@@ -164,13 +164,10 @@ async fn run_apply(ready: &[Ready], g: &GlobalArgs, a: &ApplyArgs, out: &Output)
 
 pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
     let targets = Settings::resolve_targets(g, &process_env)?;
-    let filter = |a: &StatusArgs| -> Result<super::status::StatusFilter, Error> {
-        Ok(super::status::StatusFilter {
-            ids: crate::plan::pipeline::id_globs(&a.ids)?,
-            managed_only: a.managed,
-        })
+    let filter = super::status::StatusFilter {
+        ids: crate::settings::globs("--id", &a.ids)?,
+        managed_only: a.managed,
     };
-    let filter = filter(&a)?;
     let reports = futures::future::join_all(targets.into_iter().map(|t| {
         let filter = &filter;
         async move {
@@ -197,7 +194,7 @@ pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, 
                     _ if out.verbosity < 0 => {}
                     _ => out.data(&format!(
                         "══ cluster {name} ══\n{}",
-                        super::status::table(report, a.all || a.managed || !a.ids.is_empty())
+                        super::status::table(report, a.every_row())
                     )),
                 }
                 for p in &report.problems {

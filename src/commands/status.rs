@@ -304,7 +304,7 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
     let settings = Settings::resolve(g, &process_env)?;
     let client = Client::new(settings.client.clone())?;
     let filter = StatusFilter {
-        ids: crate::plan::pipeline::id_globs(&a.ids)?,
+        ids: crate::settings::globs("--id", &a.ids)?,
         managed_only: a.managed,
     };
     let report = collect(&settings, &client, &filter).await?;
@@ -312,7 +312,7 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
         // -q: only the problems (on stderr) and the exit status.
         TableFormat::Table if out.verbosity < 0 => {}
         // A filter is an explicit choice of rows: shown in full.
-        TableFormat::Table => out.data(&table(&report, a.all || a.managed || !a.ids.is_empty())),
+        TableFormat::Table => out.data(&table(&report, a.every_row())),
         TableFormat::Json => out.data(&serde_json::to_string_pretty(&report).unwrap_or_default()),
     }
     for p in &report.problems {

@@ -428,21 +428,3 @@ pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
     (text.trim_start().starts_with('{') && kinds.iter().any(|k| text.contains(k)))
         .then_some(p.as_path())
 }
-
-/// `--id` globs (export, status): `None` when none were given.
-pub fn id_globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, Error> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        b.add(globset::Glob::new(p).map_err(|e| {
-            Error::msg(format!(
-                "invalid --id pattern `{p}`: {e}\nhelp: use a glob such as `team-a-*`"
-            ))
-        })?);
-    }
-    b.build()
-        .map(Some)
-        .map_err(|e| Error::msg(format!("invalid --id patterns: {e}")))
-}

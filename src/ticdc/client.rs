@@ -863,25 +863,11 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
 }
 
 impl ClientError {
-    fn with_retry_after(self, after: Option<Duration>) -> ClientError {
-        match self {
-            ClientError::Api {
-                method,
-                path,
-                status,
-                code,
-                message,
-                ..
-            } => ClientError::Api {
-                method,
-                path,
-                status,
-                code,
-                message,
-                retry_after: after,
-            },
-            other => other,
+    fn with_retry_after(mut self, after: Option<Duration>) -> ClientError {
+        if let ClientError::Api { retry_after, .. } = &mut self {
+            *retry_after = after;
         }
+        self
     }
 }
 

@@ -77,40 +77,16 @@ impl ClientError {
     }
     /// The same error, noting that it is the last of several attempts ("after N attempts in
     /// Xs"), so a report tells a refusal from an outage that outlasted `--retry-for`.
-    pub fn with_note(self, note: &str) -> ClientError {
-        match self {
-            ClientError::Api {
-                method,
-                path,
-                status,
-                code,
-                message,
-                retry_after,
-            } => ClientError::Api {
-                method,
-                path,
-                status,
-                code,
-                message: format!("{message} ({note})"),
-                retry_after,
-            },
-            ClientError::Transport { url, reason } => ClientError::Transport {
-                url,
-                reason: format!("{reason} ({note})"),
-            },
-            ClientError::Decode {
-                method,
-                path,
-                status,
-                reason,
-            } => ClientError::Decode {
-                method,
-                path,
-                status,
-                reason: format!("{reason} ({note})"),
-            },
-            other => other,
+    pub fn with_note(mut self, note: &str) -> ClientError {
+        match &mut self {
+            ClientError::Api { message: text, .. }
+            | ClientError::Transport { reason: text, .. }
+            | ClientError::Decode { reason: text, .. } => {
+                *text = format!("{text} ({note})");
+            }
+            ClientError::Config(_) => {}
         }
+        self
     }
     /// What a wait for this error is about, for progress lines: an owner election (no owner,
     /// or a capture not ready yet after a restart), an unreachable server, or another 5xx.
