@@ -73,12 +73,14 @@ pub async fn collect(
         .status()
         .await
         .map_err(|e| err("reading /api/v2/status", e))?;
+    // Only the changefeeds shown are decoded: on a shared cluster the rest cost their bytes.
+    let keep = |id: &str| filter.keeps(settings, id);
     let (health, captures, processors, tso, list) = tokio::join!(
         client.health(),
         client.list_captures(),
-        client.list_processors(),
+        client.list_processors_of(&keep),
         client.tso(),
-        client.list_changefeeds(&settings.namespace, Some("all")),
+        client.list_where(&settings.namespace, Some("all"), &keep, false),
     );
     let captures = captures.map_err(|e| err("listing captures", e))?;
     let now = tso
@@ -102,8 +104,8 @@ pub async fn collect(
         }
     };
     let rows: Vec<ChangefeedRow> = list
+        .kept
         .iter()
-        .filter(|i| filter.keeps(settings, &i.id))
         .map(|i| {
             let managed = settings.manage.as_ref().is_none_or(|g| g.is_match(&i.id));
             let lag_ms = if i.checkpoint_tso == 0 {

@@ -70,21 +70,54 @@ fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     }
 }
 
-type Listed = (
-    Vec<(String, ChangefeedCommonInfo)>,
-    BTreeMap<String, String>,
-);
+/// Per namespace: the changefeeds to read in full, and the keys of the others.
+struct Listed {
+    items: Vec<(String, ChangefeedCommonInfo)>,
+    listed_only: Vec<Key>,
+    keyspaced: bool,
+    failed: BTreeMap<String, String>,
+}
 
-/// List every namespace; a namespace whose list fails (after the retry budget) is returned
-/// apart with its error, unless the failure is definitive for the whole server.
-async fn list_all(client: &Client, namespaces: &BTreeSet<String>) -> Result<Listed, Error> {
-    let mut out = Vec::new();
-    let mut failed = BTreeMap::new();
+/// List every namespace, sifting each list by `wanted` as it is decoded; a namespace whose list
+/// fails (after the retry budget) is returned apart with its error, unless the failure is
+/// definitive for the whole server.
+async fn list_all(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+    wanted: Wanted<'_>,
+) -> Result<Listed, Error> {
+    let mut out = Listed {
+        items: Vec::new(),
+        listed_only: Vec::new(),
+        keyspaced: false,
+        failed: BTreeMap::new(),
+    };
     for ns in namespaces {
-        match client.list_changefeeds(ns, Some("all")).await {
-            Ok(items) => out.extend(items.into_iter().map(|i| (ns.clone(), i))),
+        // One key, refilled for each id the list names: no allocation per listed changefeed.
+        let probe = std::sync::Mutex::new(Key {
+            namespace: ns.clone(),
+            id: String::new(),
+        });
+        let keep = |id: &str| {
+            wanted.is_none_or(|w| {
+                let mut k = probe.lock().unwrap();
+                k.id.clear();
+                k.id.push_str(id);
+                w(&k)
+            })
+        };
+        match client.list_where(ns, Some("all"), &keep, true).await {
+            Ok(l) => {
+                out.keyspaced |= l.keyspaced;
+                out.items
+                    .extend(l.kept.into_iter().map(|i| (ns.clone(), i)));
+                out.listed_only.extend(l.others.into_iter().map(|id| Key {
+                    namespace: ns.clone(),
+                    id,
+                }));
+            }
             Err(e) if e.is_transient() => {
-                failed.insert(ns.clone(), e.brief());
+                out.failed.insert(ns.clone(), e.brief());
             }
             Err(e) => {
                 return Err(server_error(
@@ -95,7 +128,7 @@ async fn list_all(client: &Client, namespaces: &BTreeSet<String>) -> Result<List
             }
         }
     }
-    Ok((out, failed))
+    Ok(out)
 }
 
 /// Read one changefeed as a plan does (`meta_info` on classic servers, with the URI masked for
@@ -185,17 +218,20 @@ pub async fn read_settling(
     wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
     // Status, TSO and the list in one round trip.
-    let (status, tso, listed) =
-        tokio::join!(client.status(), client.tso(), list_all(client, namespaces));
+    let (status, tso, listed) = tokio::join!(
+        client.status(),
+        client.tso(),
+        list_all(client, namespaces, wanted)
+    );
     let status = status.map_err(|e| server_error(client, "reading /api/v2/status", e))?;
     let version = Version::parse(&status.version).unwrap_or(Version::new(8, 5, 0));
     let now_tso = tso
         .map(|t| t.compose())
         .map_err(|e| server_error(client, "reading the current TSO", e))?;
-    let (mut items, mut unlisted) = listed?;
-    let arch = if items.iter().any(|(_, i)| i.keyspace.is_some()) {
+    let mut listed = listed?;
+    let arch = if listed.keyspaced {
         Arch::Newarch
-    } else if items.is_empty() {
+    } else if listed.items.is_empty() && listed.listed_only.is_empty() {
         // No changefeed to look at: only classic servers have the meta_info route.
         let probe = client.meta_info("default", "cdcform-probe").await;
         match probe {
@@ -207,7 +243,7 @@ pub async fn read_settling(
     };
     if arch != client.arch() {
         client.set_arch(arch);
-        (items, unlisted) = list_all(client, namespaces).await?;
+        listed = list_all(client, namespaces, wanted).await?;
     }
     let profile = ServerProfile {
         arch,
@@ -215,21 +251,12 @@ pub async fn read_settling(
         raw_version: status.version.clone(),
     };
     // Outside the scope: the key from the list is all that is kept.
-    let mut listed_only = Vec::new();
-    let items: Vec<(String, ChangefeedCommonInfo)> = items
-        .into_iter()
-        .filter(|(ns, item)| {
-            let key = Key {
-                namespace: ns.clone(),
-                id: item.id.clone(),
-            };
-            let keep = wanted.is_none_or(|w| w(&key));
-            if !keep {
-                listed_only.push(key);
-            }
-            keep
-        })
-        .collect();
+    let Listed {
+        items,
+        listed_only,
+        failed: unlisted,
+        ..
+    } = listed;
     let fetched = read_all(client, &profile, now_tso, items, parallelism, settle).await;
     let mut changefeeds = BTreeMap::new();
     let mut unreadable = BTreeMap::new();

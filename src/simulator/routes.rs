@@ -49,20 +49,56 @@ fn error_response(e: &ApiErr, newarch: bool) -> Response {
 }
 
 /// Go's encoder escapes <, > and & inside strings.
+/// Outside strings serde_json never writes them, so every byte replaced is inside one.
 fn go_escape(buf: Vec<u8>) -> Vec<u8> {
-    let s = String::from_utf8(buf).unwrap_or_default();
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .into_bytes()
+    let special = |b: &u8| matches!(b, b'<' | b'>' | b'&');
+    if !buf.iter().any(special) {
+        return buf;
+    }
+    let mut out = Vec::with_capacity(buf.len() + 64);
+    for b in buf {
+        match b {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            b => out.push(b),
+        }
+    }
+    out
+}
+
+/// Compact JSON written as Go's `encoding/json` writes it: `<`, `>` and `&` escaped as they are
+/// written, so a large list is not scanned a second time.
+struct GoCompact;
+
+impl serde_json::ser::Formatter for GoCompact {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment.as_bytes();
+        while let Some(i) = memchr::memchr3(b'<', b'>', b'&', rest) {
+            w.write_all(&rest[..i])?;
+            w.write_all(format!("\\u{:04x}", rest[i]).as_bytes())?;
+            rest = &rest[i + 1..];
+        }
+        w.write_all(rest)
+    }
+}
+
+fn go_compact(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, GoCompact);
+    v.serialize(&mut ser).expect("json");
+    buf
 }
 
 fn ok_json(v: &impl serde::Serialize) -> Response {
-    let buf = serde_json::to_vec(v).expect("json");
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        go_escape(buf),
+        go_compact(v),
     )
         .into_response()
 }
@@ -609,16 +645,40 @@ async fn processors(State(sh): S) -> Response {
     let mut st = sh.state.lock().unwrap();
     let now = Instant::now();
     let tso = st.tso();
-    let mut items = Vec::new();
     for cf in st.cfs.values_mut() {
         cf.settle(now, tso, &sh.cfg.profile);
-        if cf.visible(now) && cf.state == "normal" {
-            items.push(
-                json!({"namespace": cf.ns, "changefeed_id": cf.id, "capture_id": CAPTURE_ID}),
-            );
-        }
     }
-    ok_json(&json!({"total": items.len(), "items": items}))
+    // tiflow v8.5.0 cdc/api/v2/model.go `ProcessorCommonInfo`.
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        namespace: &'a str,
+        changefeed_id: &'a str,
+        capture_id: &'a str,
+    }
+    let items: Vec<Item> = st
+        .cfs
+        .values()
+        .filter(|cf| cf.visible(now) && cf.state == "normal")
+        .map(|cf| Item {
+            namespace: &cf.ns,
+            changefeed_id: &cf.id,
+            capture_id: CAPTURE_ID,
+        })
+        .collect();
+    list_json(items)
+}
+
+/// tiflow v8.5.0 cdc/api/v2/model.go `ListResponse`: `{total, items}`.
+fn list_json<T: serde::Serialize>(items: Vec<T>) -> Response {
+    #[derive(serde::Serialize)]
+    struct List<T> {
+        total: usize,
+        items: Vec<T>,
+    }
+    ok_json(&List {
+        total: items.len(),
+        items,
+    })
 }
 
 async fn processor_detail(
@@ -728,6 +788,22 @@ fn run_err(e: &state::RunErr, with_time: bool, zero_time: bool) -> RunningError 
     }
 }
 
+/// One item of the list, in the field order of tiflow v8.5.0 `cdc/api/v2/model.go`
+/// `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope `keyspace`).
+#[derive(serde::Serialize)]
+struct ListItem<'a> {
+    upstream_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyspace: Option<&'a str>,
+    id: &'a str,
+    state: &'a str,
+    checkpoint_tso: u64,
+    checkpoint_time: String,
+    error: Option<RunningError>,
+}
+
 /// `ChangeFeedInfo` (§5.1).
 fn info(
     sh: &Shared,
@@ -805,12 +881,20 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
     let mut st = sh.state.lock().unwrap();
     let now = Instant::now();
     let tso = st.tso();
-    let mut items = Vec::new();
-    for ((cns, _), cf) in st.cfs.iter_mut() {
+    // The map is ordered by (namespace, id): the namespace's changefeeds are one range.
+    let from = (ns.clone(), String::new());
+    for ((cns, _), cf) in st.cfs.range_mut(from.clone()..) {
         if *cns != ns {
-            continue;
+            break;
         }
         cf.settle(now, tso, &sh.cfg.profile);
+    }
+    let mut items = Vec::new();
+    let mut last_time = (0u64, String::new());
+    for ((cns, _), cf) in st.cfs.range(from..) {
+        if *cns != ns {
+            break;
+        }
         if !cf.visible(now) {
             continue;
         }
@@ -835,25 +919,29 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
             err.map(|e| run_err(e, true, false))
         };
         let cp = cf.checkpoint_now(tso);
-        let mut item = json!({"upstream_id": UPSTREAM_ID});
-        let o = item.as_object_mut().unwrap();
-        o.insert(
-            if classic { "namespace" } else { "keyspace" }.into(),
-            json!(cf.ns),
-        );
-        o.insert("id".into(), json!(cf.id));
-        o.insert("state".into(), json!(shown));
-        o.insert("checkpoint_tso".into(), json!(cp));
-        o.insert("checkpoint_time".into(), json!(t::custom(t::physical(cp))));
-        o.insert("error".into(), serde_json::to_value(err).unwrap());
-        items.push(item);
+        // Most changefeeds share a checkpoint: its text is formatted once per distinct value.
+        if last_time.0 != t::physical(cp) || last_time.1.is_empty() {
+            last_time = (t::physical(cp), t::custom(t::physical(cp)));
+        }
+        items.push(ListItem {
+            upstream_id: UPSTREAM_ID,
+            namespace: classic.then_some(cf.ns.as_str()),
+            keyspace: (!classic).then_some(cf.ns.as_str()),
+            id: cf.id.as_str(),
+            state: shown,
+            checkpoint_tso: cp,
+            checkpoint_time: last_time.1.clone(),
+            error: err,
+        });
     }
-    drop(st);
     if !classic {
         // ticdc answers in map order; the client must sort.
         items.reverse();
     }
-    ok_json(&json!({"total": items.len(), "items": items}))
+    // Serialised under the lock: the items borrow the changefeeds.
+    let resp = list_json(items);
+    drop(st);
+    resp
 }
 
 async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
@@ -1564,5 +1652,13 @@ mod tests {
         assert!(body.contains("\n    \"error_msg\""));
         let escaped = String::from_utf8(go_escape(body.into_bytes())).unwrap();
         assert!(escaped.contains("a\\u003cb"));
+        // The compact writer escapes the same bytes, and only inside strings.
+        let v = json!({"k<&>": "x<y>&z\"", "n": 1});
+        let compact = String::from_utf8(go_compact(&v)).unwrap();
+        assert_eq!(
+            compact,
+            r#"{"k\u003c\u0026\u003e":"x\u003cy\u003e\u0026z\"","n":1}"#
+        );
+        assert_eq!(serde_json::from_str::<Value>(&compact).unwrap(), v);
     }
 }

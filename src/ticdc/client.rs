@@ -321,7 +321,9 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let mut resp = resp;
-        let mut bytes = Vec::new();
+        // Sized once from Content-Length: a large list is not copied while it grows.
+        let hint = resp.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
+        let mut bytes = Vec::with_capacity(hint);
         while let Some(chunk) = resp
             .chunk()
             .await
@@ -351,6 +353,19 @@ impl Client {
         body: Option<&B>,
         idem: Idempotent,
     ) -> Result<T, ClientError> {
+        let (status, got) = self.call_body(&method, path, body, idem).await?;
+        decode(&method, path, status, &got)
+    }
+
+    /// [`Self::call`] up to the body of a 2xx answer, left undecoded.
+    async fn call_body<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+        idem: Idempotent,
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+        let method = method.clone();
         let attempt = || async {
             let r = self.send_once(&method, path, body).await;
             let r = match r {
@@ -397,7 +412,7 @@ impl Client {
         if !status.is_success() {
             return Err(api_error(&method, path, status, &body.0));
         }
-        decode(&method, path, status, &body.0)
+        Ok((status, body.0))
     }
 
     // ---- status, health, cluster ----
@@ -427,15 +442,34 @@ impl Client {
     }
 
     pub async fn list_processors(&self) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
-        let r: ListResponse<ProcessorCommonInfo> = self
-            .call(
-                Method::GET,
-                "/api/v2/processors",
-                None::<&()>,
-                Idempotent::Yes,
-            )
+        self.list_processors_of(&|_| true).await
+    }
+
+    /// The processors of the changefeeds whose id `keep` accepts; the others are never decoded.
+    pub async fn list_processors_of(
+        &self,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
+        let path = "/api/v2/processors";
+        let (status, body) = self
+            .call_body(&Method::GET, path, None::<&()>, Idempotent::Yes)
             .await?;
-        Ok(r.items)
+        let sift = || -> serde_json::Result<Vec<ProcessorCommonInfo>> {
+            let mut out = Vec::new();
+            for raw in raw_items(&body)? {
+                let key: Keyed = serde_json::from_str(raw.get())?;
+                if keep(&key.changefeed_id) {
+                    out.push(serde_json::from_str(raw.get())?);
+                }
+            }
+            Ok(out)
+        };
+        sift().map_err(|e| ClientError::Decode {
+            method: "GET".into(),
+            path: path.into(),
+            status: status.as_u16(),
+            reason: e.to_string(),
+        })
     }
 
     pub async fn processor_detail(
@@ -507,6 +541,19 @@ impl Client {
         ns: &str,
         state: Option<&str>,
     ) -> Result<Vec<ChangefeedCommonInfo>, ClientError> {
+        Ok(self.list_where(ns, state, &|_| true, false).await?.kept)
+    }
+
+    /// [`Self::list_changefeeds`] for a shared cluster: only the items whose id `keep` accepts
+    /// are decoded in full; of the others the id is kept when `other_ids` asks for it. What a
+    /// large list costs is then the body alone.
+    pub async fn list_where(
+        &self,
+        ns: &str,
+        state: Option<&str>,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+        other_ids: bool,
+    ) -> Result<Listing, ClientError> {
         let path = |client: &Client| {
             let mut path = format!("/api/v2/changefeeds?{}", client.scope_query(ns));
             if let Some(s) = state {
@@ -516,19 +563,24 @@ impl Client {
             path
         };
         let first = self
-            .call(Method::GET, &path(self), None::<&()>, Idempotent::Yes)
+            .call_body(&Method::GET, &path(self), None::<&()>, Idempotent::Yes)
             .await;
-        let mut r: ListResponse<ChangefeedCommonInfo> = match first {
+        let (status, body) = match first {
             // A next-gen kernel wants `keyspace=`: from now on every request names it.
             Err(e) if self.arch() == Arch::Classic && super::kernel::is_keyspace_required(&e) => {
                 self.set_arch(Arch::Newarch);
-                self.call(Method::GET, &path(self), None::<&()>, Idempotent::Yes)
+                self.call_body(&Method::GET, &path(self), None::<&()>, Idempotent::Yes)
                     .await?
             }
             other => other?,
         };
-        r.items.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(r.items)
+        let bad = |e: serde_json::Error| ClientError::Decode {
+            method: "GET".into(),
+            path: "/api/v2/changefeeds".into(),
+            status: status.as_u16(),
+            reason: e.to_string(),
+        };
+        sift_listing(&body, keep, other_ids).map_err(bad)
     }
 
     /// `GET /changefeeds` with no scope parameter at all (see `kernel::Client::probe_kernel`).
@@ -746,6 +798,58 @@ impl Client {
             raw_version: status.version,
         })
     }
+}
+
+/// A changefeed list sifted by id (see [`Client::list_where`]).
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The items kept, in full, sorted by id.
+    pub kept: Vec<ChangefeedCommonInfo>,
+    /// The ids of the other items, sorted (empty unless asked for).
+    pub others: Vec<String>,
+    /// Whether any item names a `keyspace`: only new-architecture servers do.
+    pub keyspaced: bool,
+}
+
+/// Only the fields a list item is sifted by, borrowed from the body where possible.
+#[derive(serde::Deserialize)]
+struct Keyed<'a> {
+    #[serde(default, borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    changefeed_id: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    keyspace: Option<serde::de::IgnoredAny>,
+}
+
+/// The `items` of a `ListResponse` body, each still undecoded.
+fn raw_items(body: &[u8]) -> serde_json::Result<Vec<&serde_json::value::RawValue>> {
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        items: Vec<&'a serde_json::value::RawValue>,
+    }
+    serde_json::from_slice::<Raw>(body).map(|r| r.items)
+}
+
+fn sift_listing(
+    body: &[u8],
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    other_ids: bool,
+) -> serde_json::Result<Listing> {
+    let mut out = Listing::default();
+    for raw in raw_items(body)? {
+        let key: Keyed = serde_json::from_str(raw.get())?;
+        out.keyspaced |= key.keyspace.is_some();
+        if keep(&key.id) {
+            out.kept.push(serde_json::from_str(raw.get())?);
+        } else if other_ids {
+            out.others.push(key.id.into_owned());
+        }
+    }
+    out.kept.sort_by(|a, b| a.id.cmp(&b.id));
+    out.others.sort_unstable();
+    Ok(out)
 }
 
 mod bytes_body {
