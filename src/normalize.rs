@@ -250,26 +250,97 @@ pub fn merge(base: &mut Value, over: &Value) {
 
 /// Leaves of a JSON object as dotted paths; arrays and scalars are leaves.
 pub fn flatten(v: &Value) -> BTreeMap<String, Value> {
-    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-        match v {
-            Value::Object(m) if !m.is_empty() || prefix.is_empty() => {
-                for (k, child) in m {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&p, child, out);
-                }
+    let mut out = BTreeMap::new();
+    flatten_into("", v, &mut out);
+    out
+}
+
+fn flatten_into(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    match branches(prefix, Some(v)) {
+        Some(m) => {
+            for (k, child) in m {
+                flatten_into(&join_path(prefix, k), child, out);
             }
-            other => {
-                out.insert(prefix.to_string(), other.clone());
+        }
+        None => {
+            out.insert(prefix.to_string(), v.clone());
+        }
+    }
+}
+
+/// The object [`flatten`] descends into at `prefix` (an empty object below the root is a leaf).
+fn branches<'v>(prefix: &str, v: Option<&'v Value>) -> Option<&'v Map<String, Value>> {
+    match v {
+        Some(Value::Object(m)) if !m.is_empty() || prefix.is_empty() => Some(m),
+        _ => None,
+    }
+}
+
+fn join_path(prefix: &str, k: &str) -> String {
+    if prefix.is_empty() {
+        k.to_string()
+    } else {
+        format!("{prefix}.{k}")
+    }
+}
+
+/// A leaf where two configs differ: its path and each side's value (absent = `None`).
+pub type LeafDifference = (String, Option<Value>, Option<Value>);
+
+/// The leaves (as [`flatten`] makes them) where `a` and `b` are not [`equivalent`], sorted by
+/// path: the same answer as comparing the two flattened maps, without building them. Both are
+/// walked together, so two equal configs cost a walk and no allocation per leaf.
+pub fn differing_leaves(a: &Value, b: &Value) -> Vec<LeafDifference> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    differ_at(&mut path, Some(a), Some(b), &mut out);
+    out.sort_by(|x, y| x.0.cmp(&y.0));
+    out
+}
+
+fn differ_at(
+    path: &mut String,
+    a: Option<&Value>,
+    b: Option<&Value>,
+    out: &mut Vec<LeafDifference>,
+) {
+    match (branches(path, a), branches(path, b)) {
+        (Some(x), Some(y)) => {
+            let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
+            for k in keys {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                differ_at(path, x.get(k), y.get(k), out);
+                path.truncate(len);
+            }
+        }
+        (None, None) => {
+            if !equivalent(a, b) {
+                out.push((path.clone(), a.cloned(), b.cloned()));
+            }
+        }
+        // An object on one side only: the leaves each side has below here, compared by path.
+        _ => {
+            let mut fa = BTreeMap::new();
+            let mut fb = BTreeMap::new();
+            if let Some(v) = a {
+                flatten_into(path, v, &mut fa);
+            }
+            if let Some(v) = b {
+                flatten_into(path, v, &mut fb);
+            }
+            let all: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+            for p in all {
+                let (l, r) = (fa.get(p), fb.get(p));
+                if !equivalent(l, r) {
+                    out.push((p.clone(), l.cloned(), r.cloned()));
+                }
             }
         }
     }
-    let mut out = BTreeMap::new();
-    walk("", v, &mut out);
-    out
 }
 
 /// absent ≡ null ≡ "" ≡ [] ≡ {}: the server omits empty values (`omitempty`).
@@ -744,6 +815,52 @@ pub fn carry_unknown(body: &mut Value, live: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Small alphabets, so generated pairs share keys and values often.
+    fn config() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            Just(json!("")),
+            Just(json!("x")),
+            Just(json!(1)),
+            Just(json!(1.0)),
+            Just(json!(true)),
+            Just(json!([])),
+            Just(json!({})),
+        ];
+        leaf.prop_recursive(3, 24, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[ab]", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// Walking two configs together finds exactly the differences that flattening both and
+        /// comparing every path finds.
+        #[test]
+        fn differing_leaves_agree_with_flatten(
+            a in prop::collection::btree_map("[abc]", config(), 0..4),
+            b in prop::collection::btree_map("[abc]", config(), 0..4),
+        ) {
+            let (a, b) = (Value::Object(a.into_iter().collect()), Value::Object(b.into_iter().collect()));
+            let (fa, fb) = (flatten(&a), flatten(&b));
+            let all: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+            let want: Vec<LeafDifference> = all
+                .into_iter()
+                .filter(|p| !equivalent(fa.get(*p), fb.get(*p)))
+                .map(|p| (p.clone(), fa.get(p).cloned(), fb.get(p).cloned()))
+                .collect();
+            prop_assert_eq!(differing_leaves(&a, &b), want);
+        }
+    }
 
     fn p85() -> ServerProfile {
         ServerProfile::classic(Version::new(8, 5, 0))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{ChangeKind, FieldChange, SENSITIVE};
 use crate::manifest::DesiredChangefeed;
-use crate::normalize::{self, equivalent, flatten, is_empty, Effective};
+use crate::normalize::{self, flatten, is_empty, Effective};
 use crate::ticdc::mask::{encode_query, mask_sink_uri, GoUrl};
 use crate::ticdc::models::ChangefeedInfo;
 use crate::ticdc::ServerProfile;
@@ -183,30 +183,25 @@ pub fn diff_changefeed(
         }
     }
 
-    let live_cfg = live
-        .config
-        .clone()
-        .unwrap_or(Value::Object(Default::default()));
+    let empty = Value::Object(Default::default());
     // The live URI's scheme decides how the server stripped it; the desired one how it will.
     let live_uri = live_raw_uri.unwrap_or(&live.sink_uri);
-    let live_norm = normalize::normalize_live(profile, live_uri, &live_cfg);
-    let want = flatten(&eff.compare);
-    let have = flatten(&live_norm);
+    let live_norm =
+        normalize::normalize_live(profile, live_uri, live.config.as_ref().unwrap_or(&empty));
+    let differing = normalize::differing_leaves(&eff.compare, &live_norm);
+    if differing.is_empty() {
+        return out;
+    }
     let written = manifest_paths(desired.replica_config.as_ref());
     let known = normalize::known_paths();
-    let all: BTreeSet<&String> = want.keys().chain(have.keys()).collect();
-    for path in all {
-        if !known.knows(path) {
+    for (path, d, l) in differing {
+        let (d, l) = (d.as_ref(), l.as_ref());
+        if !known.knows(&path) {
             continue;
         }
-        let d = want.get(path);
-        let l = have.get(path);
-        let by_manifest = set_by_manifest(&written, path);
+        let by_manifest = set_by_manifest(&written, &path);
         if is_empty(l) && !by_manifest {
             // The server does not report it (older version or omitempty): nothing to compare.
-            continue;
-        }
-        if equivalent(d, l) {
             continue;
         }
         let kind = if by_manifest {
@@ -217,7 +212,7 @@ pub fn diff_changefeed(
             ChangeKind::Reset
         };
         let full = format!("replica_config.{path}");
-        let sensitive = holds_secret(&desired.sensitive, &full) || is_secret_path(path);
+        let sensitive = holds_secret(&desired.sensitive, &full) || is_secret_path(&path);
         out.changes.push(FieldChange {
             path: full,
             kind,
