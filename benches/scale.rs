@@ -524,6 +524,11 @@ fn main() {
         rt.block_on(bench_policy(1000, &mut rows));
     }
     if want("apply") {
+        rt.block_on(bare::apply_vs_bare(
+            100,
+            Duration::from_millis(50),
+            &mut rows,
+        ));
         for n in [100, 1000] {
             rt.block_on(bench_apply(n, Duration::from_millis(50), &mut rows));
         }
@@ -552,11 +557,19 @@ fn main() {
     }
     println!("\n| benchmark | measured | floor | ratio | notes |\n|---|---|---|---|---|");
     for r in &rows {
+        // Below a millisecond (CPU per changefeed) the figure is shown in µs.
+        let shown = |d: Duration| {
+            if r.floor < Duration::from_millis(1) {
+                format!("{:.1}µs", d.as_secs_f64() * 1e6)
+            } else {
+                format!("{:.3}s", d.as_secs_f64())
+            }
+        };
         println!(
-            "| {} | {:.3}s | {:.3}s | {:.2}× | {} |",
+            "| {} | {} | {} | {:.2}× | {} |",
             r.what,
-            r.measured.as_secs_f64(),
-            r.floor.as_secs_f64(),
+            shown(r.measured),
+            shown(r.floor),
             r.measured.as_secs_f64() / r.floor.as_secs_f64(),
             r.extra
         );

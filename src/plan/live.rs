@@ -10,8 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::stream::{self, StreamExt};
-
 use crate::plan::planner::LiveChangefeed;
 use crate::plan::saved::fingerprint;
 use crate::plan::Key;
@@ -164,9 +162,22 @@ pub async fn read_one(
     Ok(Some(l))
 }
 
-type Fetched = Vec<(Key, Result<Option<LiveChangefeed>, ClientError>)>;
+type Read = (Key, Result<Option<LiveChangefeed>, ClientError>);
+
+/// Stops the task that starts reads when the read is abandoned (e.g. on SIGINT).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
+///
+/// Fetching and planning are decoupled: each read (request, decoding, fingerprint) is its own
+/// task and frees its slot as soon as its answer is decoded, and a starter task begins the
+/// next read at once. Settling runs here, beside them, so a request never waits for it.
 async fn read_all(
     client: &Client,
     profile: &ServerProfile,
@@ -174,24 +185,43 @@ async fn read_all(
     items: Vec<(String, ChangefeedCommonInfo)>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
-) -> Fetched {
-    stream::iter(items.into_iter().map(|(ns, item)| async move {
-        let key = Key {
-            namespace: ns,
-            id: item.id,
-        };
-        let mut res = read_one(client, profile, &key).await;
+) -> Vec<Read> {
+    let n = items.len();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    // Bounded: answers that wait to be settled are few, so memory stays with the changes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(parallelism.max(1) * 2);
+    let (client, profile_arc) = (client.clone(), std::sync::Arc::new(profile.clone()));
+    let _starter = AbortOnDrop(tokio::spawn(async move {
+        for (ns, item) in items {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            if tx.is_closed() {
+                return;
+            }
+            let (client, profile, tx) = (client.clone(), profile_arc.clone(), tx.clone());
+            tokio::spawn(async move {
+                let key = Key {
+                    namespace: ns,
+                    id: item.id,
+                };
+                let res = read_one(&client, &profile, &key).await;
+                drop(slot);
+                let _ = tx.send((key, res)).await;
+            });
+        }
+    }));
+    let mut out = Vec::with_capacity(n);
+    while let Some((key, mut res)) = rx.recv().await {
         if let Ok(Some(l)) = &mut res {
             if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, l)) {
                 l.settled = Some(notes);
                 l.info.config = None;
             }
         }
-        (key, res)
-    }))
-    .buffer_unordered(parallelism.max(1))
-    .collect()
-    .await
+        out.push((key, res));
+    }
+    out
 }
 
 /// Detect the server profile and read the live changefeeds.

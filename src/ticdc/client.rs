@@ -91,7 +91,14 @@ enum Idempotent {
     No,
 }
 
+/// Cheap to clone: clones share the connection pool, the retry budget and what was learnt of
+/// the server, so a read can hand each request to its own task.
+#[derive(Clone)]
 pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     base: String,
     auth: Option<(String, Option<String>)>,
@@ -118,7 +125,7 @@ const NOTICE_EVERY: Duration = Duration::from_secs(5);
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base", &self.base)
+            .field("base", &self.inner.base)
             .finish_non_exhaustive()
     }
 }
@@ -192,26 +199,28 @@ impl Client {
             .build()
             .map_err(|e| ClientError::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Client {
-            http,
-            base,
-            auth: opts.user.map(|u| (u, opts.password)),
-            arch: AtomicU8::new(0),
-            budget: crate::retry::Budget::new(opts.retry_for, opts.retry_base),
-            notify: OnceLock::new(),
-            last_notice: Mutex::new(None),
-            failing_since: Mutex::new(None),
-            timeout: opts.timeout,
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth: opts.user.map(|u| (u, opts.password)),
+                arch: AtomicU8::new(0),
+                budget: crate::retry::Budget::new(opts.retry_for, opts.retry_base),
+                notify: OnceLock::new(),
+                last_notice: Mutex::new(None),
+                failing_since: Mutex::new(None),
+                timeout: opts.timeout,
+            }),
         })
     }
 
     /// Send "waiting for …" progress lines to `notify` (once; later calls are ignored).
     pub fn set_progress(&self, notify: Notify) {
-        let _ = self.notify.set(notify);
+        let _ = self.inner.notify.set(notify);
     }
 
     /// Note whether the server answered: any answer ends a failing streak.
     fn track<T>(&self, r: &Result<T, ClientError>) {
-        let mut since = self.failing_since.lock().unwrap();
+        let mut since = self.inner.failing_since.lock().unwrap();
         match r {
             Err(e) if e.is_retryable() => {
                 since.get_or_insert_with(Instant::now);
@@ -224,23 +233,29 @@ impl Client {
     /// failing streak if there is one.
     fn outage_budget(&self) -> crate::retry::Budget {
         let now = Instant::now();
-        let since = self.failing_since.lock().unwrap().unwrap_or(now).min(now);
-        let left = (since + self.budget.retry_for).saturating_duration_since(now);
-        crate::retry::Budget::new(left, self.budget.min_delay)
+        let since = self
+            .inner
+            .failing_since
+            .lock()
+            .unwrap()
+            .unwrap_or(now)
+            .min(now);
+        let left = (since + self.inner.budget.retry_for).saturating_duration_since(now);
+        crate::retry::Budget::new(left, self.inner.budget.min_delay)
     }
 
     /// The retry budget of this client (`--retry-for`).
     pub fn budget(&self) -> crate::retry::Budget {
-        self.budget
+        self.inner.budget
     }
 
     /// Say what a retry waits for, at most once every few seconds.
     pub fn notice(&self, what: &str, e: &ClientError, left: Duration) {
-        let Some(notify) = self.notify.get() else {
+        let Some(notify) = self.inner.notify.get() else {
             return;
         };
         {
-            let mut last = self.last_notice.lock().unwrap();
+            let mut last = self.inner.last_notice.lock().unwrap();
             if last.is_some_and(|t| t.elapsed() < NOTICE_EVERY) {
                 return;
             }
@@ -258,11 +273,11 @@ impl Client {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.inner.base
     }
 
     pub fn arch(&self) -> Arch {
-        if self.arch.load(Ordering::Relaxed) == 1 {
+        if self.inner.arch.load(Ordering::Relaxed) == 1 {
             Arch::Newarch
         } else {
             Arch::Classic
@@ -271,7 +286,8 @@ impl Client {
 
     /// Which scope parameter (`namespace` or `keyspace`) the requests carry.
     pub fn set_arch(&self, arch: Arch) {
-        self.arch
+        self.inner
+            .arch
             .store(if arch == Arch::Newarch { 1 } else { 0 }, Ordering::Relaxed);
     }
 
@@ -297,12 +313,13 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<(StatusCode, bytes_body::Body, Option<Duration>), ClientError> {
-        let url = format!("{}{}", self.base, path);
+        let url = format!("{}{}", self.inner.base, path);
         let mut req = self
+            .inner
             .http
             .request(method.clone(), &url)
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Some((u, p)) = &self.auth {
+        if let Some((u, p)) = &self.inner.auth {
             req = req.basic_auth(u, p.as_deref());
         }
         if let Some(b) = body {
@@ -312,7 +329,7 @@ impl Client {
         let resp = req
             .send()
             .await
-            .map_err(|e| transport(&self.base, self.timeout, e))?;
+            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -327,7 +344,7 @@ impl Client {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| transport(&self.base, self.timeout, e))?
+            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?
         {
             if bytes.len() + chunk.len() > MAX_BODY {
                 return Err(ClientError::Decode {
@@ -383,15 +400,15 @@ impl Client {
             let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
             // A server that takes the connection and never answers is not an owner election
             // (TiCDC answers 5xx then): three such attempts, not the whole --retry-for.
-            let silent = std::cell::Cell::new(0u32);
+            let silent = std::sync::atomic::AtomicU32::new(0);
             crate::retry::retry(
                 self.outage_budget(),
                 attempt,
                 |e: &ClientError| {
                     if e.is_timeout() {
-                        silent.set(silent.get() + 1);
+                        silent.fetch_add(1, Ordering::Relaxed);
                     }
-                    if e.is_retryable() && silent.get() < 3 {
+                    if e.is_retryable() && silent.load(Ordering::Relaxed) < 3 {
                         crate::retry::Verdict::Again {
                             after: e.retry_after(),
                         }
