@@ -40,7 +40,8 @@ pub struct ApplyOptions {
     pub wait_timeout: Duration,
     /// Skip the health wait after a resume or create (and the final check, which needs it).
     pub no_wait: bool,
-    /// First poll interval; grows ×1.5 up to `poll_max`.
+    /// Poll interval of the first [`FAST_POLLS`] probes of a wait (a state shows on the owner's
+    /// next tick, tens of milliseconds away); then it grows ×1.5 up to `poll_max`.
     pub poll_min: Duration,
     pub poll_max: Duration,
     /// Interrupt levels: graceful (no new changefeed starts), forceful (abort, but resume what
@@ -48,13 +49,18 @@ pub struct ApplyOptions {
     pub shutdown: Shutdown,
 }
 
+/// Probes of a wait made `poll_min` apart before the interval grows: about 100 ms of close
+/// watching, which covers a few owner ticks, at a cost of `--parallelism` × 100 small reads
+/// a second at most.
+pub const FAST_POLLS: u32 = 10;
+
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             parallelism: 8,
             wait_timeout: Duration::from_secs(120),
             no_wait: false,
-            poll_min: Duration::from_millis(20),
+            poll_min: Duration::from_millis(10),
             poll_max: Duration::from_millis(500),
             shutdown: Shutdown::new(),
         }
@@ -264,12 +270,18 @@ impl Run<'_> {
     ) -> Result<T, Failure> {
         let deadline = Instant::now() + window;
         let mut backoff = Backoff::polling(self.opts.poll_min, self.opts.poll_max, 1.5);
+        let mut probes = 0u32;
         loop {
             let last = match retry::within(deadline, probe()).await? {
                 Seen::Done(t) => return Ok(t),
                 Seen::Pending(last) => last,
             };
-            let delay = backoff.next_delay();
+            probes += 1;
+            let delay = if probes <= FAST_POLLS {
+                self.opts.poll_min
+            } else {
+                backoff.next_delay()
+            };
             if Instant::now() + delay > deadline {
                 return Err(Failure {
                     step: step.to_string(),
