@@ -4,7 +4,8 @@
 //! builtin reads the environment, files, the clock or the network (`http.send` is not even
 //! defined); the input is capped at [`MAX_INPUT_BYTES`]; and every evaluation of one input
 //! stops after [`TIME_LIMIT`] in all (regorus' cooperative execution timer, checked inside its
-//! loops). Builtin errors are strict: a rule whose builtin fails is an error, never "undefined".
+//! loops). A rule may hold at most `memory::MEMORY_LIMIT` while it runs (see `policy::memory`).
+//! Builtin errors are strict: a rule whose builtin fails is an error, never "undefined".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
@@ -297,7 +298,11 @@ impl Policies {
                 limit: left,
                 check_interval: NonZeroU32::new(32).expect("non-zero"),
             });
-        self.engine.eval_rule(rule.path()).map_err(|e| {
+        let label = format!("{}.{} ({})", rule.namespace, rule.name, rule.file());
+        let guard = super::memory::Guard::arm(label, super::memory::MEMORY_LIMIT);
+        let result = self.engine.eval_rule(rule.path());
+        drop(guard);
+        result.map_err(|e| {
             if e.downcast_ref::<regorus::LimitError>().is_some() {
                 runtime(format!(
                     "stopped at the policy time limit of {}s ({e})",

@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod input;
+pub mod memory;
 pub mod test;
 
 use std::path::PathBuf;

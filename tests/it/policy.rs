@@ -1,7 +1,8 @@
 //! Policy checks end to end through the binary: deny blocks plan and apply (nothing changes on
 //! the simulator), warn does not, exceptions waive, broken policies fail closed with file:line,
 //! secrets never reach the policy input or output, saved plans are re-checked, validate works
-//! offline, and the example policies pass their own tests.
+//! offline, a rule over the memory limit fails closed, and the example policies pass their own
+//! tests.
 
 use std::path::{Path, PathBuf};
 
@@ -185,6 +186,35 @@ async fn broken_policies_fail_closed_with_file_and_line() {
     let (code, _, err) = run(&["apply", &m, "--policy", &p, "--auto-approve"], Some(&s));
     assert_eq!(code, Some(1), "{err}");
     assert!(mutations(&s).is_empty());
+}
+
+/// A rule that asks for more memory than the policy limit ends the run with exit 1, naming the
+/// rule and its file:line; apply changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_over_the_memory_limit_fails_closed() {
+    let s = sim(classic()).await;
+    let big = "package cdcform\n\ndeny_big contains msg if {\n    xs := numbers.range(1, 100000000)\n    count(xs) > 0\n    msg := \"big\"\n}\n";
+    let c = Case::new(&[("big.rego", big), ("warn.rego", WARN)]);
+    let (m, p) = (c.s("feeds.yaml"), c.s("policy"));
+    for cmd in ["plan", "validate"] {
+        let sim = (cmd == "plan").then_some(&s);
+        let (code, out, err) = run(&[cmd, &m, "--policy", &p], sim);
+        assert_eq!(code, Some(1), "{cmd}: {out}{err}");
+        assert!(
+            err.contains("cdcform.deny_big") && err.contains("big.rego:3"),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("memory limit of 256 MiB"), "{cmd}: {err}");
+    }
+    s.clear_requests();
+    let (code, _, err) = run(&["apply", &m, "--policy", &p, "--auto-approve"], Some(&s));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(mutations(&s).is_empty(), "{:?}", mutations(&s));
+    // Without the runaway rule the same run passes its policies.
+    std::fs::remove_file(c.path("policy").join("big.rego")).unwrap();
+    let (code, out, err) = run(&["plan", &m, "--policy", &p], Some(&s));
+    assert_eq!(code, Some(0), "{out}{err}");
 }
 
 /// Every secret position of tests/it/secrets.rs, dumped whole by a policy into its messages.
