@@ -185,8 +185,7 @@ async fn read_all(
     items: Vec<(String, ChangefeedCommonInfo)>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
-) -> Vec<Read> {
-    let n = items.len();
+) -> Result<Fetched, (Key, ClientError)> {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     // Bounded: answers that wait to be settled are few, so memory stays with the changes.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(parallelism.max(1) * 2);
@@ -211,17 +210,32 @@ async fn read_all(
             });
         }
     }));
-    let mut out = Vec::with_capacity(n);
-    while let Some((key, mut res)) = rx.recv().await {
-        if let Ok(Some(l)) = &mut res {
-            if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, l)) {
-                l.settled = Some(notes);
-                l.info.config = None;
+    let mut out = Fetched::default();
+    while let Some((key, res)) = rx.recv().await {
+        match res {
+            Ok(Some(mut l)) => {
+                if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
+                    l.settle(notes);
+                }
+                out.changefeeds.insert(key, l);
             }
+            // Removed between the list and the GET: it is gone.
+            Ok(None) => {}
+            Err(e) if e.is_transient() => {
+                out.unreadable.insert(key, e.brief());
+            }
+            // The first definitive error ends the read (the starter stops with the channel).
+            Err(e) => return Err((key, e)),
         }
-        out.push((key, res));
     }
-    out
+    Ok(out)
+}
+
+/// What [`read_all`] found, as it arrived.
+#[derive(Default)]
+struct Fetched {
+    changefeeds: BTreeMap<Key, LiveChangefeed>,
+    unreadable: BTreeMap<Key, String>,
 }
 
 /// Detect the server profile and read the live changefeeds.
@@ -287,28 +301,12 @@ pub async fn read_settling(
         failed: unlisted,
         ..
     } = listed;
-    let fetched = read_all(client, &profile, now_tso, items, parallelism, settle).await;
-    let mut changefeeds = BTreeMap::new();
-    let mut unreadable = BTreeMap::new();
-    for (key, res) in fetched {
-        match res {
-            Ok(Some(l)) => {
-                changefeeds.insert(key, l);
-            }
-            // Removed between the list and the GET: it is gone.
-            Ok(None) => {}
-            Err(e) if e.is_transient() => {
-                unreadable.insert(key, e.brief());
-            }
-            Err(e) => {
-                return Err(server_error(
-                    client,
-                    &format!("reading changefeed {key}"),
-                    e,
-                ))
-            }
-        }
-    }
+    let Fetched {
+        changefeeds,
+        unreadable,
+    } = read_all(client, &profile, now_tso, items, parallelism, settle)
+        .await
+        .map_err(|(key, e)| server_error(client, &format!("reading changefeed {key}"), e))?;
     Ok(Snapshot {
         profile,
         now_tso,

@@ -29,6 +29,25 @@ pub struct LiveChangefeed {
     pub settled: Option<Vec<String>>,
 }
 
+impl LiveChangefeed {
+    /// Found unchanged: keep the notes, the fingerprint and what a summary shows (state,
+    /// checkpoint, start), and drop the rest, the unmasked URI included, so a plan over thousands
+    /// of changefeeds holds only the ones with work to do.
+    pub fn settle(&mut self, notes: Vec<String>) {
+        self.settled = Some(notes);
+        self.raw_sink_uri = None;
+        let i = &mut self.info;
+        i.config = None;
+        i.task_status = None;
+        i.error = None;
+        i.gid = None;
+        i.creator_version = None;
+        i.maintainer_addr = None;
+        i.create_time = String::new();
+        i.checkpoint_time = String::new();
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub default_namespace: String,
