@@ -588,35 +588,47 @@ pub fn strip(profile: &ServerProfile, uri: &str, cfg: &mut Value) {
 
 /// The desired config as the server will hold it, plus the paths the server derives.
 pub struct Effective {
-    /// Defaults ⊕ manifest, adjusted, not stripped: the body of a create/update.
-    pub body: Value,
-    /// `body` stripped for this sink scheme: what a later GET shows.
+    /// Defaults ⊕ manifest, adjusted, then stripped for this sink scheme: what a later GET shows.
     pub compare: Value,
     pub derived: BTreeSet<String>,
 }
 
-pub fn effective_desired(
+/// Defaults ⊕ manifest, adjusted for the sink (and the fields adjusting set).
+fn adjusted(
     profile: &ServerProfile,
     uri: &str,
     manifest: Option<&Value>,
-) -> Effective {
+) -> (Value, BTreeSet<String>) {
     let mut body = defaults(profile);
     if let Some(m) = manifest {
         merge(&mut body, m);
     }
     let derived = adjust(profile, uri, &mut body);
-    let mut compare = body.clone();
+    (body, derived)
+}
+
+/// What the desired changefeed will look like on the server, for comparison with a read.
+/// Comparing is all most changefeeds of a plan need: the body of a write is built apart
+/// ([`effective_body`]) for the few that change.
+pub fn effective_desired(
+    profile: &ServerProfile,
+    uri: &str,
+    manifest: Option<&Value>,
+) -> Effective {
+    let (mut compare, derived) = adjusted(profile, uri, manifest);
     strip(profile, uri, &mut compare);
     drop_unheld(profile, &mut compare);
+    Effective { compare, derived }
+}
+
+/// The `replica_config` of a create or update: defaults ⊕ manifest, adjusted, not stripped.
+pub fn effective_body(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Value {
+    let (mut body, _) = adjusted(profile, uri, manifest);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
     }
-    Effective {
-        body,
-        compare,
-        derived,
-    }
+    body
 }
 
 /// Live config stripped like the server strips on load (new-arch keeps fields until resume).
@@ -908,7 +920,12 @@ mod tests {
             Some(&json!({"sink": {"protocol": "canal-json"}})),
         );
         assert!(get_path(&m.compare, "sink.protocol").is_none());
-        assert!(get_path(&m.body, "sink.protocol").is_none());
+        let body = effective_body(
+            &p85(),
+            "mysql://root@h:3306/",
+            Some(&json!({"sink": {"protocol": "canal-json"}})),
+        );
+        assert!(get_path(&body, "sink.protocol").is_none());
         assert!(get_path(&m.compare, "sink.terminator").is_none());
         assert!(get_path(&m.compare, "sync_point_interval").is_some());
     }

@@ -212,21 +212,31 @@ pub async fn shared_cluster(rows: &mut Vec<Row>) {
         }
         s.shutdown().await;
     }
+    let c = bare();
     for n in [10_000usize, 100_000] {
         let s = sim(n, LATENCY).await;
         let st = settings(&s, 8);
         let client = Client::new(st.client.clone()).unwrap();
-        let mut best = Duration::MAX;
+        let (mut best, mut theirs) = (Duration::MAX, Duration::MAX);
         for _ in 0..3 {
             let (took, plan) = timed_plan(&st, &client, &want).await;
             best = best.min(took);
             assert_eq!(plan.summary.unmanaged, n - 10);
+            let t = Instant::now();
+            bare_plan(&c, &s.url(), &ids, 8).await;
+            theirs = theirs.min(t.elapsed());
         }
         rows.push(Row {
             what: format!("plan, 10 managed in a cluster of {n}"),
             measured: best,
             floor: alone,
             extra: "floor = the same plan against a cluster of only those 10".into(),
+        });
+        rows.push(Row {
+            what: format!("plan, 10 managed in a cluster of {n}, against a bare client"),
+            measured: best,
+            floor: theirs,
+            extra: "floor = bare client: the same list (read whole) and 10 reads".into(),
         });
         s.shutdown().await;
     }

@@ -517,7 +517,8 @@ fn plan_one(
         _ => {}
     }
     if let Action::Update { .. } = action {
-        let mut body = eff.body.clone();
+        let mut body =
+            crate::normalize::effective_body(profile, &d.sink_uri, d.replica_config.as_ref());
         if let Some(lc) = &info.config {
             carry_unknown(&mut body, lc);
         }
