@@ -185,11 +185,12 @@ async fn read_all(
     items: Vec<(String, ChangefeedCommonInfo)>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
-) -> Result<Fetched, (Key, ClientError)> {
+) -> Result<Fetched, Error> {
+    let n = items.len();
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     // Bounded: answers that wait to be settled are few, so memory stays with the changes.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(parallelism.max(1) * 2);
-    let (client, profile_arc) = (client.clone(), std::sync::Arc::new(profile.clone()));
+    let (reader, profile_arc) = (client.clone(), std::sync::Arc::new(profile.clone()));
     let _starter = AbortOnDrop(tokio::spawn(async move {
         for (ns, item) in items {
             let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -198,7 +199,7 @@ async fn read_all(
             if tx.is_closed() {
                 return;
             }
-            let (client, profile, tx) = (client.clone(), profile_arc.clone(), tx.clone());
+            let (client, profile, tx) = (reader.clone(), profile_arc.clone(), tx.clone());
             tokio::spawn(async move {
                 let key = Key {
                     namespace: ns,
@@ -211,7 +212,9 @@ async fn read_all(
         }
     }));
     let mut out = Fetched::default();
+    let mut answered = 0;
     while let Some((key, res)) = rx.recv().await {
+        answered += 1;
         match res {
             Ok(Some(mut l)) => {
                 if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
@@ -225,8 +228,21 @@ async fn read_all(
                 out.unreadable.insert(key, e.brief());
             }
             // The first definitive error ends the read (the starter stops with the channel).
-            Err(e) => return Err((key, e)),
+            Err(e) => {
+                return Err(server_error(
+                    client,
+                    &format!("reading changefeed {key}"),
+                    e,
+                ))
+            }
         }
+    }
+    // A read that never answered (its task panicked) must not pass for a deleted changefeed.
+    if answered != n {
+        return Err(Error::msg(format!(
+            "internal error: {} of {n} changefeed reads ended without an answer; nothing was planned",
+            n - answered
+        )));
     }
     Ok(out)
 }
@@ -304,9 +320,7 @@ pub async fn read_settling(
     let Fetched {
         changefeeds,
         unreadable,
-    } = read_all(client, &profile, now_tso, items, parallelism, settle)
-        .await
-        .map_err(|(key, e)| server_error(client, &format!("reading changefeed {key}"), e))?;
+    } = read_all(client, &profile, now_tso, items, parallelism, settle).await?;
     Ok(Snapshot {
         profile,
         now_tso,
