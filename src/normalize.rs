@@ -6,6 +6,7 @@
 //! Effective desired = defaults(profile) ⊕ manifest, then adjusted and stripped like the server
 //! does; live is stripped the same way (new-architecture servers strip only on resume).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
@@ -519,13 +520,20 @@ fn newarch_scheduler_rewrites(cfg: &Value, class: SinkClass) -> Vec<(&'static st
 
 /// `RmUnusedFields`: what the server drops for this sink scheme when it loads the changefeed.
 pub fn strip(profile: &ServerProfile, uri: &str, cfg: &mut Value) {
+    let mut c = Cow::Owned(std::mem::take(cfg));
+    strip_cow(profile, uri, &mut c);
+    *cfg = c.into_owned();
+}
+
+/// [`strip`] that copies `cfg` only when it holds something to remove.
+fn strip_cow(profile: &ServerProfile, uri: &str, cfg: &mut Cow<'_, Value>) {
     let class = sink_class(uri);
     if class == SinkClass::Blackhole {
         return;
     }
-    let rm = |cfg: &mut Value, paths: &[&str]| {
+    let rm = |cfg: &mut Cow<'_, Value>, paths: &[&str]| {
         for p in paths {
-            remove_path(cfg, p);
+            cut(cfg, p);
         }
     };
     if !class.is_mq() {
@@ -545,7 +553,7 @@ pub fn strip(profile: &ServerProfile, uri: &str, cfg: &mut Value) {
             rm(cfg, &["sink.dispatchers"]);
         }
     } else {
-        let protocol = get_path(cfg, "sink.protocol")
+        let protocol = get_path(cfg.as_ref(), "sink.protocol")
             .and_then(Value::as_str)
             .unwrap_or("");
         let keeps_registry =
@@ -615,10 +623,14 @@ pub fn effective_desired(
     uri: &str,
     manifest: Option<&Value>,
 ) -> Effective {
-    let (mut compare, derived) = adjusted(profile, uri, manifest);
-    strip(profile, uri, &mut compare);
+    let (compare, derived) = adjusted(profile, uri, manifest);
+    let mut compare = Cow::Owned(compare);
+    strip_cow(profile, uri, &mut compare);
     drop_unheld(profile, &mut compare);
-    Effective { compare, derived }
+    Effective {
+        compare: compare.into_owned(),
+        derived,
+    }
 }
 
 /// The `replica_config` of a create or update: defaults ⊕ manifest, adjusted, not stripped.
@@ -632,30 +644,46 @@ pub fn effective_body(profile: &ServerProfile, uri: &str, manifest: Option<&Valu
 }
 
 /// Live config stripped like the server strips on load (new-arch keeps fields until resume).
-pub fn normalize_live(profile: &ServerProfile, uri: &str, live: &Value) -> Value {
-    let mut v = live.clone();
-    strip(profile, uri, &mut v);
+/// Borrowed when there is nothing to strip, which is the rule: the server stripped it already.
+pub fn normalize_live<'a>(profile: &ServerProfile, uri: &str, live: &'a Value) -> Cow<'a, Value> {
+    let mut v = Cow::Borrowed(live);
+    strip_cow(profile, uri, &mut v);
     drop_unheld(profile, &mut v);
     v
+}
+
+/// Remove `path`, copying a borrowed config only when the path is there.
+fn cut(cfg: &mut Cow<'_, Value>, path: &str) {
+    if get_path(cfg.as_ref(), path).is_some() {
+        remove_path(cfg.to_mut(), path);
+    }
 }
 
 /// Keys the server does not hold, so they are never compared (`validate` and `plan` warn about
 /// them instead): `performance_mode` and event filters' `ignore_update_only_columns` exist only
 /// on pingcap/ticdc master (after v8.5.7), and tiflow's dispatch rules have no `target-schema` /
 /// `target-table` (pingcap/ticdc v8.5.7 api/v2/model.go has them). Their JSON decoding drops them.
-fn drop_unheld(profile: &ServerProfile, cfg: &mut Value) {
-    remove_path(cfg, "performance_mode");
+fn drop_unheld(profile: &ServerProfile, cfg: &mut Cow<'_, Value>) {
+    cut(cfg, "performance_mode");
     if !has_active_active(profile) {
         for k in [
             "enable_active_active",
             "active_active_progress_interval",
             "active_active_sync_stats_interval",
         ] {
-            remove_path(cfg, k);
+            cut(cfg, k);
         }
     }
     let mut drop_in = |path: &str, keys: &[&str]| {
-        if let Some(Value::Array(items)) = get_path_mut(cfg, path) {
+        let holds = |v: &Value| keys.iter().any(|k| v.get(*k).is_some());
+        let found = match get_path(cfg.as_ref(), path) {
+            Some(Value::Array(items)) => items.iter().any(holds),
+            _ => false,
+        };
+        if !found {
+            return;
+        }
+        if let Some(Value::Array(items)) = get_path_mut(cfg.to_mut(), path) {
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
                 for k in keys {
                     item.remove(*k);
