@@ -61,6 +61,8 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
     let plan = if let Some(file) = saved_plan_path(&a.paths) {
         load_saved(file, &settings, &client, wait_timeout, &policy, out).await?
     } else {
+        // The first round of reads goes out while the manifests load.
+        client.prefetch_first_round(&settings.namespace);
         let set = load_manifests(&settings, &a.paths)?;
         let (mut plan, snap) = compute(
             &settings,

@@ -11,8 +11,10 @@ use crate::{exit, Error};
 
 pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error> {
     let settings = Settings::resolve(g, &process_env)?;
-    let set = load_manifests(&settings, &a.paths)?;
     let client = Client::new(settings.client.clone())?;
+    // The first round of reads goes out while the manifests load.
+    client.prefetch_first_round(&settings.namespace);
+    let set = load_manifests(&settings, &a.paths)?;
     let progress = out.clone();
     client.set_progress(std::sync::Arc::new(move |line: &str| {
         progress.progress(line)

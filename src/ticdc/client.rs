@@ -5,6 +5,7 @@
 //! `/verify_table`); and only for transport failures and 5xx. A create, update, pause or resume
 //! is never re-sent here: apply decides, knowing what a repeat means.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -114,7 +115,12 @@ struct Inner {
     failing_since: Mutex<Option<Instant>>,
     /// Timeout of one request, named in "no answer within …".
     timeout: Duration,
+    /// GETs sent ahead of need ([`Client::prefetch_first_round`]), by path; each is used once.
+    ahead: Mutex<HashMap<String, tokio::task::JoinHandle<Answer>>>,
 }
+
+/// The status and body of a 2xx answer, or why there is none.
+type Answer = Result<(StatusCode, Vec<u8>), ClientError>;
 
 /// A sink for progress lines about waits.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -208,6 +214,7 @@ impl Client {
                 notify: OnceLock::new(),
                 last_notice: Mutex::new(None),
                 failing_since: Mutex::new(None),
+                ahead: Mutex::new(HashMap::new()),
                 timeout: opts.timeout,
             }),
         })
@@ -374,6 +381,24 @@ impl Client {
         decode(&method, path, status, &got)
     }
 
+    /// Send the reads every plan starts with (the server's status and the list of `ns`) now,
+    /// while the caller does other work such as loading manifests; the plan's own calls then
+    /// take these answers instead of asking again. Reads only: nothing changes on the server.
+    pub fn prefetch_first_round(&self, ns: &str) {
+        let list = format!("/api/v2/changefeeds?{}&state=all", self.scope_query(ns));
+        let mut ahead = self.inner.ahead.lock().unwrap();
+        for path in ["/api/v2/status".to_string(), list] {
+            let client = self.clone();
+            let p = path.clone();
+            let task = tokio::spawn(async move {
+                client
+                    .send_body(&Method::GET, &p, None::<&()>, Idempotent::Yes)
+                    .await
+            });
+            ahead.insert(path, task);
+        }
+    }
+
     /// [`Self::call`] up to the body of a 2xx answer, left undecoded.
     async fn call_body<B: Serialize + ?Sized>(
         &self,
@@ -381,7 +406,27 @@ impl Client {
         path: &str,
         body: Option<&B>,
         idem: Idempotent,
-    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+    ) -> Answer {
+        if method == Method::GET {
+            let early = self.inner.ahead.lock().unwrap().remove(path);
+            if let Some(Ok(answer)) = match early {
+                Some(task) => Some(task.await),
+                None => None,
+            } {
+                return answer;
+            }
+        }
+        self.send_body(method, path, body, idem).await
+    }
+
+    /// Send one call (retried as `idem` allows) and keep the body of a 2xx answer.
+    async fn send_body<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+        idem: Idempotent,
+    ) -> Answer {
         let method = method.clone();
         let attempt = || async {
             let r = self.send_once(&method, path, body).await;

@@ -428,3 +428,75 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
         vec!["DELETE /api/v2/changefeeds/orders-old".to_string()]
     );
 }
+
+/// The first round of reads (the server's status and the list) goes out while the manifests are
+/// still loading: the manifest is a FIFO that the test fills only once the simulator has seen
+/// both reads, so without the early round the plan would wait for ever (and the test fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_round_of_reads_starts_while_manifests_load() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feeds.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success(), "mkfifo");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdcform"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CDCFORM_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args(["plan", fifo.to_str().unwrap(), "--server", &s.url()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let seen = || {
+        let r = s.requests();
+        let got = |p: &str| r.iter().any(|q| q.method == "GET" && q.path == p);
+        got("/api/v2/status") && got("/api/v2/changefeeds")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read reached the server while the manifests were loading: {:?}",
+            s.requests()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    std::fs::write(
+        &fifo,
+        "changefeeds:\n  - id: orders\n    sink_uri: \"blackhole://\"\n",
+    )
+    .unwrap();
+    let out = std::mem::replace(
+        &mut child.0,
+        std::process::Command::new("true").spawn().unwrap(),
+    )
+    .wait_with_output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 to create"), "{text}");
+    // The early answers were used, not asked for again.
+    let r = s.requests();
+    let n = |p: &str| {
+        r.iter()
+            .filter(|q| q.method == "GET" && q.path == p)
+            .count()
+    };
+    assert_eq!(n("/api/v2/status"), 1, "{r:?}");
+    assert_eq!(n("/api/v2/changefeeds"), 1, "{r:?}");
+}
