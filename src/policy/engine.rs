@@ -16,6 +16,7 @@ use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::Value;
 use sha2::{Digest, Sha256};
 
+use super::input::Input;
 use super::{Finding, PolicyError, PolicyFile, Report};
 
 /// Longest an evaluation of one input (every rule of every namespace) may run.
@@ -213,19 +214,6 @@ pub fn load(
     })
 }
 
-/// Counts the bytes of JSON text a value would take, without keeping them.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A result value as a finding, or why it has the wrong shape.
 fn finding(rule: &RuleInfo, v: &Value) -> Result<Finding, String> {
     let json = serde_json::to_value(v).map_err(|e| e.to_string())?;
@@ -315,24 +303,19 @@ impl Policies {
     }
 
     /// Set the input document (checked against [`MAX_INPUT_BYTES`] of JSON text).
+    #[cfg(test)]
     pub(crate) fn set_input(&mut self, input: &serde_json::Value) -> Result<(), PolicyError> {
-        let mut size = ByteCount(0);
-        let _ = serde_json::to_writer(&mut size, input);
-        if size.0 > MAX_INPUT_BYTES {
+        self.set_input_value(Input::from_json(input))
+    }
+
+    fn set_input_value(&mut self, input: Input) -> Result<(), PolicyError> {
+        if input.json_bytes > MAX_INPUT_BYTES {
             return Err(PolicyError::InputTooLarge {
-                size: size.0,
+                size: input.json_bytes,
                 limit: MAX_INPUT_BYTES,
             });
         }
-        // Straight from the JSON value: no text round trip.
-        let v = <Value as serde::Deserialize>::deserialize(input).map_err(|e| {
-            PolicyError::Runtime {
-                rule: "(input)".into(),
-                file: "(input)".into(),
-                reason: e.to_string(),
-            }
-        })?;
-        self.engine.set_input(v);
+        self.engine.set_input(input.value);
         Ok(())
     }
 
@@ -372,7 +355,12 @@ impl Policies {
 
     /// Evaluate every deny/violation/warn rule of the chosen namespaces on `input`.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Report, PolicyError> {
-        self.set_input(input)?;
+        self.evaluate_input(Input::from_json(input))
+    }
+
+    /// [`Policies::evaluate`] on an input already built for the engine.
+    pub fn evaluate_input(&mut self, input: Input) -> Result<Report, PolicyError> {
+        self.set_input_value(input)?;
         let deadline = Instant::now() + TIME_LIMIT;
         let mut report = Report {
             files: self.files.clone(),
