@@ -458,6 +458,125 @@ pub fn for_validate(
 mod tests {
     use super::*;
 
+    /// The input as a JSON document built whole (each config masked on its own), the way
+    /// `for_plan` built it before it went straight to regorus values.
+    fn reference(
+        plan: &Plan,
+        desired: &[DesiredChangefeed],
+        live: &BTreeMap<Key, LiveChangefeed>,
+        cluster: &ClusterInfo,
+    ) -> Value {
+        let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
+            panic!("a plan is an object")
+        };
+        if let Some(Value::Array(entries)) = doc.get_mut("entries") {
+            for (e, src) in entries.iter_mut().zip(&plan.entries) {
+                let d = desired.iter().find(|d| d.id == src.key.id);
+                e["desired"] = d.map_or(Value::Null, |d| desired_json(d, "default"));
+                e["live"] = live.get(&src.key).map_or(Value::Null, |l| live_json(l, d));
+            }
+        }
+        base("plan", cluster, doc)
+    }
+
+    #[test]
+    fn plan_input_equals_the_json_document_with_shared_configs() {
+        use crate::normalize;
+        use crate::ticdc::models::ChangefeedInfo;
+        use crate::ticdc::{ServerProfile, Version};
+        let profile = ServerProfile::classic(Version::new(8, 5, 0));
+        let secret = json!({"sink": {"kafka_config": {"sasl_password": "hunter2"}}});
+        let own = json!({"filter": {"rules": ["a.*", "from-a-secret-var"]}});
+        // ten alike, one with a secret key, one with a manifest-sensitive path, one create;
+        // more distinct configs than the cache keeps, so some are evicted and come back.
+        let mut ids: Vec<(String, Option<Value>)> = (0..10)
+            .map(|i| (format!("same-{i}"), None))
+            .chain((0..12).map(|i| {
+                (
+                    format!("cfg-{i}"),
+                    Some(json!({"mounter": {"worker_num": i}})),
+                )
+            }))
+            .chain((0..12).map(|i| {
+                (
+                    format!("again-{i}"),
+                    Some(json!({"mounter": {"worker_num": i}})),
+                )
+            }))
+            .collect();
+        ids.push(("secret".into(), Some(secret)));
+        ids.push(("own".into(), Some(own)));
+        let mut desired = Vec::new();
+        let mut live = BTreeMap::new();
+        for (id, cfg) in &ids {
+            let mut want = json!({"mounter": {"worker_num": 3}});
+            if id == "own" {
+                want = cfg.clone().expect("config");
+            }
+            let mut d = DesiredChangefeed {
+                id: id.clone(),
+                sink_uri: "kafka://k:9092/t?protocol=canal-json".into(),
+                sink_uri_template: "kafka://k:9092/t?protocol=canal-json".into(),
+                replica_config: Some(want.clone()),
+                replica_config_template: Some(want),
+                ..Default::default()
+            };
+            if id == "own" {
+                d.sensitive.insert("replica_config.filter.rules.1".into());
+            }
+            desired.push(d);
+            let mut c = normalize::defaults(&profile);
+            if let Some(m) = cfg {
+                normalize::merge(&mut c, m);
+            }
+            let info = ChangefeedInfo {
+                namespace: Some("default".into()),
+                id: id.clone(),
+                sink_uri: "kafka://k:9092/t?protocol=canal-json".into(),
+                config: Some(c),
+                state: Some("normal".into()),
+                ..Default::default()
+            };
+            let key = Key {
+                namespace: "default".into(),
+                id: id.clone(),
+            };
+            live.insert(
+                key,
+                LiveChangefeed {
+                    info,
+                    ..Default::default()
+                },
+            );
+        }
+        desired.push(DesiredChangefeed {
+            id: "new".into(),
+            sink_uri: "blackhole://".into(),
+            sink_uri_template: "blackhole://".into(),
+            ..Default::default()
+        });
+        let opts = crate::plan::planner::Options {
+            now_tso: 1 << 40,
+            ..Default::default()
+        };
+        let plan = crate::plan::planner::make_plan(&profile, "http://x", &desired, &live, &opts);
+        assert!(plan.entries.len() > 30, "{:?}", plan.summary);
+        let cluster = ClusterInfo {
+            server: "http://x".into(),
+            ..Default::default()
+        };
+        let doc = reference(&plan, &desired, &live, &cluster);
+        let input = for_plan(&plan, &desired, &live, &cluster, "default");
+        assert_eq!(input.json_bytes, doc.to_string().len());
+        let want: regorus::Value = serde_json::from_value(doc.clone()).expect("regorus reads it");
+        assert_eq!(input.value, want);
+        let text = doc.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("from-a-secret-var"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn config_secrets_are_masked_at_every_depth() {
         let cfg = json!({
