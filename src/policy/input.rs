@@ -255,7 +255,8 @@ struct Configs<'a> {
 const CONFIGS_KEPT: usize = 8;
 
 impl<'a> Configs<'a> {
-    /// `src` masked (with `masker`), converted, and its size as JSON text.
+    /// `src` masked (with `masker`), converted, and its size as JSON text. Only a `share`d
+    /// config (masked without per-manifest paths) is looked up and kept.
     fn get(
         &mut self,
         src: &'a Value,
@@ -263,7 +264,8 @@ impl<'a> Configs<'a> {
         conv: &mut Converter,
         share: bool,
     ) -> (regorus::Value, usize) {
-        if let Some(i) = self.seen.iter().position(|(s, ..)| same(s, src)) {
+        let found = || self.seen.iter().position(|(s, ..)| same(s, src));
+        if let Some(i) = share.then(found).flatten() {
             let hit = self.seen.remove(i);
             let out = (hit.1.clone(), hit.2);
             self.seen.insert(0, hit);
@@ -505,13 +507,18 @@ mod tests {
             }))
             .collect();
         ids.push(("secret".into(), Some(secret)));
-        ids.push(("own".into(), Some(own)));
+        ids.push(("own".into(), Some(own.clone())));
+        // Planned between them (entries are sorted), own-0-plain has no sensitive path and the
+        // same configs as own-again: the paths of own-again still apply to its configs.
+        ids.push(("own-0-plain".into(), Some(own.clone())));
+        ids.push(("own-again".into(), Some(own)));
         let mut desired = Vec::new();
         let mut live = BTreeMap::new();
         for (id, cfg) in &ids {
             let mut want = json!({"mounter": {"worker_num": 3}});
-            if id == "own" {
+            if id.starts_with("own") {
                 want = cfg.clone().expect("config");
+                want["mounter"] = json!({"worker_num": 3});
             }
             let mut d = DesiredChangefeed {
                 id: id.clone(),
@@ -521,7 +528,7 @@ mod tests {
                 replica_config_template: Some(want),
                 ..Default::default()
             };
-            if id == "own" {
+            if id == "own" || id == "own-again" {
                 d.sensitive.insert("replica_config.filter.rules.1".into());
             }
             desired.push(d);
@@ -571,10 +578,30 @@ mod tests {
         let want: regorus::Value = serde_json::from_value(doc.clone()).expect("regorus reads it");
         assert_eq!(input.value, want);
         let text = doc.to_string();
-        assert!(
-            !text.contains("hunter2") && !text.contains("from-a-secret-var"),
-            "{text}"
-        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let entry = |id: &str| {
+            let e = doc["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == id);
+            e.unwrap_or_else(|| panic!("{id} is planned")).clone()
+        };
+        for (id, shown) in [
+            ("own", SENSITIVE),
+            ("own-0-plain", "from-a-secret-var"),
+            ("own-again", SENSITIVE),
+        ] {
+            let e = entry(id);
+            assert_eq!(
+                e["desired"]["replica_config"]["filter"]["rules"][1], shown,
+                "{id}"
+            );
+            assert_eq!(
+                e["live"]["replica_config"]["filter"]["rules"][1], shown,
+                "{id}"
+            );
+        }
     }
 
     #[test]
