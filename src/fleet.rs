@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::{apply, ApplyOptions, ApplyReport};
 use crate::manifest::DesiredChangefeed;
 use crate::plan::live::Snapshot;
-use crate::plan::pipeline::{compute, load_manifests, recheck, saved_plan, write_file};
+use crate::plan::pipeline::{load_manifests, recheck, saved_plan, write_file};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Plan, PlanOptions, Summary};
 use crate::settings::{Env, Settings, Target};
@@ -70,17 +70,16 @@ async fn plan_cluster(
         let settings = t.settings?;
         let set = load_manifests(&settings, paths)?;
         let client = Client::new(settings.client.clone())?;
-        let (mut plan, snapshot) =
-            compute(&settings, &client, &set.changefeeds, o, pause_budget).await?;
-        if let Some(policy) = policy {
-            crate::plan::pipeline::check_policy(
-                &settings,
-                &policy(&settings),
-                &mut plan,
-                &snapshot,
-                &set.changefeeds,
-            )?;
-        }
+        let policy = policy.map(|p| p(&settings)).unwrap_or_default();
+        let (plan, snapshot) = crate::plan::pipeline::compute_checked(
+            &settings,
+            &client,
+            &set.changefeeds,
+            o,
+            pause_budget,
+            &policy,
+        )
+        .await?;
         Ok(Planned {
             settings,
             client,

@@ -7,7 +7,7 @@ use crate::apply::{apply, summary_text, ApplyOptions, ApplyReport};
 use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat};
 use crate::output::Output;
 use crate::plan::pipeline::{
-    check_policy, compute, load_manifests, recheck_saved_full, saved_plan_path,
+    check_policy, compute_checked, load_manifests, recheck_saved_full, saved_plan_path,
 };
 use crate::plan::Plan;
 use crate::policy::{changed_files, PolicyOptions};
@@ -64,15 +64,15 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
         // The first round of reads goes out while the manifests load.
         client.prefetch_first_round(&settings.namespace);
         let set = load_manifests(&settings, &a.paths)?;
-        let (mut plan, snap) = compute(
+        let (plan, _) = compute_checked(
             &settings,
             &client,
             &set.changefeeds,
             &a.opts.to_options(),
             wait_timeout,
+            &policy,
         )
         .await?;
-        check_policy(&settings, &policy, &mut plan, &snap, &set.changefeeds)?;
         // -q with --auto-approve: nobody reads the plan; the apply's summary says it all.
         if out.verbosity >= 0 || !a.auto_approve {
             out.data(&out.render_plan(&plan, PlanFormat::Human));

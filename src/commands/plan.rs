@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::output::Output;
-use crate::plan::pipeline::{check_policy, compute, load_manifests, save};
+use crate::plan::pipeline::{compute_checked, load_manifests, save};
 use crate::settings::{process_env, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
@@ -20,21 +20,15 @@ pub async fn run(g: &GlobalArgs, a: PlanArgs, out: &Output) -> Result<i32, Error
         progress.progress(line)
     }));
     let opts = a.opts.to_options();
-    let (mut plan, snap) = compute(
+    let (plan, snap) = compute_checked(
         &settings,
         &client,
         &set.changefeeds,
         &opts,
         Duration::from_secs(120),
+        &a.policy.to_options(&settings),
     )
     .await?;
-    check_policy(
-        &settings,
-        &a.policy.to_options(&settings),
-        &mut plan,
-        &snap,
-        &set.changefeeds,
-    )?;
     if let Some(path) = &a.out {
         save(path, &plan, &snap, &set.changefeeds, &settings, &opts)?;
         out.progress(&format!(

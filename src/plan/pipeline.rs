@@ -136,6 +136,49 @@ pub async fn compute(
     Ok((plan, snap))
 }
 
+/// [`compute`], then the policies on the plan (kept in it). The policy files are read and
+/// parsed on a blocking thread while the cluster is read, so only building the input and
+/// evaluating come after the plan. An error of the plan comes first, as without policies.
+pub async fn compute_checked(
+    settings: &Settings,
+    client: &Client,
+    desired: &[DesiredChangefeed],
+    o: &PlanOptions,
+    pause_budget: Duration,
+    policy: &crate::policy::PolicyOptions,
+) -> Result<(Plan, Snapshot), Error> {
+    let loading = crate::policy::load_in_background(policy);
+    let (mut plan, snap) = compute(settings, client, desired, o, pause_budget).await?;
+    if let Some(loading) = loading {
+        let policies = loading.await.map_err(|e| {
+            Error::msg(format!(
+                "loading the policies {:?} stopped before it finished: {e}
+help: run again; this is a bug if it repeats",
+                policy.paths
+            ))
+        })??;
+        let report = crate::policy::check_plan_with(
+            policies,
+            &plan,
+            desired,
+            &snap.changefeeds,
+            &cluster_info(settings, &snap),
+            &settings.namespace,
+        )?;
+        plan.policy = Some(report);
+    }
+    Ok((plan, snap))
+}
+
+/// The cluster a plan is for, as policies see it.
+fn cluster_info(settings: &Settings, snap: &Snapshot) -> crate::policy::input::ClusterInfo {
+    crate::policy::input::ClusterInfo {
+        name: settings.cluster.clone(),
+        server: settings.server.clone(),
+        profile: Some(snap.profile.clone()),
+    }
+}
+
 /// Changefeeds the read could not get (after the retry budget) become blocked entries marked
 /// unknown, in place of whatever was planned from their absence: desired ones, and managed
 /// ones `--prune` would look at. A namespace whose list failed gets a note: nothing in it is
@@ -381,17 +424,12 @@ pub fn check_policy(
     snap: &Snapshot,
     desired: &[DesiredChangefeed],
 ) -> Result<(), Error> {
-    let cluster = crate::policy::input::ClusterInfo {
-        name: settings.cluster.clone(),
-        server: settings.server.clone(),
-        profile: Some(snap.profile.clone()),
-    };
     plan.policy = crate::policy::check_plan(
         o,
         plan,
         desired,
         &snap.changefeeds,
-        &cluster,
+        &cluster_info(settings, snap),
         &settings.namespace,
     )?;
     Ok(())

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
+use super::convert::{json_size, same, Converter};
 use crate::manifest::{DesiredChangefeed, DesiredState};
 use crate::plan::diff::{is_secret_path, mask_uris};
 use crate::plan::planner::LiveChangefeed;
@@ -158,8 +159,8 @@ fn desired_sink(d: &DesiredChangefeed) -> Value {
     }
 }
 
-/// `desired`: the changefeed as the manifest states it, masked.
-pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
+/// `desired` with `replica_config` still `null` (see [`desired_json`]).
+fn desired_shell(d: &DesiredChangefeed, default_ns: &str) -> Value {
     let uri_secret = d.sensitive.contains("sink_uri");
     json!({
         "id": d.id,
@@ -169,21 +170,24 @@ pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
         "sink": desired_sink(d),
         "start_ts": d.start_ts,
         "target_ts": d.target_ts,
-        "replica_config": d.replica_config.as_ref().map(|c| mask_config(c, &d.sensitive)),
+        "replica_config": null,
         "file": d.location.file.display().to_string(),
         "line": d.location.line,
     })
 }
 
-/// `live`: the changefeed as read, masked with the manifest's sensitive set (when it has one).
-pub fn live_json(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
-    let empty = BTreeSet::new();
-    let sensitive = d.map_or(&empty, |d| &d.sensitive);
-    live_masked(l, sensitive, &mut Masker::new(sensitive))
+/// `desired`: the changefeed as the manifest states it, masked.
+pub fn desired_json(d: &DesiredChangefeed, default_ns: &str) -> Value {
+    let mut v = desired_shell(d, default_ns);
+    if let Some(c) = &d.replica_config {
+        v["replica_config"] = mask_config(c, &d.sensitive);
+    }
+    v
 }
 
-fn live_masked(l: &LiveChangefeed, sensitive: &BTreeSet<String>, masker: &mut Masker) -> Value {
-    let uri_secret = sensitive.contains("sink_uri");
+/// `live` with `replica_config` still `null` (see [`live_json`]).
+fn live_shell(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
+    let uri_secret = d.is_some_and(|d| d.sensitive.contains("sink_uri"));
     let info = &l.info;
     json!({
         "id": info.id,
@@ -192,9 +196,20 @@ fn live_masked(l: &LiveChangefeed, sensitive: &BTreeSet<String>, masker: &mut Ma
         "sink": sink_parts(&info.sink_uri, uri_secret),
         "start_ts": info.start_ts,
         "target_ts": info.target_ts,
-        "replica_config": info.config.as_ref().map(|c| masker.masked(c)),
+        "replica_config": null,
         "creator_version": info.creator_version,
     })
+}
+
+/// `live`: the changefeed as read, masked with the manifest's sensitive set (when it has one).
+pub fn live_json(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
+    let empty = BTreeSet::new();
+    let sensitive = d.map_or(&empty, |d| &d.sensitive);
+    let mut v = live_shell(l, d);
+    if let Some(c) = &l.info.config {
+        v["replica_config"] = mask_config(c, sensitive);
+    }
+    v
 }
 
 fn base(mode: &str, cluster: &ClusterInfo, mut doc: Map<String, Value>) -> Value {
@@ -210,15 +225,153 @@ fn base(mode: &str, cluster: &ClusterInfo, mut doc: Map<String, Value>) -> Value
     Value::Object(doc)
 }
 
+/// A policy input ready for the engine: the document as regorus values, and its size as JSON
+/// text (checked against the input limit before evaluation).
+pub struct Input {
+    pub(crate) value: regorus::Value,
+    pub(crate) json_bytes: usize,
+}
+
+impl Input {
+    /// The input for a JSON document.
+    pub fn from_json(doc: &Value) -> Input {
+        Input {
+            value: Converter::default().value(doc),
+            json_bytes: json_size(doc),
+        }
+    }
+}
+
+/// Masked configs already converted, by the config they came from: a plan's live configs are
+/// mostly alike (TiCDC fills in every default), so most are masked and converted once.
+/// Only for configs masked without per-manifest paths.
+#[derive(Default)]
+struct Configs<'a> {
+    /// (source, masked and converted, JSON size of the masked config); most recent first.
+    seen: Vec<(&'a Value, regorus::Value, usize)>,
+}
+
+/// How many distinct configs [`Configs`] keeps.
+const CONFIGS_KEPT: usize = 8;
+
+impl<'a> Configs<'a> {
+    /// `src` masked (with `masker`), converted, and its size as JSON text. Only a `share`d
+    /// config (masked without per-manifest paths) is looked up and kept.
+    fn get(
+        &mut self,
+        src: &'a Value,
+        masker: &mut Masker,
+        conv: &mut Converter,
+        share: bool,
+    ) -> (regorus::Value, usize) {
+        let found = || self.seen.iter().position(|(s, ..)| same(s, src));
+        if let Some(i) = share.then(found).flatten() {
+            let hit = self.seen.remove(i);
+            let out = (hit.1.clone(), hit.2);
+            self.seen.insert(0, hit);
+            return out;
+        }
+        let masked = masker.masked(src);
+        let out = (conv.value(&masked), json_size(&masked));
+        if share {
+            self.seen.truncate(CONFIGS_KEPT - 1);
+            self.seen.insert(0, (src, out.0.clone(), out.1));
+        }
+        out
+    }
+}
+
+/// Whether a manifest marks any path under `replica_config` sensitive (its configs are then
+/// masked with its own paths, not shared with others).
+fn config_paths(sensitive: &BTreeSet<String>) -> bool {
+    sensitive.iter().any(|p| p.starts_with("replica_config"))
+}
+
+/// An entry's `desired` or `live` object, its `replica_config` (`null` in the JSON shell) set
+/// to the masked config.
+fn with_config(conv: &mut Converter, shell: &Value, cfg: Option<regorus::Value>) -> regorus::Value {
+    match (shell, cfg) {
+        (Value::Object(o), Some(c)) => {
+            let mut m = conv.map(o);
+            m.insert(conv.key("replica_config"), c);
+            regorus::Value::from(m)
+        }
+        _ => conv.value(shell),
+    }
+}
+
+/// One entry of a plan's input: its JSON plan entry with `desired` and `live`.
+struct EntryParts<'a> {
+    desired: Option<&'a DesiredChangefeed>,
+    live: Option<&'a LiveChangefeed>,
+}
+
+/// Builds a plan's input entry by entry, sharing keys and alike configs.
+struct PlanInput<'a> {
+    conv: Converter,
+    configs: Configs<'a>,
+    shared: Masker<'a>,
+    default_ns: &'a str,
+}
+
+impl<'a> PlanInput<'a> {
+    /// The `desired`/`live` shells (configs `null`) in `e`, then `e` converted with the configs
+    /// set; returns the value and its size as JSON text.
+    fn entry(&mut self, mut e: Value, p: EntryParts<'a>) -> (regorus::Value, usize) {
+        // Each config set replaces a `null` of the shells.
+        let (mut added, mut nulls) = (0, 0);
+        let mut cfg = |this: &mut Self, src: Option<&'a Value>, own: Option<&BTreeSet<String>>| {
+            let (v, size) = match own {
+                Some(paths) => {
+                    this.configs
+                        .get(src?, &mut Masker::new(paths), &mut this.conv, false)
+                }
+                None => this
+                    .configs
+                    .get(src?, &mut this.shared, &mut this.conv, true),
+            };
+            added += size;
+            nulls += 1;
+            Some(v)
+        };
+        // The manifest's sensitive paths apply when it has any under replica_config.
+        let own = p.desired.map(|d| &d.sensitive).filter(|s| config_paths(s));
+        let d_cfg = p
+            .desired
+            .and_then(|d| cfg(self, d.replica_config.as_ref(), own));
+        let l_cfg = p.live.and_then(|l| cfg(self, l.info.config.as_ref(), own));
+        e["desired"] = p
+            .desired
+            .map_or(Value::Null, |d| desired_shell(d, self.default_ns));
+        e["live"] = p.live.map_or(Value::Null, |l| live_shell(l, p.desired));
+        let size = json_size(&e) - nulls * "null".len() + added;
+        let Value::Object(o) = &e else {
+            return (self.conv.value(&e), size);
+        };
+        let mut m = BTreeMap::new();
+        let (mut d_cfg, mut l_cfg) = (d_cfg, l_cfg);
+        for (k, v) in o {
+            let x = match k.as_str() {
+                "desired" => with_config(&mut self.conv, v, d_cfg.take()),
+                "live" => with_config(&mut self.conv, v, l_cfg.take()),
+                _ => self.conv.value(v),
+            };
+            m.insert(self.conv.key(k), x);
+        }
+        (regorus::Value::from(m), size)
+    }
+}
+
 /// The input for a plan: the JSON plan, with `desired`, `live` (null for a create) and
-/// `tables` (as the plan has it) on each entry.
+/// `tables` (as the plan has it) on each entry. Built straight into the engine's values, each
+/// distinct config masked and converted once.
 pub fn for_plan(
     plan: &Plan,
     desired: &[DesiredChangefeed],
     live: &BTreeMap<Key, LiveChangefeed>,
     cluster: &ClusterInfo,
     default_ns: &str,
-) -> Value {
+) -> Input {
     let by_key: BTreeMap<Key, &DesiredChangefeed> = desired
         .iter()
         .map(|d| {
@@ -236,22 +389,43 @@ pub fn for_plan(
         })
         .collect();
     let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
-        return Value::Null;
+        return Input::from_json(&Value::Null);
     };
     let no_paths = BTreeSet::new();
-    let mut shared = Masker::new(&no_paths);
-    if let Some(Value::Array(entries)) = doc.get_mut("entries") {
-        for (e, src) in entries.iter_mut().zip(&plan.entries) {
-            let d = by_key.get(&src.key).copied();
-            e["desired"] = d.map_or(Value::Null, |d| desired_json(d, default_ns));
-            e["live"] = live.get(&src.key).map_or(Value::Null, |l| match d {
-                // The manifest's sensitive paths apply: a masker of its own.
-                Some(d) if !d.sensitive.is_empty() => live_json(l, Some(d)),
-                _ => live_masked(l, &no_paths, &mut shared),
-            });
+    let mut b = PlanInput {
+        conv: Converter::default(),
+        configs: Configs::default(),
+        shared: Masker::new(&no_paths),
+        default_ns,
+    };
+    let mut entries = Vec::new();
+    let mut entries_size = 0;
+    if let Some(Value::Array(list)) = doc.get_mut("entries") {
+        for (e, src) in std::mem::take(list).into_iter().zip(&plan.entries) {
+            let parts = EntryParts {
+                desired: by_key.get(&src.key).copied(),
+                live: live.get(&src.key),
+            };
+            let (v, size) = b.entry(e, parts);
+            entries.push(v);
+            entries_size += size;
         }
     }
-    base("plan", cluster, doc)
+    let has_entries = doc.contains_key("entries");
+    let shell = base("plan", cluster, doc);
+    // `[]` in the shell becomes `[e1,e2,…]`: the entries and the commas between them.
+    let json_bytes = json_size(&shell) + entries_size + entries.len().saturating_sub(1);
+    let Value::Object(o) = &shell else {
+        return Input::from_json(&shell);
+    };
+    let mut m = b.conv.map(o);
+    if has_entries {
+        m.insert(b.conv.key("entries"), regorus::Value::from(entries));
+    }
+    Input {
+        value: regorus::Value::from(m),
+        json_bytes,
+    }
 }
 
 /// The input for `validate`: every manifest entry with `desired`, `live: null` and no action
@@ -285,6 +459,150 @@ pub fn for_validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The input as a JSON document built whole (each config masked on its own), the way
+    /// `for_plan` built it before it went straight to regorus values.
+    fn reference(
+        plan: &Plan,
+        desired: &[DesiredChangefeed],
+        live: &BTreeMap<Key, LiveChangefeed>,
+        cluster: &ClusterInfo,
+    ) -> Value {
+        let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
+            panic!("a plan is an object")
+        };
+        if let Some(Value::Array(entries)) = doc.get_mut("entries") {
+            for (e, src) in entries.iter_mut().zip(&plan.entries) {
+                let d = desired.iter().find(|d| d.id == src.key.id);
+                e["desired"] = d.map_or(Value::Null, |d| desired_json(d, "default"));
+                e["live"] = live.get(&src.key).map_or(Value::Null, |l| live_json(l, d));
+            }
+        }
+        base("plan", cluster, doc)
+    }
+
+    #[test]
+    fn plan_input_equals_the_json_document_with_shared_configs() {
+        use crate::normalize;
+        use crate::ticdc::models::ChangefeedInfo;
+        use crate::ticdc::{ServerProfile, Version};
+        let profile = ServerProfile::classic(Version::new(8, 5, 0));
+        let secret = json!({"sink": {"kafka_config": {"sasl_password": "hunter2"}}});
+        let own = json!({"filter": {"rules": ["a.*", "from-a-secret-var"]}});
+        // ten alike, one with a secret key, one with a manifest-sensitive path, one create;
+        // more distinct configs than the cache keeps, so some are evicted and come back.
+        let mut ids: Vec<(String, Option<Value>)> = (0..10)
+            .map(|i| (format!("same-{i}"), None))
+            .chain((0..12).map(|i| {
+                (
+                    format!("cfg-{i}"),
+                    Some(json!({"mounter": {"worker_num": i}})),
+                )
+            }))
+            .chain((0..12).map(|i| {
+                (
+                    format!("again-{i}"),
+                    Some(json!({"mounter": {"worker_num": i}})),
+                )
+            }))
+            .collect();
+        ids.push(("secret".into(), Some(secret)));
+        ids.push(("own".into(), Some(own.clone())));
+        // Planned between them (entries are sorted), own-0-plain has no sensitive path and the
+        // same configs as own-again: the paths of own-again still apply to its configs.
+        ids.push(("own-0-plain".into(), Some(own.clone())));
+        ids.push(("own-again".into(), Some(own)));
+        let mut desired = Vec::new();
+        let mut live = BTreeMap::new();
+        for (id, cfg) in &ids {
+            let mut want = json!({"mounter": {"worker_num": 3}});
+            if id.starts_with("own") {
+                want = cfg.clone().expect("config");
+                want["mounter"] = json!({"worker_num": 3});
+            }
+            let mut d = DesiredChangefeed {
+                id: id.clone(),
+                sink_uri: "kafka://k:9092/t?protocol=canal-json".into(),
+                sink_uri_template: "kafka://k:9092/t?protocol=canal-json".into(),
+                replica_config: Some(want.clone()),
+                replica_config_template: Some(want),
+                ..Default::default()
+            };
+            if id == "own" || id == "own-again" {
+                d.sensitive.insert("replica_config.filter.rules.1".into());
+            }
+            desired.push(d);
+            let mut c = normalize::defaults(&profile);
+            if let Some(m) = cfg {
+                normalize::merge(&mut c, m);
+            }
+            let info = ChangefeedInfo {
+                namespace: Some("default".into()),
+                id: id.clone(),
+                sink_uri: "kafka://k:9092/t?protocol=canal-json".into(),
+                config: Some(c),
+                state: Some("normal".into()),
+                ..Default::default()
+            };
+            let key = Key {
+                namespace: "default".into(),
+                id: id.clone(),
+            };
+            live.insert(
+                key,
+                LiveChangefeed {
+                    info,
+                    ..Default::default()
+                },
+            );
+        }
+        desired.push(DesiredChangefeed {
+            id: "new".into(),
+            sink_uri: "blackhole://".into(),
+            sink_uri_template: "blackhole://".into(),
+            ..Default::default()
+        });
+        let opts = crate::plan::planner::Options {
+            now_tso: 1 << 40,
+            ..Default::default()
+        };
+        let plan = crate::plan::planner::make_plan(&profile, "http://x", &desired, &live, &opts);
+        assert!(plan.entries.len() > 30, "{:?}", plan.summary);
+        let cluster = ClusterInfo {
+            server: "http://x".into(),
+            ..Default::default()
+        };
+        let doc = reference(&plan, &desired, &live, &cluster);
+        let input = for_plan(&plan, &desired, &live, &cluster, "default");
+        assert_eq!(input.json_bytes, doc.to_string().len());
+        let want: regorus::Value = serde_json::from_value(doc.clone()).expect("regorus reads it");
+        assert_eq!(input.value, want);
+        let text = doc.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        let entry = |id: &str| {
+            let e = doc["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == id);
+            e.unwrap_or_else(|| panic!("{id} is planned")).clone()
+        };
+        for (id, shown) in [
+            ("own", SENSITIVE),
+            ("own-0-plain", "from-a-secret-var"),
+            ("own-again", SENSITIVE),
+        ] {
+            let e = entry(id);
+            assert_eq!(
+                e["desired"]["replica_config"]["filter"]["rules"][1], shown,
+                "{id}"
+            );
+            assert_eq!(
+                e["live"]["replica_config"]["filter"]["rules"][1], shown,
+                "{id}"
+            );
+        }
+    }
 
     #[test]
     fn config_secrets_are_masked_at_every_depth() {

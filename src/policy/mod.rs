@@ -3,6 +3,7 @@
 //! in package `cdcform` by default, `exception` rules that waive `deny_NAME`/`violation_NAME`,
 //! and `test_*` rules for `cdcform policy test`. A library module: no printing, no clap types.
 
+pub mod convert;
 pub mod engine;
 pub mod input;
 pub mod memory;
@@ -119,9 +120,36 @@ pub fn check_plan(
     if o.is_empty() {
         return Ok(None);
     }
-    let mut p = load(&o.paths, &o.namespaces, false)?;
-    let doc = input::for_plan(plan, desired, live, cluster, default_ns);
-    p.evaluate(&doc).map(Some)
+    let p = load(&o.paths, &o.namespaces, false)?;
+    check_plan_with(p, plan, desired, live, cluster, default_ns).map(Some)
+}
+
+/// Evaluate policies already loaded on a plan.
+pub fn check_plan_with(
+    mut p: Policies,
+    plan: &crate::plan::Plan,
+    desired: &[crate::manifest::DesiredChangefeed],
+    live: &std::collections::BTreeMap<crate::plan::Key, crate::plan::planner::LiveChangefeed>,
+    cluster: &input::ClusterInfo,
+    default_ns: &str,
+) -> Result<Report, PolicyError> {
+    p.evaluate_input(input::for_plan(plan, desired, live, cluster, default_ns))
+}
+
+/// Policies loading on a blocking thread (see [`load_in_background`]).
+pub type Loading = tokio::task::JoinHandle<Result<Policies, PolicyError>>;
+
+/// Start reading and parsing the policies on a blocking thread: they do not depend on the
+/// plan, so they load while the cluster is read. `None` when no policy is configured. Must be
+/// called inside a tokio runtime.
+pub fn load_in_background(o: &PolicyOptions) -> Option<Loading> {
+    if o.is_empty() {
+        return None;
+    }
+    let (paths, namespaces) = (o.paths.clone(), o.namespaces.clone());
+    Some(tokio::task::spawn_blocking(move || {
+        load(&paths, &namespaces, false)
+    }))
 }
 
 /// Evaluate the policies offline on the manifests (`validate`); `None` when none is configured.
