@@ -22,9 +22,6 @@ use super::{Finding, PolicyError, PolicyFile, Report};
 /// Longest an evaluation of one input (every rule of every namespace) may run.
 pub const TIME_LIMIT: Duration = Duration::from_secs(10);
 
-/// Most threads one evaluation runs rules on.
-const WORKERS: usize = 4;
-
 /// Largest policy input accepted, in bytes of JSON.
 pub const MAX_INPUT_BYTES: usize = 64 << 20;
 
@@ -250,44 +247,6 @@ fn finding(rule: &RuleInfo, v: &Value) -> Result<Finding, String> {
     })
 }
 
-/// Evaluate one rule on `engine` with what is left of the time budget, under the memory limit.
-fn eval_on(
-    engine: &mut regorus::Engine,
-    rule: &RuleInfo,
-    deadline: Instant,
-) -> Result<Value, PolicyError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let runtime = |reason: String| PolicyError::Runtime {
-        rule: format!("{}.{}", rule.namespace, rule.name),
-        file: rule.file(),
-        reason,
-    };
-    if left.is_zero() {
-        return Err(runtime(format!(
-            "the policy time limit of {}s was used up before this rule ran",
-            TIME_LIMIT.as_secs()
-        )));
-    }
-    engine.set_execution_timer_config(ExecutionTimerConfig {
-        limit: left,
-        check_interval: NonZeroU32::new(32).expect("non-zero"),
-    });
-    let label = format!("{}.{} ({})", rule.namespace, rule.name, rule.file());
-    let guard = super::memory::Guard::arm(label, super::memory::MEMORY_LIMIT);
-    let result = engine.eval_rule(rule.path());
-    drop(guard);
-    result.map_err(|e| {
-        if e.downcast_ref::<regorus::LimitError>().is_some() {
-            runtime(format!(
-                "stopped at the policy time limit of {}s ({e})",
-                TIME_LIMIT.as_secs()
-            ))
-        } else {
-            runtime(format!("{e:#}"))
-        }
-    })
-}
-
 impl Policies {
     /// The files loaded, with their digests.
     pub fn files(&self) -> &[PolicyFile] {
@@ -310,54 +269,37 @@ impl Policies {
         rule: &RuleInfo,
         deadline: Instant,
     ) -> Result<Value, PolicyError> {
-        eval_on(&mut self.engine, rule, deadline)
-    }
-
-    /// Each rule's value, in order. The rules are shared out over up to [`WORKERS`] threads
-    /// (as many as the machine runs at once), each with its own copy of the engine; the input
-    /// is shared, not copied. Every rule runs, as it does alone: the caller reports the first
-    /// error in rule order.
-    fn eval_all(
-        &mut self,
-        rules: &[RuleInfo],
-        deadline: Instant,
-    ) -> Vec<Result<Value, PolicyError>> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = cores.min(WORKERS).min(rules.len());
-        if workers <= 1 {
-            return rules.iter().map(|r| self.eval(r, deadline)).collect();
-        }
-        let mine = |w: usize| {
-            rules
-                .iter()
-                .enumerate()
-                .filter(move |(i, _)| i % workers == w)
+        let left = deadline.saturating_duration_since(Instant::now());
+        let runtime = |reason: String| PolicyError::Runtime {
+            rule: format!("{}.{}", rule.namespace, rule.name),
+            file: rule.file(),
+            reason,
         };
-        let mut copies: Vec<regorus::Engine> = (1..workers).map(|_| self.engine.clone()).collect();
-        let mut out: Vec<Option<Result<Value, PolicyError>>> = rules.iter().map(|_| None).collect();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = copies
-                .iter_mut()
-                .enumerate()
-                .map(|(w, engine)| {
-                    s.spawn(move || {
-                        mine(w + 1)
-                            .map(|(i, r)| (i, eval_on(engine, r, deadline)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for (i, r) in mine(0) {
-                out[i] = Some(eval_on(&mut self.engine, r, deadline));
+        if left.is_zero() {
+            return Err(runtime(format!(
+                "the policy time limit of {}s was used up before this rule ran",
+                TIME_LIMIT.as_secs()
+            )));
+        }
+        self.engine
+            .set_execution_timer_config(ExecutionTimerConfig {
+                limit: left,
+                check_interval: NonZeroU32::new(32).expect("non-zero"),
+            });
+        let label = format!("{}.{} ({})", rule.namespace, rule.name, rule.file());
+        let guard = super::memory::Guard::arm(label, super::memory::MEMORY_LIMIT);
+        let result = self.engine.eval_rule(rule.path());
+        drop(guard);
+        result.map_err(|e| {
+            if e.downcast_ref::<regorus::LimitError>().is_some() {
+                runtime(format!(
+                    "stopped at the policy time limit of {}s ({e})",
+                    TIME_LIMIT.as_secs()
+                ))
+            } else {
+                runtime(format!("{e:#}"))
             }
-            for h in handles {
-                let done = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                for (i, v) in done {
-                    out[i] = Some(v);
-                }
-            }
-        });
-        out.into_iter().flatten().collect()
+        })
     }
 
     /// Set the input document (checked against [`MAX_INPUT_BYTES`] of JSON text).
@@ -432,9 +374,9 @@ impl Policies {
                 .filter(|r| r.namespace == ns && matches!(r.kind, Kind::Deny | Kind::Warn))
                 .cloned()
                 .collect();
-            let values = self.eval_all(&rules, deadline);
-            for (rule, v) in rules.iter().zip(values) {
-                self.collect_findings(rule, &v?, &waived, &mut report)?;
+            for rule in rules {
+                let v = self.eval(&rule, deadline)?;
+                self.collect_findings(&rule, &v, &waived, &mut report)?;
             }
         }
         for list in [&mut report.deny, &mut report.warn, &mut report.waived] {
@@ -635,43 +577,6 @@ warn contains "always" if { true }
         );
         let e = p.err().expect("fails").to_string();
         assert!(e.contains("no policy (non-test) .rego file"), "{e}");
-    }
-
-    #[test]
-    fn rules_on_several_threads_report_as_one_thread_would() {
-        // Eight rules (more than the threads): two fail; the first in rule order is reported,
-        // whichever thread ran it, and with no failure every rule's results are there.
-        let rule = |name: &str, body: &str| {
-            format!("package cdcform\n\n{name} contains msg if {{\n    some e in input.entries\n    {body}\n    msg := sprintf(\"%s {name}\", [e.id])\n}}\n")
-        };
-        let mut files = vec![];
-        for i in 0..8 {
-            let body = if i == 2 || i == 6 {
-                "to_number(e.id) > 0".to_string()
-            } else {
-                format!("e.n > {i}")
-            };
-            files.push((format!("r{i}.rego"), rule(&format!("deny_r{i}"), &body)));
-        }
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
-            .collect();
-        let (_d, p) = policies(&refs, &[]);
-        let mut p = p.expect("loads");
-        let e = p
-            .evaluate(&json!({"entries": [{"id": "x", "n": 10}]}))
-            .expect_err("fails")
-            .to_string();
-        assert!(e.contains("deny_r2") && e.contains("r2.rego:3"), "{e}");
-        let r = p
-            .evaluate(&json!({"entries": [{"id": "7", "n": 10}]}))
-            .expect("evaluates");
-        let rules: Vec<&str> = r.deny.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(
-            rules,
-            (0..8).map(|i| format!("deny_r{i}")).collect::<Vec<_>>()
-        );
     }
 
     #[test]
