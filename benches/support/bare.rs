@@ -108,7 +108,8 @@ async fn bare_plan(c: &reqwest::Client, base: &str, ids: &[String], parallelism:
 }
 
 /// Plan of `n` unchanged changefeeds against the bare client, at several parallelisms; the
-/// best of three runs of each (both sides), so a noisy neighbour does not pick the winner.
+/// best of five runs of each (both sides, after one warm-up), so a noisy neighbour does not
+/// pick the winner.
 pub async fn plan_vs_bare(n: usize, rows: &mut Vec<Row>) {
     let sim = sim(n, LATENCY).await;
     let base = sim.url();
@@ -120,8 +121,11 @@ pub async fn plan_vs_bare(n: usize, rows: &mut Vec<Row>) {
         let client = Client::new(s.client.clone()).unwrap();
         let mut ours = Duration::MAX;
         let mut theirs = Duration::MAX;
-        let (mut cpu_ours, mut cpu_theirs) = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..3 {
+        // Warm both: connection pools, the defaults cache, the allocator's arenas.
+        timed_plan(&s, &client, &want).await;
+        bare_plan(&c, &base, &ids, p).await;
+        let mut cpu_above = Vec::new();
+        for _ in 0..5 {
             let c0 = process_cpu();
             let (took, plan) = timed_plan(&s, &client, &want).await;
             let c1 = process_cpu();
@@ -130,12 +134,14 @@ pub async fn plan_vs_bare(n: usize, rows: &mut Vec<Row>) {
             let t = Instant::now();
             bare_plan(&c, &base, &ids, p).await;
             theirs = theirs.min(t.elapsed());
-            cpu_ours += c1 - c0;
-            cpu_theirs += process_cpu() - c1;
+            let bare_cpu = process_cpu() - c1;
+            cpu_above.push((c1 - c0).saturating_sub(bare_cpu));
         }
         if p == 8 {
-            // The simulator runs in this process for both, so the difference is cdcform's own.
-            let per = cpu_ours.saturating_sub(cpu_theirs) / (3 * n as u32);
+            // The simulator runs in this process for both, so the difference is cdcform's own;
+            // the median of 5 pairs, each taken back to back.
+            cpu_above.sort();
+            let per = cpu_above[2] / n as u32;
             rows.push(Row {
                 what: format!("CPU per unchanged changefeed above the bare client ({n})"),
                 measured: per,
