@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::error::ClientError;
 use super::models::*;
 use super::profile::{Arch, ServerProfile, Version};
+pub use super::sift::Listing;
 
 /// Largest response body accepted (a list of 10,000 changefeeds is about 3 MiB).
 pub const MAX_BODY: usize = 64 << 20;
@@ -518,7 +519,7 @@ impl Client {
             .await?;
         let sift = || -> serde_json::Result<Vec<ProcessorCommonInfo>> {
             let mut out = Vec::new();
-            for raw in raw_items(&body)? {
+            for raw in super::sift::raw_items(&body)? {
                 let key: Keyed = serde_json::from_str(raw.get())?;
                 if keep(&key.changefeed_id) {
                     out.push(serde_json::from_str(raw.get())?);
@@ -642,7 +643,7 @@ impl Client {
             status: status.as_u16(),
             reason: e.to_string(),
         };
-        sift_listing(&body, keep, other_ids).map_err(bad)
+        super::sift::sift_listing(&body, keep, other_ids).map_err(bad)
     }
 
     /// `GET /changefeeds` with no scope parameter at all (see `kernel::Client::probe_kernel`).
@@ -862,56 +863,11 @@ impl Client {
     }
 }
 
-/// A changefeed list sifted by id (see [`Client::list_where`]).
-#[derive(Debug, Default)]
-pub struct Listing {
-    /// The items kept, in full, sorted by id.
-    pub kept: Vec<ChangefeedCommonInfo>,
-    /// The ids of the other items, sorted (empty unless asked for).
-    pub others: Vec<String>,
-    /// Whether any item names a `keyspace`: only new-architecture servers do.
-    pub keyspaced: bool,
-}
-
-/// Only the fields a list item is sifted by, borrowed from the body where possible.
+/// The field a processor is sifted by, borrowed from the body where possible.
 #[derive(serde::Deserialize)]
 struct Keyed<'a> {
     #[serde(default, borrow)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(default, borrow)]
     changefeed_id: std::borrow::Cow<'a, str>,
-    #[serde(default)]
-    keyspace: Option<serde::de::IgnoredAny>,
-}
-
-/// The `items` of a `ListResponse` body, each still undecoded.
-fn raw_items(body: &[u8]) -> serde_json::Result<Vec<&serde_json::value::RawValue>> {
-    #[derive(serde::Deserialize)]
-    struct Raw<'a> {
-        #[serde(borrow)]
-        items: Vec<&'a serde_json::value::RawValue>,
-    }
-    serde_json::from_slice::<Raw>(body).map(|r| r.items)
-}
-
-fn sift_listing(
-    body: &[u8],
-    keep: &(dyn Fn(&str) -> bool + Sync),
-    other_ids: bool,
-) -> serde_json::Result<Listing> {
-    let mut out = Listing::default();
-    for raw in raw_items(body)? {
-        let key: Keyed = serde_json::from_str(raw.get())?;
-        out.keyspaced |= key.keyspace.is_some();
-        if keep(&key.id) {
-            out.kept.push(serde_json::from_str(raw.get())?);
-        } else if other_ids {
-            out.others.push(key.id.into_owned());
-        }
-    }
-    out.kept.sort_by(|a, b| a.id.cmp(&b.id));
-    out.others.sort_unstable();
-    Ok(out)
 }
 
 mod bytes_body {

@@ -6,6 +6,7 @@ pub mod kernel;
 pub mod mask;
 pub mod models;
 pub mod profile;
+pub mod sift;
 pub mod tls;
 
 pub use client::{Client, ClientOptions, Credentials};
