@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
-use crate::plan::pipeline::{compute, load_manifests};
+use crate::plan::pipeline::{compute_checked, load_manifests};
 use crate::plan::{Action, Key, Plan, PlanOptions, Summary};
 use crate::settings::{Settings, Target};
 use crate::ticdc::Client;
@@ -336,7 +336,14 @@ pub async fn cycle(cluster: &Cluster, o: &Options, stop: &Arc<AtomicBool>) -> Cy
         gc_ttl: o.gc_ttl,
         ..PlanOptions::default()
     };
-    let (plan, snap) = match compute(settings, client, &desired, &popts, o.wait_timeout).await {
+    // The policies of cdcform.toml (`[policy]`, top level and per cluster) hold here as in
+    // `apply`: a deny holds the cycle's changes back.
+    let policy = crate::policy::PolicyOptions {
+        paths: settings.policy_paths.clone(),
+        namespaces: settings.policy_namespaces.clone(),
+    };
+    let checked = compute_checked(settings, client, &desired, &popts, o.wait_timeout, &policy);
+    let (plan, snap) = match checked.await {
         Ok(x) => x,
         Err(e) => return failed(started, t0, e.to_string()),
     };
@@ -394,6 +401,20 @@ async fn heal(
             "{changes} changes exceed --max-changes-per-cycle {}; nothing was changed\n\
              help: check the last manifest change; raise the limit or run `cdcform apply` by hand if it is intended",
             o.max_changes
+        ));
+        rec.error = rec.held_back.clone();
+        return;
+    }
+    if let Some(report) = plan.policy.as_ref().filter(|r| r.blocks()) {
+        rec.ok = false;
+        let first = &report.deny[0];
+        rec.held_back = Some(format!(
+            "{} policy violation(s) (deny), e.g. {}: {} ({}); nothing was changed\n\
+             help: fix the manifests or the policy, or waive the rule with an `exception` rule",
+            report.deny.len(),
+            first.rule,
+            first.msg,
+            first.file
         ));
         rec.error = rec.held_back.clone();
         return;

@@ -446,6 +446,40 @@ async fn max_changes_per_cycle_refuses_a_cycle_with_more_changes() {
     );
 }
 
+/// `[policy]` in cdcform.toml holds for --self-heal as for `apply`: a deny holds the cycle's
+/// changes back, named in /status, and nothing is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_deny_holds_self_heal_back() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    one_cluster(dir.path(), &s, FEEDS);
+    let toml = std::fs::read_to_string(dir.path().join("cdcform.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("cdcform.toml"),
+        format!("{toml}\n[policy]\npaths = [\"policy\"]\n"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("policy")).unwrap();
+    std::fs::write(
+        dir.path().join("policy/no_c.rego"),
+        "package cdcform\n\ndeny_c contains msg if {\n    some e in input.entries\n    e.id == \"app-c\"\n    msg := \"app-c is frozen\"\n}\n",
+    )
+    .unwrap();
+    let d = spawn(dir.path(), &["--self-heal"]);
+    d.wait_cycles("default", 2.0).await;
+    assert_eq!(mutations(&s), Vec::<String>::new(), "a deny: nothing made");
+    let st = d.status().await;
+    let held = st["clusters"][0]["last_cycle"]["held_back"]
+        .as_str()
+        .unwrap();
+    assert!(
+        held.contains("1 policy violation")
+            && held.contains("deny_c")
+            && held.contains("no_c.rego:3"),
+        "{held}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_self_heal_update_leaves_nothing_paused() {
     let feeds = "changefeeds:
