@@ -297,19 +297,12 @@ pub struct PlanOptionArgs {
 impl PolicyArgs {
     /// The library form: these paths after cdcform.toml's, these packages instead of its own.
     pub fn to_options(&self, settings: &crate::settings::Settings) -> crate::policy::PolicyOptions {
-        crate::policy::PolicyOptions {
-            paths: settings
-                .policy_paths
-                .iter()
-                .chain(&self.policy_paths)
-                .cloned()
-                .collect(),
-            namespaces: if self.policy_namespaces.is_empty() {
-                settings.policy_namespaces.clone()
-            } else {
-                self.policy_namespaces.clone()
-            },
+        let mut o = settings.policy_options();
+        o.paths.extend(self.policy_paths.iter().cloned());
+        if !self.policy_namespaces.is_empty() {
+            o.namespaces = self.policy_namespaces.clone();
         }
+        o
     }
 }
 

@@ -548,6 +548,14 @@ impl Settings {
     }
 
     /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
+    /// The policies of cdcform.toml (`[policy]`, the cluster's added to the top-level ones).
+    pub fn policy_options(&self) -> crate::policy::PolicyOptions {
+        crate::policy::PolicyOptions {
+            paths: self.policy_paths.clone(),
+            namespaces: self.policy_namespaces.clone(),
+        }
+    }
+
     /// With clusters defined but none in use (an explicit `--server`), `.` would merge every
     /// cluster's manifests, so paths must be given.
     pub fn manifest_paths(&self, args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {

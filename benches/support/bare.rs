@@ -411,41 +411,25 @@ pub async fn apply_vs_bare(n: usize, tick: Duration, rows: &mut Vec<Row>) {
         &(1..=n).map(|i| format!("cf-{i:05}")).collect::<Vec<_>>(),
         Some(serde_json::json!({"mounter": {"worker_num": 8}})),
     );
-    let want = &want;
-    let planned = |s: Settings| async move {
-        let client = Client::new(s.client.clone()).unwrap();
+    // A fresh simulator (`crate::start`, parallelism 8), past the first second when fresh
+    // checkpoints still sit at their start_ts, and the plan of the updates.
+    let fresh = || async {
+        let (sim, st, client, _) = crate::start(n, tick).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let (plan, _) = compute(
-            &s,
+            &st,
             &client,
-            want,
+            &want,
             &PlanOptions::default(),
             Duration::from_secs(120),
         )
         .await
         .expect("plan");
         assert_eq!(plan.summary.update, n);
-        (client, plan)
-    };
-    let fresh = || async {
-        let sim = Simulator::start(
-            SimConfig {
-                changefeeds: n,
-                latency: LATENCY,
-                tick,
-                sink_check: false,
-                ..SimConfig::default()
-            },
-            "127.0.0.1:0",
-        )
-        .await
-        .expect("simulator");
-        // Past the first second, when fresh checkpoints still sit at their start_ts.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        sim
+        (sim, client, plan)
     };
     // The bare client, with the bodies cdcform would send.
-    let sim = fresh().await;
-    let (_, plan) = planned(settings(&sim, 8)).await;
+    let (sim, _, plan) = fresh().await;
     let base = sim.url();
     let c = bare();
     let work: Vec<(String, serde_json::Value)> = plan
@@ -472,8 +456,7 @@ pub async fn apply_vs_bare(n: usize, tick: Duration, rows: &mut Vec<Row>) {
     let theirs = t.elapsed();
     sim.shutdown().await;
     // cdcform.
-    let sim = fresh().await;
-    let (client, plan) = planned(settings(&sim, 8)).await;
+    let (sim, client, plan) = fresh().await;
     let opts = ApplyOptions {
         parallelism: 8,
         wait_timeout: Duration::from_secs(300),

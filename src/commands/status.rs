@@ -75,12 +75,13 @@ pub async fn collect(
         .map_err(|e| err("reading /api/v2/status", e))?;
     // Only the changefeeds shown are decoded: on a shared cluster the rest cost their bytes.
     let keep = |id: &str| filter.keeps(settings, id);
+    let keep = (filter.ids.is_some() || filter.managed_only).then_some(&keep as _);
     let (health, captures, processors, tso, list) = tokio::join!(
         client.health(),
         client.list_captures(),
-        client.list_processors_of(&keep),
+        client.list_processors_of(keep),
         client.tso(),
-        client.list_where(&settings.namespace, Some("all"), &keep, false),
+        client.list_where(&settings.namespace, Some("all"), keep, false),
     );
     let captures = captures.map_err(|e| err("listing captures", e))?;
     let now = tso

@@ -96,15 +96,16 @@ async fn list_all(
             namespace: ns.clone(),
             id: String::new(),
         });
-        let keep = |id: &str| {
-            wanted.is_none_or(|w| {
+        let keep = wanted.map(|w| {
+            move |id: &str| {
                 let mut k = probe.lock().unwrap();
                 k.id.clear();
                 k.id.push_str(id);
                 w(&k)
-            })
-        };
-        match client.list_where(ns, Some("all"), &keep, true).await {
+            }
+        });
+        let keep = keep.as_ref().map(|k| k as _);
+        match client.list_where(ns, Some("all"), keep, true).await {
             Ok(l) => {
                 out.keyspaced |= l.keyspaced;
                 out.items

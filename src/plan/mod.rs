@@ -281,6 +281,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan for `server` with nothing in it yet.
+    pub fn empty(server: &str, profile: &ServerProfile) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            server: server.to_string(),
+            profile: profile.clone(),
+            summary: Default::default(),
+            entries: vec![],
+            unchanged: vec![],
+            absent: vec![],
+            unmanaged: vec![],
+            unlisted: vec![],
+            notes: vec![],
+            credentials: None,
+            policy: None,
+        }
+    }
+
     /// Entries whose live state could not be read.
     pub fn unknown(&self) -> Vec<&Key> {
         self.entries

@@ -8,9 +8,7 @@ use serde_json::Value;
 
 use super::diff::{creation_fields, diff_changefeed};
 use super::saved::fingerprint;
-use super::{
-    Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan, FORMAT_VERSION,
-};
+use super::{Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan};
 use crate::manifest::{DesiredChangefeed, DesiredState};
 use crate::normalize::{carry_unknown, effective_desired};
 use crate::ticdc::models::{tso_physical_ms, ChangefeedInfo};
@@ -185,20 +183,7 @@ pub fn make_plan_scoped(
     listed_only: &[Key],
     opts: &Options,
 ) -> Plan {
-    let mut plan = Plan {
-        format_version: FORMAT_VERSION,
-        server: server.to_string(),
-        profile: profile.clone(),
-        summary: Default::default(),
-        entries: vec![],
-        unchanged: vec![],
-        absent: vec![],
-        unmanaged: vec![],
-        unlisted: vec![],
-        notes: vec![],
-        credentials: None,
-        policy: None,
-    };
+    let mut plan = Plan::empty(server, profile);
     let mut listed = BTreeSet::new();
     for d in desired {
         let key = Key {

@@ -338,10 +338,7 @@ pub async fn cycle(cluster: &Cluster, o: &Options, stop: &Arc<AtomicBool>) -> Cy
     };
     // The policies of cdcform.toml (`[policy]`, top level and per cluster) hold here as in
     // `apply`: a deny holds the cycle's changes back.
-    let policy = crate::policy::PolicyOptions {
-        paths: settings.policy_paths.clone(),
-        namespaces: settings.policy_namespaces.clone(),
-    };
+    let policy = settings.policy_options();
     let checked = compute_checked(settings, client, &desired, &popts, o.wait_timeout, &policy);
     let (plan, snap) = match checked.await {
         Ok(x) => x,

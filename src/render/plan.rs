@@ -893,20 +893,11 @@ mod tests {
                 }
             })
             .collect();
-        let mut plan = Plan {
-            format_version: crate::plan::FORMAT_VERSION,
-            server: "http://127.0.0.1:8300".into(),
-            profile: ServerProfile::classic(Version::new(8, 5, 0)),
-            summary: Default::default(),
-            entries,
-            unchanged: vec![],
-            absent: vec![],
-            unmanaged: vec![],
-            unlisted: vec![],
-            notes: vec![],
-            credentials: None,
-            policy: None,
-        };
+        let mut plan = Plan::empty(
+            "http://127.0.0.1:8300",
+            &ServerProfile::classic(Version::new(8, 5, 0)),
+        );
+        plan.entries = entries;
         plan.recount();
         plan
     }

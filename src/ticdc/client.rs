@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures::future::OptionFuture;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -386,7 +387,7 @@ impl Client {
     /// while the caller does other work such as loading manifests; the plan's own calls then
     /// take these answers instead of asking again. Reads only: nothing changes on the server.
     pub fn prefetch_first_round(&self, ns: &str) {
-        let list = format!("/api/v2/changefeeds?{}&state=all", self.scope_query(ns));
+        let list = self.list_path(ns, Some("all"));
         let mut ahead = self.inner.ahead.lock().unwrap();
         for path in ["/api/v2/status".to_string(), list] {
             let client = self.clone();
@@ -408,14 +409,12 @@ impl Client {
         body: Option<&B>,
         idem: Idempotent,
     ) -> Answer {
-        if method == Method::GET {
-            let early = self.inner.ahead.lock().unwrap().remove(path);
-            if let Some(Ok(answer)) = match early {
-                Some(task) => Some(task.await),
-                None => None,
-            } {
-                return answer;
-            }
+        let early = (method == Method::GET)
+            .then(|| self.inner.ahead.lock().unwrap().remove(path))
+            .flatten();
+        // An early read that did not finish (its task was stopped) is simply asked again.
+        if let Some(Ok(answer)) = OptionFuture::from(early).await {
+            return answer;
         }
         self.send_body(method, path, body, idem).await
     }
@@ -505,13 +504,14 @@ impl Client {
     }
 
     pub async fn list_processors(&self) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
-        self.list_processors_of(&|_| true).await
+        self.list_processors_of(None).await
     }
 
-    /// The processors of the changefeeds whose id `keep` accepts; the others are never decoded.
+    /// The processors of the changefeeds whose id `keep` accepts (all with `None`); the others
+    /// are never decoded in full.
     pub async fn list_processors_of(
         &self,
-        keep: &(dyn Fn(&str) -> bool + Sync),
+        keep: super::sift::Keep<'_>,
     ) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
         let path = "/api/v2/processors";
         let (status, body) = self
@@ -520,10 +520,13 @@ impl Client {
         let sift = || -> serde_json::Result<Vec<ProcessorCommonInfo>> {
             let mut out = Vec::new();
             for raw in super::sift::raw_items(&body)? {
-                let key: Keyed = serde_json::from_str(raw.get())?;
-                if keep(&key.changefeed_id) {
-                    out.push(serde_json::from_str(raw.get())?);
+                if let Some(keep) = keep {
+                    let key: Keyed = serde_json::from_str(raw.get())?;
+                    if !keep(&key.changefeed_id) {
+                        continue;
+                    }
                 }
+                out.push(serde_json::from_str(raw.get())?);
             }
             Ok(out)
         };
@@ -604,7 +607,18 @@ impl Client {
         ns: &str,
         state: Option<&str>,
     ) -> Result<Vec<ChangefeedCommonInfo>, ClientError> {
-        Ok(self.list_where(ns, state, &|_| true, false).await?.kept)
+        Ok(self.list_where(ns, state, None, false).await?.kept)
+    }
+
+    /// The path of `GET /changefeeds` for `ns`, with the server's default state filter unless
+    /// `state` names one (`Some("all")` = all).
+    fn list_path(&self, ns: &str, state: Option<&str>) -> String {
+        let mut path = format!("/api/v2/changefeeds?{}", self.scope_query(ns));
+        if let Some(s) = state {
+            path.push_str("&state=");
+            path.push_str(&super::mask::query_escape(s));
+        }
+        path
     }
 
     /// [`Self::list_changefeeds`] for a shared cluster: only the items whose id `keep` accepts
@@ -614,17 +628,10 @@ impl Client {
         &self,
         ns: &str,
         state: Option<&str>,
-        keep: &(dyn Fn(&str) -> bool + Sync),
+        keep: super::sift::Keep<'_>,
         other_ids: bool,
     ) -> Result<Listing, ClientError> {
-        let path = |client: &Client| {
-            let mut path = format!("/api/v2/changefeeds?{}", client.scope_query(ns));
-            if let Some(s) = state {
-                path.push_str("&state=");
-                path.push_str(&super::mask::query_escape(s));
-            }
-            path
-        };
+        let path = |client: &Client| client.list_path(ns, state);
         let first = self
             .call_body(&Method::GET, &path(self), None::<&()>, Idempotent::Yes)
             .await;

@@ -40,13 +40,21 @@ pub fn raw_items(body: &[u8]) -> serde_json::Result<Vec<&RawValue>> {
     serde_json::from_slice::<Raw>(body).map(|r| r.items)
 }
 
+/// Which ids a sift keeps; `None` keeps every item (each is then decoded once, in full).
+pub type Keep<'a> = Option<&'a (dyn Fn(&str) -> bool + Sync)>;
+
 /// Sift the body of `GET /changefeeds`: `{"total": n, "items": [...]}`.
-pub fn sift_listing(
-    body: &[u8],
-    keep: &(dyn Fn(&str) -> bool + Sync),
-    other_ids: bool,
-) -> serde_json::Result<Listing> {
+pub fn sift_listing(body: &[u8], keep: Keep<'_>, other_ids: bool) -> serde_json::Result<Listing> {
     let mut out = Listing::default();
+    let Some(keep) = keep else {
+        for raw in raw_items(body)? {
+            let item: ChangefeedCommonInfo = serde_json::from_str(raw.get())?;
+            out.keyspaced |= item.keyspace.is_some();
+            out.kept.push(item);
+        }
+        out.kept.sort_by(|a, b| a.id.cmp(&b.id));
+        return Ok(out);
+    };
     for raw in raw_items(body)? {
         let key: Keyed = serde_json::from_str(raw.get())?;
         out.keyspaced |= key.keyspace.is_some();
@@ -73,7 +81,7 @@ mod tests {
 
     #[test]
     fn kept_items_decode_as_whole_items_and_the_rest_as_ids() {
-        let l = sift_listing(BODY.as_bytes(), &|id| id != "c", true).unwrap();
+        let l = sift_listing(BODY.as_bytes(), Some(&|id| id != "c"), true).unwrap();
         let want: serde_json::Value = serde_json::from_str(BODY).unwrap();
         let mut whole: Vec<ChangefeedCommonInfo> =
             serde_json::from_value(want["items"].clone()).unwrap();
@@ -83,8 +91,15 @@ mod tests {
         assert_eq!(l.kept[1].id, "bA", "escapes decoded");
         assert_eq!(l.others, vec!["c".to_string()]);
         assert!(l.keyspaced);
-        let none = sift_listing(BODY.as_bytes(), &|_| false, false).unwrap();
+        let none = sift_listing(BODY.as_bytes(), Some(&|_| false), false).unwrap();
         assert!(none.kept.is_empty() && none.others.is_empty() && none.keyspaced);
+        // Keeping every item decodes each in full, as a plain decode of the list does.
+        let all = sift_listing(BODY.as_bytes(), None, true).unwrap();
+        let mut whole: Vec<ChangefeedCommonInfo> =
+            serde_json::from_value(want["items"].clone()).unwrap();
+        whole.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(all.kept, whole);
+        assert!(all.others.is_empty() && all.keyspaced);
     }
 
     #[test]
@@ -97,9 +112,10 @@ mod tests {
             r#"[]"#,
         ] {
             assert!(
-                sift_listing(bad.as_bytes(), &|_| true, true).is_err(),
+                sift_listing(bad.as_bytes(), Some(&|_| true), true).is_err(),
                 "{bad}"
             );
+            assert!(sift_listing(bad.as_bytes(), None, true).is_err(), "{bad}");
         }
     }
 }

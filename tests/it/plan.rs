@@ -439,11 +439,14 @@ async fn the_first_round_of_reads_starts_while_manifests_load() {
     let fifo = dir.path().join("feeds.yaml");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.unwrap().success(), "mkfifo");
-    struct Kill(std::process::Child);
+    /// Killed if the test fails while the plan waits on the FIFO.
+    struct Kill(Option<std::process::Child>);
     impl Drop for Kill {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            if let Some(c) = self.0.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         }
     }
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdcform"));
@@ -456,7 +459,7 @@ async fn the_first_round_of_reads_starts_while_manifests_load() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut child = Kill(child);
+    let mut child = Kill(Some(child));
     let seen = || {
         let r = s.requests();
         let got = |p: &str| r.iter().any(|q| q.method == "GET" && q.path == p);
@@ -476,12 +479,7 @@ async fn the_first_round_of_reads_starts_while_manifests_load() {
         "changefeeds:\n  - id: orders\n    sink_uri: \"blackhole://\"\n",
     )
     .unwrap();
-    let out = std::mem::replace(
-        &mut child.0,
-        std::process::Command::new("true").spawn().unwrap(),
-    )
-    .wait_with_output()
-    .unwrap();
+    let out = child.0.take().unwrap().wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
