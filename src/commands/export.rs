@@ -17,7 +17,8 @@ pub async fn run(g: &GlobalArgs, a: ExportArgs, out: &Output) -> Result<i32, Err
     // Filter before any GET: only the matching changefeeds are read in full.
     let filter = export::id_filter(&a.ids)?;
     let wanted = |k: &crate::plan::Key| filter.as_ref().is_none_or(|f| f.is_match(&k.id));
-    let snap = crate::plan::live::read(&client, &ns, settings.parallelism, Some(&wanted)).await?;
+    let wanted: crate::plan::live::Wanted = filter.is_some().then_some(&wanted);
+    let snap = crate::plan::live::read(&client, &ns, settings.parallelism, wanted).await?;
     let opts = ExportOptions {
         ids: a.ids.clone(),
         namespace: settings.namespace.clone(),
