@@ -1,6 +1,6 @@
 //! Simulator responses checked against the tiflow swagger v7.5 and v8.5 definitions
-//! (`/work/shared/ticdc/swagger`, a sibling of the repository root). Known swagger
-//! inaccuracies tolerated (swagger/README.md): duration fields typed `string`/`object` are
+//! (`tests/corpus/swagger`: pingcap/tiflow `docs/swagger/swagger.json` at those tags, see its
+//! README). Known swagger inaccuracies tolerated: duration fields typed `string`/`object` are
 //! integers of nanoseconds; list endpoints are documented as bare arrays but answer
 //! `{total, items}` (items checked against the item schema); nullable pointers may be `null`.
 
@@ -18,18 +18,13 @@ const DURATIONS: &[&str] = &[
     "changefeed_error_stuck_duration",
 ];
 
-fn swagger(folder: &str) -> Option<Value> {
+fn swagger(folder: &str) -> Value {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/ticdc/swagger")
+        .join("tests/corpus/swagger")
         .join(folder)
         .join("swagger.json");
-    match std::fs::read_to_string(&p) {
-        Ok(s) => Some(serde_json::from_str(&s).expect("swagger parses")),
-        Err(_) => {
-            eprintln!("note: {} absent, contract test skipped", p.display());
-            None
-        }
-    }
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).expect("swagger parses")
 }
 
 struct Checker<'a> {
@@ -142,7 +137,7 @@ async fn call(
 }
 
 async fn contract(folder: &str, version: Version) {
-    let Some(sw) = swagger(folder) else { return };
+    let sw = swagger(folder);
     let defs = sw["definitions"].clone();
     let mut c = Checker {
         defs: &defs,
