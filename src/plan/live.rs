@@ -184,33 +184,45 @@ async fn read_all(
     profile: &ServerProfile,
     now_tso: u64,
     items: Vec<(String, ChangefeedCommonInfo)>,
-    parallelism: usize,
+    mut early: Early,
     settle: Option<Settle<'_>>,
 ) -> Result<Fetched, Error> {
     let n = items.len();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let slots = early.slots.clone();
     // Bounded: answers that wait to be settled are few, so memory stays with the changes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(parallelism.max(1) * 2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(early.parallelism * 2);
     let (reader, profile_arc) = (client.clone(), std::sync::Arc::new(profile.clone()));
     let _starter = AbortOnDrop(tokio::spawn(async move {
         for (ns, item) in items {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
+            let key = Key {
+                namespace: ns,
+                id: item.id,
             };
             if tx.is_closed() {
                 return;
             }
-            let (client, profile, tx) = (reader.clone(), profile_arc.clone(), tx.clone());
+            let tx = tx.clone();
+            // Already asked while the list was read: its answer is awaited, not asked again.
+            if let Some(task) = early.reads.remove(&key) {
+                tokio::spawn(async move {
+                    if let Ok(res) = task.await {
+                        let _ = tx.send((key, res)).await;
+                    }
+                });
+                continue;
+            }
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (client, profile) = (reader.clone(), profile_arc.clone());
             tokio::spawn(async move {
-                let key = Key {
-                    namespace: ns,
-                    id: item.id,
-                };
                 let res = read_one(&client, &profile, &key).await;
                 drop(slot);
                 let _ = tx.send((key, res)).await;
             });
         }
+        // Early reads the list did not confirm are not waited for.
+        early.abort();
     }));
     let mut out = Fetched::default();
     let mut answered = 0;
@@ -248,6 +260,70 @@ async fn read_all(
     Ok(out)
 }
 
+/// Reads of the changefeeds a caller names (its manifests), started beside the list rather
+/// than after it: on a shared cluster the list is the long part, and these reads then cost no
+/// time. Each guesses the server's architecture (which route to read); when the list shows
+/// otherwise they are dropped and read again. One semaphore bounds them and the later reads
+/// together, so `--parallelism` holds.
+struct Early {
+    parallelism: usize,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    arch: Arch,
+    reads: std::collections::HashMap<Key, ReadTask>,
+}
+
+type ReadTask = tokio::task::JoinHandle<Result<Option<LiveChangefeed>, ClientError>>;
+
+impl Early {
+    fn start(client: &Client, named: &[Key], parallelism: usize) -> Early {
+        let parallelism = parallelism.max(1);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism));
+        let arch = client.arch();
+        let profile = std::sync::Arc::new(ServerProfile {
+            arch,
+            ..ServerProfile::default()
+        });
+        let reads = named
+            .iter()
+            .map(|key| {
+                let (client, profile, slots, k) =
+                    (client.clone(), profile.clone(), slots.clone(), key.clone());
+                let task = tokio::spawn(async move {
+                    let _slot = slots.acquire_owned().await;
+                    read_one(&client, &profile, &k).await
+                });
+                (key.clone(), task)
+            })
+            .collect();
+        Early {
+            parallelism,
+            slots,
+            arch,
+            reads,
+        }
+    }
+
+    /// The reads still useful for a server of `arch`: none if the guess was wrong.
+    fn for_arch(mut self, arch: Arch) -> Early {
+        if arch != self.arch {
+            self.abort();
+        }
+        self
+    }
+
+    fn abort(&mut self) {
+        for (_, t) in self.reads.drain() {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
 /// What [`read_all`] found, as it arrived.
 #[derive(Default)]
 struct Fetched {
@@ -266,18 +342,22 @@ pub async fn read(
     parallelism: usize,
     wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
-    read_settling(client, namespaces, parallelism, None, wanted).await
+    read_settling(client, namespaces, parallelism, None, wanted, &[]).await
 }
 
 /// [`read`], planning each changefeed as soon as it arrives: one with nothing to do keeps its
 /// fingerprint and notes but drops its config, so memory grows with the changes, not the cluster.
+/// `named` are changefeeds `wanted` accepts whatever the list says (a manifest names them):
+/// their reads start beside the list (see [`Early`]).
 pub async fn read_settling(
     client: &Client,
     namespaces: &BTreeSet<String>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
     wanted: Wanted<'_>,
+    named: &[Key],
 ) -> Result<Snapshot, Error> {
+    let early = Early::start(client, named, parallelism);
     // Status, TSO and the list in one round trip.
     let (status, tso, listed) = tokio::join!(
         client.status(),
@@ -321,7 +401,15 @@ pub async fn read_settling(
     let Fetched {
         changefeeds,
         unreadable,
-    } = read_all(client, &profile, now_tso, items, parallelism, settle).await?;
+    } = read_all(
+        client,
+        &profile,
+        now_tso,
+        items,
+        early.for_arch(arch),
+        settle,
+    )
+    .await?;
     Ok(Snapshot {
         profile,
         now_tso,

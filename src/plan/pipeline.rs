@@ -102,24 +102,26 @@ pub async fn compute(
     let scope = namespaces(settings, desired);
     crate::plan::keyspace::preflight(client, desired, &settings.namespace, &scope).await?;
     let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
+    let named: Vec<Key> = by_key.keys().cloned().collect();
     let (snap, credentials) = tokio::join!(
         live::read_settling(
             client,
             &scope,
             settings.parallelism,
             Some(&settle),
-            Some(&wanted)
+            Some(&wanted),
+            &named,
         ),
         client.check_credentials(&settings.namespace)
     );
-    let snap = snap?;
+    let mut snap = snap?;
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
     let mut plan = make_plan_scoped(
         &snap.profile,
         &settings.server,
         desired,
         &snap.changefeeds,
-        &snap.listed_only,
+        std::mem::take(&mut snap.listed_only),
         &opts,
     );
     mark_unknown(&mut plan, &snap, by_key.keys(), &opts);
@@ -358,7 +360,16 @@ pub async fn recheck(
                     .as_ref()
                     .is_some_and(|m| m.is_match(&key.id)))
     };
-    let snap = live::read(client, &namespaces, settings.parallelism, Some(&wanted)).await?;
+    let named: Vec<Key> = saved_keys.iter().cloned().collect();
+    let mut snap = live::read_settling(
+        client,
+        &namespaces,
+        settings.parallelism,
+        None,
+        Some(&wanted),
+        &named,
+    )
+    .await?;
     let keys = saved.desired.iter().map(|d| Key {
         namespace: d.namespace.clone(),
         id: d.id.clone(),
@@ -384,7 +395,7 @@ pub async fn recheck(
         &settings.server,
         &desired,
         &snap.changefeeds,
-        &snap.listed_only,
+        std::mem::take(&mut snap.listed_only),
         &opts,
     );
     let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();

@@ -170,17 +170,18 @@ pub fn make_plan(
     live: &BTreeMap<Key, LiveChangefeed>,
     opts: &Options,
 ) -> Plan {
-    make_plan_scoped(profile, server, desired, live, &[], opts)
+    make_plan_scoped(profile, server, desired, live, Vec::new(), opts)
 }
 
 /// [`make_plan`] for a scoped read: `listed_only` are live changefeeds known from the list
-/// alone (outside every manifest, and outside `manage` or without `--prune`).
+/// alone (outside every manifest, and outside `manage` or without `--prune`), moved into the
+/// plan's lists (a shared cluster has many).
 pub fn make_plan_scoped(
     profile: &ServerProfile,
     server: &str,
     desired: &[DesiredChangefeed],
     live: &BTreeMap<Key, LiveChangefeed>,
-    listed_only: &[Key],
+    listed_only: Vec<Key>,
     opts: &Options,
 ) -> Plan {
     let mut plan = Plan::empty(server, profile);
@@ -231,11 +232,11 @@ pub fn make_plan_scoped(
             plan.entries.push(e);
         }
     }
-    for key in listed_only.iter().filter(|k| !listed.contains(*k)) {
+    for key in listed_only.into_iter().filter(|k| !listed.contains(k)) {
         if matches(&opts.manage, &key.id) {
-            plan.unlisted.push(key.clone());
+            plan.unlisted.push(key);
         } else {
-            plan.unmanaged.push(key.clone());
+            plan.unmanaged.push(key);
         }
     }
     plan.unmanaged.sort();

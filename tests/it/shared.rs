@@ -103,3 +103,90 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
     assert_eq!(out.matches("default/cf-").count(), 500);
     s.shutdown().await;
 }
+
+/// The changefeeds a manifest names are read beside the list, not after it: on a shared
+/// cluster the list is the long read. A proxy in front of the simulator holds the list's
+/// answer until the named changefeed's read has reached the server; a plan that waited for the
+/// list before reading would never send it, and the held list gives up after 20 s with a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_changefeeds_are_read_while_the_list_is_read() {
+    use axum::body::Bytes;
+    use axum::extract::{Request, State};
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+
+    let s = sim(SimConfig {
+        changefeeds: 50,
+        ..classic()
+    })
+    .await;
+    #[derive(Clone)]
+    struct Gate {
+        upstream: String,
+        read: Arc<tokio::sync::Notify>,
+        list_held: Arc<std::sync::atomic::AtomicBool>,
+        http: reqwest::Client,
+    }
+    async fn forward(State(g): State<Gate>, req: Request) -> axum::response::Response {
+        let path = req.uri().path().to_string();
+        let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap();
+        let method = req.method().clone();
+        let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        if path == "/api/v2/changefeeds/cf-00007/meta_info" {
+            g.read.notify_one();
+        }
+        if path == "/api/v2/changefeeds" {
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_secs(20), g.read.notified());
+            if waited.await.is_err() {
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "list held")
+                    .into_response();
+            }
+            g.list_held.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let r = g
+            .http
+            .request(method, format!("{}{pq}", g.upstream))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.bytes().await.unwrap()).into_response()
+    }
+    let gate = Gate {
+        upstream: s.url(),
+        read: Arc::new(tokio::sync::Notify::new()),
+        list_held: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        http: reqwest::Client::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state(gate.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut st = cdcform::settings::Settings::for_server(&url);
+    st.client.retry_for = std::time::Duration::ZERO;
+    let c = cdcform::ticdc::Client::new(st.client.clone()).unwrap();
+    let want = manifests("changefeeds:\n  - id: cf-00007\n    sink_uri: \"blackhole://\"\n");
+    let (plan, _) = cdcform::plan::pipeline::compute(
+        &st,
+        &c,
+        &want,
+        &cdcform::plan::PlanOptions::default(),
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .expect("plan through the gate");
+    assert!(gate.list_held.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(plan.summary.unchanged, 1, "{plan:?}");
+    assert_eq!(plan.summary.unmanaged, 49);
+    // Read once: the early answer was used.
+    assert_eq!(reads(&s), 1);
+    server.abort();
+}
