@@ -68,6 +68,26 @@ fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     }
 }
 
+/// One key per thread, refilled for each id a list names: no allocation per listed changefeed
+/// (a large list is sifted on two threads).
+struct Probe(Key);
+
+impl Probe {
+    fn ask(&mut self, wanted: &(dyn Fn(&Key) -> bool + Sync), ns: &str, id: &str) -> bool {
+        for (have, want) in [(&mut self.0.namespace, ns), (&mut self.0.id, id)] {
+            have.clear();
+            have.push_str(want);
+        }
+        wanted(&self.0)
+    }
+}
+
+thread_local! {
+    static PROBE: std::cell::RefCell<Probe> = const {
+        std::cell::RefCell::new(Probe(Key { namespace: String::new(), id: String::new() }))
+    };
+}
+
 /// Per namespace: the changefeeds to read in full, and the keys of the others.
 struct Listed {
     items: Vec<(String, ChangefeedCommonInfo)>,
@@ -91,19 +111,7 @@ async fn list_all(
         failed: BTreeMap::new(),
     };
     for ns in namespaces {
-        // One key, refilled for each id the list names: no allocation per listed changefeed.
-        let probe = std::sync::Mutex::new(Key {
-            namespace: ns.clone(),
-            id: String::new(),
-        });
-        let keep = wanted.map(|w| {
-            move |id: &str| {
-                let mut k = probe.lock().unwrap();
-                k.id.clear();
-                k.id.push_str(id);
-                w(&k)
-            }
-        });
+        let keep = wanted.map(|w| move |id: &str| PROBE.with_borrow_mut(|k| k.ask(w, ns, id)));
         let keep = keep.as_ref().map(|k| k as _);
         match client.list_where(ns, Some("all"), keep, true).await {
             Ok(l) => {

@@ -37,33 +37,99 @@ pub type Keep<'a> = Option<&'a (dyn Fn(&str) -> bool + Sync)>;
 ///
 /// One validating scan splits the items; of an item the caller does not keep, only the
 /// top-level keys are then looked at (for `id` and `keyspace`), which costs a fraction of a
-/// decode. A kept item is decoded in full.
+/// decode. A kept item is decoded in full. A large list is sifted in two halves on two threads
+/// (see [`halves`]).
 pub fn sift_listing(body: &[u8], keep: Keep<'_>, other_ids: bool) -> serde_json::Result<Listing> {
+    let mut out = if keep.is_some() && body.len() >= SPLIT_FROM {
+        match halves(body, keep, other_ids) {
+            Some(out) => out,
+            None => sift_items(raw_items(body)?, keep, other_ids)?,
+        }
+    } else {
+        sift_items(raw_items(body)?, keep, other_ids)?
+    };
+    out.kept.sort_by(|a, b| a.id.cmp(&b.id));
+    // Stable sort: the two halves are two sorted runs, merged in one pass.
+    out.others.sort();
+    Ok(out)
+}
+
+/// Lists at least this long (bytes; about 5,000 changefeeds) are sifted in two halves.
+const SPLIT_FROM: usize = 1 << 20;
+
+/// Sift items already split out of a list.
+fn sift_items<'a>(
+    items: impl IntoIterator<Item = &'a RawValue>,
+    keep: Keep<'_>,
+    other_ids: bool,
+) -> serde_json::Result<Listing> {
     let mut out = Listing::default();
-    for raw in raw_items(body)? {
+    for raw in items {
         let text = raw.get();
-        let wanted = match keep {
-            None => true,
-            Some(keep) => {
-                let (id, keyspaced) = id_of(text)?;
-                out.keyspaced |= keyspaced;
-                if !keep(&id) {
-                    if other_ids {
-                        out.others.push(id.into_owned());
-                    }
-                    continue;
+        if let Some(keep) = keep {
+            let (id, keyspaced) = id_of(text)?;
+            out.keyspaced |= keyspaced;
+            if !keep(&id) {
+                if other_ids {
+                    out.others.push(id.into_owned());
                 }
-                true
+                continue;
             }
-        };
-        if wanted {
-            let item: ChangefeedCommonInfo = serde_json::from_str(text)?;
-            out.keyspaced |= item.keyspace.is_some();
-            out.kept.push(item);
+        }
+        let item: ChangefeedCommonInfo = serde_json::from_str(text)?;
+        out.keyspaced |= item.keyspace.is_some();
+        out.kept.push(item);
+    }
+    Ok(out)
+}
+
+/// Sift a list written as TiCDC writes it (`{"total":N,"items":[...]}`, compact) in two halves
+/// at once. The split is a `},{` near the middle, which could also sit inside a string; the
+/// first half proves it: its items, parsed from the array's true start, must end exactly
+/// there. `None` when the body has another shape, the split is not proven, or either half
+/// fails to parse: the caller then sifts the whole body in one pass (which words any error).
+fn halves(body: &[u8], keep: Keep<'_>, other_ids: bool) -> Option<Listing> {
+    let body = body.trim_ascii_end();
+    let rest = body.strip_prefix(b"{\"total\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest[digits..].strip_prefix(b",\"items\":[")?;
+    let items = rest.strip_suffix(b"]}")?;
+    let split = items.len() / 2 + memchr::memmem::find(&items[items.len() / 2..], b"},{")?;
+    let (first, second) = (&items[..split + 1], &items[split + 2..]);
+    let (a, b) = std::thread::scope(|s| {
+        let b = s.spawn(|| sift_items(comma_separated(second).ok()?, keep, other_ids).ok());
+        let a = comma_separated(first)
+            .ok()
+            .and_then(|raw| sift_items(raw, keep, other_ids).ok());
+        (a, b.join().ok().flatten())
+    });
+    let (mut a, b) = (a?, b?);
+    a.kept.extend(b.kept);
+    a.others.extend(b.others);
+    a.keyspaced |= b.keyspaced;
+    Some(a)
+}
+
+/// The values of `text`, a run of JSON values separated by commas that it holds exactly (no
+/// value may run past its end).
+fn comma_separated(text: &[u8]) -> serde_json::Result<Vec<&RawValue>> {
+    use serde::de::Error as _;
+    use serde::Deserialize as _;
+    let mut out = Vec::with_capacity(text.len() / 160);
+    let mut at = 0;
+    while at < text.len() {
+        let mut de = serde_json::Deserializer::from_slice(&text[at..]);
+        let raw = <&RawValue>::deserialize(&mut de)?;
+        // The value borrows its bytes from `text`: where it ends is where the next begins.
+        let end = raw.get().as_ptr() as usize - text.as_ptr() as usize + raw.get().len();
+        out.push(raw);
+        at = skip_ws(text, end);
+        match text.get(at) {
+            None => break,
+            Some(b',') if skip_ws(text, at + 1) < text.len() => at += 1,
+            Some(_) => return Err(serde_json::Error::custom("expected a list item after `,`")),
         }
     }
-    out.kept.sort_by(|a, b| a.id.cmp(&b.id));
-    out.others.sort_unstable();
     Ok(out)
 }
 
@@ -283,6 +349,76 @@ mod tests {
             let (got, _) = id_of(&text).unwrap();
             proptest::prop_assert_eq!(got, id);
         }
+    }
+
+    /// A compact list as TiCDC writes it, `n` items, the item at `odd` written by `odd_item`.
+    fn big_list(n: usize, odd: usize, odd_item: &str) -> String {
+        let mut items: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"upstream_id":7,"namespace":"default","id":"cf-{i:06}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t","error":null}}"#
+                )
+            })
+            .collect();
+        items[odd] = odd_item.to_string();
+        format!(r#"{{"total":{n},"items":[{}]}}"#, items.join(","))
+    }
+
+    #[test]
+    fn a_large_list_sifted_in_halves_equals_one_pass() {
+        let keep = |id: &str| id.ends_with('7');
+        let one_pass = |body: &str| {
+            sift_items(raw_items(body.as_bytes()).unwrap(), Some(&keep), true).unwrap()
+        };
+        let n = 12_000;
+        // Near the middle: a plain item; a string holding `},{` (the split must not land in
+        // it); an array of objects inside an item (nor there).
+        // A long item at n/2 holds the middle of the list, in its padding, before the trap.
+        let pad = "p".repeat(2000);
+        for (odd, proven) in [
+            (
+                format!(r#"{{"id":"cf-x","pad":"{pad}","state":"normal"}}"#),
+                true,
+            ),
+            (
+                format!(
+                    r#"{{"id":"cf-y","pad":"{pad}","error":{{"message":"x}},{{\"id\":\"cf-z\"}},{{"}}}}"#
+                ),
+                false,
+            ),
+            (
+                format!(r#"{{"id":"cf-w","pad":"{pad}","nested":[{{"a":1}},{{"id":"no"}}]}}"#),
+                false,
+            ),
+        ] {
+            let body = big_list(n, n / 2, &odd);
+            let (at, items_mid) = (body.find(&odd).unwrap(), body.len() / 2);
+            assert!(
+                at < items_mid && items_mid < at + pad.len(),
+                "the middle is in the pad"
+            );
+            let whole = one_pass(&body);
+            let got = sift_listing(body.as_bytes(), Some(&keep), true).unwrap();
+            let split = halves(body.as_bytes(), Some(&keep), true);
+            assert_eq!(
+                split.is_some(),
+                proven,
+                "the split is proven only between items"
+            );
+            let mut want = whole;
+            want.kept.sort_by(|a, b| a.id.cmp(&b.id));
+            want.others.sort();
+            assert_eq!(got.kept, want.kept);
+            assert_eq!(got.others, want.others);
+            assert_eq!(got.others.len() + got.kept.len(), n);
+        }
+        // A fault in the second half is an error, as in one pass.
+        let mut body = big_list(n, n - 2, r#"{"state":"normal"}"#);
+        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
+        body = big_list(n, n - 2, "{}").replace("{},", "{},,");
+        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
+        body = big_list(n, 1, "{}").replace("]}", ",]}");
+        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
     }
 
     #[test]

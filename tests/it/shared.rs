@@ -20,10 +20,11 @@ fn reads(s: &cdcform::simulator::Simulator) -> usize {
         .count()
 }
 
+/// 8,000 changefeeds: a list over 1 MiB, which is sifted in two halves (`ticdc::sift::halves`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_export_and_status_read_only_what_the_repository_manages() {
     let s = sim(SimConfig {
-        changefeeds: 500,
+        changefeeds: 8000,
         ..classic()
     })
     .await;
@@ -52,12 +53,12 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
             String::from_utf8_lossy(&o.stderr).to_string(),
         )
     };
-    // plan: the 9 named changefeeds are read, the other 491 are known from the list alone.
+    // plan: the 9 named changefeeds are read, the other 7991 are known from the list alone.
     s.clear_requests();
     let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(reads(&s), 9, "per-changefeed reads of a plan");
-    assert!(out.contains("491 unmanaged"), "{out}");
+    assert!(out.contains("7991 unmanaged"), "{out}");
     assert!(out.len() < 2_000, "output grows with the cluster:\n{out}");
     assert!(!out.contains("cf-00400"), "{out}");
     // -v lists them; JSON keeps the ids.
@@ -68,7 +69,7 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
     );
     let (_, out, _) = run(&["plan", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["unmanaged"].as_array().unwrap().len(), 491);
+    assert_eq!(v["unmanaged"].as_array().unwrap().len(), 7991);
     // --prune reads the `manage` matches too (cf-00001…cf-00009 are all named: no deletes).
     s.clear_requests();
     let (code, _, err) = run(&["plan", "--prune", "--detailed-exitcode"]);
@@ -96,11 +97,11 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
     let (_, out, _) = run(&["status"]);
     assert_eq!(out.matches("default/cf-").count(), 9, "{out}");
     assert!(
-        out.contains("491 more changefeed(s) outside `manage`"),
+        out.contains("7991 more changefeed(s) outside `manage`"),
         "{out}"
     );
     let (_, out, _) = run(&["status", "--all"]);
-    assert_eq!(out.matches("default/cf-").count(), 500);
+    assert_eq!(out.matches("default/cf-").count(), 8000);
     s.shutdown().await;
 }
 
