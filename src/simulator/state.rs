@@ -62,6 +62,9 @@ pub struct Cf {
     pub visible_at: Option<Instant>,
     pub pending: Vec<(Instant, Op)>,
     pub gid: (u64, u64),
+    /// `"<ns>","id":"<id>","state":"` as the list writes it, escaped once: namespace and id
+    /// never change (see `listing`).
+    pub list_key: Box<[u8]>,
 }
 
 // `config` is shared (`Arc`) so that N pre-created changefeeds cost one config, and copied on
@@ -103,6 +106,7 @@ impl Cf {
             visible_at: None,
             pending: Vec::new(),
             gid: (fastrand::u64(..), fastrand::u64(..)),
+            list_key: super::listing::list_key(ns, id),
         }
     }
 
@@ -342,6 +346,15 @@ impl State {
             return None;
         }
         Some((cf, tso))
+    }
+
+    /// The changefeeds of one namespace, in (namespace, id) order.
+    pub fn namespace_mut(&mut self, ns: &str) -> impl DoubleEndedIterator<Item = &mut Cf> {
+        // `ns` followed by a NUL is the least string above `ns`, so the range holds exactly the
+        // keys whose namespace is `ns`.
+        let from = (ns.to_string(), String::new());
+        let to = (format!("{ns}\0"), String::new());
+        self.cfs.range_mut(from..to).map(|(_, cf)| cf)
     }
 
     pub fn exists_in_meta(&self, ns: &str, id: &str) -> bool {
