@@ -51,7 +51,7 @@ pub fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
     let mut w = Writer {
         buf: Vec::with_capacity(HEAD + st.cfs.len() * (OPEN_NS.len() + ITEM)),
         total: 0,
-        time: (u64::MAX, String::new()),
+        checkpoint: (0, Vec::new()),
         classic,
         q,
         now,
@@ -68,11 +68,21 @@ pub fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
     w.finish()
 }
 
+/// `<tso>,"checkpoint_time":"<time>","error":`: what follows the state.
+fn checkpoint_fields(cp: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(itoa::Buffer::new().format(cp).as_bytes());
+    f.extend_from_slice(br#","checkpoint_time":""#);
+    f.extend_from_slice(t::custom(t::physical(cp)).as_bytes());
+    f.extend_from_slice(br#"","error":"#);
+    f
+}
+
 struct Writer<'a> {
     buf: Vec<u8>,
     total: usize,
-    /// The last checkpoint's physical ms and its text: most changefeeds share one.
-    time: (u64, String),
+    /// The last checkpoint and its fields: running changefeeds share one.
+    checkpoint: (u64, Vec<u8>),
     classic: bool,
     q: &'a Query<'a>,
     now: Instant,
@@ -113,19 +123,10 @@ impl Writer<'_> {
         self.buf.extend_from_slice(&cf.list_key);
         self.state(&cf.state);
         let cp = cf.checkpoint_now(self.tso);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(cp).as_bytes());
-        self.buf.extend_from_slice(b",\"checkpoint_time\":\"");
-        let ms = t::physical(cp);
-        if self.time.0 != ms {
-            self.time = (ms, t::custom(ms));
+        if self.checkpoint.0 != cp || self.checkpoint.1.is_empty() {
+            self.checkpoint = (cp, checkpoint_fields(cp));
         }
-        match <&[u8; 23]>::try_from(self.time.1.as_bytes()) {
-            // "2006-01-02 15:04:05.000": a fixed length, copied inline.
-            Ok(fixed) => self.buf.extend_from_slice(fixed),
-            Err(_) => self.buf.extend_from_slice(self.time.1.as_bytes()),
-        }
-        self.buf.extend_from_slice(b"\",\"error\":");
+        self.buf.extend_from_slice(&self.checkpoint.1);
         self.error(cf);
         self.buf.push(b'}');
     }
@@ -276,12 +277,12 @@ mod tests {
     const NASTY: &str =
         "[CDC:ErrSinkURIInvalid]<a href=\"x\">&amp;</a> C:\\dir\n\tcafé 日本 \u{2028}\u{1}";
 
-    fn err(time_ms: u64, code: &str, message: &str) -> Option<RunErr> {
-        Some(RunErr {
+    fn err(time_ms: u64, code: &str, message: &str) -> Option<Box<RunErr>> {
+        Some(Box::new(RunErr {
             time_ms,
             code: code.into(),
             message: message.into(),
-        })
+        }))
     }
 
     /// Changefeeds in every state the list distinguishes, in three namespaces.
@@ -459,10 +460,16 @@ mod tests {
     #[test]
     #[ignore]
     fn probe_list_time() {
-        let p = SimProfile::Classic { version: Version::new(8, 5, 0) };
+        let p = SimProfile::Classic {
+            version: Version::new(8, 5, 0),
+        };
         let mut st = State::new(&p);
         st.precreate(100_000, &p);
-        let q = Query { ns: "default", state: "all", profile: &p };
+        let q = Query {
+            ns: "default",
+            state: "all",
+            profile: &p,
+        };
         let cpu = Instant::now;
         for which in ["new", "old", "new", "old"] {
             let mut all = Vec::new();
@@ -470,7 +477,11 @@ mod tests {
                 let now = Instant::now();
                 let tso = st.tso();
                 let t0 = cpu();
-                let n = if which == "new" { body(&mut st, &q, now, tso).len() } else { oracle(&mut st, &q, now, tso).len() };
+                let n = if which == "new" {
+                    body(&mut st, &q, now, tso).len()
+                } else {
+                    oracle(&mut st, &q, now, tso).len()
+                };
                 all.push((cpu() - t0).as_secs_f64() * 1000.0);
                 assert!(n > 0);
             }
