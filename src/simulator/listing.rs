@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 
 use super::gojson::go_compact;
-use super::state::{Cf, State, UPSTREAM_ID};
+use super::state::{Cf, State};
 use super::time as t;
 use super::SimProfile;
 use crate::ticdc::Version;
@@ -185,7 +185,7 @@ mod tests {
 
     use super::*;
     use crate::simulator::routes::run_err;
-    use crate::simulator::state::{Op, RunErr};
+    use crate::simulator::state::{Op, RunErr, UPSTREAM_ID};
     use crate::ticdc::models::RunningError;
 
     /// The serde-based list this module replaced, kept as the oracle.
@@ -455,38 +455,5 @@ mod tests {
             &body(&mut none, &q, now, tso)[..],
             br#"{"total":0,"items":[]}"#
         );
-    }
-
-    #[test]
-    #[ignore]
-    fn probe_list_time() {
-        let p = SimProfile::Classic {
-            version: Version::new(8, 5, 0),
-        };
-        let mut st = State::new(&p);
-        st.precreate(100_000, &p);
-        let q = Query {
-            ns: "default",
-            state: "all",
-            profile: &p,
-        };
-        let cpu = Instant::now;
-        for which in ["new", "old", "new", "old"] {
-            let mut all = Vec::new();
-            for _ in 0..30 {
-                let now = Instant::now();
-                let tso = st.tso();
-                let t0 = cpu();
-                let n = if which == "new" {
-                    body(&mut st, &q, now, tso).len()
-                } else {
-                    oracle(&mut st, &q, now, tso).len()
-                };
-                all.push((cpu() - t0).as_secs_f64() * 1000.0);
-                assert!(n > 0);
-            }
-            all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            eprintln!("PROBE {which} best {:.2}ms median {:.2}ms", all[0], all[15]);
-        }
     }
 }
