@@ -1,9 +1,11 @@
-//! The body of `GET /api/v2/changefeeds`, written by hand into one buffer (at 100,000 changefeeds serde cost most of the answer).
+//! The body of `GET /api/v2/changefeeds`, written by hand into one pre-sized buffer.
 //!
-//! The fixed part of an item (namespace and id, escaped as Go's `encoding/json` escapes them) is
-//! kept on the changefeed (`Cf::list_key`); per request only the state, the checkpoint and the
-//! rare error are written. Field order is tiflow v8.5.0 `cdc/api/v2/model.go`
-//! `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope `keyspace`).
+//! At 100,000 changefeeds serde cost most of the answer. The fixed part of an item (namespace
+//! and id, escaped as Go's `encoding/json` escapes them) is kept on the changefeed
+//! (`Cf::list_key`); per request only the state, the checkpoint and the rare error are written,
+//! in one pass that also settles each changefeed. Field order is tiflow v8.5.0
+//! `cdc/api/v2/model.go` `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope
+//! `keyspace`).
 
 use std::time::Instant;
 
@@ -18,7 +20,7 @@ use crate::ticdc::Version;
 /// Room at the front of the buffer for `{"total":N,"items":[` (N has at most 20 digits), written
 /// last, once N is known, so the items are never moved.
 const HEAD: usize = 40;
-/// An item but its opening and key: state, checkpoint, time, `"error":null}` and the comma
+/// An item without its opening and key: state, checkpoint, time, `"error":null}` and the comma
 /// (≤ 106 bytes), plus room for a key of 64; the first allocation is sized for every changefeed
 /// of the cluster, so the buffer never grows (and is never copied) for the usual lists.
 const ITEM: usize = 170;
@@ -151,7 +153,7 @@ impl Writer<'_> {
     }
 
     /// The error, else the warning; classic hides it while normal, stopped, finished or removed
-    /// (tiflow v8.5.0 `listChangeFeeds` shows it only for other states).
+    /// (tiflow v8.5.0 cdc/api/v2/changefeed.go `listChangeFeeds`, `shouldShowRunningError`).
     fn error(&mut self, cf: &Cf) {
         let err = cf.error.as_ref().or(cf.warning.as_ref());
         let hidden = self.q.profile.is_classic()
