@@ -14,6 +14,8 @@
 //! - `latency`: the simulator's `--latency` precision;
 //! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
 //! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS);
+//! - `simulator`: the simulator's list of 100,000 read whole, against the same body served from
+//!   memory;
 //! - `reconcile`: one cycle over 1,000 unchanged against a plan of the same; RSS over 1,000 cycles;
 //! - policy: a plan of 1,000 changefeed updates with 20 Rego policies (the six of
 //!   examples/policies and 14 more), end to end, against the same plan without policies
@@ -557,6 +559,9 @@ fn main() {
         for n in [10_000, 100_000] {
             bare::shared_rss(n, &mut rows);
         }
+    }
+    if want("simulator") {
+        rt.block_on(bare::simulator_list(&mut rows));
     }
     if want("reconcile") {
         rt.block_on(reconcile::cycle_vs_plan(1000, &mut rows));

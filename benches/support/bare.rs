@@ -248,6 +248,50 @@ pub async fn shared_cluster(rows: &mut Vec<Row>) {
     }
 }
 
+/// The simulator's list of 100,000 changefeeds (no added latency) read whole by the bare client,
+/// against the same body served from memory by a plain axum route: what building the list costs
+/// the simulator above moving the bytes.
+pub async fn simulator_list(rows: &mut Vec<Row>) {
+    let n = 100_000;
+    let s = sim(n, Duration::ZERO).await;
+    let c = bare();
+    let url = format!("{}/api/v2/changefeeds?namespace=default&state=all", s.url());
+    let body = c.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("list json");
+    assert_eq!(v["total"], n);
+    let served = body.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let b = served.clone();
+            async move { ([("content-type", "application/json; charset=utf-8")], b) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fixed = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut theirs, mut floor) = (Duration::MAX, Duration::MAX);
+    for _ in 0..7 {
+        let t = Instant::now();
+        assert_eq!(fetch(&c, c.get(&url)).await, body.len());
+        theirs = theirs.min(t.elapsed());
+        let t = Instant::now();
+        assert_eq!(fetch(&c, c.get(&fixed)).await, body.len());
+        floor = floor.min(t.elapsed());
+    }
+    server.abort();
+    rows.push(Row {
+        what: format!("simulator list of {n}, read whole"),
+        measured: theirs,
+        floor,
+        extra: format!(
+            "floor = the same {:.1} MB body served from memory",
+            body.len() as f64 / 1e6
+        ),
+    });
+    s.shutdown().await;
+}
+
 /// Peak RSS of `cdcform plan`, `status --managed` and `export --id` processes for a repository
 /// managing 10 changefeeds of a cluster of `n` (simulator in its own process).
 pub fn shared_rss(n: usize, rows: &mut Vec<Row>) {

@@ -1,11 +1,39 @@
 //! Go `encoding/json` wording for request bodies that do not fit the API structs, as gin's
 //! `BindJSON` reports them and TiCDC wraps them (`[CDC:ErrAPIInvalidParam]invalid api
 //! parameter: json: cannot unmarshal string into Go struct field ChangefeedConfig.start_ts of
-//! type uint64`). Struct and field types follow tiflow v8.5.7 `cdc/api/v2/model.go`.
+//! type uint64`). Struct and field types follow tiflow v8.5.7 `cdc/api/v2/model.go`. Also the
+//! compact writer that escapes response bodies as Go does.
 
 use serde_json::Value;
 
 use super::config::ApiErr;
+
+/// Compact JSON written as Go's `encoding/json` writes it: `<`, `>` and `&` escaped as they are
+/// written, so a large list is not scanned a second time.
+pub struct GoCompact;
+
+impl serde_json::ser::Formatter for GoCompact {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment.as_bytes();
+        while let Some(i) = memchr::memchr3(b'<', b'>', b'&', rest) {
+            w.write_all(&rest[..i])?;
+            w.write_all(format!("\\u{:04x}", rest[i]).as_bytes())?;
+            rest = &rest[i + 1..];
+        }
+        w.write_all(rest)
+    }
+}
+
+pub fn go_compact(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, GoCompact);
+    v.serialize(&mut ser).expect("json");
+    buf
+}
 
 /// The Go struct that holds the fields of the object at `path` (JSON field names).
 fn struct_name(path: &str) -> &'static str {

@@ -14,6 +14,7 @@ pub mod gojson;
 pub mod keyspace;
 pub mod latency;
 pub mod limits;
+mod listing;
 mod routes;
 pub mod sink_check;
 pub mod state;

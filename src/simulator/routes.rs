@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::{owner_forwarded, OutageKind, Roll};
 use super::filter;
+use super::gojson::go_compact;
+use super::listing;
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
@@ -65,33 +67,6 @@ fn go_escape(buf: Vec<u8>) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Compact JSON written as Go's `encoding/json` writes it: `<`, `>` and `&` escaped as they are
-/// written, so a large list is not scanned a second time.
-struct GoCompact;
-
-impl serde_json::ser::Formatter for GoCompact {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut rest = fragment.as_bytes();
-        while let Some(i) = memchr::memchr3(b'<', b'>', b'&', rest) {
-            w.write_all(&rest[..i])?;
-            w.write_all(format!("\\u{:04x}", rest[i]).as_bytes())?;
-            rest = &rest[i + 1..];
-        }
-        w.write_all(rest)
-    }
-}
-
-fn go_compact(v: &impl serde::Serialize) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(256);
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, GoCompact);
-    v.serialize(&mut ser).expect("json");
-    buf
 }
 
 fn ok_json(v: &impl serde::Serialize) -> Response {
@@ -773,7 +748,7 @@ async fn unsafe_gc() -> Response {
 
 // ---- changefeeds ----
 
-fn run_err(e: &state::RunErr, with_time: bool, zero_time: bool) -> RunningError {
+pub(super) fn run_err(e: &state::RunErr, with_time: bool, zero_time: bool) -> RunningError {
     RunningError {
         time: with_time.then(|| {
             if zero_time {
@@ -786,22 +761,6 @@ fn run_err(e: &state::RunErr, with_time: bool, zero_time: bool) -> RunningError 
         code: e.code.clone(),
         message: e.message.clone(),
     }
-}
-
-/// One item of the list, in the field order of tiflow v8.5.0 `cdc/api/v2/model.go`
-/// `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope `keyspace`).
-#[derive(serde::Serialize)]
-struct ListItem<'a> {
-    upstream_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyspace: Option<&'a str>,
-    id: &'a str,
-    state: &'a str,
-    checkpoint_tso: u64,
-    checkpoint_time: String,
-    error: Option<RunningError>,
 }
 
 /// `ChangeFeedInfo` (§5.1).
@@ -870,78 +829,22 @@ fn task_status(sh: &Shared, config: &Value) -> Value {
 async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
     let q = query(&q.0);
     let ns = scope(&sh, &q);
-    let classic = sh.cfg.profile.is_classic();
-    let filter = q.get("state").cloned().unwrap_or_default();
-    let default_states: &[&str] = if sh.cfg.profile.version() >= crate::ticdc::Version::new(7, 3, 0)
-    {
-        &["normal", "stopped", "failed", "warning", "pending"]
-    } else {
-        &["normal", "stopped", "failed"]
+    let query = listing::Query {
+        ns: &ns,
+        state: q.get("state").map_or("", String::as_str),
+        profile: &sh.cfg.profile,
     };
     let mut st = sh.state.lock().unwrap();
     let now = Instant::now();
     let tso = st.tso();
-    // The map is ordered by (namespace, id): the namespace's changefeeds are one range.
-    let from = (ns.clone(), String::new());
-    for ((cns, _), cf) in st.cfs.range_mut(from.clone()..) {
-        if *cns != ns {
-            break;
-        }
-        cf.settle(now, tso, &sh.cfg.profile);
-    }
-    let mut items = Vec::new();
-    let mut last_time = (0u64, String::new());
-    for ((cns, _), cf) in st.cfs.range(from..) {
-        if *cns != ns {
-            break;
-        }
-        if !cf.visible(now) {
-            continue;
-        }
-        let raw = cf.state.as_str();
-        let keep = match filter.as_str() {
-            "" => default_states.contains(&raw) || raw.is_empty(),
-            "all" => true,
-            f => f == raw,
-        };
-        if !keep {
-            continue;
-        }
-        let shown = match raw {
-            "" => "normal",
-            "pending" => "warning",
-            s => s,
-        };
-        let err = cf.error.as_ref().or(cf.warning.as_ref());
-        let err = if classic && matches!(raw, "normal" | "stopped" | "finished" | "removed") {
-            None
-        } else {
-            err.map(|e| run_err(e, true, false))
-        };
-        let cp = cf.checkpoint_now(tso);
-        // Most changefeeds share a checkpoint: its text is formatted once per distinct value.
-        if last_time.0 != t::physical(cp) || last_time.1.is_empty() {
-            last_time = (t::physical(cp), t::custom(t::physical(cp)));
-        }
-        items.push(ListItem {
-            upstream_id: UPSTREAM_ID,
-            namespace: classic.then_some(cf.ns.as_str()),
-            keyspace: (!classic).then_some(cf.ns.as_str()),
-            id: cf.id.as_str(),
-            state: shown,
-            checkpoint_tso: cp,
-            checkpoint_time: last_time.1.clone(),
-            error: err,
-        });
-    }
-    if !classic {
-        // ticdc answers in map order; the client must sort.
-        items.reverse();
-    }
-    // Serialised under the lock: the items borrow the changefeeds.
-    let resp = list_json(items);
+    let body = listing::body(&mut st, &query, now, tso);
     drop(st);
-    resp
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {

@@ -1,0 +1,461 @@
+//! The body of `GET /api/v2/changefeeds`, written by hand into one pre-sized buffer.
+//!
+//! At 100,000 changefeeds serde cost most of the answer. The fixed part of an item (namespace
+//! and id, escaped as Go's `encoding/json` escapes them) is kept on the changefeed
+//! (`Cf::list_key`); per request only the state, the checkpoint and the rare error are written,
+//! in one pass that also settles each changefeed. Field order is tiflow v8.5.0
+//! `cdc/api/v2/model.go` `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope
+//! `keyspace`).
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+
+use super::gojson::go_compact;
+use super::state::{Cf, State};
+use super::time as t;
+use super::SimProfile;
+use crate::ticdc::Version;
+
+/// Room at the front of the buffer for `{"total":N,"items":[` (N has at most 20 digits), written
+/// last, once N is known, so the items are never moved.
+const HEAD: usize = 40;
+/// An item without its opening and key: state, checkpoint, time, `"error":null}` and the comma
+/// (≤ 106 bytes), plus room for a key of 64; the first allocation is sized for every changefeed
+/// of the cluster, so the buffer never grows (and is never copied) for the usual lists.
+const ITEM: usize = 170;
+
+/// How an item opens, as classic (`namespace`) and new-architecture (`keyspace`) servers write
+/// it; `UPSTREAM_ID` spelled out (a test checks it). Constants, so they are copied inline.
+const OPEN_NS: &[u8; 47] = br#"{"upstream_id":7340000000000000001,"namespace":"#;
+const OPEN_KS: &[u8; 46] = br#"{"upstream_id":7340000000000000001,"keyspace":"#;
+
+/// `"<ns>","id":"<id>","state":"`: the part of a list item that never changes.
+pub fn list_key(ns: &str, id: &str) -> Box<[u8]> {
+    let mut k = go_compact(&ns);
+    k.extend_from_slice(b",\"id\":");
+    k.extend_from_slice(&go_compact(&id));
+    k.extend_from_slice(b",\"state\":\"");
+    k.into_boxed_slice()
+}
+
+/// One list request: the scope and the `state` query parameter.
+pub struct Query<'a> {
+    pub ns: &'a str,
+    pub state: &'a str,
+    pub profile: &'a SimProfile,
+}
+
+/// Settles the namespace's changefeeds to `now`/`tso` and writes the list body
+/// (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go `ListResponse`).
+pub fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
+    let classic = q.profile.is_classic();
+    let mut w = Writer {
+        buf: Vec::with_capacity(HEAD + st.cfs.len() * (OPEN_NS.len() + ITEM)),
+        total: 0,
+        checkpoint: (0, Vec::new()),
+        classic,
+        q,
+        now,
+        tso,
+    };
+    w.buf.resize(HEAD, 0);
+    let cfs = st.namespace_mut(q.ns);
+    if classic {
+        cfs.for_each(|cf| w.item(cf));
+    } else {
+        // ticdc answers in map order, the reverse here; the client must sort.
+        cfs.rev().for_each(|cf| w.item(cf));
+    }
+    w.finish()
+}
+
+/// `<tso>,"checkpoint_time":"<time>","error":`: what follows the state.
+fn checkpoint_fields(cp: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(itoa::Buffer::new().format(cp).as_bytes());
+    f.extend_from_slice(br#","checkpoint_time":""#);
+    f.extend_from_slice(t::custom(t::physical(cp)).as_bytes());
+    f.extend_from_slice(br#"","error":"#);
+    f
+}
+
+struct Writer<'a> {
+    buf: Vec<u8>,
+    total: usize,
+    /// The last checkpoint and its fields: running changefeeds share one.
+    checkpoint: (u64, Vec<u8>),
+    classic: bool,
+    q: &'a Query<'a>,
+    now: Instant,
+    tso: u64,
+}
+
+impl Writer<'_> {
+    /// Does the `state` parameter keep a changefeed in `raw` state? tiflow v8.5.0
+    /// cdc/api/v2/changefeed.go `listChangeFeeds` with cdc/model `FeedState.IsNeeded`: "all"
+    /// keeps all, a state keeps that state, none keeps the default states (warning and pending
+    /// joined them in v7.3).
+    fn keeps(&self, raw: &str) -> bool {
+        match self.q.state {
+            "" => {
+                matches!(raw, "normal" | "stopped" | "failed" | "")
+                    || (self.q.profile.version() >= Version::new(7, 3, 0)
+                        && matches!(raw, "warning" | "pending"))
+            }
+            "all" => true,
+            f => f == raw,
+        }
+    }
+
+    fn item(&mut self, cf: &mut Cf) {
+        cf.settle(self.now, self.tso, self.q.profile);
+        if !cf.visible(self.now) || !self.keeps(&cf.state) {
+            return;
+        }
+        if self.total > 0 {
+            self.buf.push(b',');
+        }
+        self.total += 1;
+        if self.classic {
+            self.buf.extend_from_slice(OPEN_NS);
+        } else {
+            self.buf.extend_from_slice(OPEN_KS);
+        }
+        self.buf.extend_from_slice(&cf.list_key);
+        self.state(&cf.state);
+        let cp = cf.checkpoint_now(self.tso);
+        if self.checkpoint.0 != cp || self.checkpoint.1.is_empty() {
+            self.checkpoint = (cp, checkpoint_fields(cp));
+        }
+        self.buf.extend_from_slice(&self.checkpoint.1);
+        self.error(cf);
+        self.buf.push(b'}');
+    }
+
+    /// The state shown (pending as warning, none as normal) and the next field's name.
+    fn state(&mut self, raw: &str) {
+        const TSO: &[u8] = br#"","checkpoint_tso":"#;
+        let b = &mut self.buf;
+        match raw {
+            "normal" | "" => b.extend_from_slice(br#"normal","checkpoint_tso":"#),
+            "stopped" => b.extend_from_slice(br#"stopped","checkpoint_tso":"#),
+            "failed" => b.extend_from_slice(br#"failed","checkpoint_tso":"#),
+            "warning" | "pending" => b.extend_from_slice(br#"warning","checkpoint_tso":"#),
+            "finished" => b.extend_from_slice(br#"finished","checkpoint_tso":"#),
+            other => {
+                // A state set by the test hook: escaped like any string, without the quotes.
+                let s = go_compact(&other);
+                b.extend_from_slice(&s[1..s.len() - 1]);
+                b.extend_from_slice(TSO);
+            }
+        }
+    }
+
+    /// The error, else the warning; classic hides it while normal, stopped, finished or removed
+    /// (tiflow v8.5.0 cdc/api/v2/changefeed.go `listChangeFeeds`, `shouldShowRunningError`).
+    fn error(&mut self, cf: &Cf) {
+        let err = cf.error.as_ref().or(cf.warning.as_ref());
+        let hidden = self.q.profile.is_classic()
+            && matches!(
+                cf.state.as_str(),
+                "normal" | "stopped" | "finished" | "removed"
+            );
+        match err {
+            Some(e) if !hidden => {
+                let e = super::routes::run_err(e, true, false);
+                self.buf.extend_from_slice(&go_compact(&e));
+            }
+            _ => self.buf.extend_from_slice(b"null"),
+        }
+    }
+
+    fn finish(mut self) -> Bytes {
+        self.buf.extend_from_slice(b"]}");
+        let head = format!("{{\"total\":{},\"items\":[", self.total);
+        let start = HEAD - head.len();
+        self.buf[start..HEAD].copy_from_slice(head.as_bytes());
+        Bytes::from(self.buf).slice(start..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::simulator::routes::run_err;
+    use crate::simulator::state::{Op, RunErr, UPSTREAM_ID};
+    use crate::ticdc::models::RunningError;
+
+    /// The serde-based list this module replaced, kept as the oracle.
+    fn oracle(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct ListItem<'a> {
+            upstream_id: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            namespace: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            keyspace: Option<&'a str>,
+            id: &'a str,
+            state: &'a str,
+            checkpoint_tso: u64,
+            checkpoint_time: String,
+            error: Option<RunningError>,
+        }
+        #[derive(serde::Serialize)]
+        struct List<T> {
+            total: usize,
+            items: Vec<T>,
+        }
+        let (ns, filter, classic) = (q.ns.to_string(), q.state, q.profile.is_classic());
+        let default_states: &[&str] = if q.profile.version() >= Version::new(7, 3, 0) {
+            &["normal", "stopped", "failed", "warning", "pending"]
+        } else {
+            &["normal", "stopped", "failed"]
+        };
+        let from = (ns.clone(), String::new());
+        for ((cns, _), cf) in st.cfs.range_mut(from.clone()..) {
+            if *cns != ns {
+                break;
+            }
+            cf.settle(now, tso, q.profile);
+        }
+        let mut items = Vec::new();
+        let mut last_time = (0u64, String::new());
+        for ((cns, _), cf) in st.cfs.range(from..) {
+            if *cns != ns {
+                break;
+            }
+            if !cf.visible(now) {
+                continue;
+            }
+            let raw = cf.state.as_str();
+            let keep = match filter {
+                "" => default_states.contains(&raw) || raw.is_empty(),
+                "all" => true,
+                f => f == raw,
+            };
+            if !keep {
+                continue;
+            }
+            let shown = match raw {
+                "" => "normal",
+                "pending" => "warning",
+                s => s,
+            };
+            let err = cf.error.as_ref().or(cf.warning.as_ref());
+            let err = if classic && matches!(raw, "normal" | "stopped" | "finished" | "removed") {
+                None
+            } else {
+                err.map(|e| run_err(e, true, false))
+            };
+            let cp = cf.checkpoint_now(tso);
+            if last_time.0 != t::physical(cp) || last_time.1.is_empty() {
+                last_time = (t::physical(cp), t::custom(t::physical(cp)));
+            }
+            items.push(ListItem {
+                upstream_id: UPSTREAM_ID,
+                namespace: classic.then_some(cf.ns.as_str()),
+                keyspace: (!classic).then_some(cf.ns.as_str()),
+                id: cf.id.as_str(),
+                state: shown,
+                checkpoint_tso: cp,
+                checkpoint_time: last_time.1.clone(),
+                error: err,
+            });
+        }
+        if !classic {
+            items.reverse();
+        }
+        go_compact(&List {
+            total: items.len(),
+            items,
+        })
+    }
+
+    const NASTY: &str =
+        "[CDC:ErrSinkURIInvalid]<a href=\"x\">&amp;</a> C:\\dir\n\tcafé 日本 \u{2028}\u{1}";
+
+    fn err(time_ms: u64, code: &str, message: &str) -> Option<Box<RunErr>> {
+        Some(Box::new(RunErr {
+            time_ms,
+            code: code.into(),
+            message: message.into(),
+        }))
+    }
+
+    /// Changefeeds in every state the list distinguishes, in three namespaces.
+    fn fixture(p: &SimProfile, now: Instant, tso: u64) -> State {
+        let mut st = State::new(p);
+        let ms = t::physical(tso);
+        let at = |back: u64| t::compose(ms - back, 7);
+        let mut put = |ns: &str, id: &str, set: &dyn Fn(&mut Cf)| {
+            let mut cf = Cf::new(ns, id, "blackhole://", at(60_000), 0, json!({}));
+            set(&mut cf);
+            st.cfs.insert((ns.into(), id.into()), cf);
+        };
+        put("default", "normal", &|_| {});
+        put("default", "normal-err", &|cf| {
+            cf.error = err(ms - 5, "CDC:ErrX", "old");
+        });
+        put("default", "stopped", &|cf| {
+            cf.state = "stopped".into();
+            cf.checkpoint = at(30_000);
+            cf.error = err(ms - 9, "CDC:ErrY", "kept");
+        });
+        put("default", "stopped-zero", &|cf| {
+            cf.state = "stopped".into();
+            cf.checkpoint = 0;
+        });
+        put("default", "failed", &|cf| {
+            cf.state = "failed".into();
+            cf.checkpoint = at(20_000);
+            cf.error = err(1_700_000_000_120, "CDC:ErrSinkURIInvalid", NASTY);
+        });
+        put("default", "warning", &|cf| {
+            cf.state = "warning".into();
+            cf.warning = err(ms - 1, "CDC:ErrW", "warn <&>");
+        });
+        put("default", "pending", &|cf| {
+            cf.state = "pending".into();
+            cf.warning = err(ms - 2, "CDC:ErrP", "pend");
+        });
+        put("default", "empty-state", &|cf| cf.state = String::new());
+        put("default", "finished", &|cf| {
+            cf.state = "finished".into();
+            cf.checkpoint = at(40_000);
+            cf.admin_job_type = 4;
+        });
+        put("default", "removed", &|cf| {
+            cf.state = "removed".into();
+            cf.error = err(ms - 3, "CDC:ErrR", "gone");
+        });
+        put("default", "odd-state", &|cf| {
+            cf.state = "odd \"<state>\"".into()
+        });
+        put("default", "hidden", &|cf| {
+            cf.visible_at = Some(now + Duration::from_secs(60));
+        });
+        put("default", "reaches-target", &|cf| cf.target_ts = at(10_000));
+        put("default", "target-ahead", &|cf| {
+            cf.target_ts = at(0) + (1 << 30)
+        });
+        put("default", "stalled", &|cf| {
+            cf.checkpoint = at(50_000);
+            cf.stalled = true;
+        });
+        put("default", "pause-due", &|cf| {
+            cf.pending.push((now, Op::Pause))
+        });
+        put("default", "pause-later", &|cf| {
+            cf.pending.push((now + Duration::from_secs(60), Op::Pause));
+        });
+        put("default", "esc<a>&\"b\\", &|cf| cf.state = "failed".into());
+        put("default-2", "other-ns", &|_| {});
+        put("defaul", "before", &|_| {});
+        put("a<b", "scoped", &|cf| cf.state = "stopped".into());
+        st
+    }
+
+    fn profiles() -> [SimProfile; 3] {
+        [
+            SimProfile::Classic {
+                version: Version::new(8, 5, 0),
+            },
+            SimProfile::Classic {
+                version: Version::new(7, 1, 0),
+            },
+            SimProfile::Newarch,
+        ]
+    }
+
+    #[test]
+    fn hand_written_list_equals_the_serde_oracle() {
+        let now = Instant::now();
+        let tso = t::compose(t::now_ms(), 3);
+        let filters = [
+            "", "all", "stopped", "warning", "pending", "failed", "finished",
+        ];
+        let scopes = ["default", "default-2", "a<b", "missing"];
+        for p in &profiles() {
+            for state in filters {
+                for ns in scopes {
+                    let q = Query {
+                        ns,
+                        state,
+                        profile: p,
+                    };
+                    let mut a = fixture(p, now, tso);
+                    let mut b = fixture(p, now, tso);
+                    let want = oracle(&mut a, &q, now, tso);
+                    let got = body(&mut b, &q, now, tso);
+                    assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        String::from_utf8_lossy(&want),
+                        "{} state={state:?} ns={ns}",
+                        p.label()
+                    );
+                    let settled = |s: &State| -> Vec<(String, u64)> {
+                        s.cfs
+                            .values()
+                            .map(|c| (c.state.clone(), c.checkpoint))
+                            .collect()
+                    };
+                    assert_eq!(settled(&a), settled(&b), "settled the same");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn openings_spell_the_upstream_id() {
+        let open = |scope: &str| format!(r#"{{"upstream_id":{UPSTREAM_ID},"{scope}":"#);
+        assert_eq!(&OPEN_NS[..], open("namespace").as_bytes());
+        assert_eq!(&OPEN_KS[..], open("keyspace").as_bytes());
+    }
+
+    #[test]
+    fn the_list_shows_what_the_fixture_holds() {
+        let now = Instant::now();
+        let tso = t::compose(t::now_ms(), 3);
+        let p = SimProfile::Classic {
+            version: Version::new(8, 5, 0),
+        };
+        let mut st = fixture(&p, now, tso);
+        let q = Query {
+            ns: "default",
+            state: "all",
+            profile: &p,
+        };
+        let raw = body(&mut st, &q, now, tso);
+        let text = std::str::from_utf8(&raw).unwrap();
+        assert!(
+            text.contains(r#"\u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e C:\\dir\n\tcafé"#)
+        );
+        assert!(text.contains(r#""id":"esc\u003ca\u003e\u0026\"b\\""#));
+        let v: Value = serde_json::from_slice(&raw).unwrap();
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(v["total"], items.len());
+        let find = |id: &str| items.iter().find(|i| i["id"] == id).cloned();
+        assert!(find("hidden").is_none(), "not visible yet");
+        assert!(find("other-ns").is_none() && find("before").is_none());
+        assert_eq!(find("reaches-target").unwrap()["state"], "finished");
+        assert_eq!(find("pause-due").unwrap()["state"], "stopped");
+        assert_eq!(find("pause-later").unwrap()["state"], "normal");
+        assert_eq!(find("pending").unwrap()["state"], "warning");
+        assert_eq!(find("failed").unwrap()["error"]["message"], NASTY);
+        assert_eq!(find("stopped").unwrap()["error"], Value::Null);
+        assert_eq!(
+            find("stopped-zero").unwrap()["checkpoint_time"],
+            "0001-01-01 00:00:00.000"
+        );
+        let mut none = State::new(&p);
+        assert_eq!(
+            &body(&mut none, &q, now, tso)[..],
+            br#"{"total":0,"items":[]}"#
+        );
+    }
+}
