@@ -7,12 +7,12 @@
 //! does; live is stripped the same way (new-architecture servers strip only on resume).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
 
-use crate::ticdc::mask::GoUrl;
+use crate::ticdc::mask::SinkUri;
 use crate::ticdc::{Arch, ServerProfile, Version};
 
 /// Sink families; they decide derivations and stripping.
@@ -387,14 +387,14 @@ fn equivalent_member(a: Option<&Value>, b: Option<&Value>) -> bool {
 
 // ---------- server derivations and stripping ----------
 
-fn uri_query(uri: &str) -> Vec<(String, String)> {
-    GoUrl::parse(uri)
-        .map(|u| u.query_pairs())
-        .unwrap_or_default()
-}
-
 /// `ValidateAndAdjust` (tiflow `pkg/config/replica_config.go`). Returns the paths it set or changed.
 pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<String> {
+    adjust_parsed(profile, &SinkUri::parse(uri), cfg)
+}
+
+/// [`adjust`] for a URI parsed already.
+fn adjust_parsed(profile: &ServerProfile, parsed: &SinkUri, cfg: &mut Value) -> BTreeSet<String> {
+    let uri = parsed.as_str();
     let mut derived = BTreeSet::new();
     let class = sink_class(uri);
     let mut set = |cfg: &mut Value, path: &str, v: Value| {
@@ -403,7 +403,7 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
         }
         derived.insert(path.to_string());
     };
-    let q = uri_query(uri);
+    let q = parsed.query();
     if let Some((_, p)) = q.iter().find(|(k, _)| k == "protocol") {
         set(cfg, "sink.protocol", json!(p));
     }
@@ -595,47 +595,90 @@ fn strip_cow(profile: &ServerProfile, uri: &str, cfg: &mut Cow<'_, Value>) {
 }
 
 /// The desired config as the server will hold it, plus the paths the server derives.
+#[derive(Debug)]
 pub struct Effective {
     /// Defaults ⊕ manifest, adjusted, then stripped for this sink scheme: what a later GET shows.
     pub compare: Value,
     pub derived: BTreeSet<String>,
+    /// The desired sink URI, parsed once for adjusting and for comparing.
+    pub uri: SinkUri,
 }
 
 /// Defaults ⊕ manifest, adjusted for the sink (and the fields adjusting set).
 fn adjusted(
     profile: &ServerProfile,
-    uri: &str,
+    uri: &SinkUri,
     manifest: Option<&Value>,
 ) -> (Value, BTreeSet<String>) {
     let mut body = defaults(profile);
     if let Some(m) = manifest {
         merge(&mut body, m);
     }
-    let derived = adjust(profile, uri, &mut body);
+    let derived = adjust_parsed(profile, uri, &mut body);
     (body, derived)
 }
 
 /// What the desired changefeed will look like on the server, for comparison with a read.
 /// Comparing is all most changefeeds of a plan need: the body of a write is built apart
 /// ([`effective_body`]) for the few that change.
+///
+/// Pure, so it is computed once per distinct (profile, URI, manifest config) and shared: the
+/// changefeeds of a repository mostly share a few templates.
 pub fn effective_desired(
     profile: &ServerProfile,
     uri: &str,
     manifest: Option<&Value>,
-) -> Effective {
-    let (compare, derived) = adjusted(profile, uri, manifest);
+) -> Arc<Effective> {
+    type Memo = Mutex<HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>>;
+    // Bounded: a run over thousands of distinct configs must not keep them all.
+    const MAX: usize = 128;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let key = effective_key(profile, uri, manifest);
+    let memo = MEMO.get_or_init(Default::default);
+    let found = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key).and_then(|v| {
+        v.iter()
+            .find(|(p, m, e)| e.uri.as_str() == uri && p == profile && m.as_ref() == manifest)
+            .map(|(_, _, e)| e.clone())
+    });
+    if let Some(e) = found {
+        return e;
+    }
+    let e = Arc::new(compute_effective(profile, uri, manifest));
+    let mut m = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() >= MAX {
+        m.clear();
+    }
+    let slot = m.entry(key).or_default();
+    slot.push((profile.clone(), manifest.cloned(), e.clone()));
+    e
+}
+
+/// The memo key of [`effective_desired`]'s inputs (equal inputs, equal keys).
+fn effective_key(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (uri, profile).hash(&mut h);
+    h.write_u64(manifest.map_or(0, config_hash));
+    h.finish()
+}
+
+/// [`effective_desired`] computed afresh.
+fn compute_effective(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Effective {
+    let parsed = SinkUri::parse(uri);
+    let (compare, derived) = adjusted(profile, &parsed, manifest);
     let mut compare = Cow::Owned(compare);
     strip_cow(profile, uri, &mut compare);
     drop_unheld(profile, &mut compare);
     Effective {
         compare: compare.into_owned(),
         derived,
+        uri: parsed,
     }
 }
 
 /// The `replica_config` of a create or update: defaults ⊕ manifest, adjusted, not stripped.
 pub fn effective_body(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Value {
-    let (mut body, _) = adjusted(profile, uri, manifest);
+    let (mut body, _) = adjusted(profile, &SinkUri::parse(uri), manifest);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
@@ -711,6 +754,90 @@ pub fn has_table_routing(profile: &ServerProfile) -> bool {
 
 fn is_next_gen(profile: &ServerProfile) -> bool {
     profile.version.major >= 26 || profile.raw_version.contains("nextgen")
+}
+
+// ---------- hashing configs ----------
+
+/// A stable 64-bit hash of a JSON value (the config part of a plan fingerprint, and memo keys).
+pub fn config_hash(v: &Value) -> u64 {
+    let mut h = Fold64::new();
+    h.value(v);
+    h.0
+}
+
+/// A 64-bit hash fed eight bytes at a time, each word folded in through a 64×64→128-bit
+/// multiply (the mixing step of wyhash/foldhash); fixed constants, so the same fields give the
+/// same fingerprint on every machine and run. A type tag and a length go before each value so
+/// that different structures never feed the same words.
+pub struct Fold64(pub u64);
+
+impl Default for Fold64 {
+    fn default() -> Fold64 {
+        Fold64::new()
+    }
+}
+
+impl Fold64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    pub fn new() -> Fold64 {
+        Fold64(0x243f_6a88_85a3_08d3)
+    }
+    pub fn word(&mut self, w: u64) {
+        let m = ((self.0 ^ w) as u128).wrapping_mul(Self::K as u128);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+    pub fn tag(&mut self, t: u8, len: usize) {
+        self.word(((len as u64) << 8) | t as u64);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(last));
+        }
+    }
+    pub fn str(&mut self, s: &str) {
+        self.tag(3, s.len());
+        self.bytes(s.as_bytes());
+    }
+    pub fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.tag(0, 0),
+            Value::Bool(b) => self.tag(1, *b as usize),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => {
+                    self.tag(2, 0);
+                    self.word(u);
+                }
+                (_, Some(i), _) => {
+                    self.tag(2, 1);
+                    self.word(i as u64);
+                }
+                (_, _, f) => {
+                    self.tag(2, 2);
+                    self.word(f.unwrap_or(0.0).to_bits());
+                }
+            },
+            Value::String(s) => self.str(s),
+            Value::Array(a) => {
+                self.tag(4, a.len());
+                a.iter().for_each(|x| self.value(x));
+            }
+            Value::Object(o) => {
+                self.tag(5, o.len());
+                for (k, x) in o {
+                    self.str(k);
+                    self.value(x);
+                }
+            }
+        }
+    }
 }
 
 // ---------- which keys cdcform knows ----------

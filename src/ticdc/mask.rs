@@ -339,10 +339,57 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
 
 /// TiCDC `MaskSinkURI`: what GET/create/update return in `sink_uri`.
 pub fn mask_sink_uri(uri: &str) -> Result<String, UrlError> {
-    let mut u = GoUrl::parse(uri)?;
-    let mut pairs = u.query_pairs();
-    if pairs.iter().any(|(k, _)| k == "sasl-password") {
+    SinkUri::parse(uri).masked()
+}
+
+/// A sink URI parsed once (Go `url.Parse`, then `URL.Query()`), with the forms cdcform derives
+/// from it: TiCDC's mask, the canonical form plans compare, the query pairs. Holds the URI as
+/// given, secrets included: memory only, never printed (its `Debug` shows the mask).
+#[derive(Clone)]
+pub struct SinkUri {
+    raw: String,
+    parsed: Result<GoUrl, UrlError>,
+    pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SinkUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&mask_sensitive_in_uri(&self.raw))
+    }
+}
+
+impl SinkUri {
+    pub fn parse(uri: &str) -> SinkUri {
+        let parsed = GoUrl::parse(uri);
+        let pairs = parsed
+            .as_ref()
+            .map(GoUrl::query_pairs)
+            .unwrap_or_default();
+        SinkUri {
+            raw: uri.to_string(),
+            parsed,
+            pairs,
+        }
+    }
+
+    /// The URI as given.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Go `URL.Query()` of it; empty when it does not parse.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// [`mask_sink_uri`] of it.
+    pub fn masked(&self) -> Result<String, UrlError> {
+        let u = self.parsed.as_ref().map_err(Clone::clone)?;
+        if !self.pairs.iter().any(|(k, _)| k == "sasl-password") {
+            return Ok(u.redacted());
+        }
         // Go `Values.Set` replaces all values of the key with one.
+        let mut pairs = self.pairs.clone();
         let first = pairs
             .iter()
             .position(|(k, _)| k == "sasl-password")
@@ -352,9 +399,25 @@ pub fn mask_sink_uri(uri: &str) -> Result<String, UrlError> {
             first.min(pairs.len()),
             ("sasl-password".into(), "xxxxx".into()),
         );
+        let mut u = u.clone();
         u.raw_query = encode_query(&pairs);
+        Ok(u.redacted())
     }
-    Ok(u.redacted())
+
+    /// The form two sink URIs are compared in: Go re-serialisation with the query sorted (the
+    /// URI as given when it does not parse).
+    pub fn canonical(&self) -> String {
+        match &self.parsed {
+            Ok(u) => {
+                let mut pairs = self.pairs.clone();
+                pairs.sort();
+                let mut u = u.clone();
+                u.raw_query = encode_query(&pairs);
+                u.to_go_string()
+            }
+            Err(_) => self.raw.clone(),
+        }
+    }
 }
 
 const SENSITIVE_QUERY_WORDS: &[&str] = &[
