@@ -307,15 +307,23 @@ fn differ_at(
 ) {
     match (branches(path, a), branches(path, b)) {
         (Some(x), Some(y)) => {
-            let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
-            for k in keys {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+            // Walked in step: where both sides hold the same key at the same place (they
+            // mostly keep one order) no key is hashed; only keys of `y` that `x` lacks are
+            // looked for apart, and only when there are some.
+            let mut ys = y.iter();
+            let mut found = 0;
+            for (k, xv) in x {
+                let yv = match ys.next() {
+                    Some((yk, yv)) if yk == k => Some(yv),
+                    _ => y.get(k),
+                };
+                found += usize::from(yv.is_some());
+                differ_below(path, k, Some(xv), yv, out);
+            }
+            if found < y.len() {
+                for (k, yv) in y.iter().filter(|(k, _)| !x.contains_key(*k)) {
+                    differ_below(path, k, None, Some(yv), out);
                 }
-                path.push_str(k);
-                differ_at(path, x.get(k), y.get(k), out);
-                path.truncate(len);
             }
         }
         (None, None) => {
@@ -342,6 +350,23 @@ fn differ_at(
             }
         }
     }
+}
+
+/// [`differ_at`] on the member `k` of the object at `path`.
+fn differ_below(
+    path: &mut String,
+    k: &str,
+    a: Option<&Value>,
+    b: Option<&Value>,
+    out: &mut Vec<LeafDifference>,
+) {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(k);
+    differ_at(path, a, b, out);
+    path.truncate(len);
 }
 
 /// absent ≡ null ≡ "" ≡ [] ≡ {}: the server omits empty values (`omitempty`).
@@ -1017,6 +1042,8 @@ mod tests {
             a in prop::collection::btree_map("[abc]", config(), 0..4),
             b in prop::collection::btree_map("[abc]", config(), 0..4),
         ) {
+            // `b` also in the reverse key order: the walk in step must not depend on order.
+            let b_rev = Value::Object(b.clone().into_iter().rev().collect());
             let (a, b) = (Value::Object(a.into_iter().collect()), Value::Object(b.into_iter().collect()));
             let (fa, fb) = (flatten(&a), flatten(&b));
             let all: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
@@ -1025,6 +1052,7 @@ mod tests {
                 .filter(|p| !equivalent(fa.get(*p), fb.get(*p)))
                 .map(|p| (p.clone(), fa.get(p).cloned(), fb.get(p).cloned()))
                 .collect();
+            prop_assert_eq!(differing_leaves(&a, &b_rev), want.clone());
             prop_assert_eq!(differing_leaves(&a, &b), want);
         }
     }

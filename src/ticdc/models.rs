@@ -2,7 +2,11 @@
 //! `replica_config` stays a `serde_json::Value` on the wire so that keys cdcform does not
 //! know survive a GET → PUT round trip untouched.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 fn is_zero(v: &u64) -> bool {
@@ -99,7 +103,11 @@ pub struct ChangefeedInfo {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub admin_job_type: u64,
     /// The API `ReplicaConfig`, kept verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "shared_config"
+    )]
     pub config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -119,6 +127,67 @@ pub struct ChangefeedInfo {
     pub gid: Option<Gid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_addr: Option<String>,
+}
+
+/// Decodes a `config` through [`decode_config`].
+fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    let raw: Option<Box<RawValue>> = Deserialize::deserialize(d)?;
+    match raw {
+        None => Ok(None),
+        Some(raw) => decode_config(raw).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Configs decoded lately, by their exact text: the changefeeds of a repository mostly share a
+/// few templates, and copying a decoded tree costs less than decoding its text again. A text
+/// is kept on its first sighting and decoded for the cache on its second, so a run over
+/// configs that are all distinct pays no copy.
+type Decoded = Vec<(Box<RawValue>, Option<Arc<Value>>)>;
+
+/// Decode one `replica_config` text, through the cache of configs decoded lately. The answer
+/// is what `serde_json` decodes from the text, whichever way it is found.
+pub fn decode_config(raw: Box<RawValue>) -> Result<Value, serde_json::Error> {
+    // Bounded in entries and size: a cluster of distinct configs must not grow it.
+    const MAX_ENTRIES: usize = 64;
+    const MAX_TEXT: usize = 32 * 1024;
+    static CACHE: OnceLock<Mutex<HashMap<u64, Decoded>>> = OnceLock::new();
+    let text = raw.get();
+    if text.len() > MAX_TEXT {
+        return serde_json::from_str(text);
+    }
+    let mut h = crate::normalize::Fold64::new();
+    h.str(text);
+    let key = h.0;
+    let cache = CACHE.get_or_init(Default::default);
+    let hit = {
+        let c = cache.lock().unwrap_or_else(|e| e.into_inner());
+        c.get(&key)
+            .and_then(|v| v.iter().find(|(r, _)| r.get() == text))
+            .map(|(_, v)| v.clone())
+    };
+    match hit {
+        Some(Some(v)) => return Ok(Value::clone(&v)),
+        Some(None) => {
+            // The second sighting: decoded once for the cache.
+            let v = Arc::new(serde_json::from_str::<Value>(text)?);
+            let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = c
+                .get_mut(&key)
+                .and_then(|e| e.iter_mut().find(|(r, _)| r.get() == text))
+            {
+                slot.1 = Some(v.clone());
+            }
+            return Ok(Value::clone(&v));
+        }
+        None => {}
+    }
+    let v = serde_json::from_str(text)?;
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= MAX_ENTRIES {
+        c.clear();
+    }
+    c.entry(key).or_default().push((raw, None));
+    Ok(v)
 }
 
 impl ChangefeedInfo {
