@@ -660,11 +660,15 @@ pub fn effective_desired(
     static MEMO: OnceLock<Memo> = OnceLock::new();
     let key = effective_key(profile, uri, manifest);
     let memo = MEMO.get_or_init(Default::default);
-    let found = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key).and_then(|v| {
-        v.iter()
-            .find(|(p, m, e)| e.uri.as_str() == uri && p == profile && m.as_ref() == manifest)
-            .map(|(_, _, e)| e.clone())
-    });
+    let found = memo
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .and_then(|v| {
+            v.iter()
+                .find(|(p, m, e)| e.uri.as_str() == uri && p == profile && m.as_ref() == manifest)
+                .map(|(_, _, e)| e.clone())
+        });
     if let Some(e) = found {
         return e;
     }
@@ -1054,6 +1058,49 @@ mod tests {
                 .collect();
             prop_assert_eq!(differing_leaves(&a, &b_rev), want.clone());
             prop_assert_eq!(differing_leaves(&a, &b), want);
+        }
+    }
+
+    /// The memoised effective config is the one computed afresh, for every profile, URI and
+    /// manifest, however often and in whatever order it is asked for (a memo must never hand
+    /// one changefeed's config to another).
+    #[test]
+    fn memoised_effective_equals_a_fresh_one() {
+        let profiles = [
+            p85(),
+            ServerProfile::classic(Version::new(7, 5, 0)),
+            ServerProfile::newarch(),
+            ServerProfile {
+                raw_version: "v8.5.4-nextgen.1".into(),
+                ..ServerProfile::newarch()
+            },
+        ];
+        let uris = [
+            "blackhole://",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=p",
+            "kafka://k:9092/t?protocol=avro",
+            "mysql://root:pw@h:3306/?transaction-atomicity=none",
+            "s3://b/p?protocol=csv",
+        ];
+        let manifests = [
+            None,
+            Some(json!({"filter": {"rules": ["a.*"]}})),
+            Some(json!({"filter": {"rules": ["b.*"]}})),
+            Some(json!({"mounter": {"worker_num": 8}, "sink": {"encoder_concurrency": 4}})),
+            Some(json!({"mounter": {"worker_num": 8.0}})),
+        ];
+        for _ in 0..2 {
+            for p in &profiles {
+                for u in uris {
+                    for m in &manifests {
+                        let memo = effective_desired(p, u, m.as_ref());
+                        let fresh = compute_effective(p, u, m.as_ref());
+                        assert_eq!(memo.compare, fresh.compare, "{p:?} {u} {m:?}");
+                        assert_eq!(memo.derived, fresh.derived, "{p:?} {u} {m:?}");
+                        assert_eq!(memo.uri.as_str(), u);
+                    }
+                }
+            }
         }
     }
 

@@ -172,7 +172,12 @@ async fn cpu_pair(
     let c0 = process_cpu();
     let (took, plan) = timed_plan(s, client, want).await;
     let c1 = process_cpu();
-    assert_eq!(plan.summary.unchanged, ids.len(), "{:?}", plan.entries.first());
+    assert_eq!(
+        plan.summary.unchanged,
+        ids.len(),
+        "{:?}",
+        plan.entries.first()
+    );
     let t = Instant::now();
     bare_plan(c, base, ids, p).await;
     let bare_took = t.elapsed();
@@ -206,7 +211,12 @@ async fn plan_vs_bare_distinct(n: usize, rows: &mut Vec<Row>) {
             ..Default::default()
         };
         let client = &client;
-        async move { client.create_changefeed("default", &cfg).await.expect("create") }
+        async move {
+            client
+                .create_changefeed("default", &cfg)
+                .await
+                .expect("create")
+        }
     }))
     .buffer_unordered(64)
     .for_each(|_| async {})
@@ -225,10 +235,14 @@ async fn plan_vs_bare_distinct(n: usize, rows: &mut Vec<Row>) {
     }
     cpu_above.sort();
     rows.push(Row {
-        what: format!("CPU per unchanged changefeed above the bare client ({n}, each config distinct)"),
+        what: format!(
+            "CPU per unchanged changefeed above the bare client ({n}, each config distinct)"
+        ),
         measured: cpu_above[2] / n as u32,
         floor: Duration::from_micros(50),
-        extra: "floor = the 50 µs budget; every changefeed has its own filter rule and stuck duration".into(),
+        extra:
+            "floor = the 50 µs budget; every changefeed has its own filter rule and stuck duration"
+                .into(),
     });
     sim.shutdown().await;
 }

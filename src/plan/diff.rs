@@ -99,9 +99,7 @@ fn compare_sink_uri(
     let changed = match live_raw {
         Some(raw) => raw.as_str() != desired.sink_uri && wanted.canonical() != raw.canonical(),
         None => {
-            let masked = wanted
-                .masked()
-                .unwrap_or_else(|_| desired.sink_uri.clone());
+            let masked = wanted.masked().unwrap_or_else(|_| desired.sink_uri.clone());
             if masked != desired.sink_uri && canonical_uri(&masked) == canonical_uri(live_masked) {
                 out.notes.push(
                     "the sink_uri password cannot be compared: this server masks it and has no meta_info; \
@@ -384,6 +382,45 @@ mod tests {
         assert_eq!(diff.changes[0].before, Some(json!(16)));
         assert_eq!(diff.changes[0].after, Some(json!(8)));
         assert!(diff.needs_update());
+    }
+
+    /// The sink URI comparison through URIs parsed once says what comparing the canonical
+    /// forms of both texts says, with and without `meta_info`, and when the effective config
+    /// was made for another URI.
+    #[test]
+    fn sink_uri_compared_as_canonical_forms() {
+        let p = ServerProfile::classic(Version::new(8, 5, 0));
+        let uris = [
+            "blackhole://",
+            "blackhole:",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=a",
+            "kafka://k:9092/t?sasl-password=a&protocol=canal-json",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=b",
+            "mysql://root:a@h:3306/",
+            "mysql://root:b@h:3306/",
+            "mysql://h:port/",
+        ];
+        for want in uris {
+            for live_raw in uris {
+                let d = desired(want, None);
+                let masked = mask_sink_uri(live_raw).unwrap_or_else(|_| "<invalid uri>".into());
+                let live = ChangefeedInfo {
+                    sink_uri: masked.clone(),
+                    config: Some(json!({})),
+                    ..Default::default()
+                };
+                let expect = canonical_uri(want) != canonical_uri(live_raw);
+                for eff_uri in [want, "blackhole://"] {
+                    let eff = effective_desired(&p, eff_uri, None);
+                    let got = diff_changefeed(&p, &d, &eff, &live, Some(live_raw));
+                    assert_eq!(got.sink_uri_changed, expect, "{want} vs {live_raw}");
+                    let d_masked = mask_sink_uri(want).unwrap_or_else(|_| want.to_string());
+                    let expect = canonical_uri(&d_masked) != canonical_uri(&masked);
+                    let got = diff_changefeed(&p, &d, &eff, &live, None);
+                    assert_eq!(got.sink_uri_changed, expect, "{want} vs masked {masked}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -345,6 +345,39 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_moves_with_every_field_a_plan_depends_on() {
+        let base = LiveChangefeed {
+            info: crate::ticdc::models::ChangefeedInfo {
+                id: "a".into(),
+                state: Some("normal".into()),
+                sink_uri: "kafka://k/t?protocol=canal-json".into(),
+                config: Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": 1})),
+                target_ts: 5,
+                start_ts: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let a = fingerprint(Some(&base));
+        let hash = base.info.config.as_ref().map(config_hash);
+        assert_eq!(a, fingerprint_with(&base, hash));
+        let changed: [fn(&mut crate::ticdc::models::ChangefeedInfo); 7] = [
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["b.*"]}, "n": 1})),
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": 1.0})),
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": "1"})),
+            |i| i.config = None,
+            |i| i.sink_uri.push('x'),
+            |i| i.target_ts = 6,
+            |i| i.start_ts = 4,
+        ];
+        for (n, change) in changed.iter().enumerate() {
+            let mut l = base.clone();
+            change(&mut l.info);
+            assert_ne!(fingerprint(Some(&l)), a, "change {n}");
+        }
+    }
+
+    #[test]
     fn fingerprint_ignores_runtime_fields() {
         let mut info = crate::ticdc::models::ChangefeedInfo {
             id: "a".into(),

@@ -134,7 +134,9 @@ fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>
     let raw: Option<Box<RawValue>> = Deserialize::deserialize(d)?;
     match raw {
         None => Ok(None),
-        Some(raw) => decode_config(raw).map(Some).map_err(serde::de::Error::custom),
+        Some(raw) => decode_config(raw)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -355,4 +357,49 @@ pub struct TableName {
     pub table_id: i64,
     #[serde(default)]
     pub is_partition: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A reply decoded through the config cache equals the same reply decoded as plain JSON,
+    /// on the first, second and later sightings of a config text, from text and from a `Value`.
+    #[test]
+    fn cached_config_decodes_as_plain_json() {
+        let configs = [
+            json!({"filter": {"rules": ["db_1.*"]}, "sink": {"protocol": "canal-json"}, "n": 1.5}),
+            json!({"filter": {"rules": ["db_2.*"]}, "sink": {"protocol": "canal-json"}, "n": 1.5}),
+            json!({"b": 1, "a": {"y": [1, "x", null, {"k": true}], "x": -3}}),
+            json!({}),
+        ];
+        for round in 0..3 {
+            for c in &configs {
+                let reply = json!({"id": "cf", "state": "normal", "config": c, "checkpoint_ts": 7});
+                let text = reply.to_string();
+                let info: ChangefeedInfo = serde_json::from_str(&text).unwrap();
+                assert_eq!(info.config.as_ref(), Some(c), "round {round}");
+                let keys: Vec<_> = info
+                    .config
+                    .as_ref()
+                    .unwrap()
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .collect();
+                let want: Vec<_> = c.as_object().unwrap().keys().collect();
+                assert_eq!(keys, want, "key order kept");
+                let from_value: ChangefeedInfo = serde_json::from_value(reply).unwrap();
+                assert_eq!(from_value, info);
+            }
+        }
+        for text in [r#"{"id": "cf", "config": null}"#, r#"{"id": "cf"}"#] {
+            let info: ChangefeedInfo = serde_json::from_str(text).unwrap();
+            assert_eq!(info.config, None);
+        }
+        let bad: Result<ChangefeedInfo, _> =
+            serde_json::from_str(r#"{"id": "cf", "config": {"a": }}"#);
+        assert!(bad.is_err());
+    }
 }
