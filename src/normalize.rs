@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
@@ -654,32 +654,32 @@ pub fn effective_desired(
     uri: &str,
     manifest: Option<&Value>,
 ) -> Arc<Effective> {
-    type Memo = Mutex<HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>>;
-    // Bounded: a run over thousands of distinct configs must not keep them all.
+    type Memo = HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>;
+    // Per thread (no lock), and bounded: a run over thousands of distinct configs must not
+    // keep them all.
     const MAX: usize = 128;
-    static MEMO: OnceLock<Memo> = OnceLock::new();
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = Default::default();
+    }
     let key = effective_key(profile, uri, manifest);
-    let memo = MEMO.get_or_init(Default::default);
-    let found = memo
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .and_then(|v| {
+    MEMO.with(|memo| {
+        let mut m = memo.borrow_mut();
+        let found = m.get(&key).and_then(|v| {
             v.iter()
-                .find(|(p, m, e)| e.uri.as_str() == uri && p == profile && m.as_ref() == manifest)
-                .map(|(_, _, e)| e.clone())
+                .find(|(p, mf, e)| e.uri.as_str() == uri && p == profile && mf.as_ref() == manifest)
         });
-    if let Some(e) = found {
-        return e;
-    }
-    let e = Arc::new(compute_effective(profile, uri, manifest));
-    let mut m = memo.lock().unwrap_or_else(|e| e.into_inner());
-    if m.len() >= MAX {
-        m.clear();
-    }
-    let slot = m.entry(key).or_default();
-    slot.push((profile.clone(), manifest.cloned(), e.clone()));
-    e
+        if let Some((_, _, e)) = found {
+            return e.clone();
+        }
+        let e = Arc::new(compute_effective(profile, uri, manifest));
+        if m.len() >= MAX {
+            m.clear();
+        }
+        m.entry(key)
+            .or_default()
+            .push((profile.clone(), manifest.cloned(), e.clone()));
+        e
+    })
 }
 
 /// The memo key of [`effective_desired`]'s inputs (equal inputs, equal keys).

@@ -2,8 +2,8 @@
 //! `replica_config` stays a `serde_json::Value` on the wire so that keys cdcform does not
 //! know survive a GET → PUT round trip untouched.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -129,67 +129,70 @@ pub struct ChangefeedInfo {
     pub maintainer_addr: Option<String>,
 }
 
-/// Decodes a `config` through [`decode_config`].
+/// Decodes a `config` through [`decode_config`]. The text is borrowed from the reply (the
+/// client decodes from its bytes), so no copy of it is made.
 fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    let raw: Option<Box<RawValue>> = Deserialize::deserialize(d)?;
+    let raw: Option<&'de RawValue> = Deserialize::deserialize(d)?;
     match raw {
         None => Ok(None),
-        Some(raw) => decode_config(raw)
+        Some(raw) => decode_config(raw.get())
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
 }
 
-/// Configs decoded lately, by their exact text: the changefeeds of a repository mostly share a
-/// few templates, and copying a decoded tree costs less than decoding its text again. A text
-/// is kept on its first sighting and decoded for the cache on its second, so a run over
-/// configs that are all distinct pays no copy.
-type Decoded = Vec<(Box<RawValue>, Option<Arc<Value>>)>;
+/// Configs decoded lately on this thread, by the hash of their exact text.
+#[derive(Default)]
+struct Decoded {
+    /// Texts seen once (their hashes): a text is kept only when it comes again, so a run over
+    /// configs that are all distinct copies nothing.
+    seen: HashSet<u64>,
+    kept: HashMap<u64, Vec<(Box<str>, Value)>>,
+}
 
-/// Decode one `replica_config` text, through the cache of configs decoded lately. The answer
-/// is what `serde_json` decodes from the text, whichever way it is found.
-pub fn decode_config(raw: Box<RawValue>) -> Result<Value, serde_json::Error> {
-    // Bounded in entries and size: a cluster of distinct configs must not grow it.
-    const MAX_ENTRIES: usize = 64;
+/// Decode one `replica_config` text, through the configs decoded lately: the changefeeds of a
+/// repository mostly share a few templates, and copying a decoded tree costs less than
+/// decoding its text again. The answer is what `serde_json` decodes from the text, whichever
+/// way it is found. Per thread, so no lock; bounded in entries and text size.
+pub fn decode_config(text: &str) -> Result<Value, serde_json::Error> {
+    const MAX_KEPT: usize = 32;
+    const MAX_SEEN: usize = 4096;
     const MAX_TEXT: usize = 32 * 1024;
-    static CACHE: OnceLock<Mutex<HashMap<u64, Decoded>>> = OnceLock::new();
-    let text = raw.get();
+    thread_local! {
+        static CACHE: RefCell<Decoded> = RefCell::default();
+    }
     if text.len() > MAX_TEXT {
         return serde_json::from_str(text);
     }
     let mut h = crate::normalize::Fold64::new();
     h.str(text);
     let key = h.0;
-    let cache = CACHE.get_or_init(Default::default);
-    let hit = {
-        let c = cache.lock().unwrap_or_else(|e| e.into_inner());
-        c.get(&key)
-            .and_then(|v| v.iter().find(|(r, _)| r.get() == text))
-            .map(|(_, v)| v.clone())
-    };
-    match hit {
-        Some(Some(v)) => return Ok(Value::clone(&v)),
-        Some(None) => {
-            // The second sighting: decoded once for the cache.
-            let v = Arc::new(serde_json::from_str::<Value>(text)?);
-            let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(slot) = c
-                .get_mut(&key)
-                .and_then(|e| e.iter_mut().find(|(r, _)| r.get() == text))
-            {
-                slot.1 = Some(v.clone());
-            }
-            return Ok(Value::clone(&v));
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((_, v)) = c
+            .kept
+            .get(&key)
+            .and_then(|e| e.iter().find(|(t, _)| &**t == text))
+        {
+            return Ok(v.clone());
         }
-        None => {}
-    }
-    let v = serde_json::from_str(text)?;
-    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if c.len() >= MAX_ENTRIES {
-        c.clear();
-    }
-    c.entry(key).or_default().push((raw, None));
-    Ok(v)
+        let v: Value = serde_json::from_str(text)?;
+        if c.seen.len() >= MAX_SEEN {
+            c.seen.clear();
+        }
+        if c.seen.insert(key) {
+            return Ok(v);
+        }
+        // The second sighting: kept from now on.
+        if c.kept.len() >= MAX_KEPT {
+            c.kept.clear();
+        }
+        c.kept
+            .entry(key)
+            .or_default()
+            .push((text.into(), v.clone()));
+        Ok(v)
+    })
 }
 
 impl ChangefeedInfo {
@@ -365,7 +368,7 @@ mod tests {
     use serde_json::json;
 
     /// A reply decoded through the config cache equals the same reply decoded as plain JSON,
-    /// on the first, second and later sightings of a config text, from text and from a `Value`.
+    /// on the first, second and later sightings of a config text.
     #[test]
     fn cached_config_decodes_as_plain_json() {
         let configs = [
@@ -390,8 +393,8 @@ mod tests {
                     .collect();
                 let want: Vec<_> = c.as_object().unwrap().keys().collect();
                 assert_eq!(keys, want, "key order kept");
-                let from_value: ChangefeedInfo = serde_json::from_value(reply).unwrap();
-                assert_eq!(from_value, info);
+                let from_bytes: ChangefeedInfo = serde_json::from_slice(text.as_bytes()).unwrap();
+                assert_eq!(from_bytes, info);
             }
         }
         for text in [r#"{"id": "cf", "config": null}"#, r#"{"id": "cf"}"#] {
