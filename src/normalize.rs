@@ -657,7 +657,7 @@ pub fn effective_desired(
     type Memo = HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>;
     // Per thread (no lock), and bounded: a run over thousands of distinct configs must not
     // keep them all.
-    const MAX: usize = 128;
+    const MAX: usize = 32;
     thread_local! {
         static MEMO: std::cell::RefCell<Memo> = Default::default();
     }

@@ -132,6 +132,9 @@ pub struct ChangefeedInfo {
 /// Decodes a `config` through [`decode_config`]. The text is borrowed from the reply (the
 /// client decodes from its bytes), so no copy of it is made.
 fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    if !DECODED.with(|c| c.borrow_mut().wants_text()) {
+        return Deserialize::deserialize(d);
+    }
     let raw: Option<&'de RawValue> = Deserialize::deserialize(d)?;
     match raw {
         None => Ok(None),
@@ -148,6 +151,44 @@ struct Decoded {
     /// configs that are all distinct copies nothing.
     seen: HashSet<u64>,
     kept: HashMap<u64, Vec<(Box<str>, Value)>>,
+    /// Lookups since the last hit.
+    misses: u32,
+    /// After a long run of misses (every config distinct), configs are decoded directly and
+    /// only one in [`PROBE_EVERY`] goes through the cache, to notice when repeats come back.
+    direct: bool,
+    decodes: u32,
+}
+
+/// Misses in a row after which configs are decoded directly.
+const MISSES_BEFORE_DIRECT: u32 = 64;
+/// While decoding directly, one config in this many still goes through the cache.
+const PROBE_EVERY: u32 = 16;
+
+impl Decoded {
+    /// Whether the next config should come as text, for the cache.
+    fn wants_text(&mut self) -> bool {
+        if !self.direct {
+            return true;
+        }
+        self.decodes = self.decodes.wrapping_add(1);
+        self.decodes % PROBE_EVERY == 0
+    }
+
+    fn hit(&mut self) {
+        self.misses = 0;
+        self.direct = false;
+    }
+
+    fn miss(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+        if self.misses >= MISSES_BEFORE_DIRECT {
+            self.direct = true;
+        }
+    }
+}
+
+thread_local! {
+    static DECODED: RefCell<Decoded> = RefCell::default();
 }
 
 /// Decode one `replica_config` text, through the configs decoded lately: the changefeeds of a
@@ -158,24 +199,24 @@ pub fn decode_config(text: &str) -> Result<Value, serde_json::Error> {
     const MAX_KEPT: usize = 32;
     const MAX_SEEN: usize = 4096;
     const MAX_TEXT: usize = 32 * 1024;
-    thread_local! {
-        static CACHE: RefCell<Decoded> = RefCell::default();
-    }
     if text.len() > MAX_TEXT {
         return serde_json::from_str(text);
     }
     let mut h = crate::normalize::Fold64::new();
     h.str(text);
     let key = h.0;
-    CACHE.with(|c| {
+    DECODED.with(|c| {
         let mut c = c.borrow_mut();
-        if let Some((_, v)) = c
+        let found = c
             .kept
             .get(&key)
             .and_then(|e| e.iter().find(|(t, _)| &**t == text))
-        {
-            return Ok(v.clone());
+            .map(|(_, v)| v.clone());
+        if let Some(v) = found {
+            c.hit();
+            return Ok(v);
         }
+        c.miss();
         let v: Value = serde_json::from_str(text)?;
         if c.seen.len() >= MAX_SEEN {
             c.seen.clear();
@@ -397,6 +438,23 @@ mod tests {
                 assert_eq!(from_bytes, info);
             }
         }
+        // Hundreds of distinct configs (the cache turns to direct decoding), then a shared
+        // one again (it comes back): the same answers throughout.
+        let shared = json!({"filter": {"rules": ["*.*"]}, "n": 1});
+        for i in 0..(MISSES_BEFORE_DIRECT as usize * 2) {
+            let c = if i < 100 {
+                json!({"filter": {"rules": [format!("db_{i}.*")]}})
+            } else {
+                shared.clone()
+            };
+            let text = json!({"id": "cf", "config": c}).to_string();
+            let info: ChangefeedInfo = serde_json::from_str(&text).unwrap();
+            assert_eq!(info.config.as_ref(), Some(&c), "config {i}");
+        }
+        assert!(
+            DECODED.with(|d| !d.borrow().direct),
+            "repeats turn the cache back on"
+        );
         for text in [r#"{"id": "cf", "config": null}"#, r#"{"id": "cf"}"#] {
             let info: ChangefeedInfo = serde_json::from_str(text).unwrap();
             assert_eq!(info.config, None);
