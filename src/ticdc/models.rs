@@ -102,7 +102,9 @@ pub struct ChangefeedInfo {
     pub target_ts: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub admin_job_type: u64,
-    /// The API `ReplicaConfig`, kept verbatim.
+    /// The API `ReplicaConfig`, kept verbatim. Decoded through [`decode_config`], which
+    /// borrows the text: decode replies from bytes or text (`serde_json::from_slice`), as
+    /// the client does, not from a `Value`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -171,7 +173,7 @@ impl Decoded {
             return true;
         }
         self.decodes = self.decodes.wrapping_add(1);
-        self.decodes % PROBE_EVERY == 0
+        self.decodes.is_multiple_of(PROBE_EVERY)
     }
 
     fn hit(&mut self) {
@@ -438,11 +440,11 @@ mod tests {
                 assert_eq!(from_bytes, info);
             }
         }
-        // Hundreds of distinct configs (the cache turns to direct decoding), then a shared
+        // A hundred distinct configs (the cache turns to direct decoding), then a shared
         // one again (it comes back): the same answers throughout.
         let shared = json!({"filter": {"rules": ["*.*"]}, "n": 1});
-        for i in 0..(MISSES_BEFORE_DIRECT as usize * 2) {
-            let c = if i < 100 {
+        for i in 0..(MISSES_BEFORE_DIRECT as usize + 36 + 4 * PROBE_EVERY as usize) {
+            let c = if i < MISSES_BEFORE_DIRECT as usize + 36 {
                 json!({"filter": {"rules": [format!("db_{i}.*")]}})
             } else {
                 shared.clone()
