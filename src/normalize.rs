@@ -654,32 +654,58 @@ pub fn effective_desired(
     uri: &str,
     manifest: Option<&Value>,
 ) -> Arc<Effective> {
-    type Memo = HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>;
     // Per thread (no lock), and bounded: a run over thousands of distinct configs must not
     // keep them all.
     const MAX: usize = 32;
     thread_local! {
         static MEMO: std::cell::RefCell<Memo> = Default::default();
     }
-    let key = effective_key(profile, uri, manifest);
     MEMO.with(|memo| {
         let mut m = memo.borrow_mut();
-        let found = m.get(&key).and_then(|v| {
+        if m.direct {
+            m.calls = m.calls.wrapping_add(1);
+            if !m.calls.is_multiple_of(MEMO_PROBE_EVERY) {
+                return Arc::new(compute_effective(profile, uri, manifest));
+            }
+        }
+        let key = effective_key(profile, uri, manifest);
+        let found = m.entries.get(&key).and_then(|v| {
             v.iter()
                 .find(|(p, mf, e)| e.uri.as_str() == uri && p == profile && mf.as_ref() == manifest)
+                .map(|(_, _, e)| e.clone())
         });
-        if let Some((_, _, e)) = found {
-            return e.clone();
+        if let Some(e) = found {
+            m.misses = 0;
+            m.direct = false;
+            return e;
         }
+        m.misses = m.misses.saturating_add(1);
+        m.direct = m.misses >= MEMO_MISSES_BEFORE_DIRECT;
         let e = Arc::new(compute_effective(profile, uri, manifest));
-        if m.len() >= MAX {
-            m.clear();
+        if m.entries.len() >= MAX {
+            m.entries.clear();
         }
-        m.entry(key)
+        m.entries
+            .entry(key)
             .or_default()
             .push((profile.clone(), manifest.cloned(), e.clone()));
         e
     })
+}
+
+/// Misses in a row after which [`effective_desired`] computes directly (every config is
+/// distinct: memoising only costs), asking the memo one time in [`MEMO_PROBE_EVERY`] to
+/// notice when configs repeat again.
+const MEMO_MISSES_BEFORE_DIRECT: u32 = 64;
+const MEMO_PROBE_EVERY: u32 = 16;
+
+/// The effective configs [`effective_desired`] computed lately on this thread.
+#[derive(Default)]
+struct Memo {
+    entries: HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>,
+    misses: u32,
+    direct: bool,
+    calls: u32,
 }
 
 /// The memo key of [`effective_desired`]'s inputs (equal inputs, equal keys).
@@ -1089,6 +1115,15 @@ mod tests {
             Some(json!({"mounter": {"worker_num": 8}, "sink": {"encoder_concurrency": 4}})),
             Some(json!({"mounter": {"worker_num": 8.0}})),
         ];
+        // A run of distinct configs (the memo turns to computing directly), then repeats.
+        let p = p85();
+        for i in 0..(2 * MEMO_MISSES_BEFORE_DIRECT as usize) {
+            let m = json!({"filter": {"rules": [format!("db_{}.*", i % 100)]}});
+            let memo = effective_desired(&p, "blackhole://", Some(&m));
+            let fresh = compute_effective(&p, "blackhole://", Some(&m));
+            assert_eq!(memo.compare, fresh.compare, "config {i}");
+            assert_eq!(memo.derived, fresh.derived, "config {i}");
+        }
         for _ in 0..2 {
             for p in &profiles {
                 for u in uris {
