@@ -699,10 +699,13 @@ pub fn effective_desired(
 const MEMO_MISSES_BEFORE_DIRECT: u32 = 64;
 const MEMO_PROBE_EVERY: u32 = 16;
 
+type MemoEntry = (ServerProfile, Option<Value>, Arc<Effective>);
+
 /// The effective configs [`effective_desired`] computed lately on this thread.
 #[derive(Default)]
 struct Memo {
-    entries: HashMap<u64, Vec<(ServerProfile, Option<Value>, Arc<Effective>)>>,
+    /// By the hash of the inputs: the inputs themselves and their effective config.
+    entries: HashMap<u64, Vec<MemoEntry>>,
     misses: u32,
     direct: bool,
     calls: u32,
