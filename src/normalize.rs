@@ -7,12 +7,12 @@
 //! does; live is stripped the same way (new-architecture servers strip only on resume).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
-use crate::ticdc::mask::GoUrl;
+use crate::ticdc::mask::SinkUri;
 use crate::ticdc::{Arch, ServerProfile, Version};
 
 /// Sink families; they decide derivations and stripping.
@@ -307,15 +307,23 @@ fn differ_at(
 ) {
     match (branches(path, a), branches(path, b)) {
         (Some(x), Some(y)) => {
-            let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
-            for k in keys {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+            // Walked in step: where both sides hold the same key at the same place (they
+            // mostly keep one order) no key is hashed; only keys of `y` that `x` lacks are
+            // looked for apart, and only when there are some.
+            let mut ys = y.iter();
+            let mut found = 0;
+            for (k, xv) in x {
+                let yv = match ys.next() {
+                    Some((yk, yv)) if yk == k => Some(yv),
+                    _ => y.get(k),
+                };
+                found += usize::from(yv.is_some());
+                differ_below(path, k, Some(xv), yv, out);
+            }
+            if found < y.len() {
+                for (k, yv) in y.iter().filter(|(k, _)| !x.contains_key(*k)) {
+                    differ_below(path, k, None, Some(yv), out);
                 }
-                path.push_str(k);
-                differ_at(path, x.get(k), y.get(k), out);
-                path.truncate(len);
             }
         }
         (None, None) => {
@@ -342,6 +350,23 @@ fn differ_at(
             }
         }
     }
+}
+
+/// [`differ_at`] on the member `k` of the object at `path`.
+fn differ_below(
+    path: &mut String,
+    k: &str,
+    a: Option<&Value>,
+    b: Option<&Value>,
+    out: &mut Vec<LeafDifference>,
+) {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(k);
+    differ_at(path, a, b, out);
+    path.truncate(len);
 }
 
 /// absent ≡ null ≡ "" ≡ [] ≡ {}: the server omits empty values (`omitempty`).
@@ -387,14 +412,14 @@ fn equivalent_member(a: Option<&Value>, b: Option<&Value>) -> bool {
 
 // ---------- server derivations and stripping ----------
 
-fn uri_query(uri: &str) -> Vec<(String, String)> {
-    GoUrl::parse(uri)
-        .map(|u| u.query_pairs())
-        .unwrap_or_default()
-}
-
 /// `ValidateAndAdjust` (tiflow `pkg/config/replica_config.go`). Returns the paths it set or changed.
 pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<String> {
+    adjust_parsed(profile, &SinkUri::parse(uri), cfg)
+}
+
+/// [`adjust`] for a URI parsed already.
+fn adjust_parsed(profile: &ServerProfile, parsed: &SinkUri, cfg: &mut Value) -> BTreeSet<String> {
+    let uri = parsed.as_str();
     let mut derived = BTreeSet::new();
     let class = sink_class(uri);
     let mut set = |cfg: &mut Value, path: &str, v: Value| {
@@ -403,7 +428,7 @@ pub fn adjust(profile: &ServerProfile, uri: &str, cfg: &mut Value) -> BTreeSet<S
         }
         derived.insert(path.to_string());
     };
-    let q = uri_query(uri);
+    let q = parsed.query();
     if let Some((_, p)) = q.iter().find(|(k, _)| k == "protocol") {
         set(cfg, "sink.protocol", json!(p));
     }
@@ -595,47 +620,123 @@ fn strip_cow(profile: &ServerProfile, uri: &str, cfg: &mut Cow<'_, Value>) {
 }
 
 /// The desired config as the server will hold it, plus the paths the server derives.
+#[derive(Debug)]
 pub struct Effective {
     /// Defaults ⊕ manifest, adjusted, then stripped for this sink scheme: what a later GET shows.
     pub compare: Value,
     pub derived: BTreeSet<String>,
+    /// The desired sink URI, parsed once for adjusting and for comparing.
+    pub uri: SinkUri,
 }
 
 /// Defaults ⊕ manifest, adjusted for the sink (and the fields adjusting set).
 fn adjusted(
     profile: &ServerProfile,
-    uri: &str,
+    uri: &SinkUri,
     manifest: Option<&Value>,
 ) -> (Value, BTreeSet<String>) {
     let mut body = defaults(profile);
     if let Some(m) = manifest {
         merge(&mut body, m);
     }
-    let derived = adjust(profile, uri, &mut body);
+    let derived = adjust_parsed(profile, uri, &mut body);
     (body, derived)
 }
 
 /// What the desired changefeed will look like on the server, for comparison with a read.
 /// Comparing is all most changefeeds of a plan need: the body of a write is built apart
 /// ([`effective_body`]) for the few that change.
+///
+/// Pure, so it is computed once per distinct (profile, URI, manifest config) and shared: the
+/// changefeeds of a repository mostly share a few templates.
 pub fn effective_desired(
     profile: &ServerProfile,
     uri: &str,
     manifest: Option<&Value>,
-) -> Effective {
-    let (compare, derived) = adjusted(profile, uri, manifest);
+) -> Arc<Effective> {
+    // Per thread (no lock), and bounded: a run over thousands of distinct configs must not
+    // keep them all.
+    const MAX: usize = 32;
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = Default::default();
+    }
+    MEMO.with(|memo| {
+        let mut m = memo.borrow_mut();
+        if m.direct {
+            m.calls = m.calls.wrapping_add(1);
+            if !m.calls.is_multiple_of(MEMO_PROBE_EVERY) {
+                return Arc::new(compute_effective(profile, uri, manifest));
+            }
+        }
+        let key = effective_key(profile, uri, manifest);
+        let found = m.entries.get(&key).and_then(|v| {
+            v.iter()
+                .find(|(p, mf, e)| e.uri.as_str() == uri && p == profile && mf.as_ref() == manifest)
+                .map(|(_, _, e)| e.clone())
+        });
+        if let Some(e) = found {
+            m.misses = 0;
+            m.direct = false;
+            return e;
+        }
+        m.misses = m.misses.saturating_add(1);
+        m.direct = m.misses >= MEMO_MISSES_BEFORE_DIRECT;
+        let e = Arc::new(compute_effective(profile, uri, manifest));
+        if m.entries.len() >= MAX {
+            m.entries.clear();
+        }
+        m.entries
+            .entry(key)
+            .or_default()
+            .push((profile.clone(), manifest.cloned(), e.clone()));
+        e
+    })
+}
+
+/// Misses in a row after which [`effective_desired`] computes directly (every config is
+/// distinct: memoising only costs), asking the memo one time in [`MEMO_PROBE_EVERY`] to
+/// notice when configs repeat again.
+const MEMO_MISSES_BEFORE_DIRECT: u32 = 64;
+const MEMO_PROBE_EVERY: u32 = 16;
+
+type MemoEntry = (ServerProfile, Option<Value>, Arc<Effective>);
+
+/// The effective configs [`effective_desired`] computed lately on this thread.
+#[derive(Default)]
+struct Memo {
+    /// By the hash of the inputs: the inputs themselves and their effective config.
+    entries: HashMap<u64, Vec<MemoEntry>>,
+    misses: u32,
+    direct: bool,
+    calls: u32,
+}
+
+/// The memo key of [`effective_desired`]'s inputs (equal inputs, equal keys).
+fn effective_key(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (uri, profile).hash(&mut h);
+    h.write_u64(manifest.map_or(0, config_hash));
+    h.finish()
+}
+
+/// [`effective_desired`] computed afresh.
+fn compute_effective(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Effective {
+    let parsed = SinkUri::parse(uri);
+    let (compare, derived) = adjusted(profile, &parsed, manifest);
     let mut compare = Cow::Owned(compare);
     strip_cow(profile, uri, &mut compare);
     drop_unheld(profile, &mut compare);
     Effective {
         compare: compare.into_owned(),
         derived,
+        uri: parsed,
     }
 }
 
 /// The `replica_config` of a create or update: defaults ⊕ manifest, adjusted, not stripped.
 pub fn effective_body(profile: &ServerProfile, uri: &str, manifest: Option<&Value>) -> Value {
-    let (mut body, _) = adjusted(profile, uri, manifest);
+    let (mut body, _) = adjusted(profile, &SinkUri::parse(uri), manifest);
     // The body itself must not carry what the server refuses (e.g. `protocol` on MySQL).
     if sink_class(uri) == SinkClass::Mysql {
         remove_path(&mut body, "sink.protocol");
@@ -711,6 +812,90 @@ pub fn has_table_routing(profile: &ServerProfile) -> bool {
 
 fn is_next_gen(profile: &ServerProfile) -> bool {
     profile.version.major >= 26 || profile.raw_version.contains("nextgen")
+}
+
+// ---------- hashing configs ----------
+
+/// A stable 64-bit hash of a JSON value (the config part of a plan fingerprint, and memo keys).
+pub fn config_hash(v: &Value) -> u64 {
+    let mut h = Fold64::new();
+    h.value(v);
+    h.0
+}
+
+/// A 64-bit hash fed eight bytes at a time, each word folded in through a 64×64→128-bit
+/// multiply (the mixing step of wyhash/foldhash); fixed constants, so the same fields give the
+/// same fingerprint on every machine and run. A type tag and a length go before each value so
+/// that different structures never feed the same words.
+pub struct Fold64(pub u64);
+
+impl Default for Fold64 {
+    fn default() -> Fold64 {
+        Fold64::new()
+    }
+}
+
+impl Fold64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    pub fn new() -> Fold64 {
+        Fold64(0x243f_6a88_85a3_08d3)
+    }
+    pub fn word(&mut self, w: u64) {
+        let m = ((self.0 ^ w) as u128).wrapping_mul(Self::K as u128);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+    pub fn tag(&mut self, t: u8, len: usize) {
+        self.word(((len as u64) << 8) | t as u64);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(last));
+        }
+    }
+    pub fn str(&mut self, s: &str) {
+        self.tag(3, s.len());
+        self.bytes(s.as_bytes());
+    }
+    pub fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.tag(0, 0),
+            Value::Bool(b) => self.tag(1, *b as usize),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => {
+                    self.tag(2, 0);
+                    self.word(u);
+                }
+                (_, Some(i), _) => {
+                    self.tag(2, 1);
+                    self.word(i as u64);
+                }
+                (_, _, f) => {
+                    self.tag(2, 2);
+                    self.word(f.unwrap_or(0.0).to_bits());
+                }
+            },
+            Value::String(s) => self.str(s),
+            Value::Array(a) => {
+                self.tag(4, a.len());
+                a.iter().for_each(|x| self.value(x));
+            }
+            Value::Object(o) => {
+                self.tag(5, o.len());
+                for (k, x) in o {
+                    self.str(k);
+                    self.value(x);
+                }
+            }
+        }
+    }
 }
 
 // ---------- which keys cdcform knows ----------
@@ -890,6 +1075,8 @@ mod tests {
             a in prop::collection::btree_map("[abc]", config(), 0..4),
             b in prop::collection::btree_map("[abc]", config(), 0..4),
         ) {
+            // `b` also in the reverse key order: the walk in step must not depend on order.
+            let b_rev = Value::Object(b.clone().into_iter().rev().collect());
             let (a, b) = (Value::Object(a.into_iter().collect()), Value::Object(b.into_iter().collect()));
             let (fa, fb) = (flatten(&a), flatten(&b));
             let all: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
@@ -898,7 +1085,60 @@ mod tests {
                 .filter(|p| !equivalent(fa.get(*p), fb.get(*p)))
                 .map(|p| (p.clone(), fa.get(p).cloned(), fb.get(p).cloned()))
                 .collect();
+            prop_assert_eq!(differing_leaves(&a, &b_rev), want.clone());
             prop_assert_eq!(differing_leaves(&a, &b), want);
+        }
+    }
+
+    /// The memoised effective config is the one computed afresh, for every profile, URI and
+    /// manifest, however often and in whatever order it is asked for (a memo must never hand
+    /// one changefeed's config to another).
+    #[test]
+    fn memoised_effective_equals_a_fresh_one() {
+        let profiles = [
+            p85(),
+            ServerProfile::classic(Version::new(7, 5, 0)),
+            ServerProfile::newarch(),
+            ServerProfile {
+                raw_version: "v8.5.4-nextgen.1".into(),
+                ..ServerProfile::newarch()
+            },
+        ];
+        let uris = [
+            "blackhole://",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=p",
+            "kafka://k:9092/t?protocol=avro",
+            "mysql://root:pw@h:3306/?transaction-atomicity=none",
+            "s3://b/p?protocol=csv",
+        ];
+        let manifests = [
+            None,
+            Some(json!({"filter": {"rules": ["a.*"]}})),
+            Some(json!({"filter": {"rules": ["b.*"]}})),
+            Some(json!({"mounter": {"worker_num": 8}, "sink": {"encoder_concurrency": 4}})),
+            Some(json!({"mounter": {"worker_num": 8.0}})),
+        ];
+        // A run of distinct configs (the memo turns to computing directly), then repeats.
+        let p = p85();
+        for i in 0..(2 * MEMO_MISSES_BEFORE_DIRECT as usize) {
+            let m = json!({"filter": {"rules": [format!("db_{}.*", i % 100)]}});
+            let memo = effective_desired(&p, "blackhole://", Some(&m));
+            let fresh = compute_effective(&p, "blackhole://", Some(&m));
+            assert_eq!(memo.compare, fresh.compare, "config {i}");
+            assert_eq!(memo.derived, fresh.derived, "config {i}");
+        }
+        for _ in 0..2 {
+            for p in &profiles {
+                for u in uris {
+                    for m in &manifests {
+                        let memo = effective_desired(p, u, m.as_ref());
+                        let fresh = compute_effective(p, u, m.as_ref());
+                        assert_eq!(memo.compare, fresh.compare, "{p:?} {u} {m:?}");
+                        assert_eq!(memo.derived, fresh.derived, "{p:?} {u} {m:?}");
+                        assert_eq!(memo.uri.as_str(), u);
+                    }
+                }
+            }
         }
     }
 

@@ -8,21 +8,13 @@ use serde_json::Value;
 use super::{ChangeKind, FieldChange, SENSITIVE};
 use crate::manifest::DesiredChangefeed;
 use crate::normalize::{self, flatten, is_empty, Effective};
-use crate::ticdc::mask::{encode_query, mask_sink_uri, GoUrl};
+use crate::ticdc::mask::SinkUri;
 use crate::ticdc::models::ChangefeedInfo;
 use crate::ticdc::ServerProfile;
 
 /// Canonical form of a sink URI for comparison: Go re-serialisation with the query sorted.
 pub fn canonical_uri(uri: &str) -> String {
-    match GoUrl::parse(uri) {
-        Ok(mut u) => {
-            let mut pairs = u.query_pairs();
-            pairs.sort();
-            u.raw_query = encode_query(&pairs);
-            u.to_go_string()
-        }
-        Err(_) => uri.to_string(),
-    }
+    SinkUri::parse(uri).canonical()
 }
 
 /// Whether a config path names a secret whatever the manifest says (the secret fields of tiflow `pkg/config/sink.go`).
@@ -86,18 +78,28 @@ pub fn mask_uris(v: &Value) -> Value {
 /// Compare the sink URI: through the unmasked `meta_info` URI when we have it (classic),
 /// otherwise through TiCDC's own masking, which hides passwords: then a password change
 /// cannot be seen, and the diff says so instead of guessing.
+///
+/// Each URI is parsed once: the desired one with its effective config, the live one when it
+/// was read; the same text needs no parse at all.
 fn compare_sink_uri(
     desired: &DesiredChangefeed,
+    eff: &Effective,
     live_masked: &str,
-    live_raw: Option<&str>,
+    live_raw: Option<&SinkUri>,
     out: &mut ConfigDiff,
 ) {
     let sensitive = desired.sensitive.contains("sink_uri");
+    let own;
+    let wanted = if eff.uri.as_str() == desired.sink_uri {
+        &eff.uri
+    } else {
+        own = SinkUri::parse(&desired.sink_uri);
+        &own
+    };
     let changed = match live_raw {
-        Some(raw) => canonical_uri(&desired.sink_uri) != canonical_uri(raw),
+        Some(raw) => raw.as_str() != desired.sink_uri && wanted.canonical() != raw.canonical(),
         None => {
-            let masked =
-                mask_sink_uri(&desired.sink_uri).unwrap_or_else(|_| desired.sink_uri.clone());
+            let masked = wanted.masked().unwrap_or_else(|_| desired.sink_uri.clone());
             if masked != desired.sink_uri && canonical_uri(&masked) == canonical_uri(live_masked) {
                 out.notes.push(
                     "the sink_uri password cannot be compared: this server masks it and has no meta_info; \
@@ -168,8 +170,20 @@ pub fn diff_changefeed(
     live: &ChangefeedInfo,
     live_raw_uri: Option<&str>,
 ) -> ConfigDiff {
+    let raw = live_raw_uri.map(SinkUri::parse);
+    diff_parsed(profile, desired, eff, live, raw.as_ref())
+}
+
+/// [`diff_changefeed`] with the unmasked live URI parsed already (as a read parses it).
+pub fn diff_parsed(
+    profile: &ServerProfile,
+    desired: &DesiredChangefeed,
+    eff: &Effective,
+    live: &ChangefeedInfo,
+    live_raw: Option<&SinkUri>,
+) -> ConfigDiff {
     let mut out = ConfigDiff::default();
-    compare_sink_uri(desired, &live.sink_uri, live_raw_uri, &mut out);
+    compare_sink_uri(desired, eff, &live.sink_uri, live_raw, &mut out);
 
     if let Some(t) = desired.target_ts.filter(|t| *t != 0) {
         if t != live.target_ts {
@@ -185,7 +199,7 @@ pub fn diff_changefeed(
 
     let empty = Value::Object(Default::default());
     // The live URI's scheme decides how the server stripped it; the desired one how it will.
-    let live_uri = live_raw_uri.unwrap_or(&live.sink_uri);
+    let live_uri = live_raw.map_or(live.sink_uri.as_str(), SinkUri::as_str);
     let live_norm =
         normalize::normalize_live(profile, live_uri, live.config.as_ref().unwrap_or(&empty));
     let differing = normalize::differing_leaves(&eff.compare, &live_norm);
@@ -289,6 +303,7 @@ pub fn creation_fields(desired: &DesiredChangefeed) -> Vec<FieldChange> {
 mod tests {
     use super::*;
     use crate::normalize::effective_desired;
+    use crate::ticdc::mask::mask_sink_uri;
     use crate::ticdc::Version;
     use serde_json::json;
 
@@ -367,6 +382,45 @@ mod tests {
         assert_eq!(diff.changes[0].before, Some(json!(16)));
         assert_eq!(diff.changes[0].after, Some(json!(8)));
         assert!(diff.needs_update());
+    }
+
+    /// The sink URI comparison through URIs parsed once says what comparing the canonical
+    /// forms of both texts says, with and without `meta_info`, and when the effective config
+    /// was made for another URI.
+    #[test]
+    fn sink_uri_compared_as_canonical_forms() {
+        let p = ServerProfile::classic(Version::new(8, 5, 0));
+        let uris = [
+            "blackhole://",
+            "blackhole:",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=a",
+            "kafka://k:9092/t?sasl-password=a&protocol=canal-json",
+            "kafka://k:9092/t?protocol=canal-json&sasl-password=b",
+            "mysql://root:a@h:3306/",
+            "mysql://root:b@h:3306/",
+            "mysql://h:port/",
+        ];
+        for want in uris {
+            for live_raw in uris {
+                let d = desired(want, None);
+                let masked = mask_sink_uri(live_raw).unwrap_or_else(|_| "<invalid uri>".into());
+                let live = ChangefeedInfo {
+                    sink_uri: masked.clone(),
+                    config: Some(json!({})),
+                    ..Default::default()
+                };
+                let expect = canonical_uri(want) != canonical_uri(live_raw);
+                for eff_uri in [want, "blackhole://"] {
+                    let eff = effective_desired(&p, eff_uri, None);
+                    let got = diff_changefeed(&p, &d, &eff, &live, Some(live_raw));
+                    assert_eq!(got.sink_uri_changed, expect, "{want} vs {live_raw}");
+                    let d_masked = mask_sink_uri(want).unwrap_or_else(|_| want.to_string());
+                    let expect = canonical_uri(&d_masked) != canonical_uri(&masked);
+                    let got = diff_changefeed(&p, &d, &eff, &live, None);
+                    assert_eq!(got.sink_uri_changed, expect, "{want} vs masked {masked}");
+                }
+            }
+        }
     }
 
     #[test]

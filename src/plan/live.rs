@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::plan::planner::LiveChangefeed;
 use crate::plan::saved::fingerprint;
 use crate::plan::Key;
-use crate::ticdc::mask::mask_sink_uri;
+use crate::ticdc::mask::SinkUri;
 use crate::ticdc::models::ChangefeedCommonInfo;
 use crate::ticdc::{Arch, Client, ClientError, ServerProfile, Version};
 use crate::Error;
@@ -155,16 +155,18 @@ pub async fn read_one(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let raw = if profile.has_meta_info() {
-        let raw = std::mem::take(&mut info.sink_uri);
-        info.sink_uri = mask_sink_uri(&raw).unwrap_or_else(|_| "<invalid uri>".into());
-        Some(raw)
-    } else {
-        None
-    };
+    // Parsed once: the mask shown and compared, and the form the planner compares.
+    let raw_uri = profile
+        .has_meta_info()
+        .then(|| SinkUri::parse(&info.sink_uri));
+    let raw = raw_uri.as_ref().map(|u| {
+        let masked = u.masked().unwrap_or_else(|_| "<invalid uri>".into());
+        std::mem::replace(&mut info.sink_uri, masked)
+    });
     let mut l = LiveChangefeed {
         info,
         raw_sink_uri: raw,
+        raw_uri,
         ..Default::default()
     };
     l.fingerprint = Some(fingerprint(Some(&l)));

@@ -6,11 +6,12 @@ use std::time::Duration;
 use globset::GlobSet;
 use serde_json::Value;
 
-use super::diff::{creation_fields, diff_changefeed};
+use super::diff::{creation_fields, diff_parsed};
 use super::saved::fingerprint;
 use super::{Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan};
 use crate::manifest::{DesiredChangefeed, DesiredState};
 use crate::normalize::{carry_unknown, effective_desired};
+use crate::ticdc::mask::SinkUri;
 use crate::ticdc::models::{tso_physical_ms, ChangefeedInfo};
 use crate::ticdc::ServerProfile;
 
@@ -20,6 +21,8 @@ pub struct LiveChangefeed {
     pub info: ChangefeedInfo,
     /// Unmasked URI from `meta_info` (classic servers); held in memory only.
     pub raw_sink_uri: Option<String>,
+    /// `raw_sink_uri` parsed, as the read parsed it to mask it.
+    pub raw_uri: Option<SinkUri>,
     /// Fingerprint of what was read (for saved plans), taken before any shrinking.
     pub fingerprint: Option<String>,
     /// Found unchanged (with these notes) as soon as it was read; its config was then dropped
@@ -34,6 +37,7 @@ impl LiveChangefeed {
     pub fn settle(&mut self, notes: Vec<String>) {
         self.settled = Some(notes);
         self.raw_sink_uri = None;
+        self.raw_uri = None;
         let i = &mut self.info;
         i.config = None;
         i.task_status = None;
@@ -390,7 +394,16 @@ fn plan_one(
     }
 
     let eff = effective_desired(profile, &d.sink_uri, d.replica_config.as_ref());
-    let diff = diff_changefeed(profile, d, &eff, info, l.raw_sink_uri.as_deref());
+    let parsed;
+    let raw_uri = match (&l.raw_uri, &l.raw_sink_uri) {
+        (Some(u), Some(raw)) if u.as_str() == raw => Some(u),
+        (_, Some(raw)) => {
+            parsed = SinkUri::parse(raw);
+            Some(&parsed)
+        }
+        (_, None) => None,
+    };
+    let diff = diff_parsed(profile, d, &eff, info, raw_uri);
     let want_running = d.state == DesiredState::Running;
     let lag = lag(opts.now_tso, info.checkpoint_ts);
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::planner::{run_state, LiveChangefeed, RunState};
 use super::{Key, Plan, FORMAT_VERSION};
 use crate::manifest::{DesiredChangefeed, DesiredState};
+use crate::normalize::{config_hash, Fold64};
 
 pub const KIND: &str = "cdcform-plan";
 
@@ -194,6 +195,12 @@ pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
     if let Some(f) = &l.fingerprint {
         return f.clone();
     }
+    fingerprint_with(l, l.info.config.as_ref().map(config_hash))
+}
+
+/// [`fingerprint`] of `l` whose config hashes to `config` ([`config_hash`], which a read can
+/// take once per distinct config).
+pub fn fingerprint_with(l: &LiveChangefeed, config: Option<u64>) -> String {
     let family = match run_state(l.info.state_str()) {
         RunState::Running => "running",
         RunState::Stopped => "stopped",
@@ -202,65 +209,16 @@ pub fn fingerprint(l: Option<&LiveChangefeed>) -> String {
         RunState::Removed => "removed",
     };
     // A hash walked over the fields themselves: no copy of the config, no JSON text.
-    let mut h = Fnv(0xcbf29ce484222325);
+    let mut h = Fold64::new();
     h.str(family);
     h.str(&l.info.sink_uri);
-    match &l.info.config {
-        Some(c) => h.value(c),
-        None => h.tag(0),
+    match config {
+        Some(c) => h.word(c),
+        None => h.tag(0, 0),
     }
-    h.bytes(&l.info.target_ts.to_le_bytes());
-    h.bytes(&l.info.start_ts.to_le_bytes());
+    h.word(l.info.target_ts);
+    h.word(l.info.start_ts);
     format!("{:016x}", h.0)
-}
-
-/// FNV-1a, fed with a type tag and a length before each value so that different structures
-/// never hash the same bytes.
-struct Fnv(u64);
-
-impl Fnv {
-    fn bytes(&mut self, b: &[u8]) {
-        for x in b {
-            self.0 ^= *x as u64;
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
-    }
-    fn tag(&mut self, t: u8) {
-        self.bytes(&[t]);
-    }
-    fn str(&mut self, s: &str) {
-        self.tag(3);
-        self.bytes(&(s.len() as u64).to_le_bytes());
-        self.bytes(s.as_bytes());
-    }
-    fn value(&mut self, v: &Value) {
-        match v {
-            Value::Null => self.tag(0),
-            Value::Bool(b) => self.bytes(&[1, *b as u8]),
-            Value::Number(n) => {
-                self.tag(2);
-                match (n.as_u64(), n.as_i64(), n.as_f64()) {
-                    (Some(u), _, _) => self.bytes(&u.to_le_bytes()),
-                    (_, Some(i), _) => self.bytes(&i.to_le_bytes()),
-                    (_, _, f) => self.bytes(&f.unwrap_or(0.0).to_bits().to_le_bytes()),
-                }
-            }
-            Value::String(s) => self.str(s),
-            Value::Array(a) => {
-                self.tag(4);
-                self.bytes(&(a.len() as u64).to_le_bytes());
-                a.iter().for_each(|x| self.value(x));
-            }
-            Value::Object(o) => {
-                self.tag(5);
-                self.bytes(&(o.len() as u64).to_le_bytes());
-                for (k, x) in o {
-                    self.str(k);
-                    self.value(x);
-                }
-            }
-        }
-    }
 }
 
 pub fn fingerprints(
@@ -384,6 +342,39 @@ mod tests {
         assert!(back[0]
             .sensitive
             .contains("replica_config.sink.kafka_config.sasl_password"));
+    }
+
+    #[test]
+    fn fingerprint_moves_with_every_field_a_plan_depends_on() {
+        let base = LiveChangefeed {
+            info: crate::ticdc::models::ChangefeedInfo {
+                id: "a".into(),
+                state: Some("normal".into()),
+                sink_uri: "kafka://k/t?protocol=canal-json".into(),
+                config: Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": 1})),
+                target_ts: 5,
+                start_ts: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let a = fingerprint(Some(&base));
+        let hash = base.info.config.as_ref().map(config_hash);
+        assert_eq!(a, fingerprint_with(&base, hash));
+        let changed: [fn(&mut crate::ticdc::models::ChangefeedInfo); 7] = [
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["b.*"]}, "n": 1})),
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": 1.0})),
+            |i| i.config = Some(serde_json::json!({"filter": {"rules": ["a.*"]}, "n": "1"})),
+            |i| i.config = None,
+            |i| i.sink_uri.push('x'),
+            |i| i.target_ts = 6,
+            |i| i.start_ts = 4,
+        ];
+        for (n, change) in changed.iter().enumerate() {
+            let mut l = base.clone();
+            change(&mut l.info);
+            assert_ne!(fingerprint(Some(&l)), a, "change {n}");
+        }
     }
 
     #[test]

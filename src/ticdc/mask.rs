@@ -339,10 +339,54 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
 
 /// TiCDC `MaskSinkURI`: what GET/create/update return in `sink_uri`.
 pub fn mask_sink_uri(uri: &str) -> Result<String, UrlError> {
-    let mut u = GoUrl::parse(uri)?;
-    let mut pairs = u.query_pairs();
-    if pairs.iter().any(|(k, _)| k == "sasl-password") {
+    SinkUri::parse(uri).masked()
+}
+
+/// A sink URI parsed once (Go `url.Parse`, then `URL.Query()`), with the forms cdcform derives
+/// from it: TiCDC's mask, the canonical form plans compare, the query pairs. Holds the URI as
+/// given, secrets included: memory only, never printed (its `Debug` shows the mask).
+#[derive(Clone)]
+pub struct SinkUri {
+    raw: String,
+    parsed: Result<GoUrl, UrlError>,
+    pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SinkUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&mask_sensitive_in_uri(&self.raw))
+    }
+}
+
+impl SinkUri {
+    pub fn parse(uri: &str) -> SinkUri {
+        let parsed = GoUrl::parse(uri);
+        let pairs = parsed.as_ref().map(GoUrl::query_pairs).unwrap_or_default();
+        SinkUri {
+            raw: uri.to_string(),
+            parsed,
+            pairs,
+        }
+    }
+
+    /// The URI as given.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Go `URL.Query()` of it; empty when it does not parse.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// [`mask_sink_uri`] of it.
+    pub fn masked(&self) -> Result<String, UrlError> {
+        let u = self.parsed.as_ref().map_err(Clone::clone)?;
+        if !self.pairs.iter().any(|(k, _)| k == "sasl-password") {
+            return Ok(u.redacted());
+        }
         // Go `Values.Set` replaces all values of the key with one.
+        let mut pairs = self.pairs.clone();
         let first = pairs
             .iter()
             .position(|(k, _)| k == "sasl-password")
@@ -352,9 +396,25 @@ pub fn mask_sink_uri(uri: &str) -> Result<String, UrlError> {
             first.min(pairs.len()),
             ("sasl-password".into(), "xxxxx".into()),
         );
+        let mut u = u.clone();
         u.raw_query = encode_query(&pairs);
+        Ok(u.redacted())
     }
-    Ok(u.redacted())
+
+    /// The form two sink URIs are compared in: Go re-serialisation with the query sorted (the
+    /// URI as given when it does not parse).
+    pub fn canonical(&self) -> String {
+        match &self.parsed {
+            Ok(u) => {
+                let mut pairs = self.pairs.clone();
+                pairs.sort();
+                let mut u = u.clone();
+                u.raw_query = encode_query(&pairs);
+                u.to_go_string()
+            }
+            Err(_) => self.raw.clone(),
+        }
+    }
 }
 
 const SENSITIVE_QUERY_WORDS: &[&str] = &[
@@ -483,6 +543,82 @@ mod tests {
             "mysql://u:xxxxx@h:1/"
         );
         assert_eq!(mask_sensitive_in_uri("mysql://h:abc/"), "<invalid uri>");
+    }
+
+    /// The mask and the canonical form as they were computed before [`SinkUri`] (each from a
+    /// parse of its own): the forms derived from one parse must be the same.
+    fn mask_by_own_parse(uri: &str) -> Result<String, UrlError> {
+        let mut u = GoUrl::parse(uri)?;
+        let mut pairs = u.query_pairs();
+        if pairs.iter().any(|(k, _)| k == "sasl-password") {
+            let first = pairs
+                .iter()
+                .position(|(k, _)| k == "sasl-password")
+                .unwrap_or(0);
+            pairs.retain(|(k, _)| k != "sasl-password");
+            pairs.insert(
+                first.min(pairs.len()),
+                ("sasl-password".into(), "xxxxx".into()),
+            );
+            u.raw_query = encode_query(&pairs);
+        }
+        Ok(u.redacted())
+    }
+
+    fn canonical_by_own_parse(uri: &str) -> String {
+        match GoUrl::parse(uri) {
+            Ok(mut u) => {
+                let mut pairs = u.query_pairs();
+                pairs.sort();
+                u.raw_query = encode_query(&pairs);
+                u.to_go_string()
+            }
+            Err(_) => uri.to_string(),
+        }
+    }
+
+    fn forms_agree(uri: &str) {
+        let s = SinkUri::parse(uri);
+        assert_eq!(s.masked(), mask_by_own_parse(uri), "mask of {uri:?}");
+        assert_eq!(
+            s.canonical(),
+            canonical_by_own_parse(uri),
+            "canonical of {uri:?}"
+        );
+        let q = GoUrl::parse(uri)
+            .map(|u| u.query_pairs())
+            .unwrap_or_default();
+        assert_eq!(s.query(), q.as_slice(), "query of {uri:?}");
+        assert_eq!(s.as_str(), uri);
+        assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
+    }
+
+    #[test]
+    fn one_parse_gives_the_forms_of_separate_parses() {
+        for uri in [
+            "blackhole://",
+            "blackhole:",
+            "mysql://root:hunter2@127.0.0.1:3306/?time-zone=Asia/Shanghai&safe-mode=true",
+            "mysql://root:@h:3306/",
+            "kafka://h:9092/t?protocol=canal-json&sasl-user=u&sasl-password=hunter2&sasl-password=x&a=1",
+            "kafka://h:9092/t?sasl-password=hunter2",
+            "s3://b/p?access-key=AK&secret-access-key=hunter2&protocol=csv#frag%20x",
+            "pulsar+ssl://h:6651/t?protocol=canal-json&token=hunter2",
+            "mysql://h:port/",
+            "mysql://u:p@h/%zz",
+            "file:///tmp/x?b=2&a=1&b=1",
+            "",
+            "no scheme at all",
+        ] {
+            forms_agree(uri);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_parse_agrees_on_any_text(uri in "[a-z+]{0,6}(://)?[a-z@:%0-9]{0,8}(/[a-z%]{0,4})?(\\?([a-z-]{1,14}=[a-z%+0-9]{0,4}&?){0,4})?(#[a-z ]{0,3})?") {
+            forms_agree(&uri);
+        }
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! `replica_config` stays a `serde_json::Value` on the wire so that keys cdcform does not
 //! know survive a GET → PUT round trip untouched.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 fn is_zero(v: &u64) -> bool {
@@ -98,8 +102,14 @@ pub struct ChangefeedInfo {
     pub target_ts: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub admin_job_type: u64,
-    /// The API `ReplicaConfig`, kept verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The API `ReplicaConfig`, kept verbatim. Decoded through [`decode_config`], which
+    /// borrows the text: decode replies from bytes or text (`serde_json::from_slice`), as
+    /// the client does, not from a `Value`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "shared_config"
+    )]
     pub config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -119,6 +129,113 @@ pub struct ChangefeedInfo {
     pub gid: Option<Gid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_addr: Option<String>,
+}
+
+/// Decodes a `config` through [`decode_config`]. The text is borrowed from the reply (the
+/// client decodes from its bytes), so no copy of it is made.
+fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    if !DECODED.with(|c| c.borrow_mut().wants_text()) {
+        return Deserialize::deserialize(d);
+    }
+    let raw: Option<&'de RawValue> = Deserialize::deserialize(d)?;
+    match raw {
+        None => Ok(None),
+        Some(raw) => decode_config(raw.get())
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// Configs decoded lately on this thread, by the hash of their exact text.
+#[derive(Default)]
+struct Decoded {
+    /// Texts seen once (their hashes): a text is kept only when it comes again, so a run over
+    /// configs that are all distinct copies nothing.
+    seen: HashSet<u64>,
+    kept: HashMap<u64, Vec<(Box<str>, Value)>>,
+    /// Lookups since the last hit.
+    misses: u32,
+    /// After a long run of misses (every config distinct), configs are decoded directly and
+    /// only one in [`PROBE_EVERY`] goes through the cache, to notice when repeats come back.
+    direct: bool,
+    decodes: u32,
+}
+
+/// Misses in a row after which configs are decoded directly.
+const MISSES_BEFORE_DIRECT: u32 = 64;
+/// While decoding directly, one config in this many still goes through the cache.
+const PROBE_EVERY: u32 = 16;
+
+impl Decoded {
+    /// Whether the next config should come as text, for the cache.
+    fn wants_text(&mut self) -> bool {
+        if !self.direct {
+            return true;
+        }
+        self.decodes = self.decodes.wrapping_add(1);
+        self.decodes.is_multiple_of(PROBE_EVERY)
+    }
+
+    fn hit(&mut self) {
+        self.misses = 0;
+        self.direct = false;
+    }
+
+    fn miss(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+        if self.misses >= MISSES_BEFORE_DIRECT {
+            self.direct = true;
+        }
+    }
+}
+
+thread_local! {
+    static DECODED: RefCell<Decoded> = RefCell::default();
+}
+
+/// Decode one `replica_config` text, through the configs decoded lately: the changefeeds of a
+/// repository mostly share a few templates, and copying a decoded tree costs less than
+/// decoding its text again. The answer is what `serde_json` decodes from the text, whichever
+/// way it is found. Per thread, so no lock; bounded in entries and text size.
+pub fn decode_config(text: &str) -> Result<Value, serde_json::Error> {
+    const MAX_KEPT: usize = 32;
+    const MAX_SEEN: usize = 4096;
+    const MAX_TEXT: usize = 32 * 1024;
+    if text.len() > MAX_TEXT {
+        return serde_json::from_str(text);
+    }
+    let mut h = crate::normalize::Fold64::new();
+    h.str(text);
+    let key = h.0;
+    DECODED.with(|c| {
+        let mut c = c.borrow_mut();
+        let found = c
+            .kept
+            .get(&key)
+            .and_then(|e| e.iter().find(|(t, _)| &**t == text))
+            .map(|(_, v)| v.clone());
+        if let Some(v) = found {
+            c.hit();
+            return Ok(v);
+        }
+        c.miss();
+        let v: Value = serde_json::from_str(text)?;
+        if c.seen.len() >= MAX_SEEN {
+            c.seen.clear();
+        }
+        if c.seen.insert(key) {
+            return Ok(v);
+        }
+        // The second sighting: kept from now on.
+        if c.kept.len() >= MAX_KEPT {
+            c.kept.clear();
+        }
+        c.kept
+            .entry(key)
+            .or_default()
+            .push((text.into(), v.clone()));
+        Ok(v)
+    })
 }
 
 impl ChangefeedInfo {
@@ -286,4 +403,66 @@ pub struct TableName {
     pub table_id: i64,
     #[serde(default)]
     pub is_partition: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A reply decoded through the config cache equals the same reply decoded as plain JSON,
+    /// on the first, second and later sightings of a config text.
+    #[test]
+    fn cached_config_decodes_as_plain_json() {
+        let configs = [
+            json!({"filter": {"rules": ["db_1.*"]}, "sink": {"protocol": "canal-json"}, "n": 1.5}),
+            json!({"filter": {"rules": ["db_2.*"]}, "sink": {"protocol": "canal-json"}, "n": 1.5}),
+            json!({"b": 1, "a": {"y": [1, "x", null, {"k": true}], "x": -3}}),
+            json!({}),
+        ];
+        for round in 0..3 {
+            for c in &configs {
+                let reply = json!({"id": "cf", "state": "normal", "config": c, "checkpoint_ts": 7});
+                let text = reply.to_string();
+                let info: ChangefeedInfo = serde_json::from_str(&text).unwrap();
+                assert_eq!(info.config.as_ref(), Some(c), "round {round}");
+                let keys: Vec<_> = info
+                    .config
+                    .as_ref()
+                    .unwrap()
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .collect();
+                let want: Vec<_> = c.as_object().unwrap().keys().collect();
+                assert_eq!(keys, want, "key order kept");
+                let from_bytes: ChangefeedInfo = serde_json::from_slice(text.as_bytes()).unwrap();
+                assert_eq!(from_bytes, info);
+            }
+        }
+        // A hundred distinct configs (the cache turns to direct decoding), then a shared
+        // one again (it comes back): the same answers throughout.
+        let shared = json!({"filter": {"rules": ["*.*"]}, "n": 1});
+        for i in 0..(MISSES_BEFORE_DIRECT as usize + 36 + 4 * PROBE_EVERY as usize) {
+            let c = if i < MISSES_BEFORE_DIRECT as usize + 36 {
+                json!({"filter": {"rules": [format!("db_{i}.*")]}})
+            } else {
+                shared.clone()
+            };
+            let text = json!({"id": "cf", "config": c}).to_string();
+            let info: ChangefeedInfo = serde_json::from_str(&text).unwrap();
+            assert_eq!(info.config.as_ref(), Some(&c), "config {i}");
+        }
+        assert!(
+            DECODED.with(|d| !d.borrow().direct),
+            "repeats turn the cache back on"
+        );
+        for text in [r#"{"id": "cf", "config": null}"#, r#"{"id": "cf"}"#] {
+            let info: ChangefeedInfo = serde_json::from_str(text).unwrap();
+            assert_eq!(info.config, None);
+        }
+        let bad: Result<ChangefeedInfo, _> =
+            serde_json::from_str(r#"{"id": "cf", "config": {"a": }}"#);
+        assert!(bad.is_err());
+    }
 }
