@@ -272,7 +272,8 @@ async fn read_all(
 
 /// Reads of the changefeeds a caller names (its manifests), started beside the list rather
 /// than after it: on a shared cluster the list is the long part, and these reads then cost no
-/// time. Each guesses the server's architecture (which route to read); when the list shows
+/// time. At most [`EARLY_ROUNDS`] rounds of them, as their answers are held until the list is
+/// read. Each guesses the server's architecture (which route to read); when the list shows
 /// otherwise they are dropped and read again. One semaphore bounds them and the later reads
 /// together, so `--parallelism` holds.
 struct Early {
@@ -281,6 +282,9 @@ struct Early {
     arch: Arch,
     reads: std::collections::HashMap<Key, ReadTask>,
 }
+
+/// How many rounds of reads [`Early`] starts beside the list.
+const EARLY_ROUNDS: usize = 4;
 
 type ReadTask = tokio::task::JoinHandle<Result<Option<LiveChangefeed>, ClientError>>;
 
@@ -293,8 +297,11 @@ impl Early {
             arch,
             ..ServerProfile::default()
         });
+        // Their answers wait, whole, until the list is read: a few rounds' worth start early,
+        // so memory stays bounded however many changefeeds the manifests name.
         let reads = named
             .iter()
+            .take(EARLY_ROUNDS * parallelism)
             .map(|key| {
                 let (client, profile, slots, k) =
                     (client.clone(), profile.clone(), slots.clone(), key.clone());

@@ -105,47 +105,60 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
     s.shutdown().await;
 }
 
-/// The changefeeds a manifest names are read beside the list, not after it: on a shared
-/// cluster the list is the long read. A proxy in front of the simulator holds the list's
-/// answer until the named changefeed's read has reached the server; a plan that waited for the
-/// list before reading would never send it, and the held list gives up after 20 s with a 500.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn named_changefeeds_are_read_while_the_list_is_read() {
-    use axum::body::Bytes;
+/// A proxy in front of a simulator that holds the answer of the changefeed list until `reads`
+/// single-changefeed reads have reached it (then `linger` more), and records how many had
+/// arrived when it let the list go. Gives up after 20 s with a 500.
+struct Gate {
+    url: String,
+    seen_at_release: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn gate(upstream: String, reads: usize, linger: std::time::Duration) -> Gate {
     use axum::extract::{Request, State};
     use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::Arc;
-
-    let s = sim(SimConfig {
-        changefeeds: 50,
-        ..classic()
-    })
-    .await;
     #[derive(Clone)]
-    struct Gate {
+    struct G {
         upstream: String,
-        read: Arc<tokio::sync::Notify>,
-        list_held: Arc<std::sync::atomic::AtomicBool>,
+        reads: usize,
+        linger: std::time::Duration,
+        seen: Arc<AtomicUsize>,
+        arrived: Arc<tokio::sync::Notify>,
+        at_release: Arc<AtomicUsize>,
         http: reqwest::Client,
     }
-    async fn forward(State(g): State<Gate>, req: Request) -> axum::response::Response {
+    async fn forward(State(g): State<G>, req: Request) -> axum::response::Response {
         let path = req.uri().path().to_string();
         let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap();
         let method = req.method().clone();
-        let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20)
             .await
             .unwrap();
-        if path == "/api/v2/changefeeds/cf-00007/meta_info" {
-            g.read.notify_one();
+        if path.ends_with("/meta_info") {
+            g.seen.fetch_add(1, SeqCst);
+            g.arrived.notify_waiters();
         }
         if path == "/api/v2/changefeeds" {
-            let waited =
-                tokio::time::timeout(std::time::Duration::from_secs(20), g.read.notified());
-            if waited.await.is_err() {
+            let enough = async {
+                while g.seen.load(SeqCst) < g.reads {
+                    let wait = g.arrived.notified();
+                    if g.seen.load(SeqCst) >= g.reads {
+                        break;
+                    }
+                    wait.await;
+                }
+            };
+            if tokio::time::timeout(std::time::Duration::from_secs(20), enough)
+                .await
+                .is_err()
+            {
                 return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "list held")
                     .into_response();
             }
-            g.list_held.store(true, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(g.linger).await;
+            g.at_release.store(g.seen.load(SeqCst), SeqCst);
         }
         let r = g
             .http
@@ -155,39 +168,91 @@ async fn named_changefeeds_are_read_while_the_list_is_read() {
             .send()
             .await
             .unwrap();
-        let status = r.status();
-        (status, r.bytes().await.unwrap()).into_response()
+        (r.status(), r.bytes().await.unwrap()).into_response()
     }
-    let gate = Gate {
-        upstream: s.url(),
-        read: Arc::new(tokio::sync::Notify::new()),
-        list_held: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    let at_release = Arc::new(AtomicUsize::new(usize::MAX));
+    let g = G {
+        upstream,
+        reads,
+        linger,
+        seen: Arc::default(),
+        arrived: Arc::default(),
+        at_release: at_release.clone(),
         http: reqwest::Client::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state(gate.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let app = axum::Router::new().fallback(forward).with_state(g);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Gate {
+        url,
+        seen_at_release: at_release,
+        server,
+    }
+}
 
-    let mut st = cdcform::settings::Settings::for_server(&url);
+/// Plan `n` changefeeds of the simulator `s` through `g` at `parallelism`.
+async fn plan_through(g: &Gate, n: usize, parallelism: usize) -> cdcform::plan::Plan {
+    let mut st = cdcform::settings::Settings::for_server(&g.url);
     st.client.retry_for = std::time::Duration::ZERO;
+    st.parallelism = parallelism;
     let c = cdcform::ticdc::Client::new(st.client.clone()).unwrap();
-    let want = manifests("changefeeds:\n  - id: cf-00007\n    sink_uri: \"blackhole://\"\n");
+    let mut yaml = String::from("changefeeds:\n");
+    for i in 1..=n {
+        yaml.push_str(&format!(
+            "  - id: cf-{i:05}\n    sink_uri: \"blackhole://\"\n"
+        ));
+    }
     let (plan, _) = cdcform::plan::pipeline::compute(
         &st,
         &c,
-        &want,
+        &manifests(&yaml),
         &cdcform::plan::PlanOptions::default(),
         std::time::Duration::from_secs(60),
     )
     .await
     .expect("plan through the gate");
-    assert!(gate.list_held.load(std::sync::atomic::Ordering::SeqCst));
-    assert_eq!(plan.summary.unchanged, 1, "{plan:?}");
-    assert_eq!(plan.summary.unmanaged, 49);
-    // Read once: the early answer was used.
-    assert_eq!(reads(&s), 1);
-    server.abort();
+    plan
+}
+
+/// The changefeeds a manifest names are read beside the list, not after it: on a shared
+/// cluster the list is the long read. The gate holds the list until all 10 reads arrived; a
+/// plan that waited for the list before reading would never send them, and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_changefeeds_are_read_while_the_list_is_read() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let s = sim(SimConfig {
+        changefeeds: 50,
+        ..classic()
+    })
+    .await;
+    let g = gate(s.url(), 10, std::time::Duration::ZERO).await;
+    let plan = plan_through(&g, 10, 8).await;
+    assert_eq!(g.seen_at_release.load(SeqCst), 10);
+    assert_eq!(plan.summary.unchanged, 10, "{plan:?}");
+    assert_eq!(plan.summary.unmanaged, 40);
+    // Each read once: the early answers were used.
+    assert_eq!(reads(&s), 10);
+    g.server.abort();
+}
+
+/// Early reads are bounded: their answers wait until the list is read, so only 4 rounds
+/// (4 × `--parallelism`) start before it, however many changefeeds the manifests name. The
+/// gate holds the list 300 ms past the 32nd read, long enough for more to show if unbounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_reads_are_a_few_rounds_only() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let s = sim(SimConfig {
+        changefeeds: 200,
+        ..classic()
+    })
+    .await;
+    let g = gate(s.url(), 32, std::time::Duration::from_millis(300)).await;
+    let plan = plan_through(&g, 200, 8).await;
+    assert_eq!(g.seen_at_release.load(SeqCst), 32);
+    assert_eq!(plan.summary.unchanged, 200);
+    assert_eq!(reads(&s), 200);
+    g.server.abort();
 }
