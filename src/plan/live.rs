@@ -158,7 +158,7 @@ pub async fn read_one(
     // Parsed once: the mask shown and compared, and the form the planner compares.
     let raw_uri = profile
         .has_meta_info()
-        .then(|| SinkUri::parse(&info.sink_uri));
+        .then(|| Box::new(SinkUri::parse(&info.sink_uri)));
     let raw = raw_uri.as_ref().map(|u| {
         let masked = u.masked().unwrap_or_else(|_| "<invalid uri>".into());
         std::mem::replace(&mut info.sink_uri, masked)

@@ -21,8 +21,9 @@ pub struct LiveChangefeed {
     pub info: ChangefeedInfo,
     /// Unmasked URI from `meta_info` (classic servers); held in memory only.
     pub raw_sink_uri: Option<String>,
-    /// `raw_sink_uri` parsed, as the read parsed it to mask it.
-    pub raw_uri: Option<SinkUri>,
+    /// `raw_sink_uri` parsed, as the read parsed it to mask it (boxed: a settled changefeed
+    /// holds `None`, and ten thousand of them should not each hold the room for one).
+    pub raw_uri: Option<Box<SinkUri>>,
     /// Fingerprint of what was read (for saved plans), taken before any shrinking.
     pub fingerprint: Option<String>,
     /// Found unchanged (with these notes) as soon as it was read; its config was then dropped
@@ -396,7 +397,7 @@ fn plan_one(
     let eff = effective_desired(profile, &d.sink_uri, d.replica_config.as_ref());
     let parsed;
     let raw_uri = match (&l.raw_uri, &l.raw_sink_uri) {
-        (Some(u), Some(raw)) if u.as_str() == raw => Some(u),
+        (Some(u), Some(raw)) if u.as_str() == raw => Some(&**u),
         (_, Some(raw)) => {
             parsed = SinkUri::parse(raw);
             Some(&parsed)
