@@ -102,9 +102,7 @@ pub struct ChangefeedInfo {
     pub target_ts: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub admin_job_type: u64,
-    /// The API `ReplicaConfig`, kept verbatim. Decoded through [`decode_config`], which
-    /// borrows the text: decode replies from bytes or text (`serde_json::from_slice`), as
-    /// the client does, not from a `Value`.
+    /// The API `ReplicaConfig`, kept verbatim. Decoded through [`decode_config`].
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -131,13 +129,14 @@ pub struct ChangefeedInfo {
     pub maintainer_addr: Option<String>,
 }
 
-/// Decodes a `config` through [`decode_config`]. The text is borrowed from the reply (the
-/// client decodes from its bytes), so no copy of it is made.
+/// Decodes a `config` through [`decode_config`], from any serde_json source.
 fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     if !DECODED.with(|c| c.borrow_mut().wants_text()) {
         return Deserialize::deserialize(d);
     }
-    let raw: Option<&'de RawValue> = Deserialize::deserialize(d)?;
+    // A copy of the text (a borrowed `&RawValue` would fail from a reader or a `Value`): every
+    // way of decoding a `ChangefeedInfo` works, for about 2 KB copied per changefeed.
+    let raw: Option<Box<RawValue>> = Deserialize::deserialize(d)?;
     match raw {
         None => Ok(None),
         Some(raw) => decode_config(raw.get())
@@ -438,6 +437,11 @@ mod tests {
                 assert_eq!(keys, want, "key order kept");
                 let from_bytes: ChangefeedInfo = serde_json::from_slice(text.as_bytes()).unwrap();
                 assert_eq!(from_bytes, info);
+                // Nor only from a buffer: from a reader and from a `Value` too.
+                let from_reader: ChangefeedInfo = serde_json::from_reader(text.as_bytes()).unwrap();
+                assert_eq!(from_reader, info);
+                let from_value: ChangefeedInfo = serde_json::from_value(reply.clone()).unwrap();
+                assert_eq!(from_value, info);
             }
         }
         // A hundred distinct configs (the cache turns to direct decoding), then a shared
