@@ -155,9 +155,9 @@ fn head(info_ns: &str, l: &LiveChangefeed, sink_uri: String) -> Map<String, Valu
 pub fn export_one(profile: &ServerProfile, l: &LiveChangefeed) -> Entry {
     let info = &l.info;
     let uri = l
-        .raw_sink_uri
-        .clone()
-        .unwrap_or_else(|| info.sink_uri.clone());
+        .raw_uri
+        .as_ref()
+        .map_or_else(|| info.sink_uri.clone(), |u| u.as_str().to_string());
     let (sink_uri, mut vars) = placeholder_uri(&info.id, &uri);
     let mut doc = head(info.scope(), l, sink_uri);
     let cfg = minimal_config(profile, &uri, l, &mut vars);

@@ -662,11 +662,8 @@ pub fn effective_desired(
     }
     MEMO.with(|memo| {
         let mut m = memo.borrow_mut();
-        if m.direct {
-            m.calls = m.calls.wrapping_add(1);
-            if !m.calls.is_multiple_of(MEMO_PROBE_EVERY) {
-                return Arc::new(compute_effective(profile, uri, manifest));
-            }
+        if !m.gate.ask() {
+            return Arc::new(compute_effective(profile, uri, manifest));
         }
         let key = effective_key(profile, uri, manifest);
         let found = m.entries.get(&key).and_then(|v| {
@@ -675,12 +672,10 @@ pub fn effective_desired(
                 .map(|(_, _, e)| e.clone())
         });
         if let Some(e) = found {
-            m.misses = 0;
-            m.direct = false;
+            m.gate.hit();
             return e;
         }
-        m.misses = m.misses.saturating_add(1);
-        m.direct = m.misses >= MEMO_MISSES_BEFORE_DIRECT;
+        m.gate.miss();
         let e = Arc::new(compute_effective(profile, uri, manifest));
         if m.entries.len() >= MAX {
             m.entries.clear();
@@ -693,12 +688,6 @@ pub fn effective_desired(
     })
 }
 
-/// Misses in a row after which [`effective_desired`] computes directly (every config is
-/// distinct: memoising only costs), asking the memo one time in [`MEMO_PROBE_EVERY`] to
-/// notice when configs repeat again.
-const MEMO_MISSES_BEFORE_DIRECT: u32 = 64;
-const MEMO_PROBE_EVERY: u32 = 16;
-
 type MemoEntry = (ServerProfile, Option<Value>, Arc<Effective>);
 
 /// The effective configs [`effective_desired`] computed lately on this thread.
@@ -706,9 +695,8 @@ type MemoEntry = (ServerProfile, Option<Value>, Arc<Effective>);
 struct Memo {
     /// By the hash of the inputs: the inputs themselves and their effective config.
     entries: HashMap<u64, Vec<MemoEntry>>,
-    misses: u32,
-    direct: bool,
-    calls: u32,
+    /// Whether a call asks the memo at all (not while every config is distinct).
+    gate: CacheGate,
 }
 
 /// The memo key of [`effective_desired`]'s inputs (equal inputs, equal keys).
@@ -814,7 +802,46 @@ fn is_next_gen(profile: &ServerProfile) -> bool {
     profile.version.major >= 26 || profile.raw_version.contains("nextgen")
 }
 
-// ---------- hashing configs ----------
+// ---------- hashing configs, and per-thread caches of them ----------
+
+/// Whether a small per-thread cache is worth asking. After [`CacheGate::MISSES`] misses in a
+/// row (every input distinct, so caching only costs) it is asked one call in
+/// [`CacheGate::PROBE`], to notice when inputs repeat again; a hit opens it fully. Used by the
+/// effective-config memo and the config decode cache (`ticdc::models::decode_config`).
+#[derive(Default)]
+pub struct CacheGate {
+    misses: u32,
+    calls: u32,
+}
+
+impl CacheGate {
+    /// Misses in a row after which the cache is asked only now and then.
+    pub const MISSES: u32 = 64;
+    /// Then one call in this many asks it.
+    pub const PROBE: u32 = 16;
+
+    /// Whether the cache is asked on every call.
+    pub fn is_open(&self) -> bool {
+        self.misses < Self::MISSES
+    }
+
+    /// Whether this call should ask the cache.
+    pub fn ask(&mut self) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        self.calls = self.calls.wrapping_add(1);
+        self.calls.is_multiple_of(Self::PROBE)
+    }
+
+    pub fn hit(&mut self) {
+        self.misses = 0;
+    }
+
+    pub fn miss(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+    }
+}
 
 /// A stable 64-bit hash of a JSON value (the config part of a plan fingerprint, and memo keys).
 pub fn config_hash(v: &Value) -> u64 {
@@ -1090,6 +1117,21 @@ mod tests {
         }
     }
 
+    /// The gate closes after a run of misses, then asks one call in `PROBE`; a hit opens it.
+    #[test]
+    fn a_cache_gate_closes_on_misses_and_opens_on_a_hit() {
+        let mut g = CacheGate::default();
+        for _ in 0..CacheGate::MISSES {
+            assert!(g.ask());
+            g.miss();
+        }
+        assert!(!g.is_open());
+        let asked = (0..4 * CacheGate::PROBE).filter(|_| g.ask()).count();
+        assert_eq!(asked, 4);
+        g.hit();
+        assert!(g.is_open() && g.ask());
+    }
+
     /// The memoised effective config is the one computed afresh, for every profile, URI and
     /// manifest, however often and in whatever order it is asked for (a memo must never hand
     /// one changefeed's config to another).
@@ -1120,7 +1162,7 @@ mod tests {
         ];
         // A run of distinct configs (the memo turns to computing directly), then repeats.
         let p = p85();
-        for i in 0..(2 * MEMO_MISSES_BEFORE_DIRECT as usize) {
+        for i in 0..(2 * CacheGate::MISSES as usize) {
             let m = json!({"filter": {"rules": [format!("db_{}.*", i % 100)]}});
             let memo = effective_desired(&p, "blackhole://", Some(&m));
             let fresh = compute_effective(&p, "blackhole://", Some(&m));

@@ -159,13 +159,11 @@ pub async fn read_one(
     let raw_uri = profile
         .has_meta_info()
         .then(|| Box::new(SinkUri::parse(&info.sink_uri)));
-    let raw = raw_uri.as_ref().map(|u| {
-        let masked = u.masked().unwrap_or_else(|_| "<invalid uri>".into());
-        std::mem::replace(&mut info.sink_uri, masked)
-    });
+    if let Some(u) = &raw_uri {
+        info.sink_uri = u.masked().unwrap_or_else(|_| "<invalid uri>".into());
+    }
     let mut l = LiveChangefeed {
         info,
-        raw_sink_uri: raw,
         raw_uri,
         ..Default::default()
     };

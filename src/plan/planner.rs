@@ -19,10 +19,9 @@ use crate::ticdc::ServerProfile;
 #[derive(Debug, Clone, Default)]
 pub struct LiveChangefeed {
     pub info: ChangefeedInfo,
-    /// Unmasked URI from `meta_info` (classic servers); held in memory only.
-    pub raw_sink_uri: Option<String>,
-    /// `raw_sink_uri` parsed, as the read parsed it to mask it (boxed: a settled changefeed
-    /// holds `None`, and ten thousand of them should not each hold the room for one).
+    /// Unmasked URI from `meta_info` (classic servers), parsed once as the read masked it;
+    /// held in memory only. Boxed: a settled changefeed holds `None`, and ten thousand of them
+    /// should not each hold the room for one.
     pub raw_uri: Option<Box<SinkUri>>,
     /// Fingerprint of what was read (for saved plans), taken before any shrinking.
     pub fingerprint: Option<String>,
@@ -37,7 +36,6 @@ impl LiveChangefeed {
     /// of changefeeds holds only the ones with work to do.
     pub fn settle(&mut self, notes: Vec<String>) {
         self.settled = Some(notes);
-        self.raw_sink_uri = None;
         self.raw_uri = None;
         let i = &mut self.info;
         i.config = None;
@@ -395,16 +393,7 @@ fn plan_one(
     }
 
     let eff = effective_desired(profile, &d.sink_uri, d.replica_config.as_ref());
-    let parsed;
-    let raw_uri = match (&l.raw_uri, &l.raw_sink_uri) {
-        (Some(u), Some(raw)) if u.as_str() == raw => Some(&**u),
-        (_, Some(raw)) => {
-            parsed = SinkUri::parse(raw);
-            Some(&parsed)
-        }
-        (_, None) => None,
-    };
-    let diff = diff_parsed(profile, d, &eff, info, raw_uri);
+    let diff = diff_parsed(profile, d, &eff, info, l.raw_uri.as_deref());
     let want_running = d.state == DesiredState::Running;
     let lag = lag(opts.now_tso, info.checkpoint_ts);
 
@@ -594,7 +583,7 @@ mod tests {
             },
             LiveChangefeed {
                 info,
-                raw_sink_uri: Some("blackhole://".into()),
+                raw_uri: Some(Box::new(SinkUri::parse("blackhole://"))),
                 ..Default::default()
             },
         )

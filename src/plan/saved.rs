@@ -387,7 +387,6 @@ mod tests {
         };
         let a = fingerprint(Some(&LiveChangefeed {
             info: info.clone(),
-            raw_sink_uri: None,
             ..Default::default()
         }));
         info.checkpoint_ts = 99;
@@ -396,7 +395,6 @@ mod tests {
             a,
             fingerprint(Some(&LiveChangefeed {
                 info: info.clone(),
-                raw_sink_uri: None,
                 ..Default::default()
             }))
         );
@@ -405,7 +403,6 @@ mod tests {
             a,
             fingerprint(Some(&LiveChangefeed {
                 info,
-                raw_sink_uri: None,
                 ..Default::default()
             }))
         );

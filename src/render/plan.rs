@@ -792,7 +792,7 @@ mod tests {
                         checkpoint_ts: NOW - (2_000 << 18),
                         ..Default::default()
                     },
-                    raw_sink_uri: Some("blackhole://".into()),
+                    raw_uri: Some(Box::new(crate::ticdc::mask::SinkUri::parse("blackhole://"))),
                     ..Default::default()
                 },
             )

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::normalize::CacheGate;
+
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
@@ -131,7 +133,7 @@ pub struct ChangefeedInfo {
 
 /// Decodes a `config` through [`decode_config`], from any serde_json source.
 fn shared_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    if !DECODED.with(|c| c.borrow_mut().wants_text()) {
+    if !DECODED.with(|c| c.borrow_mut().gate.ask()) {
         return Deserialize::deserialize(d);
     }
     // A copy of the text (a borrowed `&RawValue` would fail from a reader or a `Value`): every
@@ -152,40 +154,8 @@ struct Decoded {
     /// configs that are all distinct copies nothing.
     seen: HashSet<u64>,
     kept: HashMap<u64, Vec<(Box<str>, Value)>>,
-    /// Lookups since the last hit.
-    misses: u32,
-    /// After a long run of misses (every config distinct), configs are decoded directly and
-    /// only one in [`PROBE_EVERY`] goes through the cache, to notice when repeats come back.
-    direct: bool,
-    decodes: u32,
-}
-
-/// Misses in a row after which configs are decoded directly.
-const MISSES_BEFORE_DIRECT: u32 = 64;
-/// While decoding directly, one config in this many still goes through the cache.
-const PROBE_EVERY: u32 = 16;
-
-impl Decoded {
-    /// Whether the next config should come as text, for the cache.
-    fn wants_text(&mut self) -> bool {
-        if !self.direct {
-            return true;
-        }
-        self.decodes = self.decodes.wrapping_add(1);
-        self.decodes.is_multiple_of(PROBE_EVERY)
-    }
-
-    fn hit(&mut self) {
-        self.misses = 0;
-        self.direct = false;
-    }
-
-    fn miss(&mut self) {
-        self.misses = self.misses.saturating_add(1);
-        if self.misses >= MISSES_BEFORE_DIRECT {
-            self.direct = true;
-        }
-    }
+    /// Whether a config goes through the cache at all (not while every config is distinct).
+    gate: CacheGate,
 }
 
 thread_local! {
@@ -214,10 +184,10 @@ pub fn decode_config(text: &str) -> Result<Value, serde_json::Error> {
             .and_then(|e| e.iter().find(|(t, _)| &**t == text))
             .map(|(_, v)| v.clone());
         if let Some(v) = found {
-            c.hit();
+            c.gate.hit();
             return Ok(v);
         }
-        c.miss();
+        c.gate.miss();
         let v: Value = serde_json::from_str(text)?;
         if c.seen.len() >= MAX_SEEN {
             c.seen.clear();
@@ -447,8 +417,8 @@ mod tests {
         // A hundred distinct configs (the cache turns to direct decoding), then a shared
         // one again (it comes back): the same answers throughout.
         let shared = json!({"filter": {"rules": ["*.*"]}, "n": 1});
-        for i in 0..(MISSES_BEFORE_DIRECT as usize + 36 + 4 * PROBE_EVERY as usize) {
-            let c = if i < MISSES_BEFORE_DIRECT as usize + 36 {
+        for i in 0..(CacheGate::MISSES as usize + 36 + 4 * CacheGate::PROBE as usize) {
+            let c = if i < CacheGate::MISSES as usize + 36 {
                 json!({"filter": {"rules": [format!("db_{i}.*")]}})
             } else {
                 shared.clone()
@@ -458,7 +428,7 @@ mod tests {
             assert_eq!(info.config.as_ref(), Some(&c), "config {i}");
         }
         assert!(
-            DECODED.with(|d| !d.borrow().direct),
+            DECODED.with(|d| d.borrow().gate.is_open()),
             "repeats turn the cache back on"
         );
         for text in [r#"{"id": "cf", "config": null}"#, r#"{"id": "cf"}"#] {

@@ -133,10 +133,11 @@ fn comma_separated(text: &[u8]) -> serde_json::Result<Vec<&RawValue>> {
     Ok(out)
 }
 
-/// The `id` of one list item (already validated as JSON by [`raw_items`]) and whether a
-/// `keyspace` key comes before it, read from its top-level members up to the id. Both tiflow's
-/// and ticdc's `ChangefeedCommonInfo` (`cdc/api/v2/model.go`, `api/v2/model.go`) write the
-/// scope before the id, so the members after it are never looked at.
+/// The `id` of one list item (already validated as JSON by [`raw_items`] or
+/// [`comma_separated`]) and whether a `keyspace` key comes before it, read from its top-level
+/// members up to the id. Both tiflow's and ticdc's `ChangefeedCommonInfo`
+/// (`cdc/api/v2/model.go`, `api/v2/model.go`) write the scope before the id, so the members
+/// after it are never looked at.
 fn id_of(item: &str) -> serde_json::Result<(Cow<'_, str>, bool)> {
     use serde::de::Error as _;
     let mut keyspaced = false;
