@@ -3,9 +3,9 @@
 //! At 100,000 changefeeds serde cost most of the answer. The fixed part of an item (namespace
 //! and id, escaped as Go's `encoding/json` escapes them) is kept on the changefeed
 //! (`Cf::list_key`); per request only the state, the checkpoint and the rare error are written,
-//! in one pass that also settles each changefeed. Field order is tiflow v8.5.0
-//! `cdc/api/v2/model.go` `ChangefeedCommonInfo` (pingcap/ticdc `api/v2/model.go` names the scope
-//! `keyspace`).
+//! in one pass that also settles each changefeed. Field order is `ChangefeedCommonInfo`'s:
+//! tiflow v8.5.0 `cdc/api/v2/model.go` writes `upstream_id`, `namespace`, `id`; pingcap/ticdc
+//! `api/v2/model.go` (v8.5.7-release.1 and master) writes `upstream_id`, `id`, `keyspace`.
 
 use std::time::Instant;
 
@@ -25,18 +25,28 @@ const HEAD: usize = 40;
 /// of the cluster, so the buffer never grows (and is never copied) for the usual lists.
 const ITEM: usize = 170;
 
-/// How an item opens, as classic (`namespace`) and new-architecture (`keyspace`) servers write
-/// it; `UPSTREAM_ID` spelled out (a test checks it). Constants, so they are copied inline.
+/// How an item opens, as classic (scope first, `namespace`) and new-architecture (id first,
+/// then `keyspace`) servers write it; `UPSTREAM_ID` spelled out (a test checks it). Constants,
+/// so they are copied inline.
 const OPEN_NS: &[u8; 47] = br#"{"upstream_id":7340000000000000001,"namespace":"#;
-const OPEN_KS: &[u8; 46] = br#"{"upstream_id":7340000000000000001,"keyspace":"#;
+const OPEN_ID: &[u8; 40] = br#"{"upstream_id":7340000000000000001,"id":"#;
 
-/// `"<ns>","id":"<id>","state":"`: the part of a list item that never changes.
-pub fn list_key(ns: &str, id: &str) -> Box<[u8]> {
-    let mut k = go_compact(&ns);
-    k.extend_from_slice(b",\"id\":");
-    k.extend_from_slice(&go_compact(&id));
-    k.extend_from_slice(b",\"state\":\"");
-    k.into_boxed_slice()
+/// The part of a list item that never changes: the scope and the id, each escaped as Go
+/// escapes them, and where the id begins.
+#[derive(Debug, Clone)]
+pub struct ListKey {
+    text: Box<[u8]>,
+    id_at: usize,
+}
+
+pub fn list_key(ns: &str, id: &str) -> ListKey {
+    let mut text = go_compact(&ns);
+    let id_at = text.len();
+    text.extend_from_slice(&go_compact(&id));
+    ListKey {
+        text: text.into_boxed_slice(),
+        id_at,
+    }
 }
 
 /// One list request: the scope and the `state` query parameter.
@@ -117,12 +127,19 @@ impl Writer<'_> {
             self.buf.push(b',');
         }
         self.total += 1;
+        let (scope, id) = cf.list_key.text.split_at(cf.list_key.id_at);
         if self.classic {
             self.buf.extend_from_slice(OPEN_NS);
+            self.buf.extend_from_slice(scope);
+            self.buf.extend_from_slice(br#","id":"#);
+            self.buf.extend_from_slice(id);
         } else {
-            self.buf.extend_from_slice(OPEN_KS);
+            self.buf.extend_from_slice(OPEN_ID);
+            self.buf.extend_from_slice(id);
+            self.buf.extend_from_slice(br#","keyspace":"#);
+            self.buf.extend_from_slice(scope);
         }
-        self.buf.extend_from_slice(&cf.list_key);
+        self.buf.extend_from_slice(br#","state":""#);
         self.state(&cf.state);
         let cp = cf.checkpoint_now(self.tso);
         if self.checkpoint.0 != cp || self.checkpoint.1.is_empty() {
@@ -197,9 +214,9 @@ mod tests {
             upstream_id: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
             namespace: Option<&'a str>,
+            id: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             keyspace: Option<&'a str>,
-            id: &'a str,
             state: &'a str,
             checkpoint_tso: u64,
             checkpoint_time: String,
@@ -412,9 +429,9 @@ mod tests {
 
     #[test]
     fn openings_spell_the_upstream_id() {
-        let open = |scope: &str| format!(r#"{{"upstream_id":{UPSTREAM_ID},"{scope}":"#);
+        let open = |first: &str| format!(r#"{{"upstream_id":{UPSTREAM_ID},"{first}":"#);
         assert_eq!(&OPEN_NS[..], open("namespace").as_bytes());
-        assert_eq!(&OPEN_KS[..], open("keyspace").as_bytes());
+        assert_eq!(&OPEN_ID[..], open("id").as_bytes());
     }
 
     #[test]

@@ -47,9 +47,9 @@ pub enum Op {
 #[repr(C)]
 pub struct Cf {
     pub state: String,
-    /// `"<ns>","id":"<id>","state":"` as the list writes it, escaped once: namespace and id
-    /// never change (see `listing`).
-    pub list_key: Box<[u8]>,
+    /// The scope and id as the list writes them, escaped once: they never change (see
+    /// `listing`).
+    pub list_key: super::listing::ListKey,
     pub pending: Vec<(Instant, Op)>,
     /// Classic: not visible to the owner until this instant.
     pub visible_at: Option<Instant>,

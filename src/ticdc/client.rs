@@ -20,6 +20,7 @@ use super::error::ClientError;
 use super::models::*;
 use super::profile::{Arch, ServerProfile, Version};
 pub use super::sift::Listing;
+use super::sift::Sifter;
 
 /// Largest response body accepted (a list of 10,000 changefeeds is about 3 MiB).
 pub const MAX_BODY: usize = 64 << 20;
@@ -119,6 +120,18 @@ struct Inner {
     timeout: Duration,
     /// GETs sent ahead of need ([`Client::prefetch_first_round`]), by path; each is used once.
     ahead: Mutex<HashMap<String, tokio::task::JoinHandle<Answer>>>,
+    /// Lists sent ahead of need, by path: their bodies as they arrive (see [`Early`]).
+    ahead_lists: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedReceiver<Early>>>,
+}
+
+/// What a list read ahead of need passes on: the status once, then the body's chunks as they
+/// arrive, then `Done`. A channel that closes before `Done` broke off: the list is asked again.
+enum Early {
+    Opened(StatusCode),
+    Chunk(bytes::Bytes),
+    Done,
+    /// No 2xx answer, after the retries a read gets.
+    Failed(ClientError),
 }
 
 /// The status and body of a 2xx answer, or why there is none.
@@ -217,6 +230,7 @@ impl Client {
                 last_notice: Mutex::new(None),
                 failing_since: Mutex::new(None),
                 ahead: Mutex::new(HashMap::new()),
+                ahead_lists: Mutex::new(HashMap::new()),
                 timeout: opts.timeout,
             }),
         })
@@ -316,12 +330,13 @@ impl Client {
         )
     }
 
-    async fn send_once<B: Serialize + ?Sized>(
+    /// Send one request; the answer's head, its body not read yet.
+    async fn head_of<B: Serialize + ?Sized>(
         &self,
         method: &Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<(StatusCode, bytes_body::Body, Option<Duration>), ClientError> {
+    ) -> Result<reqwest::Response, ClientError> {
         let url = format!("{}{}", self.inner.base, path);
         let mut req = self
             .inner
@@ -335,19 +350,34 @@ impl Client {
             req = req.json(b);
         }
         tracing::debug!(target: "cdcform::http", "{method} {path}");
-        let resp = req
-            .send()
+        req.send()
             .await
-            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?;
+            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))
+    }
+
+    async fn send_once<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, bytes_body::Body, Option<Duration>), ClientError> {
+        let resp = self.head_of(method, path, body).await?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let mut resp = resp;
-        // Sized once from Content-Length: a large list is not copied while it grows.
+        let retry_after = retry_after(&resp);
+        let bytes = self.read_body(resp, method, path).await?;
+        tracing::debug!(target: "cdcform::http", "{method} {path} -> {}", status.as_u16());
+        Ok((status, bytes_body::Body(bytes), retry_after))
+    }
+
+    /// The whole body of an answer, refused past [`MAX_BODY`].
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        method: &Method,
+        path: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let status = resp.status();
+        // Sized once from Content-Length: a large body is not copied while it grows.
         let hint = resp.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
         let mut bytes = Vec::with_capacity(hint);
         while let Some(chunk) = resp
@@ -368,8 +398,25 @@ impl Client {
             }
             bytes.extend_from_slice(&chunk);
         }
-        tracing::debug!(target: "cdcform::http", "{method} {path} -> {}", status.as_u16());
-        Ok((status, bytes_body::Body(bytes), retry_after))
+        Ok(bytes)
+    }
+
+    /// GET `path` for a body read as it arrives: the answer of a 2xx, else the error (a 5xx
+    /// one worth retrying).
+    async fn get_streamed(&self, path: &str) -> Result<reqwest::Response, ClientError> {
+        let resp = self.head_of(&Method::GET, path, None::<&()>).await?;
+        if resp.status().is_success() {
+            tracing::debug!(target: "cdcform::http", "GET {path} -> {} (body streamed)", resp.status().as_u16());
+            return Ok(resp);
+        }
+        let (status, after) = (resp.status(), retry_after(&resp));
+        let body = self.read_body(resp, &Method::GET, path).await?;
+        tracing::debug!(target: "cdcform::http", "GET {path} -> {}", status.as_u16());
+        let e = api_error(&Method::GET, path, status, &body);
+        Err(match status.is_server_error() {
+            true => e.with_retry_after(after),
+            false => e,
+        })
     }
 
     async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
@@ -387,18 +434,43 @@ impl Client {
     /// while the caller does other work such as loading manifests; the plan's own calls then
     /// take these answers instead of asking again. Reads only: nothing changes on the server.
     pub fn prefetch_first_round(&self, ns: &str) {
-        let list = self.list_path(ns, Some("all"));
-        let mut ahead = self.inner.ahead.lock().unwrap();
-        for path in ["/api/v2/status".to_string(), list] {
-            let client = self.clone();
-            let p = path.clone();
-            let task = tokio::spawn(async move {
-                client
-                    .send_body(&Method::GET, &p, None::<&()>, Idempotent::Yes)
-                    .await
-            });
-            ahead.insert(path, task);
-        }
+        let path = "/api/v2/status";
+        let client = self.clone();
+        let task = tokio::spawn(async move {
+            client
+                .send_body(&Method::GET, path, None::<&()>, Idempotent::Yes)
+                .await
+        });
+        self.inner.ahead.lock().unwrap().insert(path.into(), task);
+        // The list's body is passed on as it arrives, to be sifted once the caller knows what
+        // it keeps.
+        let path = self.list_path(ns, Some("all"));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = self.clone();
+        let p = path.clone();
+        tokio::spawn(async move {
+            let opened = client
+                .retrying(&Method::GET, &p, Idempotent::Yes, || {
+                    client.get_streamed(&p)
+                })
+                .await;
+            let mut resp = match opened {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let _ = tx.send(Early::Failed(e));
+                    return;
+                }
+            };
+            let _ = tx.send(Early::Opened(resp.status()));
+            // A broken body ends the channel without `Done`: the reader asks again.
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                if tx.send(Early::Chunk(chunk)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Early::Done);
+        });
+        self.inner.ahead_lists.lock().unwrap().insert(path, rx);
     }
 
     /// [`Self::call`] up to the body of a 2xx answer, left undecoded.
@@ -427,54 +499,70 @@ impl Client {
         body: Option<&B>,
         idem: Idempotent,
     ) -> Answer {
-        let method = method.clone();
-        let attempt = || async {
-            let r = self.send_once(&method, path, body).await;
-            let r = match r {
-                // Server not ready, owner changing, internal error: an answer, but for an
-                // idempotent call one worth waiting out.
-                Ok((s, b, after)) if s.is_server_error() => {
-                    Err(api_error(&method, path, s, &b.0).with_retry_after(after))
+        let (status, body) = self
+            .retrying(method, path, idem, || async {
+                match self.send_once(method, path, body).await {
+                    // Server not ready, owner changing, internal error: an answer, but for an
+                    // idempotent call one worth waiting out.
+                    Ok((s, b, after)) if s.is_server_error() => {
+                        Err(api_error(method, path, s, &b.0).with_retry_after(after))
+                    }
+                    other => other.map(|(s, b, _)| (s, b)),
                 }
-                other => other.map(|(s, b, _)| (s, b)),
-            };
+            })
+            .await?;
+        if !status.is_success() {
+            return Err(api_error(method, path, status, &body.0));
+        }
+        Ok((status, body.0))
+    }
+
+    /// Run `attempt`, and for an idempotent call again through outages, for the client's
+    /// budget (`--retry-for`).
+    async fn retrying<T, Fut>(
+        &self,
+        method: &Method,
+        path: &str,
+        idem: Idempotent,
+        attempt: impl Fn() -> Fut,
+    ) -> Result<T, ClientError>
+    where
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let attempt = || async {
+            let r = attempt().await;
             self.track(&r);
             r
         };
-        let (status, body) = if idem == Idempotent::Yes {
-            let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
-            // A server that takes the connection and never answers is not an owner election
-            // (TiCDC answers 5xx then): three such attempts, not the whole --retry-for.
-            let silent = std::sync::atomic::AtomicU32::new(0);
-            crate::retry::retry(
-                self.outage_budget(),
-                attempt,
-                |e: &ClientError| {
-                    if e.is_timeout() {
-                        silent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if e.is_retryable() && silent.load(Ordering::Relaxed) < 3 {
-                        crate::retry::Verdict::Again {
-                            after: e.retry_after(),
-                        }
-                    } else {
-                        crate::retry::Verdict::Stop
-                    }
-                },
-                |e, left| self.notice(&what, e, left),
-            )
-            .await
-            .map_err(|x| match x.attempts_note() {
-                Some(note) => x.error.with_note(&note),
-                None => x.error,
-            })?
-        } else {
-            attempt().await?
-        };
-        if !status.is_success() {
-            return Err(api_error(&method, path, status, &body.0));
+        if idem == Idempotent::No {
+            return attempt().await;
         }
-        Ok((status, body.0))
+        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        // A server that takes the connection and never answers is not an owner election
+        // (TiCDC answers 5xx then): three such attempts, not the whole --retry-for.
+        let silent = std::sync::atomic::AtomicU32::new(0);
+        crate::retry::retry(
+            self.outage_budget(),
+            attempt,
+            |e: &ClientError| {
+                if e.is_timeout() {
+                    silent.fetch_add(1, Ordering::Relaxed);
+                }
+                if e.is_retryable() && silent.load(Ordering::Relaxed) < 3 {
+                    crate::retry::Verdict::Again {
+                        after: e.retry_after(),
+                    }
+                } else {
+                    crate::retry::Verdict::Stop
+                }
+            },
+            |e, left| self.notice(&what, e, left),
+        )
+        .await
+        .map_err(|x| match x.attempts_note() {
+            Some(note) => x.error.with_note(&note),
+            None => x.error,
+        })
     }
 
     // ---- status, health, cluster ----
@@ -631,26 +719,63 @@ impl Client {
         keep: super::sift::Keep<'_>,
         other_ids: bool,
     ) -> Result<Listing, ClientError> {
-        let path = |client: &Client| client.list_path(ns, state);
-        let first = self
-            .call_body(&Method::GET, &path(self), None::<&()>, Idempotent::Yes)
-            .await;
-        let (status, body) = match first {
+        match self
+            .sift_list(&self.list_path(ns, state), keep, other_ids)
+            .await
+        {
             // A next-gen kernel wants `keyspace=`: from now on every request names it.
             Err(e) if self.arch() == Arch::Classic && super::kernel::is_keyspace_required(&e) => {
                 self.set_arch(Arch::Newarch);
-                self.call_body(&Method::GET, &path(self), None::<&()>, Idempotent::Yes)
-                    .await?
+                self.sift_list(&self.list_path(ns, state), keep, other_ids)
+                    .await
             }
-            other => other?,
-        };
-        let bad = |e: serde_json::Error| ClientError::Decode {
-            method: "GET".into(),
-            path: "/api/v2/changefeeds".into(),
-            status: status.as_u16(),
-            reason: e.to_string(),
-        };
-        super::sift::sift_listing(&body, keep, other_ids).map_err(bad)
+            other => other,
+        }
+    }
+
+    /// GET the list at `path` and sift its body as it arrives (taking the answer of a list
+    /// read ahead, if there is one); a body that breaks off is asked again, as any read.
+    async fn sift_list(
+        &self,
+        path: &str,
+        keep: super::sift::Keep<'_>,
+        other_ids: bool,
+    ) -> Result<Listing, ClientError> {
+        let early = self.inner.ahead_lists.lock().unwrap().remove(path);
+        if let Some(mut early) = early {
+            let mut sifter = None;
+            while let Some(piece) = early.recv().await {
+                match piece {
+                    Early::Opened(status) => sifter = Some((status, Sifter::new(keep, other_ids))),
+                    Early::Chunk(c) => {
+                        if let Some((status, s)) = &mut sifter {
+                            s.feed(&c).map_err(|e| list_decode(*status, e))?;
+                        }
+                    }
+                    Early::Done => {
+                        if let Some((status, s)) = sifter {
+                            return s.finish().map_err(|e| list_decode(status, e));
+                        }
+                        break;
+                    }
+                    Early::Failed(e) => return Err(e),
+                }
+            }
+        }
+        self.retrying(&Method::GET, path, Idempotent::Yes, || async {
+            let mut resp = self.get_streamed(path).await?;
+            let status = resp.status();
+            let mut s = Sifter::new(keep, other_ids);
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?
+            {
+                s.feed(&chunk).map_err(|e| list_decode(status, e))?;
+            }
+            s.finish().map_err(|e| list_decode(status, e))
+        })
+        .await
     }
 
     /// `GET /changefeeds` with no scope parameter at all (see `kernel::Client::probe_kernel`).
@@ -875,6 +1000,25 @@ impl Client {
 struct Keyed<'a> {
     #[serde(default, borrow)]
     changefeed_id: std::borrow::Cow<'a, str>,
+}
+
+/// A list body that does not read as one.
+fn list_decode(status: StatusCode, e: serde_json::Error) -> ClientError {
+    ClientError::Decode {
+        method: "GET".into(),
+        path: "/api/v2/changefeeds".into(),
+        status: status.as_u16(),
+        reason: e.to_string(),
+    }
+}
+
+/// The `Retry-After` of an answer, in seconds as TiCDC's proxies write it.
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 mod bytes_body {

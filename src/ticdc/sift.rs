@@ -1,8 +1,9 @@
-//! Sifting a changefeed list by id: one validating scan splits the items, the id of each is read
-//! from its first members without decoding the item, and only the items the caller keeps are
-//! decoded in full. A shared cluster's list of 100,000 then costs about one and a half scans of
-//! its text and one string per id. (Decoding every item into a borrowed struct was measured at
-//! twice the time: matching every key and number costs more than the scan.)
+//! Sifting a changefeed list by id as it arrives: a scan that follows strings and nesting splits
+//! the items chunk by chunk, the id of each is read from its first members without decoding the
+//! item, and only the items the caller keeps are decoded in full. A shared cluster's list of
+//! 100,000 then costs about one scan of its text and one string per id, mostly while the body
+//! is still arriving, and is never held whole. (Decoding every item into a borrowed struct was
+//! measured at twice the time: matching every key and number costs more than the scan.)
 
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -33,31 +34,15 @@ pub fn raw_items(body: &[u8]) -> serde_json::Result<Vec<&RawValue>> {
 /// Which ids a sift keeps; `None` keeps every item.
 pub type Keep<'a> = Option<&'a (dyn Fn(&str) -> bool + Sync)>;
 
-/// Sift the body of `GET /changefeeds`: `{"total": n, "items": [...]}`.
-///
-/// One validating scan splits the items; of an item the caller does not keep, only the
-/// top-level keys are then looked at (for `id` and `keyspace`), which costs a fraction of a
-/// decode. A kept item is decoded in full. A large list is sifted in two halves on two threads
-/// (see [`halves`]).
+/// Sift the whole body of `GET /changefeeds`: `{"total": n, "items": [...]}` (see [`Sifter`]).
 pub fn sift_listing(body: &[u8], keep: Keep<'_>, other_ids: bool) -> serde_json::Result<Listing> {
-    let mut out = if keep.is_some() && body.len() >= SPLIT_FROM {
-        match halves(body, keep, other_ids) {
-            Some(out) => out,
-            None => sift_items(raw_items(body)?, keep, other_ids)?,
-        }
-    } else {
-        sift_items(raw_items(body)?, keep, other_ids)?
-    };
-    out.kept.sort_by(|a, b| a.id.cmp(&b.id));
-    // Stable sort: the two halves are two sorted runs, merged in one pass.
-    out.others.sort();
-    Ok(out)
+    let mut s = Sifter::new(keep, other_ids);
+    s.feed(body)?;
+    s.finish()
 }
 
-/// Lists at least this long (bytes; about 5,000 changefeeds) are sifted in two halves.
-const SPLIT_FROM: usize = 1 << 20;
-
-/// Sift items already split out of a list.
+/// Sift items already split out of a list (a body of another shape than TiCDC's, see
+/// [`Sifter`]).
 fn sift_items<'a>(
     items: impl IntoIterator<Item = &'a RawValue>,
     keep: Keep<'_>,
@@ -65,83 +50,386 @@ fn sift_items<'a>(
 ) -> serde_json::Result<Listing> {
     let mut out = Listing::default();
     for raw in items {
-        let text = raw.get();
+        out.take(raw.get(), keep, other_ids)?;
+    }
+    Ok(out)
+}
+
+impl Listing {
+    /// Sift one item: keep it whole, or only its id.
+    fn take(&mut self, text: &str, keep: Keep<'_>, other_ids: bool) -> serde_json::Result<()> {
         if let Some(keep) = keep {
             let (id, keyspaced) = id_of(text)?;
-            out.keyspaced |= keyspaced;
+            self.keyspaced |= keyspaced;
             if !keep(&id) {
                 if other_ids {
-                    out.others.push(id.into_owned());
+                    self.others.push(id.into_owned());
                 }
-                continue;
+                return Ok(());
             }
         }
         let item: ChangefeedCommonInfo = serde_json::from_str(text)?;
-        out.keyspaced |= item.keyspace.is_some();
-        out.kept.push(item);
+        self.keyspaced |= item.keyspace.is_some();
+        self.kept.push(item);
+        Ok(())
     }
-    Ok(out)
+
+    fn sorted(mut self) -> Listing {
+        self.kept.sort_by(|a, b| a.id.cmp(&b.id));
+        // Stable sort: a list already in order (classic) or in reverse (ticdc) is one run.
+        self.others.sort();
+        self
+    }
 }
 
-/// Sift a list written as TiCDC writes it (`{"total":N,"items":[...]}`, compact) in two halves
-/// at once. The split is a `},{` near the middle, which could also sit inside a string; the
-/// first half proves it: its items, parsed from the array's true start, must end exactly
-/// there. `None` when the body has another shape, the split is not proven, or either half
-/// fails to parse: the caller then sifts the whole body in one pass (which words any error).
-fn halves(body: &[u8], keep: Keep<'_>, other_ids: bool) -> Option<Listing> {
-    let body = body.trim_ascii_end();
-    let rest = body.strip_prefix(b"{\"total\":")?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let rest = rest[digits..].strip_prefix(b",\"items\":[")?;
-    let items = rest.strip_suffix(b"]}")?;
-    let split = items.len() / 2 + memchr::memmem::find(&items[items.len() / 2..], b"},{")?;
-    let (first, second) = (&items[..split + 1], &items[split + 2..]);
-    let (a, b) = std::thread::scope(|s| {
-        let b = s.spawn(|| sift_items(comma_separated(second).ok()?, keep, other_ids).ok());
-        let a = comma_separated(first)
-            .ok()
-            .and_then(|raw| sift_items(raw, keep, other_ids).ok());
-        (a, b.join().ok().flatten())
-    });
-    let (mut a, b) = (a?, b?);
-    a.kept.extend(b.kept);
-    a.others.extend(b.others);
-    a.keyspaced |= b.keyspaced;
-    Some(a)
+/// A changefeed list sifted as its body arrives, chunk by chunk, so a large list is never held
+/// whole and is sifted while the rest of it is still on the wire.
+///
+/// A body as TiCDC writes it (`{"total":N,"items":[` then the items; gin's compact JSON) is
+/// split into items by a scan that follows strings and nesting; an item the caller keeps is
+/// decoded in full, of the others only the id is read (see [`id_of`]). Of an item not kept,
+/// the scan checks the shape (UTF-8, strings closed, brackets matched, an object with a
+/// string `id`) but not every token. A body of any other shape is collected and decoded by
+/// serde_json, which words any error.
+pub struct Sifter<'k> {
+    keep: Keep<'k>,
+    other_ids: bool,
+    at: At,
+    /// The head read so far, an item begun in an earlier chunk, or (`At::Whole`) the body.
+    buf: Vec<u8>,
+    scan: Scan,
+    fed: usize,
+    out: Listing,
 }
 
-/// The values of `text`, a run of JSON values separated by commas that it holds exactly (no
-/// value may run past its end).
-fn comma_separated(text: &[u8]) -> serde_json::Result<Vec<&RawValue>> {
-    use serde::de::Error as _;
-    use serde::Deserialize as _;
-    let mut out = Vec::with_capacity(text.len() / 160);
-    let mut at = 0;
-    while at < text.len() {
-        let mut de = serde_json::Deserializer::from_slice(&text[at..]);
-        let raw = <&RawValue>::deserialize(&mut de)?;
-        // The value borrows its bytes from `text`: where it ends is where the next begins.
-        let end = raw.get().as_ptr() as usize - text.as_ptr() as usize + raw.get().len();
-        out.push(raw);
-        at = skip_ws(text, end);
-        match text.get(at) {
-            None => break,
-            Some(b',') if skip_ws(text, at + 1) < text.len() => at += 1,
-            Some(_) => return Err(serde_json::Error::custom("expected a list item after `,`")),
+/// Where a [`Sifter`] is in the body.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum At {
+    /// Before the first item, still reading `{"total":N,"items":[`.
+    Head,
+    /// Before an item; `need`: after a comma, so `]` may not come.
+    Item { need: bool },
+    /// Inside an item (its start is in `buf`).
+    InItem,
+    /// After an item: `,` or `]`.
+    Comma,
+    /// After `]`: the closing `}`.
+    Tail,
+    /// After the closing `}`: only whitespace.
+    End,
+    /// Not TiCDC's shape: the body is collected for serde_json.
+    Whole,
+}
+
+/// The most bytes a list body may have (larger answers are refused, not read).
+pub const MAX_LIST: usize = 64 << 20;
+
+impl<'k> Sifter<'k> {
+    pub fn new(keep: Keep<'k>, other_ids: bool) -> Self {
+        Sifter {
+            keep,
+            other_ids,
+            at: At::Head,
+            buf: Vec::new(),
+            scan: Scan::default(),
+            fed: 0,
+            out: Listing::default(),
         }
     }
-    Ok(out)
+
+    /// The next bytes of the body.
+    pub fn feed(&mut self, chunk: &[u8]) -> serde_json::Result<()> {
+        use serde::de::Error as _;
+        self.fed += chunk.len();
+        if self.fed > MAX_LIST {
+            return Err(serde_json::Error::custom(format!(
+                "response body larger than {} MiB; refusing it",
+                MAX_LIST >> 20
+            )));
+        }
+        match self.at {
+            At::Head => {
+                self.buf.extend_from_slice(chunk);
+                match head_len(&self.buf) {
+                    Head::Partial => Ok(()),
+                    Head::Other => {
+                        self.at = At::Whole;
+                        Ok(())
+                    }
+                    Head::Done(n) => {
+                        let read = std::mem::take(&mut self.buf);
+                        self.at = At::Item { need: false };
+                        self.run(&read[n..])
+                    }
+                }
+            }
+            At::Whole => {
+                self.buf.extend_from_slice(chunk);
+                Ok(())
+            }
+            At::InItem => match self.scan.run(chunk)? {
+                None => {
+                    self.buf.extend_from_slice(chunk);
+                    Ok(())
+                }
+                Some(end) => {
+                    let mut item = std::mem::take(&mut self.buf);
+                    item.extend_from_slice(&chunk[..end]);
+                    self.item(&item)?;
+                    item.clear();
+                    self.buf = item;
+                    self.at = At::Comma;
+                    self.run(&chunk[end..])
+                }
+            },
+            _ => self.run(chunk),
+        }
+    }
+
+    /// Sift `b`, which starts between tokens (not inside an item).
+    fn run(&mut self, b: &[u8]) -> serde_json::Result<()> {
+        let mut i = 0;
+        loop {
+            i = skip_ws(b, i);
+            let Some(&c) = b.get(i) else {
+                return Ok(());
+            };
+            self.at = match (self.at, c) {
+                (At::Item { .. }, b'{') => {
+                    self.scan = Scan::default();
+                    let Some(len) = self.scan.run(&b[i..])? else {
+                        self.buf.extend_from_slice(&b[i..]);
+                        self.at = At::InItem;
+                        return Ok(());
+                    };
+                    self.item(&b[i..i + len])?;
+                    i += len;
+                    At::Comma
+                }
+                (At::Item { need: false } | At::Comma, b']') => {
+                    i += 1;
+                    At::Tail
+                }
+                (At::Comma, b',') => {
+                    i += 1;
+                    At::Item { need: true }
+                }
+                (At::Tail, b'}') => {
+                    i += 1;
+                    At::End
+                }
+                (at, c) => return Err(unexpected(at, c)),
+            };
+        }
+    }
+
+    fn item(&mut self, item: &[u8]) -> serde_json::Result<()> {
+        use serde::de::Error as _;
+        let text = std::str::from_utf8(item)
+            .map_err(|e| serde_json::Error::custom(format!("a list item is not UTF-8: {e}")))?;
+        self.out.take(text, self.keep, self.other_ids)
+    }
+
+    /// The list, once the whole body was fed.
+    pub fn finish(self) -> serde_json::Result<Listing> {
+        use serde::de::Error as _;
+        match self.at {
+            At::End => Ok(self.out.sorted()),
+            At::Whole | At::Head => {
+                Ok(sift_items(raw_items(&self.buf)?, self.keep, self.other_ids)?.sorted())
+            }
+            _ => Err(serde_json::Error::custom(
+                "the list ends before its closing `]}`",
+            )),
+        }
+    }
 }
 
-/// The `id` of one list item (already validated as JSON by [`raw_items`] or
-/// [`comma_separated`]) and whether a `keyspace` key comes before it, read from its top-level
-/// members up to the id. Both tiflow's and ticdc's `ChangefeedCommonInfo`
-/// (`cdc/api/v2/model.go`, `api/v2/model.go`) write the scope before the id, so the members
-/// after it are never looked at.
+fn unexpected(at: At, c: u8) -> serde_json::Error {
+    use serde::de::Error as _;
+    let want = match at {
+        At::Item { need: true } => "a list item",
+        At::Item { need: false } => "a list item or `]`",
+        At::Comma => "`,` or `]` after a list item",
+        At::Tail => "`}` after the list's items",
+        _ => "the end of the body",
+    };
+    serde_json::Error::custom(format!(
+        "expected {want}, found `{}`",
+        (c as char).escape_default()
+    ))
+}
+
+enum Head {
+    /// `{"total":N,"items":[`, this long.
+    Done(usize),
+    /// So far a beginning of it.
+    Partial,
+    /// Something else.
+    Other,
+}
+
+/// Whether `b` opens as TiCDC writes a list (`{"total":N,"items":[`, compact).
+fn head_len(b: &[u8]) -> Head {
+    const OPEN: &[u8] = br#"{"total":"#;
+    const ITEMS: &[u8] = br#","items":["#;
+    let starts = |got: &[u8], want: &[u8]| {
+        let n = want.len().min(got.len());
+        want[..n] == got[..n]
+    };
+    if !starts(b, OPEN) {
+        return Head::Other;
+    }
+    if b.len() <= OPEN.len() {
+        return Head::Partial;
+    }
+    let rest = &b[OPEN.len()..];
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 20 {
+        return Head::Other;
+    }
+    if digits == rest.len() {
+        return Head::Partial;
+    }
+    if digits == 0 || !starts(&rest[digits..], ITEMS) {
+        return Head::Other;
+    }
+    if rest.len() - digits < ITEMS.len() {
+        return Head::Partial;
+    }
+    Head::Done(OPEN.len() + digits + ITEMS.len())
+}
+
+/// Follows one item through strings and nesting to its closing brace, across chunks.
+#[derive(Default)]
+struct Scan {
+    depth: u32,
+    /// One bit per open bracket, 1 for `{`: a `]` cannot close a `{`.
+    braces: u128,
+    in_str: bool,
+    /// The last chunk ended just after a backslash inside a string.
+    escaped: bool,
+}
+
+impl Scan {
+    /// Scan `b`, the item's next bytes; the index just past the item's end, if `b` holds it.
+    fn run(&mut self, b: &[u8]) -> serde_json::Result<Option<usize>> {
+        use serde::de::Error as _;
+        let mut i = 0;
+        if self.escaped && !b.is_empty() {
+            self.escaped = false;
+            i = 1;
+        }
+        while i < b.len() {
+            if self.in_str {
+                i = quote_or_backslash(b, i);
+                if i == b.len() {
+                    return Ok(None);
+                }
+                if b[i] == b'"' {
+                    self.in_str = false;
+                    i += 1;
+                } else if i + 1 < b.len() {
+                    i += 2;
+                } else {
+                    self.escaped = true;
+                    return Ok(None);
+                }
+                continue;
+            }
+            i = structural(b, i);
+            match b.get(i) {
+                None => return Ok(None),
+                Some(b'"') => self.in_str = true,
+                Some(&open @ (b'{' | b'[')) => {
+                    if self.depth == 128 {
+                        return Err(serde_json::Error::custom(
+                            "a list item nests more than 128 deep",
+                        ));
+                    }
+                    self.braces = self.braces << 1 | u128::from(open == b'{');
+                    self.depth += 1;
+                }
+                Some(&close) => {
+                    if self.depth == 0 || (self.braces & 1 == 1) != (close == b'}') {
+                        return Err(serde_json::Error::custom(format!(
+                            "unmatched `{}` in a list item",
+                            close as char
+                        )));
+                    }
+                    self.braces >>= 1;
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Ok(Some(i + 1));
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(None)
+    }
+}
+
+/// Eight bytes at a time: a word with every byte `c`.
+const fn splat(c: u8) -> u64 {
+    0x0101_0101_0101_0101 * c as u64
+}
+
+/// The high bit of each byte of `w` that is zero. Of several such masks or-ed, the lowest set
+/// bit is always a true zero byte (a false one can only follow a true one).
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(splat(1)) & !w & splat(0x80)
+}
+
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"))
+}
+
+/// The index of the first `"` or `\` in `b` from `i`, else `b.len()`. Inside a string, eight
+/// bytes at a time: the strings of a list item are short, so a call to memchr costs more.
+fn quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let w = word(b, i);
+        let m = zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\'));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .unwrap_or(b.len() - i)
+}
+
+/// The index of the first `"`, `{`, `}`, `[` or `]` in `b` from `i`, else `b.len()`. Setting
+/// bit 5 makes `[` a `{` and `]` a `}` (and changes no other byte into them).
+fn structural(b: &[u8], mut i: usize) -> usize {
+    let is = |c: u8| matches!(c, b'"' | b'{' | b'}' | b'[' | b']');
+    while i + 8 <= b.len() {
+        let w = word(b, i);
+        let folded = w | splat(0x20);
+        let m = zero_bytes(w ^ splat(b'"'))
+            | zero_bytes(folded ^ splat(b'{'))
+            | zero_bytes(folded ^ splat(b'}'));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + b[i..].iter().position(|&c| is(c)).unwrap_or(b.len() - i)
+}
+
+/// The `id` of one list item (its shape already checked) and whether it names a `keyspace`,
+/// read from its top-level members up to the id and the one after it. tiflow's
+/// `ChangefeedCommonInfo` (v8.5.0 `cdc/api/v2/model.go`) writes `namespace` before the id,
+/// pingcap/ticdc's (`api/v2/model.go`, v8.5.7-release.1 and master) `keyspace` right after it,
+/// so the members further on are never looked at.
 fn id_of(item: &str) -> serde_json::Result<(Cow<'_, str>, bool)> {
     use serde::de::Error as _;
     let mut keyspaced = false;
-    for (key, value) in members(item) {
+    let mut members = members(item);
+    while let Some((key, value)) = members.next() {
         let key = unescape(key)?;
         if key == "keyspace" {
             keyspaced = true;
@@ -150,6 +438,9 @@ fn id_of(item: &str) -> serde_json::Result<(Cow<'_, str>, bool)> {
                 return Err(serde_json::Error::custom(format!(
                     "invalid type: `{value}`, expected the changefeed id as a string"
                 )));
+            }
+            if let Some((next, _)) = members.next() {
+                keyspaced |= unescape(next)? == "keyspace";
             }
             return Ok((unescape(&value[1..value.len() - 1])?, keyspaced));
         }
@@ -201,12 +492,12 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// The index just past the string that opens at `b[i]` (a quote).
 fn string_end(b: &[u8], mut i: usize) -> usize {
     i += 1;
-    while let Some(off) = memchr::memchr2(b'"', b'\\', &b[i..]) {
-        i += off;
-        if b[i] == b'\\' {
-            i += 2;
-        } else {
-            return i + 1;
+    while i < b.len() {
+        i = quote_or_backslash(b, i);
+        match b.get(i) {
+            Some(b'"') => return i + 1,
+            Some(_) => i += 2,
+            None => break,
         }
     }
     b.len()
@@ -293,6 +584,7 @@ mod tests {
             r#"{"error": {"addr": "x", "message": "{\"id\":\"no\"} ] } \\"}, "id": "f"}"#,
             r#"{"note": "\"id\": \"no\"", "list": [[1, {"id": "no"}], "]"], "id": "g"}"#,
             r#"{"keyspace": "ks", "id": "h", "state": "normal"}"#,
+            r#"{"upstream_id":1,"id":"h2","keyspace":"ks","state":"normal"}"#,
             r#"{"upstream_id": -1.5e3, "flag": true, "none": null, "id": "i"}"#,
         ];
         for item in items {
@@ -352,74 +644,146 @@ mod tests {
         }
     }
 
-    /// A compact list as TiCDC writes it, `n` items, the item at `odd` written by `odd_item`.
-    fn big_list(n: usize, odd: usize, odd_item: &str) -> String {
-        let mut items: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    r#"{{"upstream_id":7,"namespace":"default","id":"cf-{i:06}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t","error":null}}"#
-                )
+    /// A compact list as TiCDC writes it, with items that trip a naive split: strings holding
+    /// `},{`, `]`, `\\` and `\"`; nested objects and arrays; a multi-byte character; an escape
+    /// in the id.
+    fn awkward_list(n: usize) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|i| match i % 5 {
+                0 => format!(
+                    r#"{{"upstream_id":7,"namespace":"default","id":"cf-{i:05}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t","error":null}}"#
+                ),
+                1 => format!(
+                    r#"{{"upstream_id":7,"namespace":"default","id":"cf-{i:05}","state":"failed","checkpoint_tso":1,"checkpoint_time":"t","error":{{"addr":"a","code":"CDC:E","message":"x}},{{\"id\":\"no\"}},{{] \\"}}}}"#
+                ),
+                2 => format!(
+                    r#"{{"upstream_id":7,"keyspace":"ks","id":"cf-\u0041{i:05}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t","error":null,"x":[[1,{{"id":"no"}}],"]"]}}"#
+                ),
+                3 => format!(r#"{{"id":"cf-é{i:05}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t\"é","error":null}}"#),
+                _ => format!(r#"{{"namespace":"default","id":"cf-{i:05}"}}"#),
             })
             .collect();
-        items[odd] = odd_item.to_string();
         format!(r#"{{"total":{n},"items":[{}]}}"#, items.join(","))
     }
 
-    #[test]
-    fn a_large_list_sifted_in_halves_equals_one_pass() {
-        let keep = |id: &str| id.ends_with('7');
-        let one_pass = |body: &str| {
-            sift_items(raw_items(body.as_bytes()).unwrap(), Some(&keep), true).unwrap()
-        };
-        let n = 12_000;
-        // Near the middle: a plain item; a string holding `},{` (the split must not land in
-        // it); an array of objects inside an item (nor there).
-        // A long item at n/2 holds the middle of the list, in its padding, before the trap.
-        let pad = "p".repeat(2000);
-        for (odd, proven) in [
-            (
-                format!(r#"{{"id":"cf-x","pad":"{pad}","state":"normal"}}"#),
-                true,
-            ),
-            (
-                format!(
-                    r#"{{"id":"cf-y","pad":"{pad}","error":{{"message":"x}},{{\"id\":\"cf-z\"}},{{"}}}}"#
-                ),
-                false,
-            ),
-            (
-                format!(r#"{{"id":"cf-w","pad":"{pad}","nested":[{{"a":1}},{{"id":"no"}}]}}"#),
-                false,
-            ),
-        ] {
-            let body = big_list(n, n / 2, &odd);
-            let (at, items_mid) = (body.find(&odd).unwrap(), body.len() / 2);
-            assert!(
-                at < items_mid && items_mid < at + pad.len(),
-                "the middle is in the pad"
-            );
-            let whole = one_pass(&body);
-            let got = sift_listing(body.as_bytes(), Some(&keep), true).unwrap();
-            let split = halves(body.as_bytes(), Some(&keep), true);
-            assert_eq!(
-                split.is_some(),
-                proven,
-                "the split is proven only between items"
-            );
-            let mut want = whole;
-            want.kept.sort_by(|a, b| a.id.cmp(&b.id));
-            want.others.sort();
-            assert_eq!(got.kept, want.kept);
-            assert_eq!(got.others, want.others);
-            assert_eq!(got.others.len() + got.kept.len(), n);
+    /// What serde_json makes of a list, sifted: the oracle of the scan.
+    fn by_serde(body: &[u8], keep: Keep<'_>) -> Listing {
+        sift_items(raw_items(body).unwrap(), keep, true)
+            .unwrap()
+            .sorted()
+    }
+
+    fn fed(body: &[u8], cuts: &[usize], keep: Keep<'_>) -> serde_json::Result<Listing> {
+        let mut s = Sifter::new(keep, true);
+        let mut at = 0;
+        for &cut in cuts {
+            let cut = cut.clamp(at, body.len());
+            s.feed(&body[at..cut])?;
+            at = cut;
         }
-        // A fault in the second half is an error, as in one pass.
-        let mut body = big_list(n, n - 2, r#"{"state":"normal"}"#);
-        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
-        body = big_list(n, n - 2, "{}").replace("{},", "{},,");
-        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
-        body = big_list(n, 1, "{}").replace("]}", ",]}");
-        assert!(sift_listing(body.as_bytes(), Some(&keep), true).is_err());
+        s.feed(&body[at..])?;
+        s.finish()
+    }
+
+    fn same(a: &Listing, b: &Listing) -> bool {
+        a.kept == b.kept && a.others == b.others && a.keyspaced == b.keyspaced
+    }
+
+    #[test]
+    fn a_list_fed_in_chunks_of_any_size_sifts_as_serde_reads_it() {
+        let keep = |id: &str| id.ends_with('3') || id.ends_with('7');
+        let body = awkward_list(40);
+        let b = body.as_bytes();
+        let want = by_serde(b, Some(&keep));
+        assert_eq!(want.kept.len() + want.others.len(), 40);
+        assert!(
+            want.others.iter().any(|id| id == "cf-A00002"),
+            "escape decoded"
+        );
+        for size in 1..=64 {
+            let cuts: Vec<usize> = (size..b.len()).step_by(size).collect();
+            let got = fed(b, &cuts, Some(&keep)).unwrap();
+            assert!(same(&got, &want), "chunks of {size}");
+            let all = fed(b, &cuts, None).unwrap();
+            assert!(same(&all, &by_serde(b, None)), "chunks of {size}, all kept");
+        }
+    }
+
+    proptest::proptest! {
+        /// Cut anywhere, any number of times, the sift is the same.
+        #[test]
+        fn a_list_cut_anywhere_sifts_the_same(
+            n in 0usize..12,
+            cuts in proptest::collection::vec(0usize..2000, 0..8),
+        ) {
+            let body = awkward_list(n);
+            let mut cuts = cuts;
+            cuts.sort();
+            let keep = |id: &str| id.ends_with('1');
+            let got = fed(body.as_bytes(), &cuts, Some(&keep)).unwrap();
+            proptest::prop_assert!(same(&got, &by_serde(body.as_bytes(), Some(&keep))));
+        }
+    }
+
+    #[test]
+    fn a_body_of_another_shape_is_read_by_serde() {
+        // Pretty-printed, or the keys in another order: collected whole, same answer.
+        let keep = |id: &str| id != "c";
+        let compact = awkward_list(6);
+        let v: serde_json::Value = serde_json::from_str(&compact).unwrap();
+        let reordered = format!(r#"{{"items":{},"total":6}}"#, v["items"]);
+        for body in [
+            BODY.to_string(),
+            serde_json::to_string_pretty(&v).unwrap(),
+            reordered,
+        ] {
+            let got = fed(body.as_bytes(), &[3, 10], Some(&keep)).unwrap();
+            assert!(
+                same(&got, &by_serde(body.as_bytes(), Some(&keep))),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compact_list_that_breaks_off_or_is_malformed_is_an_error() {
+        let keep = |id: &str| id.ends_with('9');
+        let good = awkward_list(12);
+        let broken = [
+            good[..good.len() - 1].to_string(),
+            good[..good.len() / 2].to_string(),
+            good.replacen("},{", "},,{", 1),
+            good.replacen("},{", "}{", 1),
+            good.replace("]}", ",]}"),
+            good.replace("]}", "]} x"),
+            good.replace("]}", "]"),
+            good.replacen(r#""id":"cf-00004""#, r#""id":4"#, 1),
+            good.replacen(r#""id":"cf-00004""#, r#""di":"cf-00004""#, 1),
+            good.replacen(r#""error":null}"#, r#""error":[null}}"#, 1),
+            good.replacen(r#""checkpoint_time":"t""#, r#""checkpoint_time":"t"#, 1),
+            good.replacen(r#"[{"#, r#"[3,{"#, 1),
+            r#"{"total":1,"items":[{"id":"a"}]}}"#.to_string(),
+            r#"{"total":1,"items":[{"id":"a"},]}"#.to_string(),
+        ];
+        for bad in &broken {
+            for cuts in [&[][..], &[7, 100, 101][..]] {
+                assert!(fed(bad.as_bytes(), cuts, Some(&keep)).is_err(), "{bad}");
+            }
+        }
+        let deep = format!(
+            r#"{{"total":1,"items":[{{"id":"a","x":{}}}]}}"#,
+            "[".repeat(200)
+        );
+        assert!(fed(deep.as_bytes(), &[], Some(&keep)).is_err());
+        let mut not_utf8 = good.clone().into_bytes();
+        let at = good.find('é').unwrap();
+        not_utf8[at] = 0xff;
+        assert!(fed(&not_utf8, &[], Some(&keep)).is_err());
+        // A body larger than the limit is refused as it arrives.
+        let mut s = Sifter::new(Some(&keep), true);
+        s.feed(br#"{"total":1,"items":[{"id":"#).unwrap();
+        let err = s.feed(&vec![b' '; MAX_LIST]).unwrap_err();
+        assert!(err.to_string().contains("larger than 64 MiB"), "{err}");
     }
 
     #[test]
