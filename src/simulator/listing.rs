@@ -17,9 +17,6 @@ use super::time as t;
 use super::SimProfile;
 use crate::ticdc::Version;
 
-/// Room at the front of the buffer for `{"total":N,"items":[` (N has at most 20 digits), written
-/// last, once N is known, so the items are never moved.
-const HEAD: usize = 40;
 /// An item without its opening and key: state, checkpoint, time, `"error":null}` and the comma
 /// (≤ 106 bytes), plus room for a key of 64; the first allocation is sized for every changefeed
 /// of the cluster, so the buffer never grows (and is never copied) for the usual lists.
@@ -57,11 +54,28 @@ pub struct Query<'a> {
 }
 
 /// Settles the namespace's changefeeds to `now`/`tso` and writes the list body
-/// (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go `ListResponse`).
-pub fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
+/// (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go `ListResponse`) in pieces of
+/// about `piece` bytes, each passed to `emit` as soon as it is written, so a large list is on
+/// the wire while the rest is written. The changefeeds are settled and counted first: the
+/// total opens the body.
+pub fn write(
+    st: &mut State,
+    q: &Query,
+    now: Instant,
+    tso: u64,
+    piece: usize,
+    mut emit: impl FnMut(Bytes),
+) {
     let classic = q.profile.is_classic();
+    let mut total = 0;
+    for cf in st.namespace_mut(q.ns) {
+        cf.settle(now, tso, q.profile);
+        total += usize::from(cf.visible(now) && q.keeps(&cf.state));
+    }
+    let room =
+        |n: usize| Vec::with_capacity(n.saturating_mul(OPEN_NS.len() + ITEM).min(piece) + ITEM);
     let mut w = Writer {
-        buf: Vec::with_capacity(HEAD + st.cfs.len() * (OPEN_NS.len() + ITEM)),
+        buf: room(total + 1),
         total: 0,
         checkpoint: (0, Vec::new()),
         classic,
@@ -69,15 +83,24 @@ pub fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
         now,
         tso,
     };
-    w.buf.resize(HEAD, 0);
+    w.buf
+        .extend_from_slice(format!(r#"{{"total":{total},"items":["#).as_bytes());
+    let mut each = |cf: &Cf| {
+        w.item(cf);
+        if w.buf.len() >= piece {
+            let next = room(total - w.total);
+            emit(Bytes::from(std::mem::replace(&mut w.buf, next)));
+        }
+    };
     let cfs = st.namespace_mut(q.ns);
     if classic {
-        cfs.for_each(|cf| w.item(cf));
+        cfs.for_each(|cf| each(cf));
     } else {
         // ticdc answers in map order, the reverse here; the client must sort.
-        cfs.rev().for_each(|cf| w.item(cf));
+        cfs.rev().for_each(|cf| each(cf));
     }
-    w.finish()
+    w.buf.extend_from_slice(b"]}");
+    emit(Bytes::from(w.buf));
 }
 
 /// `<tso>,"checkpoint_time":"<time>","error":`: what follows the state.
@@ -101,26 +124,28 @@ struct Writer<'a> {
     tso: u64,
 }
 
-impl Writer<'_> {
+impl Query<'_> {
     /// Does the `state` parameter keep a changefeed in `raw` state? tiflow v8.5.0
     /// cdc/api/v2/changefeed.go `listChangeFeeds` with cdc/model `FeedState.IsNeeded`: "all"
     /// keeps all, a state keeps that state, none keeps the default states (warning and pending
     /// joined them in v7.3).
     fn keeps(&self, raw: &str) -> bool {
-        match self.q.state {
+        match self.state {
             "" => {
                 matches!(raw, "normal" | "stopped" | "failed" | "")
-                    || (self.q.profile.version() >= Version::new(7, 3, 0)
+                    || (self.profile.version() >= Version::new(7, 3, 0)
                         && matches!(raw, "warning" | "pending"))
             }
             "all" => true,
             f => f == raw,
         }
     }
+}
 
-    fn item(&mut self, cf: &mut Cf) {
-        cf.settle(self.now, self.tso, self.q.profile);
-        if !cf.visible(self.now) || !self.keeps(&cf.state) {
+impl Writer<'_> {
+    /// Writes a settled changefeed's item, if the list shows it.
+    fn item(&mut self, cf: &Cf) {
+        if !cf.visible(self.now) || !self.q.keeps(&cf.state) {
             return;
         }
         if self.total > 0 {
@@ -186,14 +211,6 @@ impl Writer<'_> {
             _ => self.buf.extend_from_slice(b"null"),
         }
     }
-
-    fn finish(mut self) -> Bytes {
-        self.buf.extend_from_slice(b"]}");
-        let head = format!("{{\"total\":{},\"items\":[", self.total);
-        let start = HEAD - head.len();
-        self.buf[start..HEAD].copy_from_slice(head.as_bytes());
-        Bytes::from(self.buf).slice(start..)
-    }
 }
 
 #[cfg(test)]
@@ -206,6 +223,13 @@ mod tests {
     use crate::simulator::routes::run_err;
     use crate::simulator::state::{Op, RunErr, UPSTREAM_ID};
     use crate::ticdc::models::RunningError;
+
+    /// The whole list body in one piece.
+    fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
+        let mut whole = Bytes::new();
+        write(st, q, now, tso, usize::MAX, |piece| whole = piece);
+        whole
+    }
 
     /// The serde-based list this module replaced, kept as the oracle.
     fn oracle(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<u8> {
@@ -408,6 +432,13 @@ mod tests {
                     let mut a = fixture(p, now, tso);
                     let mut b = fixture(p, now, tso);
                     let want = oracle(&mut a, &q, now, tso);
+                    // In one piece, and in pieces of every size down to one item each.
+                    let mut pieces = Vec::new();
+                    let mut c = fixture(p, now, tso);
+                    write(&mut c, &q, now, tso, 1 + ns.len() % 3 * 150, |b| {
+                        pieces.push(b)
+                    });
+                    assert_eq!(pieces.concat(), body(&mut c, &q, now, tso), "in pieces");
                     let got = body(&mut b, &q, now, tso);
                     assert_eq!(
                         String::from_utf8_lossy(&got),

@@ -826,19 +826,38 @@ fn task_status(sh: &Shared, config: &Value) -> Value {
     }
 }
 
+/// Lists of more changefeeds than this are written in pieces, each sent as soon as written.
+const STREAM_FROM: usize = 2_000;
+
 async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
     let q = query(&q.0);
     let ns = scope(&sh, &q);
-    let query = listing::Query {
-        ns: &ns,
-        state: q.get("state").map_or("", String::as_str),
-        profile: &sh.cfg.profile,
+    let state = q.get("state").cloned().unwrap_or_default();
+    let write = move |sh: &Shared, piece: usize, emit: &mut dyn FnMut(Bytes)| {
+        let query = listing::Query {
+            ns: &ns,
+            state: &state,
+            profile: &sh.cfg.profile,
+        };
+        let mut st = sh.state.lock().unwrap();
+        let (now, tso) = (Instant::now(), st.tso());
+        listing::write(&mut st, &query, now, tso, piece, emit);
     };
-    let mut st = sh.state.lock().unwrap();
-    let now = Instant::now();
-    let tso = st.tso();
-    let body = listing::body(&mut st, &query, now, tso);
-    drop(st);
+    let large = sh.state.lock().unwrap().cfs.len() > STREAM_FROM;
+    let body = if large {
+        // Go's net/http sends a body it did not size beforehand in chunks, as here.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::task::spawn_blocking(move || {
+            write(&sh, 512 << 10, &mut |piece| {
+                let _ = tx.send(Ok::<_, std::convert::Infallible>(piece));
+            })
+        });
+        Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    } else {
+        let mut whole = Bytes::new();
+        write(&sh, usize::MAX, &mut |piece| whole = piece);
+        Body::from(whole)
+    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
