@@ -173,7 +173,7 @@ pub async fn read_one(
 
 type Read = (Key, Result<Option<LiveChangefeed>, ClientError>);
 
-/// Stops the task that starts reads when the read is abandoned (e.g. on SIGINT).
+/// Stops a task when the read is abandoned (e.g. on SIGINT, or at a definitive error).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -182,11 +182,39 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// What one reader takes its next changefeed from.
+type Queue = std::sync::Arc<std::sync::Mutex<std::vec::IntoIter<Key>>>;
+
+/// One of [`read_all`]'s readers: takes the next key, reads it within a slot, hands the answer
+/// on, and goes on with the next, until the queue is empty or nobody listens.
+async fn reader(
+    client: Client,
+    profile: std::sync::Arc<ServerProfile>,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    queue: Queue,
+    tx: tokio::sync::mpsc::Sender<Read>,
+) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+        let Some(key) = next else { return };
+        let Ok(slot) = slots.acquire().await else {
+            return;
+        };
+        let res = read_one(&client, &profile, &key).await;
+        drop(slot);
+        if tx.send((key, res)).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
 ///
-/// Fetching and planning are decoupled: each read (request, decoding, fingerprint) is its own
-/// task and frees its slot as soon as its answer is decoded, and a starter task begins the
-/// next read at once. Settling runs here, beside them, so a request never waits for it.
+/// Fetching and planning are decoupled: `parallelism` reader tasks each read (request,
+/// decoding, fingerprint) one changefeed after another, and go on with the next as soon as an
+/// answer is decoded; settling runs here, beside them, so a request never waits for it. A
+/// reader lives for the whole read rather than a task per changefeed: no spawn, no semaphore
+/// wake-up and no task hand-off per changefeed.
 async fn read_all(
     client: &Client,
     profile: &ServerProfile,
@@ -196,42 +224,43 @@ async fn read_all(
     settle: Option<Settle<'_>>,
 ) -> Result<Fetched, Error> {
     let n = items.len();
-    let slots = early.slots.clone();
     // Bounded: answers that wait to be settled are few, so memory stays with the changes.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(early.parallelism * 2);
-    let (reader, profile_arc) = (client.clone(), std::sync::Arc::new(profile.clone()));
-    let _starter = AbortOnDrop(tokio::spawn(async move {
-        for (ns, item) in items {
-            let key = Key {
-                namespace: ns,
-                id: item.id,
-            };
-            if tx.is_closed() {
-                return;
-            }
-            let tx = tx.clone();
-            // Already asked while the list was read: its answer is awaited, not asked again.
-            if let Some(task) = early.reads.remove(&key) {
-                tokio::spawn(async move {
-                    if let Ok(res) = task.await {
-                        let _ = tx.send((key, res)).await;
-                    }
-                });
-                continue;
-            }
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let (client, profile) = (reader.clone(), profile_arc.clone());
-            tokio::spawn(async move {
-                let res = read_one(&client, &profile, &key).await;
-                drop(slot);
+    let mut todo = Vec::with_capacity(n);
+    for (ns, item) in items {
+        let key = Key {
+            namespace: ns,
+            id: item.id,
+        };
+        // Already asked while the list was read: its answer is awaited, not asked again.
+        let Some(task) = early.reads.remove(&key) else {
+            todo.push(key);
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Ok(res) = task.await {
                 let _ = tx.send((key, res)).await;
-            });
-        }
-        // Early reads the list did not confirm are not waited for.
-        early.abort();
-    }));
+            }
+        });
+    }
+    // Early reads the list did not confirm are not waited for.
+    early.abort();
+    let workers = early.parallelism.min(todo.len());
+    let queue: Queue = std::sync::Arc::new(std::sync::Mutex::new(todo.into_iter()));
+    let profile_arc = std::sync::Arc::new(profile.clone());
+    let _readers: Vec<AbortOnDrop> = (0..workers)
+        .map(|_| {
+            AbortOnDrop(tokio::spawn(reader(
+                client.clone(),
+                profile_arc.clone(),
+                early.slots.clone(),
+                queue.clone(),
+                tx.clone(),
+            )))
+        })
+        .collect();
+    drop(tx);
     let mut out = Fetched::default();
     let mut answered = 0;
     while let Some((key, res)) = rx.recv().await {
@@ -248,7 +277,7 @@ async fn read_all(
             Err(e) if e.is_transient() => {
                 out.unreadable.insert(key, e.brief());
             }
-            // The first definitive error ends the read (the starter stops with the channel).
+            // The first definitive error ends the read (the readers stop as they are dropped).
             Err(e) => {
                 return Err(server_error(
                     client,
