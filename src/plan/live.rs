@@ -9,6 +9,7 @@
 //! it unknown, so `--prune` never deletes on the strength of a list it did not get.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use crate::plan::planner::LiveChangefeed;
 use crate::plan::saved::fingerprint;
@@ -183,16 +184,45 @@ impl Drop for AbortOnDrop {
 }
 
 /// What one reader takes its next changefeed from.
-type Queue = std::sync::Arc<std::sync::Mutex<std::vec::IntoIter<Key>>>;
+type Queue = Arc<Mutex<std::vec::IntoIter<Key>>>;
+
+/// How many answers go to the settling side at once.
+const BATCH: usize = 8;
+
+/// Answers on their way to be settled, handed on [`BATCH`] at a time: the settling side (often
+/// another thread, parked) is woken once per batch rather than once per changefeed, as waking a
+/// thread costs more than settling an unchanged changefeed. A definitive error goes at once.
+/// What is left when every reader is done is taken by the settling side itself.
+#[derive(Clone)]
+struct Answers {
+    gathered: Arc<Mutex<Vec<Read>>>,
+    tx: tokio::sync::mpsc::Sender<Vec<Read>>,
+}
+
+impl Answers {
+    /// Hand `read` on; false when nobody listens any more.
+    async fn hand_on(&self, read: Read) -> bool {
+        let urgent = matches!(&read.1, Err(e) if !e.is_transient());
+        let batch = {
+            let mut g = self.gathered.lock().unwrap_or_else(|e| e.into_inner());
+            g.push(read);
+            if g.len() < BATCH && !urgent {
+                return !self.tx.is_closed();
+            }
+            std::mem::replace(&mut *g, Vec::with_capacity(BATCH))
+        };
+        self.tx.send(batch).await.is_ok()
+    }
+}
 
 /// One of [`read_all`]'s readers: takes the next key, reads it within a slot, hands the answer
 /// on, and goes on with the next, until the queue is empty or nobody listens.
 async fn reader(
     client: Client,
-    profile: std::sync::Arc<ServerProfile>,
-    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    profile: Arc<ServerProfile>,
+    slots: Arc<tokio::sync::Semaphore>,
     queue: Queue,
-    tx: tokio::sync::mpsc::Sender<Read>,
+    answers: Answers,
 ) {
     loop {
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
@@ -202,7 +232,7 @@ async fn reader(
         };
         let res = read_one(&client, &profile, &key).await;
         drop(slot);
-        if tx.send((key, res)).await.is_err() {
+        if !answers.hand_on((key, res)).await {
             return;
         }
     }
@@ -225,7 +255,12 @@ async fn read_all(
 ) -> Result<Fetched, Error> {
     let n = items.len();
     // Bounded: answers that wait to be settled are few, so memory stays with the changes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(early.parallelism * 2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Read>>(2);
+    let gathered = Arc::new(Mutex::new(Vec::with_capacity(BATCH)));
+    let answers = Answers {
+        gathered: gathered.clone(),
+        tx,
+    };
     let mut todo = Vec::with_capacity(n);
     for (ns, item) in items {
         let key = Key {
@@ -237,18 +272,18 @@ async fn read_all(
             todo.push(key);
             continue;
         };
-        let tx = tx.clone();
+        let answers = answers.clone();
         tokio::spawn(async move {
             if let Ok(res) = task.await {
-                let _ = tx.send((key, res)).await;
+                answers.hand_on((key, res)).await;
             }
         });
     }
     // Early reads the list did not confirm are not waited for.
     early.abort();
     let workers = early.parallelism.min(todo.len());
-    let queue: Queue = std::sync::Arc::new(std::sync::Mutex::new(todo.into_iter()));
-    let profile_arc = std::sync::Arc::new(profile.clone());
+    let queue: Queue = Arc::new(Mutex::new(todo.into_iter()));
+    let profile_arc = Arc::new(profile.clone());
     let _readers: Vec<AbortOnDrop> = (0..workers)
         .map(|_| {
             AbortOnDrop(tokio::spawn(reader(
@@ -256,36 +291,24 @@ async fn read_all(
                 profile_arc.clone(),
                 early.slots.clone(),
                 queue.clone(),
-                tx.clone(),
+                answers.clone(),
             )))
         })
         .collect();
-    drop(tx);
+    drop(answers);
     let mut out = Fetched::default();
     let mut answered = 0;
-    while let Some((key, res)) = rx.recv().await {
-        answered += 1;
-        match res {
-            Ok(Some(mut l)) => {
-                if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
-                    l.settle(notes);
-                }
-                out.changefeeds.insert(key, l);
-            }
-            // Removed between the list and the GET: it is gone.
-            Ok(None) => {}
-            Err(e) if e.is_transient() => {
-                out.unreadable.insert(key, e.brief());
-            }
-            // The first definitive error ends the read (the readers stop as they are dropped).
-            Err(e) => {
-                return Err(server_error(
-                    client,
-                    &format!("reading changefeed {key}"),
-                    e,
-                ))
-            }
+    while let Some(batch) = rx.recv().await {
+        answered += batch.len();
+        for (key, res) in batch {
+            out.take(client, profile, now_tso, settle, key, res)?;
         }
+    }
+    // Every reader is done: what they gathered last is taken here.
+    let rest = std::mem::take(&mut *gathered.lock().unwrap_or_else(|e| e.into_inner()));
+    answered += rest.len();
+    for (key, res) in rest {
+        out.take(client, profile, now_tso, settle, key, res)?;
     }
     // A read that never answered (its task panicked) must not pass for a deleted changefeed.
     if answered != n {
@@ -295,6 +318,42 @@ async fn read_all(
         )));
     }
     Ok(out)
+}
+
+impl Fetched {
+    /// Settle and keep one answer; the first definitive error ends the read (the readers stop
+    /// as they are dropped).
+    fn take(
+        &mut self,
+        client: &Client,
+        profile: &ServerProfile,
+        now_tso: u64,
+        settle: Option<Settle<'_>>,
+        key: Key,
+        res: Result<Option<LiveChangefeed>, ClientError>,
+    ) -> Result<(), Error> {
+        match res {
+            Ok(Some(mut l)) => {
+                if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
+                    l.settle(notes);
+                }
+                self.changefeeds.insert(key, l);
+            }
+            // Removed between the list and the GET: it is gone.
+            Ok(None) => {}
+            Err(e) if e.is_transient() => {
+                self.unreadable.insert(key, e.brief());
+            }
+            Err(e) => {
+                return Err(server_error(
+                    client,
+                    &format!("reading changefeed {key}"),
+                    e,
+                ))
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads of the changefeeds a caller names (its manifests), started beside the list rather
