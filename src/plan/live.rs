@@ -317,6 +317,7 @@ async fn read_all(
             n - answered
         )));
     }
+    out.compact();
     Ok(out)
 }
 
@@ -337,7 +338,10 @@ impl Fetched {
                 if let Some(notes) = settle.and_then(|f| f(profile, now_tso, &key, &l)) {
                     l.settle(notes);
                 }
-                self.changefeeds.insert(key, l);
+                self.fresh.insert(key, l);
+                if self.fresh.len() >= COMPACT_EVERY {
+                    self.compact();
+                }
             }
             // Removed between the list and the GET: it is gone.
             Ok(None) => {}
@@ -375,7 +379,11 @@ const EARLY_ROUNDS: usize = 4;
 type ReadTask = tokio::task::JoinHandle<Result<Option<LiveChangefeed>, ClientError>>;
 
 impl Early {
-    fn start(client: &Client, named: &[Key], parallelism: usize) -> Early {
+    fn start<'k>(
+        client: &Client,
+        named: impl IntoIterator<Item = &'k Key>,
+        parallelism: usize,
+    ) -> Early {
         let parallelism = parallelism.max(1);
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism));
         let arch = client.arch();
@@ -386,7 +394,7 @@ impl Early {
         // Their answers wait, whole, until the list is read: a few rounds' worth start early,
         // so memory stays bounded however many changefeeds the manifests name.
         let reads = named
-            .iter()
+            .into_iter()
             .take(EARLY_ROUNDS * parallelism)
             .map(|key| {
                 let (client, profile, slots, k) =
@@ -432,6 +440,22 @@ impl Drop for Early {
 struct Fetched {
     changefeeds: BTreeMap<Key, LiveChangefeed>,
     unreadable: BTreeMap<Key, String>,
+    /// The changefeeds read lately, moved into `changefeeds` [`COMPACT_EVERY`] at a time (see
+    /// [`Fetched::compact`]).
+    fresh: BTreeMap<Key, LiveChangefeed>,
+}
+
+/// How many changefeeds [`Fetched::fresh`] gathers before they join the rest.
+const COMPACT_EVERY: usize = 1024;
+
+impl Fetched {
+    /// Move the changefeeds read lately into the others. Answers come in about the list's
+    /// (sorted) order, and a map filled in ascending order leaves its nodes a little over half
+    /// full; `append` builds the merged map anew with full nodes, so ten thousand changefeeds
+    /// take about half the memory (the old nodes are freed as they are merged).
+    fn compact(&mut self) {
+        self.changefeeds.append(&mut self.fresh);
+    }
 }
 
 /// Detect the server profile and read the live changefeeds.
@@ -445,20 +469,21 @@ pub async fn read(
     parallelism: usize,
     wanted: Wanted<'_>,
 ) -> Result<Snapshot, Error> {
-    read_settling(client, namespaces, parallelism, None, wanted, &[]).await
+    read_settling(client, namespaces, parallelism, None, wanted, []).await
 }
 
 /// [`read`], planning each changefeed as soon as it arrives: one with nothing to do keeps its
 /// fingerprint and notes but drops its config, so memory grows with the changes, not the cluster.
 /// `named` are changefeeds `wanted` accepts whatever the list says (a manifest names them):
-/// their reads start beside the list (see [`Early`]).
-pub async fn read_settling(
+/// their reads start beside the list (see [`Early`]), a few rounds of them: only those few are
+/// taken from `named`, so a caller need not copy the keys of all it names.
+pub async fn read_settling<'k>(
     client: &Client,
     namespaces: &BTreeSet<String>,
     parallelism: usize,
     settle: Option<Settle<'_>>,
     wanted: Wanted<'_>,
-    named: &[Key],
+    named: impl IntoIterator<Item = &'k Key>,
 ) -> Result<Snapshot, Error> {
     let early = Early::start(client, named, parallelism);
     // Status, TSO and the list in one round trip.
@@ -504,6 +529,7 @@ pub async fn read_settling(
     let Fetched {
         changefeeds,
         unreadable,
+        ..
     } = read_all(
         client,
         &profile,
