@@ -548,3 +548,112 @@ pub async fn read_settling<'k>(
         listed_only,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticdc::models::ChangefeedInfo;
+    use crate::ticdc::ClientOptions;
+
+    fn key(i: usize) -> Key {
+        Key {
+            namespace: "default".into(),
+            id: format!("cf-{i:05}"),
+        }
+    }
+
+    fn api_error(status: u16) -> ClientError {
+        ClientError::Api {
+            method: "GET".into(),
+            path: "/api/v2/changefeeds/x/meta_info".into(),
+            status,
+            code: "CDC:ErrX".into(),
+            message: "x".into(),
+            retry_after: None,
+        }
+    }
+
+    fn read(i: usize) -> Read {
+        let l = LiveChangefeed {
+            info: ChangefeedInfo {
+                id: key(i).id,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        (key(i), Ok(Some(l)))
+    }
+
+    /// Every answer taken is kept once, in key order, however many compactions ran; a 5xx is
+    /// unreadable, a 404 (gone) is dropped, any other error ends the read.
+    #[test]
+    fn taken_answers_survive_compaction() {
+        let client = Client::new(ClientOptions::new("http://127.0.0.1:1")).unwrap();
+        let profile = ServerProfile::default();
+        let mut out = Fetched::default();
+        let n = 3 * COMPACT_EVERY + 5;
+        // Mostly ascending, as answers come, with some out of order.
+        let order = (0..n).map(|i| if i % 7 == 0 { n - 1 - i } else { i });
+        let mut want = BTreeSet::new();
+        for i in order.filter(|i| want.insert(*i)) {
+            out.take(&client, &profile, 0, None, key(i).clone(), read(i).1)
+                .unwrap();
+        }
+        out.take(&client, &profile, 0, None, key(n), Err(api_error(503)))
+            .unwrap();
+        out.take(&client, &profile, 0, None, key(n + 1), Ok(None))
+            .unwrap();
+        out.compact();
+        assert!(out.fresh.is_empty());
+        let got: Vec<_> = out
+            .changefeeds
+            .iter()
+            .map(|(k, l)| (k.clone(), l.info.id.clone()))
+            .collect();
+        let expect: Vec<_> = want.iter().map(|i| (key(*i), key(*i).id)).collect();
+        assert_eq!(got, expect);
+        assert_eq!(out.unreadable.keys().collect::<Vec<_>>(), [&key(n)]);
+        let err = out.take(&client, &profile, 0, None, key(n + 2), Err(api_error(400)));
+        assert!(
+            err.unwrap_err().to_string().contains("cf-"),
+            "names the changefeed"
+        );
+    }
+
+    /// Answers go on [`BATCH`] at a time; a definitive error goes at once with what was
+    /// gathered; what is left when the readers are done stays gathered for the settling side.
+    #[tokio::test]
+    async fn answers_go_in_batches_and_errors_at_once() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let gathered = Arc::new(Mutex::new(Vec::new()));
+        let answers = Answers {
+            gathered: gathered.clone(),
+            tx,
+        };
+        for i in 0..BATCH - 1 {
+            assert!(answers.hand_on(read(i)).await);
+            assert!(rx.try_recv().is_err(), "not yet a batch");
+        }
+        assert!(answers.hand_on(read(BATCH - 1)).await);
+        assert_eq!(rx.try_recv().unwrap().len(), BATCH);
+        assert!(answers.hand_on((key(100), Err(api_error(503)))).await);
+        assert!(
+            rx.try_recv().is_err(),
+            "a transient error waits for its batch"
+        );
+        assert!(answers.hand_on((key(101), Err(api_error(400)))).await);
+        let sent = rx.try_recv().unwrap();
+        assert_eq!(
+            sent.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            [key(100), key(101)]
+        );
+        assert!(answers.hand_on(read(200)).await);
+        drop(answers);
+        assert!(rx.recv().await.is_none(), "closed with the last reader");
+        assert_eq!(
+            gathered.lock().unwrap().len(),
+            1,
+            "the rest is left gathered"
+        );
+    }
+}
