@@ -238,30 +238,17 @@ async fn reader(
     }
 }
 
-/// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
-///
-/// Fetching and planning are decoupled: `parallelism` reader tasks each read (request,
-/// decoding, fingerprint) one changefeed after another, and go on with the next as soon as an
-/// answer is decoded; settling runs here, beside them, so a request never waits for it. A
-/// reader lives for the whole read rather than a task per changefeed: no spawn, no semaphore
-/// wake-up and no task hand-off per changefeed.
-async fn read_all(
+/// Start reading `items`: those already asked beside the list are awaited, the others are
+/// shared out to `parallelism` [`reader`]s. Every answer goes to `answers`; the readers stop
+/// when what is returned is dropped.
+fn start_reads(
     client: &Client,
     profile: &ServerProfile,
-    now_tso: u64,
     items: Vec<(String, ChangefeedCommonInfo)>,
     mut early: Early,
-    settle: Option<Settle<'_>>,
-) -> Result<Fetched, Error> {
-    let n = items.len();
-    // Bounded: answers that wait to be settled are few, so memory stays with the changes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Read>>(2);
-    let gathered = Arc::new(Mutex::new(Vec::with_capacity(BATCH)));
-    let answers = Answers {
-        gathered: gathered.clone(),
-        tx,
-    };
-    let mut todo = Vec::with_capacity(n);
+    answers: Answers,
+) -> Vec<AbortOnDrop> {
+    let mut todo = Vec::with_capacity(items.len());
     for (ns, item) in items {
         let key = Key {
             namespace: ns,
@@ -283,19 +270,44 @@ async fn read_all(
     early.abort();
     let workers = early.parallelism.min(todo.len());
     let queue: Queue = Arc::new(Mutex::new(todo.into_iter()));
-    let profile_arc = Arc::new(profile.clone());
-    let _readers: Vec<AbortOnDrop> = (0..workers)
+    let profile = Arc::new(profile.clone());
+    (0..workers)
         .map(|_| {
             AbortOnDrop(tokio::spawn(reader(
                 client.clone(),
-                profile_arc.clone(),
+                profile.clone(),
                 early.slots.clone(),
                 queue.clone(),
                 answers.clone(),
             )))
         })
-        .collect();
-    drop(answers);
+        .collect()
+}
+
+/// Read every listed changefeed, `parallelism` at a time, settling each as it arrives.
+///
+/// Fetching and planning are decoupled: `parallelism` reader tasks each read (request,
+/// decoding, fingerprint) one changefeed after another, and go on with the next as soon as an
+/// answer is decoded; settling runs here, beside them, so a request never waits for it. A
+/// reader lives for the whole read rather than a task per changefeed: no spawn, no semaphore
+/// wake-up and no task hand-off per changefeed.
+async fn read_all(
+    client: &Client,
+    profile: &ServerProfile,
+    now_tso: u64,
+    items: Vec<(String, ChangefeedCommonInfo)>,
+    early: Early,
+    settle: Option<Settle<'_>>,
+) -> Result<Fetched, Error> {
+    let n = items.len();
+    // Bounded: answers that wait to be settled are few, so memory stays with the changes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Read>>(2);
+    let gathered = Arc::new(Mutex::new(Vec::with_capacity(BATCH)));
+    let answers = Answers {
+        gathered: gathered.clone(),
+        tx,
+    };
+    let _readers = start_reads(client, profile, items, early, answers);
     let mut out = Fetched::default();
     let mut answered = 0;
     while let Some(batch) = rx.recv().await {
