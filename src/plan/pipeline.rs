@@ -102,7 +102,6 @@ pub async fn compute(
     let scope = namespaces(settings, desired);
     crate::plan::keyspace::preflight(client, desired, &settings.namespace, &scope).await?;
     let wanted = |key: &Key| wanted(settings, o.prune, &by_key, key);
-    let named: Vec<Key> = by_key.keys().cloned().collect();
     let (snap, credentials) = tokio::join!(
         live::read_settling(
             client,
@@ -110,7 +109,7 @@ pub async fn compute(
             settings.parallelism,
             Some(&settle),
             Some(&wanted),
-            &named,
+            by_key.keys(),
         ),
         client.check_credentials(&settings.namespace)
     );
@@ -360,14 +359,13 @@ pub async fn recheck(
                     .as_ref()
                     .is_some_and(|m| m.is_match(&key.id)))
     };
-    let named: Vec<Key> = saved_keys.iter().cloned().collect();
     let mut snap = live::read_settling(
         client,
         &namespaces,
         settings.parallelism,
         None,
         Some(&wanted),
-        &named,
+        saved_keys.iter(),
     )
     .await?;
     let keys = saved.desired.iter().map(|d| Key {

@@ -537,7 +537,8 @@ impl Client {
         if idem == Idempotent::No {
             return attempt().await;
         }
-        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        // Named only when a wait is reported, not formatted for every call.
+        let what = || format!("{method} {}", path.split('?').next().unwrap_or(path));
         // A server that takes the connection and never answers is not an owner election
         // (TiCDC answers 5xx then): three such attempts, not the whole --retry-for.
         let silent = std::sync::atomic::AtomicU32::new(0);
@@ -556,7 +557,7 @@ impl Client {
                     crate::retry::Verdict::Stop
                 }
             },
-            |e, left| self.notice(&what, e, left),
+            |e, left| self.notice(&what(), e, left),
         )
         .await
         .map_err(|x| match x.attempts_note() {
