@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use crate::settings::IdGlobs;
+use globset::Glob;
 use serde_json::{Map, Value};
 
 use crate::manifest::Diagnostics;
@@ -284,21 +285,22 @@ fn prune(v: &mut Value, s: &Value, defs: &Value, depth: usize) {
 }
 
 /// The `--id` globs as one matcher (`None`: every changefeed).
-pub fn id_filter(ids: &[String]) -> Result<Option<GlobSet>, ExportError> {
+pub fn id_filter(ids: &[String]) -> Result<Option<IdGlobs>, ExportError> {
     if ids.is_empty() {
         return Ok(None);
     }
-    let mut b = GlobSetBuilder::new();
     for p in ids {
-        b.add(Glob::new(p).map_err(|source| ExportError::BadGlob {
+        Glob::new(p).map_err(|source| ExportError::BadGlob {
             pattern: p.clone(),
             source,
-        })?);
+        })?;
     }
-    b.build().map(Some).map_err(|source| ExportError::BadGlob {
-        pattern: ids.join(", "),
-        source,
-    })
+    IdGlobs::new(ids)
+        .map(Some)
+        .map_err(|source| ExportError::BadGlob {
+            pattern: ids.join(", "),
+            source,
+        })
 }
 
 /// The changefeeds to export, or why there are none. `read` holds those read in full,

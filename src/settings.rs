@@ -74,9 +74,9 @@ pub struct Settings {
     pub namespace: String,
     pub paths: Vec<PathBuf>,
     pub client: ClientOptions,
-    pub manage: Option<GlobSet>,
+    pub manage: Option<IdGlobs>,
     pub manage_patterns: Vec<String>,
-    pub protected: Option<GlobSet>,
+    pub protected: Option<IdGlobs>,
     pub parallelism: usize,
     pub gc_ttl: Duration,
     pub config_file: Option<PathBuf>,
@@ -103,18 +103,60 @@ fn parse_dur(what: &str, s: &str) -> Result<Duration, Error> {
 }
 
 /// Id globs (`manage`, `protected`, `--id`) as one matcher; `None` when there are none.
-pub fn globs(what: &str, pats: &[String]) -> Result<Option<GlobSet>, Error> {
+pub fn globs(what: &str, pats: &[String]) -> Result<Option<IdGlobs>, Error> {
     if pats.is_empty() {
         return Ok(None);
     }
-    let mut b = GlobSetBuilder::new();
     for p in pats {
-        b.add(
-            Glob::new(p)
-                .map_err(|e| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))?,
-        );
+        Glob::new(p)
+            .map_err(|e| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))?;
     }
-    Ok(Some(b.build().map_err(|e| Error::Settings(e.to_string()))?))
+    Ok(Some(
+        IdGlobs::new(pats).map_err(|e| Error::Settings(e.to_string()))?,
+    ))
+}
+
+/// Id globs as one matcher: globset's, with a shortcut when every glob is a plain id or a
+/// plain prefix and one trailing `*` (what `manage` globs mostly are). Every id a shared
+/// cluster lists is matched against `manage`, and globset first takes an id apart as a path,
+/// which costs more than the test itself.
+#[derive(Debug, Clone)]
+pub struct IdGlobs {
+    set: GlobSet,
+    /// When every glob is plain: its text, and whether it is a prefix (ended in `*`).
+    plain: Option<Vec<(String, bool)>>,
+}
+
+impl IdGlobs {
+    pub fn new(pats: &[String]) -> Result<IdGlobs, globset::Error> {
+        let mut b = GlobSetBuilder::new();
+        for p in pats {
+            b.add(Glob::new(p)?);
+        }
+        let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        let plain = pats
+            .iter()
+            .map(|p| match p.strip_suffix('*') {
+                Some(prefix) if !meta(prefix) => Some((prefix.to_string(), true)),
+                _ if !meta(p) => Some((p.clone(), false)),
+                _ => None,
+            })
+            .collect();
+        Ok(IdGlobs {
+            set: b.build()?,
+            plain,
+        })
+    }
+
+    pub fn is_match(&self, id: &str) -> bool {
+        match &self.plain {
+            Some(globs) => globs.iter().any(|(text, prefix)| match prefix {
+                true => id.starts_with(text.as_str()),
+                false => id == text,
+            }),
+            None => self.set.is_match(id),
+        }
+    }
 }
 
 /// Keys of `cdcform.toml` (top level and `[clusters.NAME]`), for "did you mean".
@@ -654,6 +696,37 @@ fn parallelism(g: &GlobalArgs, env: Env, c: &ClusterFile) -> Result<usize, Error
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// The shortcut for plain globs answers as globset does, for any glob and any id.
+        #[test]
+        fn id_globs_match_as_globset_does(
+            pats in proptest::collection::vec("[ab/*?.-]{0,4}|[a-c]{1,3}\\*", 1..4),
+            ids in proptest::collection::vec("[ab/.*-]{0,5}", 1..8),
+        ) {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in &pats {
+                b.add(globset::Glob::new(p).unwrap());
+            }
+            let set = b.build().unwrap();
+            let ours = super::IdGlobs::new(&pats).unwrap();
+            for id in &ids {
+                proptest::prop_assert_eq!(ours.is_match(id), set.is_match(id), "{:?} {}", pats, id);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_globs_take_the_shortcut() {
+        let plain = |p: &[&str]| {
+            let p: Vec<String> = p.iter().map(|s| s.to_string()).collect();
+            super::IdGlobs::new(&p).unwrap().plain.is_some()
+        };
+        assert!(plain(&["team-a-*", "cf-00010", "*"]));
+        assert!(!plain(&["team-*-x"]));
+        assert!(!plain(&["cf-0000?"]));
+        assert!(!plain(&["a**"]));
+    }
+
     use super::*;
 
     fn write(dir: &Path, text: &str) -> PathBuf {

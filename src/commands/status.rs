@@ -49,7 +49,7 @@ pub struct StatusReport {
 /// Which changefeeds a status report covers.
 #[derive(Default)]
 pub struct StatusFilter {
-    pub ids: Option<globset::GlobSet>,
+    pub ids: Option<crate::settings::IdGlobs>,
     pub managed_only: bool,
 }
 

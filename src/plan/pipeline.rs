@@ -65,14 +65,13 @@ fn key_of(settings: &Settings, d: &DesiredChangefeed) -> Key {
     }
 }
 
+/// The manifests' changefeeds by key. Every id a shared cluster lists is looked up here, so
+/// with a fast hash (foldhash) rather than SipHash.
+type ByKey<'a> = HashMap<Key, &'a DesiredChangefeed, foldhash::fast::RandomState>;
+
 /// The changefeeds a plan reads in full: those a manifest names, and, only under `--prune`,
 /// those matching `manage`. The rest of a shared cluster is known from the list alone.
-fn wanted(
-    settings: &Settings,
-    prune: bool,
-    desired: &HashMap<Key, &DesiredChangefeed>,
-    key: &Key,
-) -> bool {
+fn wanted(settings: &Settings, prune: bool, desired: &ByKey<'_>, key: &Key) -> bool {
     desired.contains_key(key)
         || (prune
             && settings
@@ -89,8 +88,7 @@ pub async fn compute(
     o: &PlanOptions,
     pause_budget: Duration,
 ) -> Result<(Plan, Snapshot), Error> {
-    let by_key: HashMap<Key, &DesiredChangefeed> =
-        desired.iter().map(|d| (key_of(settings, d), d)).collect();
+    let by_key: ByKey = desired.iter().map(|d| (key_of(settings, d), d)).collect();
     // The options depend on the TSO the read takes; built once, on the first changefeed.
     let settle_opts = OnceLock::new();
     let settle = |profile: &ServerProfile, now_tso: u64, key: &Key, l: &LiveChangefeed| {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use globset::GlobSet;
+use crate::settings::IdGlobs;
 use serde_json::Value;
 
 use super::diff::{creation_fields, diff_parsed};
@@ -53,9 +53,9 @@ impl LiveChangefeed {
 pub struct Options {
     pub default_namespace: String,
     /// Ids this repository owns beyond its manifests (for `--prune`).
-    pub manage: Option<GlobSet>,
+    pub manage: Option<IdGlobs>,
     /// Ids never deleted.
-    pub protected: Option<GlobSet>,
+    pub protected: Option<IdGlobs>,
     pub prune: bool,
     pub replace: BTreeSet<String>,
     pub gc_ttl: Duration,
@@ -138,7 +138,7 @@ fn state_change(before: &str, after: &str) -> FieldChange {
     }
 }
 
-fn matches(set: &Option<GlobSet>, id: &str) -> bool {
+fn matches(set: &Option<IdGlobs>, id: &str) -> bool {
     set.as_ref().is_some_and(|g| g.is_match(id))
 }
 
@@ -673,11 +673,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let glob = |p: &str| {
-            let mut b = globset::GlobSetBuilder::new();
-            b.add(globset::Glob::new(p).unwrap());
-            Some(b.build().unwrap())
-        };
+        let glob = |p: &str| Some(IdGlobs::new(&[p.to_string()]).unwrap());
         let mut o = Options {
             manage: glob("team-*"),
             protected: glob("*-keep"),

@@ -755,6 +755,7 @@ impl Client {
                     }
                     Early::Done => {
                         if let Some((status, s)) = sifter {
+                            tracing::debug!(target: "cdcform::http", "GET {path}: body read ahead, sifted");
                             return s.finish().map_err(|e| list_decode(status, e));
                         }
                         break;
@@ -774,6 +775,7 @@ impl Client {
             {
                 s.feed(&chunk).map_err(|e| list_decode(status, e))?;
             }
+            tracing::debug!(target: "cdcform::http", "GET {path}: body sifted");
             s.finish().map_err(|e| list_decode(status, e))
         })
         .await

@@ -861,3 +861,69 @@ async fn latency_is_added_to_every_request() {
     assert!(sim.requests().is_empty());
     sim.shutdown().await;
 }
+
+/// A server whose first answers to the changefeed list break off halfway (the connection
+/// closes inside the chunked body), then answer whole. Counts the list requests.
+async fn breaking_list(breaks: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::body::{Body, Bytes};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let items: Vec<String> = (0..3000)
+        .map(|i| format!(r#"{{"upstream_id":1,"namespace":"default","id":"cf-{i:05}","state":"normal","checkpoint_tso":1,"checkpoint_time":"t","error":null}}"#))
+        .collect();
+    let body = format!(r#"{{"total":3000,"items":[{}]}}"#, items.join(","));
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let n = asked.clone();
+    let app = axum::Router::new().route(
+        "/api/v2/changefeeds",
+        axum::routing::get(move || {
+            let (body, nth) = (body.clone(), n.fetch_add(1, Ordering::SeqCst));
+            async move {
+                let half = Bytes::from(body[..body.len() / 2].to_string());
+                let rest = Bytes::from(body[body.len() / 2..].to_string());
+                let broken = nth < breaks;
+                let pieces = futures::stream::iter([
+                    Ok::<_, std::io::Error>(half),
+                    match broken {
+                        true => Err(std::io::Error::other("cut")),
+                        false => Ok(rest),
+                    },
+                ]);
+                Body::from_stream(pieces)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, asked)
+}
+
+/// A list body that breaks off is asked again, as any read, whether the list was read ahead
+/// (`prefetch_first_round`) or not; what was sifted of the broken body is thrown away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_breaks_off_is_asked_again() {
+    for ahead in [false, true] {
+        let (url, asked) = breaking_list(2).await;
+        let mut o = cdcform::ticdc::ClientOptions::new(url);
+        o.retry_base = Duration::from_millis(5);
+        let c = Client::new(o).unwrap();
+        if ahead {
+            c.prefetch_first_round("default");
+        }
+        let keep = |id: &str| id.ends_with('7');
+        let l = c
+            .list_where("default", Some("all"), Some(&keep), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            (l.kept.len(), l.others.len()),
+            (300, 2700),
+            "ahead: {ahead}"
+        );
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "ahead: {ahead}"
+        );
+    }
+}

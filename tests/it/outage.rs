@@ -697,9 +697,7 @@ async fn prune_never_deletes_when_the_list_could_not_be_read() {
     );
     let mut set = settings(&s);
     set.client.retry_for = Duration::from_millis(300);
-    let mut g = globset::GlobSetBuilder::new();
-    g.add(globset::Glob::new("cf-*").unwrap());
-    set.manage = Some(g.build().unwrap());
+    set.manage = Some(cdcform::settings::IdGlobs::new(&["cf-*".to_string()]).unwrap());
     let client = Client::new(set.client.clone()).unwrap();
     let o = PlanOptions {
         prune: true,
