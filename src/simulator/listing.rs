@@ -7,6 +7,8 @@
 //! tiflow v8.5.0 `cdc/api/v2/model.go` writes `upstream_id`, `namespace`, `id`; pingcap/ticdc
 //! `api/v2/model.go` (v8.5.7-release.1 and master) writes `upstream_id`, `id`, `keyspace`.
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -36,14 +38,14 @@ pub struct ListKey {
     id_at: usize,
 }
 
-pub fn list_key(ns: &str, id: &str) -> ListKey {
+pub fn list_key(ns: &str, id: &str) -> Arc<ListKey> {
     let mut text = go_compact(&ns);
     let id_at = text.len();
     text.extend_from_slice(&go_compact(&id));
-    ListKey {
+    Arc::new(ListKey {
         text: text.into_boxed_slice(),
         id_at,
-    }
+    })
 }
 
 /// One list request: the scope and the `state` query parameter.
@@ -53,54 +55,84 @@ pub struct Query<'a> {
     pub profile: &'a SimProfile,
 }
 
-/// Settles the namespace's changefeeds to `now`/`tso` and writes the list body
-/// (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go `ListResponse`) in pieces of
-/// about `piece` bytes, each passed to `emit` as soon as it is written, so a large list is on
-/// the wire while the rest is written. The changefeeds are settled and counted first: the
-/// total opens the body.
-pub fn write(
-    st: &mut State,
-    q: &Query,
-    now: Instant,
-    tso: u64,
-    piece: usize,
-    mut emit: impl FnMut(Bytes),
-) {
+/// One item of a list, taken from the state under its lock; written after the lock is let go.
+pub struct Row {
+    key: Arc<ListKey>,
+    /// The state shown, its closing quote and the next field's name.
+    state: Cow<'static, [u8]>,
+    checkpoint: u64,
+    /// The error shown, as JSON; `None` writes `null`.
+    error: Option<Vec<u8>>,
+}
+
+/// Settles the namespace's changefeeds to `now`/`tso` and takes the items the list shows, in
+/// the order it shows them. Cheap, so the state's lock is held briefly however long writing
+/// takes.
+pub fn snapshot(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<Row> {
     let classic = q.profile.is_classic();
-    let mut total = 0;
-    for cf in st.namespace_mut(q.ns) {
+    let mut rows = Vec::new();
+    let mut take = |cf: &mut Cf| {
         cf.settle(now, tso, q.profile);
-        total += usize::from(cf.visible(now) && q.keeps(&cf.state));
-    }
-    let room =
-        |n: usize| Vec::with_capacity(n.saturating_mul(OPEN_NS.len() + ITEM).min(piece) + ITEM);
-    let mut w = Writer {
-        buf: room(total + 1),
-        total: 0,
-        checkpoint: (0, Vec::new()),
-        classic,
-        q,
-        now,
-        tso,
-    };
-    w.buf
-        .extend_from_slice(format!(r#"{{"total":{total},"items":["#).as_bytes());
-    let mut each = |cf: &Cf| {
-        w.item(cf);
-        if w.buf.len() >= piece {
-            let next = room(total - w.total);
-            emit(Bytes::from(std::mem::replace(&mut w.buf, next)));
+        if cf.visible(now) && q.keeps(&cf.state) {
+            rows.push(Row {
+                key: cf.list_key.clone(),
+                state: state_text(&cf.state),
+                checkpoint: cf.checkpoint_now(tso),
+                error: error_text(cf, classic),
+            });
         }
     };
     let cfs = st.namespace_mut(q.ns);
     if classic {
-        cfs.for_each(|cf| each(cf));
+        cfs.for_each(&mut take);
     } else {
         // ticdc answers in map order, the reverse here; the client must sort.
-        cfs.rev().for_each(|cf| each(cf));
+        cfs.rev().for_each(&mut take);
     }
-    w.buf.extend_from_slice(b"]}");
-    emit(Bytes::from(w.buf));
+    rows
+}
+
+/// Writes the list body (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go
+/// `ListResponse`) of `rows` in pieces of about `piece` bytes, each passed to `emit` as soon
+/// as it is written, so a large list is on the wire while the rest is written.
+pub fn write(rows: &[Row], classic: bool, piece: usize, mut emit: impl FnMut(Bytes)) {
+    let room =
+        |n: usize| Vec::with_capacity(n.saturating_mul(OPEN_NS.len() + ITEM).min(piece) + ITEM);
+    let mut buf = room(rows.len() + 1);
+    buf.extend_from_slice(format!(r#"{{"total":{},"items":["#, rows.len()).as_bytes());
+    // Running changefeeds share a checkpoint: its fields are written once.
+    let mut checkpoint = (0, Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        let (scope, id) = row.key.text.split_at(row.key.id_at);
+        if classic {
+            buf.extend_from_slice(OPEN_NS);
+            buf.extend_from_slice(scope);
+            buf.extend_from_slice(br#","id":"#);
+            buf.extend_from_slice(id);
+        } else {
+            buf.extend_from_slice(OPEN_ID);
+            buf.extend_from_slice(id);
+            buf.extend_from_slice(br#","keyspace":"#);
+            buf.extend_from_slice(scope);
+        }
+        buf.extend_from_slice(br#","state":""#);
+        buf.extend_from_slice(&row.state);
+        if checkpoint.0 != row.checkpoint || checkpoint.1.is_empty() {
+            checkpoint = (row.checkpoint, checkpoint_fields(row.checkpoint));
+        }
+        buf.extend_from_slice(&checkpoint.1);
+        buf.extend_from_slice(row.error.as_deref().unwrap_or(b"null"));
+        buf.push(b'}');
+        if buf.len() >= piece {
+            let next = room(rows.len() - i);
+            emit(Bytes::from(std::mem::replace(&mut buf, next)));
+        }
+    }
+    buf.extend_from_slice(b"]}");
+    emit(Bytes::from(buf));
 }
 
 /// `<tso>,"checkpoint_time":"<time>","error":`: what follows the state.
@@ -111,17 +143,6 @@ fn checkpoint_fields(cp: u64) -> Vec<u8> {
     f.extend_from_slice(t::custom(t::physical(cp)).as_bytes());
     f.extend_from_slice(br#"","error":"#);
     f
-}
-
-struct Writer<'a> {
-    buf: Vec<u8>,
-    total: usize,
-    /// The last checkpoint and its fields: running changefeeds share one.
-    checkpoint: (u64, Vec<u8>),
-    classic: bool,
-    q: &'a Query<'a>,
-    now: Instant,
-    tso: u64,
 }
 
 impl Query<'_> {
@@ -142,75 +163,35 @@ impl Query<'_> {
     }
 }
 
-impl Writer<'_> {
-    /// Writes a settled changefeed's item, if the list shows it.
-    fn item(&mut self, cf: &Cf) {
-        if !cf.visible(self.now) || !self.q.keeps(&cf.state) {
-            return;
+/// The state shown (pending as warning, none as normal), its closing quote and the next
+/// field's name.
+fn state_text(raw: &str) -> Cow<'static, [u8]> {
+    Cow::Borrowed(match raw {
+        "normal" | "" => br#"normal","checkpoint_tso":"#,
+        "stopped" => br#"stopped","checkpoint_tso":"#,
+        "failed" => br#"failed","checkpoint_tso":"#,
+        "warning" | "pending" => br#"warning","checkpoint_tso":"#,
+        "finished" => br#"finished","checkpoint_tso":"#,
+        other => {
+            // A state set by the test hook: escaped like any string, without the quotes.
+            let s = go_compact(&other);
+            let mut b = s[1..s.len() - 1].to_vec();
+            b.extend_from_slice(br#"","checkpoint_tso":"#);
+            return Cow::Owned(b);
         }
-        if self.total > 0 {
-            self.buf.push(b',');
-        }
-        self.total += 1;
-        let (scope, id) = cf.list_key.text.split_at(cf.list_key.id_at);
-        if self.classic {
-            self.buf.extend_from_slice(OPEN_NS);
-            self.buf.extend_from_slice(scope);
-            self.buf.extend_from_slice(br#","id":"#);
-            self.buf.extend_from_slice(id);
-        } else {
-            self.buf.extend_from_slice(OPEN_ID);
-            self.buf.extend_from_slice(id);
-            self.buf.extend_from_slice(br#","keyspace":"#);
-            self.buf.extend_from_slice(scope);
-        }
-        self.buf.extend_from_slice(br#","state":""#);
-        self.state(&cf.state);
-        let cp = cf.checkpoint_now(self.tso);
-        if self.checkpoint.0 != cp || self.checkpoint.1.is_empty() {
-            self.checkpoint = (cp, checkpoint_fields(cp));
-        }
-        self.buf.extend_from_slice(&self.checkpoint.1);
-        self.error(cf);
-        self.buf.push(b'}');
-    }
+    })
+}
 
-    /// The state shown (pending as warning, none as normal) and the next field's name.
-    fn state(&mut self, raw: &str) {
-        const TSO: &[u8] = br#"","checkpoint_tso":"#;
-        let b = &mut self.buf;
-        match raw {
-            "normal" | "" => b.extend_from_slice(br#"normal","checkpoint_tso":"#),
-            "stopped" => b.extend_from_slice(br#"stopped","checkpoint_tso":"#),
-            "failed" => b.extend_from_slice(br#"failed","checkpoint_tso":"#),
-            "warning" | "pending" => b.extend_from_slice(br#"warning","checkpoint_tso":"#),
-            "finished" => b.extend_from_slice(br#"finished","checkpoint_tso":"#),
-            other => {
-                // A state set by the test hook: escaped like any string, without the quotes.
-                let s = go_compact(&other);
-                b.extend_from_slice(&s[1..s.len() - 1]);
-                b.extend_from_slice(TSO);
-            }
-        }
-    }
-
-    /// The error, else the warning; classic hides it while normal, stopped, finished or removed
-    /// (tiflow v8.5.0 cdc/api/v2/changefeed.go `listChangeFeeds`, `shouldShowRunningError`).
-    fn error(&mut self, cf: &Cf) {
-        let err = cf.error.as_ref().or(cf.warning.as_ref());
-        let hidden = self.q.profile.is_classic()
-            && matches!(
-                cf.state.as_str(),
-                "normal" | "stopped" | "finished" | "removed"
-            );
-        match err {
-            Some(e) if !hidden => {
-                let e = super::routes::run_err(e, true, false);
-                self.buf.extend_from_slice(&go_compact(&e));
-            }
-            _ => self.buf.extend_from_slice(b"null"),
-        }
-    }
+/// The error, else the warning; classic hides it while normal, stopped, finished or removed
+/// (tiflow v8.5.0 cdc/api/v2/changefeed.go `listChangeFeeds`, `shouldShowRunningError`).
+fn error_text(cf: &Cf, classic: bool) -> Option<Vec<u8>> {
+    let err = cf.error.as_ref().or(cf.warning.as_ref())?;
+    let hidden = classic
+        && matches!(
+            cf.state.as_str(),
+            "normal" | "stopped" | "finished" | "removed"
+        );
+    (!hidden).then(|| go_compact(&super::routes::run_err(err, true, false)))
 }
 
 #[cfg(test)]
@@ -227,7 +208,10 @@ mod tests {
     /// The whole list body in one piece.
     fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
         let mut whole = Bytes::new();
-        write(st, q, now, tso, usize::MAX, |piece| whole = piece);
+        let rows = snapshot(st, q, now, tso);
+        write(&rows, q.profile.is_classic(), usize::MAX, |piece| {
+            whole = piece
+        });
         whole
     }
 
@@ -435,7 +419,8 @@ mod tests {
                     // In one piece, and in pieces of every size down to one item each.
                     let mut pieces = Vec::new();
                     let mut c = fixture(p, now, tso);
-                    write(&mut c, &q, now, tso, 1 + ns.len() % 3 * 150, |b| {
+                    let rows = snapshot(&mut c, &q, now, tso);
+                    write(&rows, p.is_classic(), 1 + ns.len() % 3 * 150, |b| {
                         pieces.push(b)
                     });
                     assert_eq!(pieces.concat(), body(&mut c, &q, now, tso), "in pieces");

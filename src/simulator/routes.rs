@@ -833,7 +833,7 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
     let q = query(&q.0);
     let ns = scope(&sh, &q);
     let state = q.get("state").cloned().unwrap_or_default();
-    let write = move |sh: &Shared, piece: usize, emit: &mut dyn FnMut(Bytes)| {
+    let rows = move |sh: &Shared| {
         let query = listing::Query {
             ns: &ns,
             state: &state,
@@ -841,21 +841,22 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
         };
         let mut st = sh.state.lock().unwrap();
         let (now, tso) = (Instant::now(), st.tso());
-        listing::write(&mut st, &query, now, tso, piece, emit);
+        listing::snapshot(&mut st, &query, now, tso)
     };
+    let classic = sh.cfg.profile.is_classic();
     let large = sh.state.lock().unwrap().cfs.len() > STREAM_FROM;
     let body = if large {
         // Go's net/http sends a body it did not size beforehand in chunks, as here.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::task::spawn_blocking(move || {
-            write(&sh, 512 << 10, &mut |piece| {
+            listing::write(&rows(&sh), classic, 512 << 10, |piece| {
                 let _ = tx.send(Ok::<_, std::convert::Infallible>(piece));
             })
         });
         Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     } else {
         let mut whole = Bytes::new();
-        write(&sh, usize::MAX, &mut |piece| whole = piece);
+        listing::write(&rows(&sh), classic, usize::MAX, |piece| whole = piece);
         Body::from(whole)
     };
     (
