@@ -36,6 +36,38 @@ const OPEN_ID: &[u8; 40] = br#"{"upstream_id":7340000000000000001,"id":"#;
 pub struct ListKey {
     text: Box<[u8]>,
     id_at: usize,
+    /// The item's opening up to the state's value, for the form first asked (a simulator
+    /// answers in one form).
+    opening: std::sync::OnceLock<(bool, Box<[u8]>)>,
+}
+
+impl ListKey {
+    /// `{"upstream_id":N,"namespace":"<ns>","id":"<id>","state":"` (classic) or
+    /// `{"upstream_id":N,"id":"<id>","keyspace":"<ks>","state":"`.
+    fn opening(&self, classic: bool) -> Cow<'_, [u8]> {
+        match self.opening.get_or_init(|| (classic, self.build(classic))) {
+            (c, text) if *c == classic => Cow::Borrowed(text),
+            _ => Cow::Owned(self.build(classic).into_vec()),
+        }
+    }
+
+    fn build(&self, classic: bool) -> Box<[u8]> {
+        let (scope, id) = self.text.split_at(self.id_at);
+        let mut b = Vec::with_capacity(OPEN_NS.len() + self.text.len() + 24);
+        if classic {
+            b.extend_from_slice(OPEN_NS);
+            b.extend_from_slice(scope);
+            b.extend_from_slice(br#","id":"#);
+            b.extend_from_slice(id);
+        } else {
+            b.extend_from_slice(OPEN_ID);
+            b.extend_from_slice(id);
+            b.extend_from_slice(br#","keyspace":"#);
+            b.extend_from_slice(scope);
+        }
+        b.extend_from_slice(br#","state":""#);
+        b.into_boxed_slice()
+    }
 }
 
 pub fn list_key(ns: &str, id: &str) -> Arc<ListKey> {
@@ -45,6 +77,7 @@ pub fn list_key(ns: &str, id: &str) -> Arc<ListKey> {
     Arc::new(ListKey {
         text: text.into_boxed_slice(),
         id_at,
+        opening: std::sync::OnceLock::new(),
     })
 }
 
@@ -95,39 +128,31 @@ pub fn snapshot(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<Row> {
 /// Writes the list body (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go
 /// `ListResponse`) of `rows` in pieces of about `piece` bytes, each passed to `emit` as soon
 /// as it is written, so a large list is on the wire while the rest is written.
-pub fn write(rows: &[Row], classic: bool, piece: usize, mut emit: impl FnMut(Bytes)) {
+pub fn write(rows: Vec<Row>, classic: bool, piece: usize, mut emit: impl FnMut(Bytes)) {
     let room =
         |n: usize| Vec::with_capacity(n.saturating_mul(OPEN_NS.len() + ITEM).min(piece) + ITEM);
     let mut buf = room(rows.len() + 1);
     buf.extend_from_slice(format!(r#"{{"total":{},"items":["#, rows.len()).as_bytes());
-    // Running changefeeds share a checkpoint: its fields are written once.
-    let mut checkpoint = (0, Vec::new());
-    for (i, row) in rows.iter().enumerate() {
+    // What follows the opening (state, checkpoint, no error): running changefeeds share it,
+    // so it is written once and copied.
+    let mut tail: (Cow<'static, [u8]>, u64, Vec<u8>) = (Cow::Borrowed(&[]), 0, Vec::new());
+    let n = rows.len();
+    // Each row is dropped as soon as it is written, while its key is still in the cache.
+    for (i, row) in rows.into_iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        let (scope, id) = row.key.text.split_at(row.key.id_at);
-        if classic {
-            buf.extend_from_slice(OPEN_NS);
-            buf.extend_from_slice(scope);
-            buf.extend_from_slice(br#","id":"#);
-            buf.extend_from_slice(id);
-        } else {
-            buf.extend_from_slice(OPEN_ID);
-            buf.extend_from_slice(id);
-            buf.extend_from_slice(br#","keyspace":"#);
-            buf.extend_from_slice(scope);
+        buf.extend_from_slice(&row.key.opening(classic));
+        if (&tail.0[..], tail.1) != (&row.state[..], row.checkpoint) || tail.2.is_empty() {
+            let mut t = row.state.to_vec();
+            t.extend_from_slice(&checkpoint_fields(row.checkpoint));
+            tail = (row.state.clone(), row.checkpoint, t);
         }
-        buf.extend_from_slice(br#","state":""#);
-        buf.extend_from_slice(&row.state);
-        if checkpoint.0 != row.checkpoint || checkpoint.1.is_empty() {
-            checkpoint = (row.checkpoint, checkpoint_fields(row.checkpoint));
-        }
-        buf.extend_from_slice(&checkpoint.1);
+        buf.extend_from_slice(&tail.2);
         buf.extend_from_slice(row.error.as_deref().unwrap_or(b"null"));
         buf.push(b'}');
         if buf.len() >= piece {
-            let next = room(rows.len() - i);
+            let next = room(n - i);
             emit(Bytes::from(std::mem::replace(&mut buf, next)));
         }
     }
@@ -209,7 +234,7 @@ mod tests {
     fn body(st: &mut State, q: &Query, now: Instant, tso: u64) -> Bytes {
         let mut whole = Bytes::new();
         let rows = snapshot(st, q, now, tso);
-        write(&rows, q.profile.is_classic(), usize::MAX, |piece| {
+        write(rows, q.profile.is_classic(), usize::MAX, |piece| {
             whole = piece
         });
         whole
@@ -420,7 +445,7 @@ mod tests {
                     let mut pieces = Vec::new();
                     let mut c = fixture(p, now, tso);
                     let rows = snapshot(&mut c, &q, now, tso);
-                    write(&rows, p.is_classic(), 1 + ns.len() % 3 * 150, |b| {
+                    write(rows, p.is_classic(), 1 + ns.len() % 3 * 150, |b| {
                         pieces.push(b)
                     });
                     assert_eq!(pieces.concat(), body(&mut c, &q, now, tso), "in pieces");
