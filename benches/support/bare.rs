@@ -308,7 +308,8 @@ pub async fn shared_cluster(rows: &mut Vec<Row>) {
         let st = settings(&s, 8);
         let client = Client::new(st.client.clone()).unwrap();
         let (mut best, mut theirs) = (Duration::MAX, Duration::MAX);
-        for _ in 0..3 {
+        // Best of 5, as the floor above.
+        for _ in 0..5 {
             let (took, plan) = timed_plan(&st, &client, &want).await;
             best = best.min(took);
             assert_eq!(plan.summary.unmanaged, n - 10);

@@ -70,7 +70,7 @@ fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
 }
 
 /// One key per thread, refilled for each id a list names: no allocation per listed changefeed
-/// (a large list is sifted on two threads).
+/// (the task that sifts a list may move between threads).
 struct Probe(Key);
 
 impl Probe {
