@@ -843,20 +843,19 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
         let (now, tso) = (Instant::now(), st.tso());
         listing::snapshot(&mut st, &query, now, tso)
     };
-    let classic = sh.cfg.profile.is_classic();
     let large = sh.state.lock().unwrap().cfs.len() > STREAM_FROM;
     let body = if large {
         // Go's net/http sends a body it did not size beforehand in chunks, as here.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::task::spawn_blocking(move || {
-            listing::write(rows(&sh), classic, 512 << 10, |piece| {
+            listing::write(rows(&sh), 512 << 10, |piece| {
                 let _ = tx.send(Ok::<_, std::convert::Infallible>(piece));
             })
         });
         Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     } else {
         let mut whole = Bytes::new();
-        listing::write(rows(&sh), classic, usize::MAX, |piece| whole = piece);
+        listing::write(rows(&sh), usize::MAX, |piece| whole = piece);
         Body::from(whole)
     };
     (

@@ -49,7 +49,7 @@ pub struct Cf {
     pub state: String,
     /// The scope and id as the list writes them, escaped once: they never change (see
     /// `listing`).
-    pub list_key: std::sync::Arc<super::listing::ListKey>,
+    pub list_key: super::listing::ListKey,
     pub pending: Vec<(Instant, Op)>,
     /// Classic: not visible to the owner until this instant.
     pub visible_at: Option<Instant>,
