@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use crate::settings::IdGlobs;
-use globset::Glob;
 use serde_json::{Map, Value};
 
 use crate::manifest::Diagnostics;
@@ -289,18 +288,9 @@ pub fn id_filter(ids: &[String]) -> Result<Option<IdGlobs>, ExportError> {
     if ids.is_empty() {
         return Ok(None);
     }
-    for p in ids {
-        Glob::new(p).map_err(|source| ExportError::BadGlob {
-            pattern: p.clone(),
-            source,
-        })?;
-    }
     IdGlobs::new(ids)
         .map(Some)
-        .map_err(|source| ExportError::BadGlob {
-            pattern: ids.join(", "),
-            source,
-        })
+        .map_err(|(pattern, source)| ExportError::BadGlob { pattern, source })
 }
 
 /// The changefeeds to export, or why there are none. `read` holds those read in full,

@@ -107,13 +107,9 @@ pub fn globs(what: &str, pats: &[String]) -> Result<Option<IdGlobs>, Error> {
     if pats.is_empty() {
         return Ok(None);
     }
-    for p in pats {
-        Glob::new(p)
-            .map_err(|e| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))?;
-    }
-    Ok(Some(
-        IdGlobs::new(pats).map_err(|e| Error::Settings(e.to_string()))?,
-    ))
+    IdGlobs::new(pats)
+        .map(Some)
+        .map_err(|(p, e)| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))
 }
 
 /// Id globs as one matcher: globset's, with a shortcut when every glob is a plain id or a
@@ -128,10 +124,12 @@ pub struct IdGlobs {
 }
 
 impl IdGlobs {
-    pub fn new(pats: &[String]) -> Result<IdGlobs, globset::Error> {
+    /// The globs as one matcher, or the pattern that is not a glob and why (all of them, when
+    /// only their union fails).
+    pub fn new(pats: &[String]) -> Result<IdGlobs, (String, globset::Error)> {
         let mut b = GlobSetBuilder::new();
         for p in pats {
-            b.add(Glob::new(p)?);
+            b.add(Glob::new(p).map_err(|e| (p.clone(), e))?);
         }
         let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
         let plain = pats
@@ -143,7 +141,7 @@ impl IdGlobs {
             })
             .collect();
         Ok(IdGlobs {
-            set: b.build()?,
+            set: b.build().map_err(|e| (pats.join(", "), e))?,
             plain,
         })
     }

@@ -1,9 +1,10 @@
-//! The body of `GET /api/v2/changefeeds`, written by hand into one pre-sized buffer.
+//! The body of `GET /api/v2/changefeeds`, written by hand.
 //!
 //! At 100,000 changefeeds serde cost most of the answer. The fixed part of an item (namespace
 //! and id, escaped as Go's `encoding/json` escapes them) is kept on the changefeed
-//! (`Cf::list_key`); per request only the state, the checkpoint and the rare error are written,
-//! in one pass that also settles each changefeed. Field order is `ChangefeedCommonInfo`'s:
+//! (`Cf::list_key`). Per request, a snapshot taken under the state's lock settles each
+//! changefeed and keeps its state, checkpoint and rare error; the body is written from it after
+//! the lock is let go, in pieces. Field order is `ChangefeedCommonInfo`'s:
 //! tiflow v8.5.0 `cdc/api/v2/model.go` writes `upstream_id`, `namespace`, `id`; pingcap/ticdc
 //! `api/v2/model.go` (v8.5.7-release.1 and master) writes `upstream_id`, `id`, `keyspace`.
 
@@ -20,8 +21,8 @@ use super::SimProfile;
 use crate::ticdc::Version;
 
 /// An item without its opening and key: state, checkpoint, time, `"error":null}` and the comma
-/// (≤ 106 bytes), plus room for a key of 64; the first allocation is sized for every changefeed
-/// of the cluster, so the buffer never grows (and is never copied) for the usual lists.
+/// (≤ 106 bytes), plus room for a key of 64; a piece's buffer is sized for the items it will
+/// hold, so it never grows (and is never copied) for the usual lists.
 const ITEM: usize = 170;
 
 /// How an item opens, as classic (scope first, `namespace`) and new-architecture (id first,
@@ -140,7 +141,7 @@ pub fn write(rows: Vec<Row>, piece: usize, mut emit: impl FnMut(Bytes)) {
     // so it is written once and copied.
     let mut tail: (Cow<'static, [u8]>, u64, Vec<u8>) = (Cow::Borrowed(&[]), 0, Vec::new());
     let n = rows.len();
-    // Each row is dropped as soon as it is written, while its key is still in the cache.
+    // Each row is dropped as soon as it is written, while its opening is still in the cache.
     for (i, row) in rows.into_iter().enumerate() {
         if i > 0 {
             buf.push(b',');

@@ -826,9 +826,11 @@ fn task_status(sh: &Shared, config: &Value) -> Value {
     }
 }
 
-/// Lists of more changefeeds than this are written in pieces (2 MiB: fewer wake-ups than smaller
-/// ones on a busy machine), each sent as soon as written.
+/// A simulator holding more changefeeds than this writes its lists in pieces of [`PIECE`] bytes,
+/// each sent as soon as written.
 const STREAM_FROM: usize = 2_000;
+/// 2 MiB: fewer wake-ups than smaller pieces when the client shares the machine's cores.
+const PIECE: usize = 2 << 20;
 
 async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
     let q = query(&q.0);
@@ -849,7 +851,7 @@ async fn list(State(sh): S, q: axum::extract::RawQuery) -> Response {
         // Go's net/http sends a body it did not size beforehand in chunks, as here.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::task::spawn_blocking(move || {
-            listing::write(rows(&sh), 2 << 20, |piece| {
+            listing::write(rows(&sh), PIECE, |piece| {
                 let _ = tx.send(Ok::<_, std::convert::Infallible>(piece));
             })
         });

@@ -744,24 +744,25 @@ impl Client {
     ) -> Result<Listing, ClientError> {
         let early = self.inner.ahead_lists.lock().unwrap().remove(path);
         if let Some(mut early) = early {
-            let mut sifter = None;
-            while let Some(piece) = early.recv().await {
-                match piece {
-                    Early::Opened(status) => sifter = Some((status, Sifter::new(keep, other_ids))),
-                    Early::Chunk(c) => {
-                        if let Some((status, s)) = &mut sifter {
-                            s.feed(&c).map_err(|e| list_decode(*status, e))?;
+            match early.recv().await {
+                Some(Early::Failed(e)) => return Err(e),
+                Some(Early::Opened(status)) => {
+                    let mut s = Sifter::new(keep, other_ids);
+                    loop {
+                        match early.recv().await {
+                            Some(Early::Chunk(c)) => {
+                                s.feed(&c).map_err(|e| list_decode(status, e))?
+                            }
+                            Some(Early::Done) => {
+                                tracing::debug!(target: "cdcform::http", "GET {path}: body read ahead, sifted");
+                                return s.finish().map_err(|e| list_decode(status, e));
+                            }
+                            // The body broke off: it is asked again below.
+                            _ => break,
                         }
                     }
-                    Early::Done => {
-                        if let Some((status, s)) = sifter {
-                            tracing::debug!(target: "cdcform::http", "GET {path}: body read ahead, sifted");
-                            return s.finish().map_err(|e| list_decode(status, e));
-                        }
-                        break;
-                    }
-                    Early::Failed(e) => return Err(e),
                 }
+                _ => {}
             }
         }
         self.retrying(&Method::GET, path, Idempotent::Yes, || async {

@@ -8,6 +8,7 @@
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
+use super::client::MAX_BODY;
 use super::models::ChangefeedCommonInfo;
 
 /// A changefeed list sifted by id (see [`super::Client::list_where`]).
@@ -142,9 +143,6 @@ enum At {
     Whole,
 }
 
-/// The most bytes a list body may have (larger answers are refused, not read).
-pub const MAX_LIST: usize = 64 << 20;
-
 impl<'k> Sifter<'k> {
     pub fn new(keep: Keep<'k>, other_ids: bool) -> Self {
         Sifter {
@@ -162,10 +160,11 @@ impl<'k> Sifter<'k> {
     pub fn feed(&mut self, chunk: &[u8]) -> serde_json::Result<()> {
         use serde::de::Error as _;
         self.fed += chunk.len();
-        if self.fed > MAX_LIST {
+        // The client's limit on any body, checked as the list arrives.
+        if self.fed > MAX_BODY {
             return Err(serde_json::Error::custom(format!(
                 "response body larger than {} MiB; refusing it",
-                MAX_LIST >> 20
+                MAX_BODY >> 20
             )));
         }
         match self.at {
@@ -924,7 +923,7 @@ mod tests {
         // A body larger than the limit is refused as it arrives.
         let mut s = Sifter::new(Some(&keep), true);
         s.feed(br#"{"total":1,"items":[{"id":"#).unwrap();
-        let err = s.feed(&vec![b' '; MAX_LIST]).unwrap_err();
+        let err = s.feed(&vec![b' '; MAX_BODY]).unwrap_err();
         assert!(err.to_string().contains("larger than 64 MiB"), "{err}");
     }
 
