@@ -9,7 +9,6 @@
 //! `api/v2/model.go` (v8.5.7-release.1 and master) writes `upstream_id`, `id`, `keyspace`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -39,22 +38,20 @@ pub struct ListKey {
     id_at: usize,
     /// The item's opening up to the state's value, for the form first asked (a simulator
     /// answers in one form).
-    opening: std::sync::OnceLock<(bool, Arc<[u8]>)>,
+    opening: std::sync::OnceLock<(bool, Box<[u8]>)>,
 }
 
 impl ListKey {
-    /// `{"upstream_id":N,"namespace":"<ns>","id":"<id>","state":"` (classic) or
-    /// `{"upstream_id":N,"id":"<id>","keyspace":"<ks>","state":"`.
-    /// Shared with the rows of a list: counted in the same allocation as the bytes, so a row
-    /// reaches its text in one step.
-    fn opening(&self, classic: bool) -> Arc<[u8]> {
+    /// Appends `{"upstream_id":N,"namespace":"<ns>","id":"<id>","state":"` (classic) or
+    /// `{"upstream_id":N,"id":"<id>","keyspace":"<ks>","state":"` to `to`.
+    fn put_opening(&self, classic: bool, to: &mut Vec<u8>) {
         match self.opening.get_or_init(|| (classic, self.build(classic))) {
-            (c, text) if *c == classic => text.clone(),
-            _ => self.build(classic),
+            (c, text) if *c == classic => to.extend_from_slice(text),
+            _ => to.extend_from_slice(&self.build(classic)),
         }
     }
 
-    fn build(&self, classic: bool) -> Arc<[u8]> {
+    fn build(&self, classic: bool) -> Box<[u8]> {
         let (scope, id) = self.text.split_at(self.id_at);
         let mut b = Vec::with_capacity(OPEN_NS.len() + self.text.len() + 24);
         if classic {
@@ -91,10 +88,18 @@ pub struct Query<'a> {
     pub profile: &'a SimProfile,
 }
 
-/// One item of a list, taken from the state under its lock; written after the lock is let go.
-pub struct Row {
-    /// The item up to the state's value (see [`ListKey`]).
-    opening: Arc<[u8]>,
+/// The items of a list, taken from the state under its lock; written after the lock is let go.
+pub struct Rows {
+    /// Every item's opening (see [`ListKey`]), one after another: copied here while the
+    /// changefeed is in the cache, then read in order, where the cache sees it coming.
+    openings: Vec<u8>,
+    rows: Vec<Row>,
+}
+
+/// What follows an item's opening.
+struct Row {
+    /// Where the item's opening ends in [`Rows::openings`].
+    end: usize,
     /// The state shown, its closing quote and the next field's name.
     state: Cow<'static, [u8]>,
     checkpoint: u64,
@@ -105,14 +110,18 @@ pub struct Row {
 /// Settles the namespace's changefeeds to `now`/`tso` and takes the items the list shows, in
 /// the order it shows them. Cheap, so the state's lock is held briefly however long writing
 /// takes.
-pub fn snapshot(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<Row> {
+pub fn snapshot(st: &mut State, q: &Query, now: Instant, tso: u64) -> Rows {
     let classic = q.profile.is_classic();
-    let mut rows = Vec::new();
+    let mut taken = Rows {
+        openings: Vec::new(),
+        rows: Vec::new(),
+    };
     let mut take = |cf: &mut Cf| {
         cf.settle(now, tso, q.profile);
         if cf.visible(now) && q.keeps(&cf.state) {
-            rows.push(Row {
-                opening: cf.list_key.opening(classic),
+            cf.list_key.put_opening(classic, &mut taken.openings);
+            taken.rows.push(Row {
+                end: taken.openings.len(),
                 state: state_text(&cf.state),
                 checkpoint: cf.checkpoint_now(tso),
                 error: error_text(cf, classic),
@@ -126,13 +135,14 @@ pub fn snapshot(st: &mut State, q: &Query, now: Instant, tso: u64) -> Vec<Row> {
         // ticdc answers in map order, the reverse here; the client must sort.
         cfs.rev().for_each(&mut take);
     }
-    rows
+    taken
 }
 
 /// Writes the list body (`{"total":N,"items":[…]}`, tiflow v8.5.0 cdc/api/v2/model.go
 /// `ListResponse`) of `rows` in pieces of about `piece` bytes, each passed to `emit` as soon
 /// as it is written, so a large list is on the wire while the rest is written.
-pub fn write(rows: Vec<Row>, piece: usize, mut emit: impl FnMut(Bytes)) {
+pub fn write(rows: Rows, piece: usize, mut emit: impl FnMut(Bytes)) {
+    let Rows { openings, rows } = rows;
     let room =
         |n: usize| Vec::with_capacity(n.saturating_mul(OPEN_NS.len() + ITEM).min(piece) + ITEM);
     let mut buf = room(rows.len() + 1);
@@ -141,12 +151,13 @@ pub fn write(rows: Vec<Row>, piece: usize, mut emit: impl FnMut(Bytes)) {
     // so it is written once and copied.
     let mut tail: (Cow<'static, [u8]>, u64, Vec<u8>) = (Cow::Borrowed(&[]), 0, Vec::new());
     let n = rows.len();
-    // Each row is dropped as soon as it is written, while its opening is still in the cache.
+    let mut start = 0;
     for (i, row) in rows.into_iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        buf.extend_from_slice(&row.opening);
+        buf.extend_from_slice(&openings[start..row.end]);
+        start = row.end;
         if (&tail.0[..], tail.1) != (&row.state[..], row.checkpoint) || tail.2.is_empty() {
             let mut t = row.state.to_vec();
             t.extend_from_slice(&checkpoint_fields(row.checkpoint));
@@ -215,11 +226,7 @@ fn state_text(raw: &str) -> Cow<'static, [u8]> {
 /// (tiflow v8.5.0 cdc/api/v2/changefeed.go `listChangeFeeds`, `shouldShowRunningError`).
 fn error_text(cf: &Cf, classic: bool) -> Option<Vec<u8>> {
     let err = cf.error.as_ref().or(cf.warning.as_ref())?;
-    let hidden = classic
-        && matches!(
-            cf.state.as_str(),
-            "normal" | "stopped" | "finished" | "removed"
-        );
+    let hidden = classic && matches!(&*cf.state, "normal" | "stopped" | "finished" | "removed");
     (!hidden).then(|| go_compact(&super::routes::run_err(err, true, false)))
 }
 
@@ -284,7 +291,7 @@ mod tests {
             if !cf.visible(now) {
                 continue;
             }
-            let raw = cf.state.as_str();
+            let raw = &*cf.state;
             let keep = match filter {
                 "" => default_states.contains(&raw) || raw.is_empty(),
                 "all" => true,
@@ -375,7 +382,7 @@ mod tests {
             cf.state = "pending".into();
             cf.warning = err(ms - 2, "CDC:ErrP", "pend");
         });
-        put("default", "empty-state", &|cf| cf.state = String::new());
+        put("default", "empty-state", &|cf| cf.state = "".into());
         put("default", "finished", &|cf| {
             cf.state = "finished".into();
             cf.checkpoint = at(40_000);
@@ -459,7 +466,7 @@ mod tests {
                     let settled = |s: &State| -> Vec<(String, u64)> {
                         s.cfs
                             .values()
-                            .map(|c| (c.state.clone(), c.checkpoint))
+                            .map(|c| (c.state.to_string(), c.checkpoint))
                             .collect()
                     };
                     assert_eq!(settled(&a), settled(&b), "settled the same");

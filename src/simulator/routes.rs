@@ -674,7 +674,7 @@ async fn processor_detail(
             .ok_or_else(|| not_exists(&id))?;
         // tiflow v8.5.7 cdc/api/v2/processor.go getProcessor: the state check comes before the
         // capture lookup; only normal and warning count as running (FeedState.IsRunning).
-        if !matches!(cf.state.as_str(), "normal" | "warning") {
+        if !matches!(&*cf.state, "normal" | "warning") {
             return Err(ApiErr::invalid_param(format!(
                 "invalid api parameter: changefeed in abnormal state: {}, can'duration get processor of an abnormal changefeed",
                 cf.state
@@ -775,10 +775,7 @@ fn info(
 ) -> ChangefeedInfo {
     let classic = sh.cfg.profile.is_classic();
     let cp = cf.checkpoint_now(tso);
-    let show_err = !matches!(
-        cf.state.as_str(),
-        "normal" | "stopped" | "finished" | "removed"
-    );
+    let show_err = !matches!(&*cf.state, "normal" | "stopped" | "finished" | "removed");
     ChangefeedInfo {
         upstream_id: Some(UPSTREAM_ID),
         namespace: classic.then(|| cf.ns.clone()),
@@ -794,7 +791,7 @@ fn info(
         target_ts: target,
         admin_job_type: cf.admin_job_type,
         config: Some(config.clone()),
-        state: (!cf.state.is_empty()).then(|| cf.state.clone()),
+        state: (!cf.state.is_empty()).then(|| cf.state.to_string()),
         error: if show_err {
             cf.error.as_ref().map(|e| run_err(e, !classic, true))
         } else {
@@ -1271,7 +1268,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         let (cf, _) = st
             .get_mut(&ns, &id, profile)
             .ok_or_else(|| not_exists(&id))?;
-        if !matches!(cf.state.as_str(), "stopped" | "failed") {
+        if !matches!(&*cf.state, "stopped" | "failed") {
             return Err(ApiErr::new(
                 "CDC:ErrChangefeedUpdateRefused",
                 "changefeed update error: can only update changefeed config when it is stopped or failed",
@@ -1520,7 +1517,7 @@ async fn resume(
             f.fail_on_resume_ids.contains(&id)
                 || (f.fail_on_resume > 0.0 && sh.fault_rng.lock().unwrap().f64() < f.fail_on_resume)
         });
-        if fail && matches!(cf.state.as_str(), "stopped" | "failed" | "finished") {
+        if fail && matches!(&*cf.state, "stopped" | "failed" | "finished") {
             sh.faults_injected.fetch_add(1, Ordering::Relaxed);
         }
         let op = Op::Resume { overwrite, fail };

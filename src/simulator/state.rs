@@ -2,6 +2,7 @@
 //! pending operations that take effect at their due instant; everything is settled lazily when
 //! a changefeed is read, so there is no background task.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,7 +47,9 @@ pub enum Op {
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub struct Cf {
-    pub state: String,
+    /// A known state is a static string: a list reads every changefeed's state, and a heap string
+    /// cost it a cache miss each (see `listing`).
+    pub state: Cow<'static, str>,
     /// The scope and id as the list writes them, escaped once: they never change (see
     /// `listing`).
     pub list_key: super::listing::ListKey,
@@ -73,6 +76,17 @@ pub struct Cf {
 
 // `config` is shared (`Arc`) so that N pre-created changefeeds cost one config, and copied on
 // write (`Arc::make_mut`).
+
+/// A state by name, static when it is one TiCDC knows (the `set_state` hook may force any).
+fn state_name(state: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 8] = [
+        "normal", "stopped", "failed", "warning", "pending", "finished", "removed", "",
+    ];
+    match KNOWN.iter().find(|k| **k == state) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(state.to_string()),
+    }
+}
 
 pub fn running(state: &str) -> bool {
     matches!(state, "normal" | "warning" | "pending" | "")
@@ -177,7 +191,7 @@ impl Cf {
                 }
             }
             Op::Resume { overwrite, fail } => {
-                if matches!(self.state.as_str(), "stopped" | "failed" | "finished") {
+                if matches!(&*self.state, "stopped" | "failed" | "finished") {
                     self.stalled = false;
                     if overwrite > 0 {
                         self.checkpoint = overwrite;
@@ -262,7 +276,7 @@ pub const GC_TTL_MS: u64 = 24 * 3600 * 1000;
 /// (`NeedBlockGC`): normal, stopped, pending and warning do; failed does unless it failed
 /// because of GC (`IsChangefeedGCFastFailErrorCode`); finished and removed do not.
 fn blocks_gc(cf: &Cf) -> bool {
-    match cf.state.as_str() {
+    match &*cf.state {
         "normal" | "stopped" | "pending" | "warning" | "" => true,
         "failed" => !cf.error.as_ref().is_some_and(|e| {
             matches!(
@@ -371,7 +385,7 @@ impl State {
             cf.pending
                 .retain(|(_, op)| matches!(op, Op::Load | Op::Update { .. }));
             cf.freeze(tso);
-            cf.state = state.to_string();
+            cf.state = state_name(state);
             let e = error.map(|(c, m)| {
                 Box::new(RunErr {
                     time_ms: t::now_ms(),
