@@ -11,7 +11,7 @@ use crate::manifest::Diagnostics;
 use crate::normalize::{self, equivalent, flatten, set_path};
 use crate::plan::diff::is_secret_path;
 use crate::plan::planner::{run_state, LiveChangefeed, RunState};
-use crate::plan::Key;
+use crate::plan::{Key, KeyList};
 use crate::ticdc::mask::{encode_query, is_sensitive_query_key, GoUrl};
 use crate::ticdc::ServerProfile;
 
@@ -297,7 +297,7 @@ pub fn id_filter(ids: &[String]) -> Result<Option<IdGlobs>, ExportError> {
 /// `listed_only` the others of the namespace (known from the list).
 pub fn select<'a>(
     read: &'a BTreeMap<Key, LiveChangefeed>,
-    listed_only: &[Key],
+    listed_only: &KeyList,
     o: &ExportOptions,
 ) -> Result<Vec<&'a LiveChangefeed>, ExportError> {
     let filter = id_filter(&o.ids)?;
@@ -310,8 +310,8 @@ pub fn select<'a>(
     }
     let ids: Vec<&str> = read
         .keys()
-        .chain(listed_only)
         .map(|k| k.id.as_str())
+        .chain(listed_only.iter().map(|k| k.id))
         .collect();
     let (what, help) = if o.ids.is_empty() {
         (

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::plan::planner::LiveChangefeed;
 use crate::plan::saved::fingerprint;
-use crate::plan::Key;
+use crate::plan::{Key, KeyList};
 use crate::ticdc::mask::SinkUri;
 use crate::ticdc::models::ChangefeedCommonInfo;
 use crate::ticdc::{Arch, Client, ClientError, ServerProfile, Version};
@@ -30,7 +30,7 @@ pub struct Snapshot {
     pub unlisted: BTreeMap<String, String>,
     /// The changefeeds known from the list alone: outside the read's scope, their configs were
     /// never fetched (a shared cluster holds many that are not this repository's).
-    pub listed_only: Vec<Key>,
+    pub listed_only: KeyList,
 }
 
 impl Snapshot {
@@ -92,7 +92,7 @@ thread_local! {
 /// Per namespace: the changefeeds to read in full, and the keys of the others.
 struct Listed {
     items: Vec<(String, ChangefeedCommonInfo)>,
-    listed_only: Vec<Key>,
+    listed_only: KeyList,
     keyspaced: bool,
     failed: BTreeMap<String, String>,
 }
@@ -107,7 +107,7 @@ async fn list_all(
 ) -> Result<Listed, Error> {
     let mut out = Listed {
         items: Vec::new(),
-        listed_only: Vec::new(),
+        listed_only: KeyList::new(),
         keyspaced: false,
         failed: BTreeMap::new(),
     };
@@ -119,10 +119,7 @@ async fn list_all(
                 out.keyspaced |= l.keyspaced;
                 out.items
                     .extend(l.kept.into_iter().map(|i| (ns.clone(), i)));
-                out.listed_only.extend(l.others.into_iter().map(|id| Key {
-                    namespace: ns.clone(),
-                    id,
-                }));
+                out.listed_only.append(ns, l.others);
             }
             Err(e) if e.is_transient() => {
                 out.failed.insert(ns.clone(), e.brief());

@@ -4,12 +4,14 @@
 
 pub mod diff;
 pub mod impact;
+pub mod keys;
 pub mod keyspace;
 pub mod live;
 pub mod pipeline;
 pub mod planner;
 pub mod saved;
 
+pub use keys::{KeyList, KeyRef};
 pub use pipeline::PlanOptions;
 
 use serde::{Deserialize, Serialize};
@@ -265,10 +267,10 @@ pub struct Plan {
     pub absent: Vec<Key>,
     /// Live changefeeds outside the manifests and outside `manage`: never touched.
     #[serde(default)]
-    pub unmanaged: Vec<Key>,
+    pub unmanaged: KeyList,
     /// Live changefeeds inside `manage` but in no manifest (deleted only with `--prune`).
     #[serde(default)]
-    pub unlisted: Vec<Key>,
+    pub unlisted: KeyList,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// What the server said of the credentials (checked during the plan; TiCDC checks them
@@ -291,8 +293,8 @@ impl Plan {
             entries: vec![],
             unchanged: vec![],
             absent: vec![],
-            unmanaged: vec![],
-            unlisted: vec![],
+            unmanaged: KeyList::new(),
+            unlisted: KeyList::new(),
             notes: vec![],
             credentials: None,
             policy: None,

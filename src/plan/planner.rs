@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::diff::{creation_fields, diff_parsed};
 use super::saved::fingerprint;
-use super::{Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, LiveSummary, Plan};
+use super::{
+    Action, Blocked, ChangeKind, Entry, Exec, FieldChange, Key, KeyList, LiveSummary, Plan,
+};
 use crate::manifest::{DesiredChangefeed, DesiredState};
 use crate::normalize::{carry_unknown, effective_desired};
 use crate::ticdc::mask::SinkUri;
@@ -173,7 +175,7 @@ pub fn make_plan(
     live: &BTreeMap<Key, LiveChangefeed>,
     opts: &Options,
 ) -> Plan {
-    make_plan_scoped(profile, server, desired, live, Vec::new(), opts)
+    make_plan_scoped(profile, server, desired, live, KeyList::new(), opts)
 }
 
 /// [`make_plan`] for a scoped read: `listed_only` are live changefeeds known from the list
@@ -184,7 +186,7 @@ pub fn make_plan_scoped(
     server: &str,
     desired: &[DesiredChangefeed],
     live: &BTreeMap<Key, LiveChangefeed>,
-    listed_only: Vec<Key>,
+    listed_only: KeyList,
     opts: &Options,
 ) -> Plan {
     let mut plan = Plan::empty(server, profile);
@@ -218,9 +220,9 @@ pub fn make_plan_scoped(
             continue;
         }
         if !matches(&opts.manage, &key.id) {
-            plan.unmanaged.push(key.clone());
+            plan.unmanaged.push(key.borrowed());
         } else if !opts.prune {
-            plan.unlisted.push(key.clone());
+            plan.unlisted.push(key.borrowed());
         } else if matches(&opts.protected, &key.id) {
             plan.entries.push(blocked(
                 key.clone(),
@@ -237,13 +239,17 @@ pub fn make_plan_scoped(
     }
     // Outside every manifest by contract (a manifest's changefeeds are always read in full):
     // not looked up in `listed`, which costs more than the rest of the loop on a large list.
-    debug_assert!(listed_only.iter().all(|k| !listed.contains(k)));
-    plan.unmanaged.reserve(listed_only.len());
-    for key in listed_only {
-        if matches(&opts.manage, &key.id) {
-            plan.unlisted.push(key);
-        } else {
-            plan.unmanaged.push(key);
+    debug_assert!(listed_only.iter().all(|k| !listed.contains(&k.to_key())));
+    if opts.manage.is_none() {
+        // Nothing is managed: the list's ids move over whole.
+        plan.unmanaged.absorb(listed_only);
+    } else {
+        for key in listed_only.iter() {
+            if matches(&opts.manage, key.id) {
+                plan.unlisted.push(key);
+            } else {
+                plan.unmanaged.push(key);
+            }
         }
     }
     plan.unmanaged.sort();
@@ -539,6 +545,7 @@ fn plan_one(
 mod tests {
     use super::*;
     use crate::normalize;
+    use crate::plan::KeyRef;
     use crate::ticdc::mask::mask_sink_uri;
     use crate::ticdc::Version;
     use serde_json::json;
@@ -692,7 +699,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan.unmanaged,
+            plan.unmanaged
+                .iter()
+                .map(KeyRef::to_key)
+                .collect::<Vec<_>>(),
             vec![Key {
                 namespace: "default".into(),
                 id: "other".into()

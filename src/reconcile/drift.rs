@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::plan::live::Snapshot;
-use crate::plan::{Action, Key, Plan};
+use crate::plan::{Action, Key, KeyRef, Plan};
 
 /// How a managed changefeed differs from what the manifests ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -131,11 +131,11 @@ pub fn classify(
         });
         it.kinds.len()
     };
-    let unlisted: HashSet<&Key> = plan.unlisted.iter().collect();
+    let unlisted: HashSet<KeyRef> = plan.unlisted.iter().collect();
     for e in &plan.entries {
         item(&mut items, &e.key);
         let it = items.get_mut(&e.key).expect("just inserted");
-        let kinds = if unlisted.contains(&e.key) {
+        let kinds = if unlisted.contains(&e.key.borrowed()) {
             vec![DriftKind::Extra]
         } else {
             plan_kinds(e.action, e.changes.iter().any(|c| c.path == "state"))
@@ -146,9 +146,10 @@ pub fn classify(
             it.reasons.push(b.reason.clone());
         }
     }
-    for k in &plan.unlisted {
-        item(&mut items, k);
-        let it = items.get_mut(k).expect("just inserted");
+    for k in plan.unlisted.iter() {
+        let k = k.to_key();
+        item(&mut items, &k);
+        let it = items.get_mut(&k).expect("just inserted");
         if !it.kinds.contains(&DriftKind::Extra) {
             it.kinds.push(DriftKind::Extra);
         }
@@ -238,7 +239,7 @@ mod tests {
             profile: crate::ticdc::ServerProfile::default(),
             now_tso: now_ms << 18,
             changefeeds: Default::default(),
-            listed_only: vec![],
+            listed_only: Default::default(),
             unreadable: Default::default(),
             unlisted: Default::default(),
         }
@@ -273,7 +274,10 @@ mod tests {
             entry("paused", Action::Resume, false),
             entry("stray", Action::Delete, false),
         ];
-        plan.unlisted = vec![key("stray"), key("other")];
+        plan.unlisted = [key("stray"), key("other")]
+            .iter()
+            .map(Key::borrowed)
+            .collect();
         let snap = snapshot(100_000);
         let facts = vec![
             LiveFact {

@@ -213,7 +213,7 @@ fn tables_lines(out: &mut String, t: &TableImpact, ind: &str, color: bool, verbo
 
 /// Changefeeds outside the plan's work: a count with a hint, every id with `-v` (a shared
 /// cluster can hold thousands; JSON always keeps the ids).
-fn listed_apart(out: &mut String, keys: &[crate::plan::Key], what: &str, verbose: bool) {
+fn listed_apart(out: &mut String, keys: &crate::plan::KeyList, what: &str, verbose: bool) {
     if keys.is_empty() {
         return;
     }

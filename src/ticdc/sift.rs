@@ -1,14 +1,16 @@
 //! Sifting a changefeed list by id as it arrives: a scan that follows strings and nesting splits
 //! the items chunk by chunk, the id of each is read from its first members without decoding the
 //! item, and only the items the caller keeps are decoded in full. A shared cluster's list of
-//! 100,000 then costs about one scan of its text and one string per id, mostly while the body
-//! is still arriving, and is never held whole. (Decoding every item into a borrowed struct was
-//! measured at twice the time: matching every key and number costs more than the scan.)
+//! 100,000 then costs about one scan of its text and a copy of each id (see `Ids`), mostly while
+//! the body is still arriving, and is never held whole. (Decoding every item into a borrowed
+//! struct was measured at twice the time: matching every key and number costs more than the
+//! scan.)
 
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::client::MAX_BODY;
+use super::ids::Ids;
 use super::models::ChangefeedCommonInfo;
 
 /// A changefeed list sifted by id (see [`super::Client::list_where`]).
@@ -17,7 +19,7 @@ pub struct Listing {
     /// The items kept, in full, sorted by id.
     pub kept: Vec<ChangefeedCommonInfo>,
     /// The ids of the other items, sorted (empty unless asked for).
-    pub others: Vec<String>,
+    pub others: Ids,
     /// Whether any item names a `keyspace`: only new-architecture servers do.
     pub keyspaced: bool,
 }
@@ -81,7 +83,7 @@ impl Listing {
         match keep {
             Some(keep) if !keep(id) => {
                 if other_ids {
-                    self.others.push(id.to_owned());
+                    self.others.push(id);
                 }
                 Ok(())
             }
@@ -98,7 +100,6 @@ impl Listing {
 
     fn sorted(mut self) -> Listing {
         self.kept.sort_by(|a, b| a.id.cmp(&b.id));
-        // Stable sort: a list already in order (classic) or in reverse (ticdc) is one run.
         self.others.sort();
         self
     }
@@ -685,7 +686,7 @@ mod tests {
         whole.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(l.kept, whole);
         assert_eq!(l.kept[1].id, "bA", "escapes decoded");
-        assert_eq!(l.others, vec!["c".to_string()]);
+        assert_eq!(l.others.iter().collect::<Vec<_>>(), ["c"]);
         assert!(l.keyspaced);
         let none = sift_listing(BODY.as_bytes(), Some(&|_| false), false).unwrap();
         assert!(none.kept.is_empty() && none.others.is_empty() && none.keyspaced);
