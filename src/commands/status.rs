@@ -69,20 +69,27 @@ pub async fn collect(
         e @ crate::ticdc::ClientError::Transport { .. } => Error::Client(e),
         e => Error::msg(format!("{what}: {}", e.brief())),
     };
-    let status = client
-        .status()
-        .await
-        .map_err(|e| err("reading /api/v2/status", e))?;
     // Only the changefeeds shown are decoded: on a shared cluster the rest cost their bytes.
     let keep = |id: &str| filter.keeps(settings, id);
     let keep = (filter.ids.is_some() || filter.managed_only).then_some(&keep as _);
-    let (health, captures, processors, tso, list) = tokio::join!(
+    // Rows chosen by a filter learn their captures from their processors, asked one by one
+    // (see `table_counts`): the list of every processor grows with the cluster, not with them.
+    let probe = keep.is_some();
+    let processors = async {
+        match probe {
+            true => Ok(Vec::new()),
+            false => client.list_processors_of(None).await,
+        }
+    };
+    let (status, health, captures, processors, tso, list) = tokio::join!(
+        client.status(),
         client.health(),
         client.list_captures(),
-        client.list_processors_of(keep),
+        processors,
         client.tso(),
         client.list_where(&settings.namespace, Some("all"), keep, false),
     );
+    let status = status.map_err(|e| err("reading /api/v2/status", e))?;
     let captures = captures.map_err(|e| err("listing captures", e))?;
     let now = tso
         .map(|t| t.compose())
@@ -145,7 +152,9 @@ pub async fn collect(
         })
         .collect();
     let mut rows = rows;
-    table_counts(settings, client, &mut rows).await;
+    // The new architecture has no processors to ask (see `table_counts`).
+    let probe = (probe && !list.keyspaced).then_some(captures.as_slice());
+    table_counts(settings, client, &mut rows, probe).await;
     Ok(StatusReport {
         server: settings.server.clone(),
         version: status.version,
@@ -163,39 +172,74 @@ pub async fn collect(
 /// cdc/api/v2/processor.go `getProcessor`), at most `parallelism` requests at once. The new
 /// architecture lists no processors (its only per-table listing, ticdc api/v2 `ListTables`, is an
 /// internal API), so its rows stay unknown.
-async fn table_counts(settings: &Settings, client: &Client, rows: &mut [ChangefeedRow]) {
+///
+/// With `probe` (rows chosen by a filter, captures not listed) every running row is asked of
+/// every capture, and the captures that answer with tables are its captures: `getProcessor`
+/// answers `"table_ids": null` for a capture that runs processors of other changefeeds only,
+/// and `ErrCaptureNotExist` for one that runs none.
+async fn table_counts(
+    settings: &Settings,
+    client: &Client,
+    rows: &mut [ChangefeedRow],
+    probe: Option<&[Capture]>,
+) {
     use futures::StreamExt;
     let jobs: Vec<(usize, String, String)> = rows
         .iter()
         .enumerate()
-        // A shared cluster: only this repository's changefeeds (one request per processor).
-        .filter(|(_, r)| r.managed)
-        .flat_map(|(i, r)| r.captures.iter().map(move |c| (i, r.id.clone(), c.clone())))
+        .flat_map(|(i, r)| {
+            let captures: Vec<String> = match probe {
+                Some(all) if matches!(r.state.as_str(), "normal" | "warning") => {
+                    all.iter().map(|c| c.id.clone()).collect()
+                }
+                Some(_) => Vec::new(),
+                // A shared cluster: only this repository's changefeeds (one request per processor).
+                None if r.managed => r.captures.clone(),
+                None => Vec::new(),
+            };
+            captures.into_iter().map(move |c| (i, r.id.clone(), c))
+        })
         .collect();
     let ns = settings.namespace.as_str();
-    let answers: Vec<(usize, Option<Vec<i64>>)> = futures::stream::iter(jobs)
+    enum Answer {
+        Tables(Vec<i64>),
+        /// No processor of the changefeed on this capture.
+        NotHere,
+        Unknown,
+    }
+    let answers: Vec<(usize, String, Answer)> = futures::stream::iter(jobs)
         .map(|(i, id, cap)| async move {
-            (
-                i,
-                client
-                    .processor_detail(ns, &id, &cap)
-                    .await
-                    .ok()
-                    .map(|d| d.table_ids),
-            )
+            let got = match client.processor_detail(ns, &id, &cap).await {
+                Ok(d) => d.table_ids.map_or(Answer::NotHere, Answer::Tables),
+                Err(e) if e.code() == Some("CDC:ErrCaptureNotExist") => Answer::NotHere,
+                Err(_) => Answer::Unknown,
+            };
+            (i, cap, got)
         })
         .buffer_unordered(settings.parallelism.max(1))
         .collect()
         .await;
     let mut ids: BTreeMap<usize, Option<std::collections::BTreeSet<i64>>> = BTreeMap::new();
-    for (i, got) in answers {
-        let slot = ids.entry(i).or_insert_with(|| Some(Default::default()));
-        match (slot.as_mut(), got) {
-            (Some(set), Some(t)) => set.extend(t),
-            _ => *slot = None,
+    for (i, cap, got) in answers {
+        match got {
+            // Probing: a capture without this changefeed's processor.
+            Answer::NotHere if probe.is_some() => {}
+            Answer::Tables(tables) => {
+                if probe.is_some() {
+                    rows[i].captures.push(cap);
+                }
+                if let Some(set) = ids.entry(i).or_insert_with(|| Some(Default::default())) {
+                    set.extend(tables);
+                }
+            }
+            // An error, or a listed processor that says it has no task: the count is unknown.
+            Answer::NotHere | Answer::Unknown => {
+                ids.insert(i, None);
+            }
         }
     }
     for (i, set) in ids {
+        rows[i].captures.sort();
         rows[i].tables = set.map(|s| s.len());
     }
 }

@@ -315,8 +315,10 @@ pub struct ProcessorCommonInfo {
 /// `GET /api/v2/processors/{changefeed_id}/{capture_id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProcessorDetail {
+    /// `null` when the capture runs no processor of the changefeed (tiflow v8.5.0
+    /// cdc/api/v2/processor.go `getProcessor`: the capture's task status is absent).
     #[serde(default)]
-    pub table_ids: Vec<i64>,
+    pub table_ids: Option<Vec<i64>>,
 }
 
 /// `POST /api/v2/tso`: physical milliseconds and logical counter.

@@ -89,9 +89,41 @@ async fn plan_export_and_status_read_only_what_the_repository_manages() {
     assert_eq!(reads(&s), 9, "export --id");
     assert_eq!(out.matches("- id:").count(), 9, "{out}");
     // status: --managed and --id filter; a large cluster's table is compact by default.
+    s.clear_requests();
     let (code, out, err) = run(&["status", "--managed"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.matches("default/cf-").count(), 9, "{out}");
+    // The filtered rows ask their processors one by one, never the list of every processor.
+    let asked = s.requests();
+    assert!(
+        !asked.iter().any(|r| r.path == "/api/v2/processors"),
+        "status --managed listed every processor"
+    );
+    let probes = asked
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v2/processors/"))
+        .count();
+    assert_eq!(probes, 9, "one per managed changefeed and capture");
+    // What the rows say of captures and tables is what the list of processors says.
+    let row = |args: &[&str]| {
+        let (_, out, _) = run(args);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let r = v["changefeeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "cf-00003")
+            .cloned()
+            .unwrap();
+        (r["captures"].clone(), r["tables"].clone())
+    };
+    let probed = row(&["status", "--managed", "--format", "json"]);
+    assert_eq!(probed, row(&["status", "--format", "json"]));
+    assert_eq!(
+        probed.0,
+        serde_json::json!([cdcform::simulator::state::CAPTURE_ID])
+    );
+    assert!(probed.1.is_u64(), "{probed:?}");
     let (_, out, _) = run(&["status", "--id", "cf-004*"]);
     assert_eq!(out.matches("default/cf-").count(), 100, "{out}");
     let (_, out, _) = run(&["status"]);
@@ -300,4 +332,100 @@ async fn early_reads_are_a_few_rounds_only() {
     assert_eq!(plan.summary.unchanged, 200);
     assert_eq!(reads(&s), 200);
     g.server.abort();
+}
+
+/// tiflow v8.5.0 cdc/api/v2/processor.go `getProcessor`, asked of a capture that runs no
+/// processor of the changefeed: `{"table_ids": null}` when the capture runs others, and
+/// `ErrCaptureNotExist` when it runs none. A filtered `status` asks every capture, so both
+/// mean "not here", and only the captures that answer with tables are the row's.
+#[tokio::test]
+async fn a_filtered_status_finds_each_changefeeds_captures_by_asking_them() {
+    use axum::extract::Path;
+    use axum::routing::{get, post};
+    use axum::Json;
+    use serde_json::{json, Value};
+    let item = |id: &str, state: &str| {
+        json!({"upstream_id": 1, "namespace": "default", "id": id, "state": state,
+            "checkpoint_tso": 0, "checkpoint_time": "", "error": null})
+    };
+    let list = json!({"total": 3, "items": [
+        item("team-a", "normal"), item("team-b", "normal"), item("team-c", "stopped")
+    ]});
+    let app = axum::Router::new()
+        .route(
+            "/api/v2/status",
+            get(|| async { Json(json!({"version": "v8.5.0"})) }),
+        )
+        .route("/api/v2/health", get(|| async { Json(json!({})) }))
+        .route(
+            "/api/v2/captures",
+            get(|| async {
+                Json(json!({"total": 3, "items": [
+                    {"id": "cap-1", "is_owner": true, "address": "a:8300"},
+                    {"id": "cap-2", "address": "b:8300"},
+                    {"id": "cap-idle", "address": "c:8300"}
+                ]}))
+            }),
+        )
+        .route(
+            "/api/v2/tso",
+            post(|| async { Json(json!({"timestamp": 1, "logic_time": 0})) }),
+        )
+        .route(
+            "/api/v2/changefeeds",
+            get(move || async move { Json(list) }),
+        )
+        .route(
+            "/api/v2/processors",
+            get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "not asked") }),
+        )
+        .route(
+            "/api/v2/processors/{cf}/{cap}",
+            get(|Path((cf, cap)): Path<(String, String)>| async move {
+                let tables: Value = match (cf.as_str(), cap.as_str()) {
+                    ("team-a", "cap-1") => json!([1, 2]),
+                    ("team-a", "cap-2") => json!([3]),
+                    ("team-b", "cap-2") => json!([4]),
+                    (_, "cap-idle") => {
+                        return (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            Json(json!({"error_msg": "capture not exists, cap-idle",
+                                "error_code": "CDC:ErrCaptureNotExist"})),
+                        )
+                    }
+                    _ => Value::Null,
+                };
+                (
+                    axum::http::StatusCode::OK,
+                    Json(json!({"table_ids": tables})),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let settings = cdcform::settings::Settings::for_server(&url);
+    let client = cdcform::ticdc::Client::new(settings.client.clone()).unwrap();
+    let filter = cdcform::commands::status::StatusFilter {
+        ids: cdcform::settings::globs("--id", &["team-*".to_string()]).unwrap(),
+        managed_only: false,
+    };
+    let r = cdcform::commands::status::collect(&settings, &client, &filter)
+        .await
+        .unwrap();
+    let rows: Vec<(&str, Vec<String>, Option<usize>)> = r
+        .changefeeds
+        .iter()
+        .map(|c| (c.id.as_str(), c.captures.clone(), c.tables))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("team-a", vec!["cap-1".into(), "cap-2".into()], Some(3)),
+            ("team-b", vec!["cap-2".into()], Some(1)),
+            // Not running: no processor to ask.
+            ("team-c", vec![], None),
+        ]
+    );
+    server.abort();
 }
