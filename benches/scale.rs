@@ -13,7 +13,9 @@
 //! - `bare`: plan of 1,000 unchanged against a bare client at parallelism 8, 32, 64;
 //! - `latency`: the simulator's `--latency` precision;
 //! - `fleet`: 3 clusters of 1,000 planned in one run, against the slowest planned alone;
-//! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000 (time and RSS);
+//! - `shared`: 10 managed changefeeds in a cluster of 10,000 and 100,000, in process and as
+//!   `plan`, `status --managed` and `export --id` processes (time against the same on a cluster of
+//!   only those 10, and peak RSS);
 //! - `simulator`: the simulator's list of 100,000 read whole, against the same body served from
 //!   memory;
 //! - `reconcile`: one cycle over 1,000 unchanged against a plan of the same; RSS over 1,000 cycles;
