@@ -76,9 +76,10 @@ pub async fn collect(
     // (see `table_counts`): the list of every processor grows with the cluster, not with them.
     let probe = keep.is_some();
     let processors = async {
-        match probe {
-            true => Ok(Vec::new()),
-            false => client.list_processors_of(None).await,
+        if probe {
+            Ok(Vec::new())
+        } else {
+            client.list_processors().await
         }
     };
     let (status, health, captures, processors, tso, list) = tokio::join!(

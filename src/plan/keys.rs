@@ -41,7 +41,7 @@ impl Key {
 }
 
 /// Keys grouped by namespace (one group each). Sorted by namespace, then id, after
-/// [`KeyList::sort`]; written in JSON as a list of `{"namespace", "id"}`, as `Vec<Key>` is.
+/// [`KeyList::sort`] (before it, in no order to rely on); written in JSON as a list of `{"namespace", "id"}`, as `Vec<Key>` is.
 #[derive(Clone, Default)]
 pub struct KeyList {
     groups: Vec<(String, Ids)>,
@@ -69,14 +69,14 @@ impl KeyList {
         self.group(key.namespace).push(key.id);
     }
 
-    /// Adds every id of `ids`, in `namespace`.
-    pub fn append(&mut self, namespace: &str, ids: Ids) {
+    /// Adds every id of `ids`, in `namespace`. The smaller of the two is copied into the
+    /// larger, so the order is the pushes' only until [`KeyList::sort`].
+    pub fn append(&mut self, namespace: &str, mut ids: Ids) {
         let group = self.group(namespace);
-        if group.is_empty() {
-            *group = ids;
-        } else {
-            group.extend_from(&ids);
+        if group.len() < ids.len() {
+            std::mem::swap(group, &mut ids);
         }
+        group.extend_from(&ids);
     }
 
     /// Adds every key of `other`.
@@ -84,6 +84,34 @@ impl KeyList {
         for (namespace, ids) in other.groups {
             self.append(&namespace, ids);
         }
+    }
+
+    /// Splits the keys by `pred` on their id: (those it accepts, the others). A group that
+    /// falls on one side as a whole moves there without a copy.
+    pub fn partition(self, pred: impl Fn(&str) -> bool) -> (KeyList, KeyList) {
+        let (mut yes, mut no) = (KeyList::new(), KeyList::new());
+        for (namespace, ids) in self.groups {
+            let said: Vec<bool> = ids.iter().map(&pred).collect();
+            if said.iter().all(|y| *y) {
+                yes.append(&namespace, ids);
+            } else if !said.iter().any(|y| *y) {
+                no.append(&namespace, ids);
+            } else {
+                let accepted = said.iter().filter(|y| **y).count();
+                let (y, n) = (yes.group(&namespace), &mut Ids::new());
+                y.reserve(accepted, 0);
+                n.reserve(said.len() - accepted, 0);
+                for (id, said) in ids.iter().zip(said) {
+                    if said {
+                        y.push(id);
+                    } else {
+                        n.push(id);
+                    }
+                }
+                no.append(&namespace, std::mem::take(n));
+            }
+        }
+        (yes, no)
     }
 
     pub fn len(&self) -> usize {
@@ -184,6 +212,16 @@ mod tests {
         assert_eq!(json, serde_json::to_value(&want).unwrap());
         let back: KeyList = serde_json::from_value(json).unwrap();
         assert_eq!(back, list);
+        // Split by id: a group on one side moves whole, a mixed one is divided.
+        let (yes, no) = list.clone().partition(|id| id < "x");
+        assert_eq!(yes.len() + no.len(), list.len());
+        assert!(yes.iter().all(|k| k.id < "x") && no.iter().all(|k| k.id >= "x"));
+        assert_eq!(
+            no.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            ["a/y", "a/z", "b/x"]
+        );
+        let (all, none) = list.clone().partition(|_| true);
+        assert_eq!((all, none.is_empty()), (list.clone(), true));
         assert!(KeyList::new().is_empty());
         assert_eq!(KeyList::new().len(), 0);
     }

@@ -240,18 +240,9 @@ pub fn make_plan_scoped(
     // Outside every manifest by contract (a manifest's changefeeds are always read in full):
     // not looked up in `listed`, which costs more than the rest of the loop on a large list.
     debug_assert!(listed_only.iter().all(|k| !listed.contains(&k.to_key())));
-    if opts.manage.is_none() {
-        // Nothing is managed: the list's ids move over whole.
-        plan.unmanaged.absorb(listed_only);
-    } else {
-        for key in listed_only.iter() {
-            if matches(&opts.manage, key.id) {
-                plan.unlisted.push(key);
-            } else {
-                plan.unmanaged.push(key);
-            }
-        }
-    }
+    let (unlisted, unmanaged) = listed_only.partition(|id| matches(&opts.manage, id));
+    plan.unlisted.absorb(unlisted);
+    plan.unmanaged.absorb(unmanaged);
     plan.unmanaged.sort();
     plan.unlisted.sort();
     if !plan.unlisted.is_empty() {

@@ -24,6 +24,9 @@ use super::sift::Sifter;
 
 /// Largest response body accepted (a list of 10,000 changefeeds is about 3 MiB).
 pub const MAX_BODY: usize = 64 << 20;
+/// Chunks of a list read ahead held for its reader: when the reader lags (or has not come yet)
+/// the read pauses, and the rest waits in the socket rather than in fresh memory.
+const AHEAD_CHUNKS: usize = 8;
 
 /// How to reach and authenticate to a TiCDC server.
 #[derive(Debug, Clone)]
@@ -121,7 +124,7 @@ struct Inner {
     /// GETs sent ahead of need ([`Client::prefetch_first_round`]), by path; each is used once.
     ahead: Mutex<HashMap<String, tokio::task::JoinHandle<Answer>>>,
     /// Lists sent ahead of need, by path: their bodies as they arrive (see [`Early`]).
-    ahead_lists: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedReceiver<Early>>>,
+    ahead_lists: Mutex<HashMap<String, tokio::sync::mpsc::Receiver<Early>>>,
 }
 
 /// What a list read ahead of need passes on: the status once, then the body's chunks as they
@@ -445,7 +448,7 @@ impl Client {
         // The list's body is passed on as it arrives, to be sifted once the caller knows what
         // it keeps.
         let path = self.list_path(ns, Some("all"));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(AHEAD_CHUNKS);
         let client = self.clone();
         let p = path.clone();
         tokio::spawn(async move {
@@ -457,18 +460,18 @@ impl Client {
             let mut resp = match opened {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let _ = tx.send(Early::Failed(e));
+                    let _ = tx.send(Early::Failed(e)).await;
                     return;
                 }
             };
-            let _ = tx.send(Early::Opened(resp.status()));
+            let _ = tx.send(Early::Opened(resp.status())).await;
             // A broken body ends the channel without `Done`: the reader asks again.
             while let Ok(Some(chunk)) = resp.chunk().await {
-                if tx.send(Early::Chunk(chunk)).is_err() {
+                if tx.send(Early::Chunk(chunk)).await.is_err() {
                     return;
                 }
             }
-            let _ = tx.send(Early::Done);
+            let _ = tx.send(Early::Done).await;
         });
         self.inner.ahead_lists.lock().unwrap().insert(path, rx);
     }
@@ -592,39 +595,18 @@ impl Client {
         Ok(r.items)
     }
 
+    /// Every processor of the cluster (one per running changefeed and capture). A filtered
+    /// `status` asks its rows' processors one by one instead (`processor_detail`).
     pub async fn list_processors(&self) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
-        self.list_processors_of(None).await
-    }
-
-    /// The processors of the changefeeds whose id `keep` accepts (all with `None`); the others
-    /// are never decoded in full.
-    pub async fn list_processors_of(
-        &self,
-        keep: super::sift::Keep<'_>,
-    ) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
-        let path = "/api/v2/processors";
-        let (status, body) = self
-            .call_body(&Method::GET, path, None::<&()>, Idempotent::Yes)
+        let r: ListResponse<ProcessorCommonInfo> = self
+            .call(
+                Method::GET,
+                "/api/v2/processors",
+                None::<&()>,
+                Idempotent::Yes,
+            )
             .await?;
-        let sift = || -> serde_json::Result<Vec<ProcessorCommonInfo>> {
-            let mut out = Vec::new();
-            for raw in super::sift::raw_items(&body)? {
-                if let Some(keep) = keep {
-                    let key: Keyed = serde_json::from_str(raw.get())?;
-                    if !keep(&key.changefeed_id) {
-                        continue;
-                    }
-                }
-                out.push(serde_json::from_str(raw.get())?);
-            }
-            Ok(out)
-        };
-        sift().map_err(|e| ClientError::Decode {
-            method: "GET".into(),
-            path: path.into(),
-            status: status.as_u16(),
-            reason: e.to_string(),
-        })
+        Ok(r.items)
     }
 
     pub async fn processor_detail(
@@ -997,13 +979,6 @@ impl Client {
             raw_version: status.version,
         })
     }
-}
-
-/// The field a processor is sifted by, borrowed from the body where possible.
-#[derive(serde::Deserialize)]
-struct Keyed<'a> {
-    #[serde(default, borrow)]
-    changefeed_id: std::borrow::Cow<'a, str>,
 }
 
 /// A list body that does not read as one.

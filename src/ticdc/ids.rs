@@ -27,6 +27,12 @@ impl Ids {
         self.spans.push((start, end));
     }
 
+    /// Room for `ids` more ids of `bytes` in all.
+    pub fn reserve(&mut self, ids: usize, bytes: usize) {
+        self.spans.reserve(ids);
+        self.text.reserve(bytes);
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

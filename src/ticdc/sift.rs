@@ -177,7 +177,14 @@ impl<'k> Sifter<'k> {
                         self.at = At::Whole;
                         Ok(())
                     }
-                    Head::Done(n) => {
+                    Head::Done(n, total) => {
+                        if self.other_ids {
+                            // Room for the ids at once rather than by doubling (each doubling
+                            // copies them into memory not touched before). A hostile `total` is
+                            // bounded by what a body may hold: an item has more than 32 bytes.
+                            let room = total.min((MAX_BODY / 32) as u64) as usize;
+                            self.out.others.reserve(room, room * 24);
+                        }
                         let read = std::mem::take(&mut self.buf);
                         self.at = At::Item { need: false };
                         self.run(&read[n..])
@@ -367,8 +374,8 @@ fn unexpected(at: At, c: u8) -> serde_json::Error {
 }
 
 enum Head {
-    /// `{"total":N,"items":[`, this long.
-    Done(usize),
+    /// `{"total":N,"items":[`, this long, and N.
+    Done(usize, u64),
     /// So far a beginning of it.
     Partial,
     /// Something else.
@@ -403,7 +410,11 @@ fn head_len(b: &[u8]) -> Head {
     if rest.len() - digits < ITEMS.len() {
         return Head::Partial;
     }
-    Head::Done(OPEN.len() + digits + ITEMS.len())
+    let total = std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    Head::Done(OPEN.len() + digits + ITEMS.len(), total)
 }
 
 /// Follows one item through strings and nesting to its closing brace, across chunks.
