@@ -1,7 +1,8 @@
 //! cdcform: manage TiCDC changefeeds as code.
 //!
-//! Data flows one way: `cli` → `commands` → (`manifest`, `ticdc`, `normalize`, `plan`, `apply`)
-//! → `render`/`output`. Only `commands`, `render` and `output` know that a terminal exists.
+//! Data flows one way: `cli` → `commands` → (`manifest`, `ticdc`, `normalize`, `plan`, `apply`,
+//! `status`, …) → `render`/`output`. Only `commands`, `render` and `output` know that a terminal
+//! exists.
 
 pub mod apply;
 pub mod ci;
@@ -21,6 +22,7 @@ pub mod retry;
 pub mod settings;
 pub mod shutdown;
 pub mod simulator;
+pub mod status;
 pub mod ticdc;
 
 pub use error::Error;

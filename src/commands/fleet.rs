@@ -164,7 +164,7 @@ async fn run_apply(ready: &[Ready], g: &GlobalArgs, a: &ApplyArgs, out: &Output)
 
 pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
     let targets = Settings::resolve_targets(g, &process_env)?;
-    let filter = super::status::StatusFilter {
+    let filter = crate::status::StatusFilter {
         ids: crate::settings::globs("--id", &a.ids)?,
         managed_only: a.managed,
     };
@@ -174,7 +174,7 @@ pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, 
             let r = async {
                 let s = t.settings?;
                 let client = crate::ticdc::Client::new(s.client.clone())?;
-                super::status::collect(&s, &client, filter).await
+                crate::status::collect(&s, &client, filter).await
             }
             .await;
             (t.name, r)
@@ -194,7 +194,7 @@ pub async fn status(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, 
                     _ if out.verbosity < 0 => {}
                     _ => out.data(&format!(
                         "══ cluster {name} ══\n{}",
-                        super::status::table(report, a.every_row())
+                        crate::render::status::table(report, a.every_row())
                     )),
                 }
                 for p in &report.problems {

@@ -4,4 +4,5 @@ pub mod diagnostics;
 pub mod fleet;
 pub mod plan;
 pub mod policy;
+pub mod status;
 pub mod yaml;

@@ -533,7 +533,8 @@ async fn verify_table_failure_leaves_the_impact_unknown_and_the_plan_complete() 
 // the new architecture exposes no processor tables, so the count is unknown there.
 #[tokio::test]
 async fn status_shows_each_changefeeds_table_count() {
-    use cdcform::commands::status::{collect, table, StatusFilter};
+    use cdcform::render::status::table;
+    use cdcform::status::{collect, StatusFilter};
     for (name, cfg) in [
         ("classic", classic_at((8, 5, 0))),
         ("newarch", with_catalog(harness::newarch())),

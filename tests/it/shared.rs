@@ -406,11 +406,11 @@ async fn a_filtered_status_finds_each_changefeeds_captures_by_asking_them() {
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let settings = cdcform::settings::Settings::for_server(&url);
     let client = cdcform::ticdc::Client::new(settings.client.clone()).unwrap();
-    let filter = cdcform::commands::status::StatusFilter {
+    let filter = cdcform::status::StatusFilter {
         ids: cdcform::settings::globs("--id", &["team-*".to_string()]).unwrap(),
         managed_only: false,
     };
-    let r = cdcform::commands::status::collect(&settings, &client, &filter)
+    let r = cdcform::status::collect(&settings, &client, &filter)
         .await
         .unwrap();
     let rows: Vec<(&str, Vec<String>, Option<usize>)> = r

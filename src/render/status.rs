@@ -1,0 +1,109 @@
+//! The `cdcform status` table.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::status::{ChangefeedRow, StatusReport};
+
+/// Rows beyond which the table is compact: managed rows and rows with a problem only.
+const COMPACT_OVER: usize = 50;
+
+pub fn table(r: &StatusReport, all: bool) -> String {
+    let mut out = String::new();
+    let owner = r
+        .owner
+        .as_ref()
+        .map(|o| format!("{} ({})", o.id, o.address))
+        .unwrap_or_else(|| "none".into());
+    let _ = writeln!(out, "Server:   {} ({})", r.server, r.version);
+    let _ = writeln!(out, "Owner:    {owner}");
+    let _ = writeln!(
+        out,
+        "Health:   {}",
+        if r.healthy {
+            "healthy".to_string()
+        } else {
+            format!("UNHEALTHY ({})", r.health_error.clone().unwrap_or_default())
+        }
+    );
+    let _ = writeln!(out, "Captures: {}", r.captures.len());
+    for c in &r.captures {
+        let _ = writeln!(
+            out,
+            "  {} {}{}",
+            c.id,
+            c.address,
+            if c.is_owner { " (owner)" } else { "" }
+        );
+    }
+    let _ = writeln!(out);
+    let headers = [
+        "CHANGEFEED",
+        "STATE",
+        "CHECKPOINT",
+        "LAG",
+        "TABLES",
+        "CAPTURES",
+        "ERROR",
+    ];
+    // A large cluster: the rows that concern this repository or need attention, the rest counted.
+    let compact = !all && r.changefeeds.len() > COMPACT_OVER;
+    let shown = |c: &&ChangefeedRow| {
+        !compact
+            || (r.manage_set && c.managed)
+            || c.error.is_some()
+            || !matches!(c.state.as_str(), "normal" | "stopped" | "finished")
+    };
+    let hidden = r.changefeeds.iter().filter(|c| !shown(c)).count();
+    let rows: Vec<[String; 7]> = r
+        .changefeeds
+        .iter()
+        .filter(shown)
+        .map(|c| {
+            [
+                format!("{}/{}", c.namespace, c.id),
+                c.state.clone(),
+                c.checkpoint_time.clone(),
+                humantime::format_duration(Duration::from_secs(c.lag_seconds as u64)).to_string(),
+                c.tables.map_or_else(|| "-".into(), |n| n.to_string()),
+                if c.captures.is_empty() {
+                    "-".into()
+                } else {
+                    c.captures.join(",")
+                },
+                c.error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut w = headers.map(str::len);
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let _ = write!(s, "{:<width$}  ", c, width = w[i]);
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(headers.to_vec()));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() && hidden == 0 {
+        let _ = writeln!(out, "(no changefeeds)");
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "… and {hidden} more changefeed(s) outside `manage` without a problem; `--all` lists them, `--id GLOB` picks some"
+        );
+    }
+    out
+}
