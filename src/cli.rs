@@ -573,3 +573,30 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(t)
         .map_err(|e| format!("invalid duration {s:?}: {e} (use e.g. 10s, 2m, 1h30m)"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command's `--help`, as a user reads it (100 columns), snapshotted: a flag that
+    /// appears on the wrong command, loses its help text or changes its wording shows in the diff.
+    #[test]
+    fn every_help_text_is_as_snapshotted() {
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+            let mut cmd = cmd.clone().term_width(100);
+            out.push((path.to_string(), cmd.render_help().to_string()));
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut helps = Vec::new();
+        // Built, as clap builds it to parse: subcommands then know their full name for `Usage:`.
+        let mut root = super::Cli::command();
+        root.build();
+        walk(&root, "cdcform", &mut helps);
+        assert!(helps.len() > 10, "{} commands", helps.len());
+        for (path, text) in helps {
+            insta::assert_snapshot!(format!("help {path}").replace(' ', "_"), text);
+        }
+    }
+}

@@ -12,7 +12,7 @@ use crate::ticdc::models::{tso_physical_ms, Capture};
 use crate::ticdc::Client;
 use crate::Error;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ChangefeedRow {
     pub namespace: String,
     pub id: String,

@@ -107,3 +107,73 @@ pub fn table(r: &StatusReport, all: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticdc::models::Capture;
+
+    fn row(id: &str, state: &str, managed: bool, error: Option<&str>) -> ChangefeedRow {
+        let running = state == "normal";
+        ChangefeedRow {
+            namespace: "default".into(),
+            id: id.into(),
+            state: state.into(),
+            checkpoint_ts: 0,
+            checkpoint_time: "2026-11-30 10:00:00.000".into(),
+            lag_seconds: if running { 1.5 } else { 3720.0 },
+            captures: if running {
+                vec!["cap-1".into()]
+            } else {
+                vec![]
+            },
+            tables: running.then_some(12),
+            error: error.map(String::from),
+            managed,
+        }
+    }
+
+    fn report(rows: Vec<ChangefeedRow>) -> StatusReport {
+        let capture = Capture {
+            id: "cap-1".into(),
+            is_owner: true,
+            address: "10.0.0.1:8300".into(),
+            cluster_id: "default".into(),
+        };
+        StatusReport {
+            server: "http://ticdc:8300".into(),
+            version: "v8.5.0".into(),
+            healthy: true,
+            health_error: None,
+            owner: Some(capture.clone()),
+            captures: vec![capture],
+            changefeeds: rows,
+            problems: vec![],
+            manage_set: true,
+        }
+    }
+
+    /// The table as a user reads it, small and large (compact: managed rows and problems only,
+    /// the rest counted).
+    #[test]
+    fn status_tables_are_as_snapshotted() {
+        let few = vec![
+            row("orders-to-kafka", "normal", true, None),
+            row("billing-archive", "stopped", true, None),
+            row(
+                "audit",
+                "failed",
+                false,
+                Some("CDC:ErrKafkaSendMessage: broker unreachable"),
+            ),
+        ];
+        insta::assert_snapshot!("status_table_small", table(&report(few.clone()), false));
+        let mut many = few;
+        many.extend((0..60).map(|i| row(&format!("other-{i:02}"), "normal", false, None)));
+        let large = report(many);
+        let compact = table(&large, false);
+        assert!(!compact.contains("other-00"), "{compact}");
+        insta::assert_snapshot!("status_table_compact", compact);
+        assert_eq!(table(&large, true).matches("default/other-").count(), 60);
+    }
+}
