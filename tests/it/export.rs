@@ -288,3 +288,35 @@ async fn export_of_every_example_validates_and_plans_empty() {
         s.shutdown().await;
     }
 }
+
+/// What `export` writes, as a user reads it, on both profiles: a Kafka changefeed with a
+/// password in its URI (written as a `${…}` placeholder, never the value), a filter and a
+/// paused MySQL one. Snapshotted, so a change in wording, order or defaults shows in the diff.
+#[tokio::test]
+async fn export_yaml_is_as_snapshotted() {
+    let desired = crate::harness::manifests(
+        r#"changefeeds:
+  - id: orders-to-kafka
+    sink_uri: "kafka://cdc:${CDCFORM_TEST_KAFKA_PASSWORD}@10.0.0.9:9092/orders?protocol=canal-json"
+    replica_config:
+      filter:
+        rules: ["shop.orders", "shop.order_items"]
+  - id: billing-archive
+    sink_uri: "mysql://root@10.0.0.8:3306/"
+    state: paused
+"#,
+    );
+    for (name, cfg) in profiles() {
+        let s = sim(cdcform::simulator::SimConfig {
+            sink_check: false,
+            ..cfg
+        })
+        .await;
+        crate::harness::converge(&s, &desired).await;
+        let text = export_text(&s, "default", &[]).await.unwrap();
+        assert!(!text.contains(crate::harness::CANARY), "{text}");
+        let file = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        insta::assert_snapshot!(format!("export_{file}"), text);
+        s.shutdown().await;
+    }
+}
