@@ -174,9 +174,9 @@ pub async fn collect(
 /// With `probe` (rows chosen by a filter, captures not listed) every running row is asked of
 /// every capture, and the captures that answer with tables are its captures: `getProcessor`
 /// answers `"table_ids": null` for a capture that runs processors of other changefeeds only,
-/// and `ErrCaptureNotExist` for one that runs none. It costs no more requests than the
-/// listed path does for the same rows, but for captures that hold none of a row's tables: a
-/// changefeed's tables are spread over the captures, each running a processor of it.
+/// and `ErrCaptureNotExist` for one that runs none. It costs the listed path's requests for the
+/// same rows plus one per capture that holds none of a row's tables: TiCDC balances a
+/// changefeed's tables over the captures, and each capture that holds some runs a processor.
 async fn table_counts(
     settings: &Settings,
     client: &Client,
