@@ -34,17 +34,29 @@ pub struct OutputArgs {
     pub verbose: u8,
 }
 
-/// Which cluster of cdcform.toml a command targets.
+/// Which clusters of cdcform.toml a command targets: the commands that can run on several.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Cluster")]
 pub struct TargetArgs {
-    /// Named cluster from cdcform.toml; repeat for several (plan, apply, status, validate
-    /// combine them in one report) [env: CDCFORM_CLUSTER]
+    /// Named cluster from cdcform.toml; repeat for several (their reports are combined)
+    /// [env: CDCFORM_CLUSTER]
     #[arg(long = "cluster", value_name = "NAME")]
     pub clusters: Vec<String>,
-    /// Every cluster in cdcform.toml (plan, apply, status, validate)
+    /// Every cluster in cdcform.toml
     #[arg(long, conflicts_with = "clusters")]
     pub all_clusters: bool,
+    /// Path to cdcform.toml [env: CDCFORM_CONFIG] [default: ./cdcform.toml when present]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Which cluster of cdcform.toml a command targets: the commands that run on one.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Cluster")]
+pub struct OneClusterArgs {
+    /// Named cluster from cdcform.toml [env: CDCFORM_CLUSTER]
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// Path to cdcform.toml [env: CDCFORM_CONFIG] [default: ./cdcform.toml when present]
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -53,13 +65,10 @@ pub struct TargetArgs {
 /// How to reach TiCDC: only the commands that talk to a server take these.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Connection")]
-pub struct ConnectionArgs {
+pub struct ServerArgs {
     /// TiCDC server URL [env: CDCFORM_SERVER] [default: http://127.0.0.1:8300]
     #[arg(long)]
     pub server: Option<String>,
-    /// Namespace (keyspace on new-architecture servers) used when a manifest does not name one [env: CDCFORM_NAMESPACE]
-    #[arg(long)]
-    pub namespace: Option<String>,
     /// CA certificate (PEM) used to verify the TiCDC server [env: CDCFORM_CA]
     #[arg(long)]
     pub ca: Option<PathBuf>,
@@ -79,12 +88,50 @@ pub struct ConnectionArgs {
     /// an owner election for this long, e.g. 2m [env: CDCFORM_RETRY_FOR] [default: 60s]
     #[arg(long, value_parser = parse_duration)]
     pub retry_for: Option<std::time::Duration>,
+}
+
+/// Which changefeeds a command reads, and how many at once: the commands that read them.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ScopeArgs {
+    /// Namespace (keyspace on new-architecture servers) used when a manifest does not name one [env: CDCFORM_NAMESPACE]
+    #[arg(long)]
+    pub namespace: Option<String>,
     /// How many changefeeds are read or changed at once [env: CDCFORM_PARALLELISM] [default: 8]
     #[arg(long)]
     pub parallelism: Option<usize>,
+}
+
+/// The connection flags of plan, apply, status and reconcile (one or several clusters).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     // Last, so that its own heading does not carry over to the connection flags.
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// The connection flags of export (one cluster).
+#[derive(Debug, Args, Clone, Default)]
+pub struct OneConnectionArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub cluster: OneClusterArgs,
+}
+
+/// The connection flags of the cluster-wide operations (one cluster, no changefeeds).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterOpArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub cluster: OneClusterArgs,
 }
 
 /// Every flag a command may have been given, gathered for `settings` and `output`; commands
@@ -111,32 +158,75 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// Gather the output flags and, where the command has them, its target and connection flags.
-    pub fn gather(
-        output: &OutputArgs,
-        target: Option<&TargetArgs>,
-        conn: Option<&ConnectionArgs>,
-    ) -> GlobalArgs {
-        let target = conn.map(|c| &c.target).or(target);
-        let conn = conn.cloned().unwrap_or_default();
+    /// The output flags alone (offline commands).
+    pub fn output(o: &OutputArgs) -> GlobalArgs {
         GlobalArgs {
-            server: conn.server,
-            cluster: target.and_then(|t| t.clusters.first().cloned()),
-            clusters: target.map(|t| t.clusters.clone()).unwrap_or_default(),
-            all_clusters: target.is_some_and(|t| t.all_clusters),
-            config: target.and_then(|t| t.config.clone()),
-            namespace: conn.namespace,
-            ca: conn.ca,
-            cert: conn.cert,
-            key: conn.key,
-            user: conn.user,
-            timeout: conn.timeout,
-            retry_for: conn.retry_for,
-            parallelism: conn.parallelism,
-            color: output.color,
-            quiet: output.quiet,
-            verbose: output.verbose,
+            color: o.color,
+            quiet: o.quiet,
+            verbose: o.verbose,
+            ..GlobalArgs::default()
         }
+    }
+
+    fn with_targets(mut self, t: &TargetArgs) -> GlobalArgs {
+        self.cluster = t.clusters.first().cloned();
+        self.clusters = t.clusters.clone();
+        self.all_clusters = t.all_clusters;
+        self.config = t.config.clone();
+        self
+    }
+
+    fn with_cluster(mut self, c: &OneClusterArgs) -> GlobalArgs {
+        self.cluster = c.cluster.clone();
+        self.clusters = c.cluster.iter().cloned().collect();
+        self.config = c.config.clone();
+        self
+    }
+
+    fn with_server(mut self, s: &ServerArgs) -> GlobalArgs {
+        let s = s.clone();
+        self.server = s.server;
+        self.ca = s.ca;
+        self.cert = s.cert;
+        self.key = s.key;
+        self.user = s.user;
+        self.timeout = s.timeout;
+        self.retry_for = s.retry_for;
+        self
+    }
+
+    fn with_scope(mut self, s: &ScopeArgs) -> GlobalArgs {
+        self.namespace = s.namespace.clone();
+        self.parallelism = s.parallelism;
+        self
+    }
+
+    /// An offline command that may name clusters (validate).
+    pub fn offline(o: &OutputArgs, t: &TargetArgs) -> GlobalArgs {
+        GlobalArgs::output(o).with_targets(t)
+    }
+
+    /// plan, apply, status, reconcile.
+    pub fn online(o: &OutputArgs, c: &ConnectionArgs) -> GlobalArgs {
+        GlobalArgs::output(o)
+            .with_server(&c.server)
+            .with_scope(&c.scope)
+            .with_targets(&c.target)
+    }
+
+    /// export.
+    pub fn one(o: &OutputArgs, c: &OneConnectionArgs) -> GlobalArgs {
+        GlobalArgs::output(o)
+            .with_server(&c.server)
+            .with_scope(&c.scope)
+            .with_cluster(&c.cluster)
+    }
+
+    /// The cluster-wide operations.
+    pub fn cluster_op(o: &OutputArgs, c: &ClusterOpArgs) -> GlobalArgs {
+        GlobalArgs::output(o)
+            .with_server(&c.server)
+            .with_cluster(&c.cluster)
     }
 }
 
@@ -388,7 +478,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub conn: OneConnectionArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -479,14 +569,14 @@ pub enum ClusterCommand {
     /// Ask the current owner to resign so another capture takes over
     ResignOwner {
         #[command(flatten)]
-        conn: ConnectionArgs,
+        conn: ClusterOpArgs,
     },
     /// Change the server's log level (debug, info, warn, error, dpanic, panic, fatal)
     LogLevel {
         /// The new level: debug, info, warn, error, dpanic, panic or fatal
         level: String,
         #[command(flatten)]
-        conn: ConnectionArgs,
+        conn: ClusterOpArgs,
     },
 }
 

@@ -35,13 +35,11 @@ fn saved_fleet(
 /// Run one command; Ok carries the exit status.
 pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
     let o = &cli.output;
-    let online = |c| GlobalArgs::gather(o, None, Some(c));
+    let online = |c| GlobalArgs::online(o, c);
     match cli.command {
-        Command::Validate(a) => {
-            validate::run(&GlobalArgs::gather(o, Some(&a.target), None), a, out).await
-        }
+        Command::Validate(a) => validate::run(&GlobalArgs::offline(o, &a.target), a, out).await,
         Command::Plan(a) => {
-            let g = online(&a.conn.clone());
+            let g = online(&a.conn);
             if fleet::wanted(&g) {
                 fleet::plan(&g, a, out).await
             } else {
@@ -49,7 +47,7 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
             }
         }
         Command::Apply(a) => {
-            let g = online(&a.conn.clone());
+            let g = online(&a.conn);
             if let Some((saved, label)) = saved_fleet(&a.paths)? {
                 fleet::apply_saved(&g, &a, &saved, &label, out).await
             } else if fleet::wanted(&g) {
@@ -58,21 +56,21 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<i32, Error> {
                 apply::run(&g, a, out).await
             }
         }
-        Command::Export(a) => export::run(&online(&a.conn.clone()), a, out).await,
+        Command::Export(a) => export::run(&GlobalArgs::one(o, &a.conn), a, out).await,
         Command::Status(a) => {
-            let g = online(&a.conn.clone());
+            let g = online(&a.conn);
             if fleet::wanted(&g) {
                 fleet::status(&g, a, out).await
             } else {
                 status::run(&g, a, out).await
             }
         }
-        Command::Reconcile(a) => reconcile::run(&online(&a.conn.clone()), a).await,
+        Command::Reconcile(a) => reconcile::run(&online(&a.conn), a).await,
         Command::Cluster(ClusterCommand::ResignOwner { conn }) => {
-            cluster::resign_owner(&online(&conn), out).await
+            cluster::resign_owner(&GlobalArgs::cluster_op(o, &conn), out).await
         }
         Command::Cluster(ClusterCommand::LogLevel { level, conn }) => {
-            cluster::log_level(&online(&conn), &level, out).await
+            cluster::log_level(&GlobalArgs::cluster_op(o, &conn), &level, out).await
         }
         Command::Simulate(a) => simulate::run(a, out).await,
         Command::Demo(a) => demo::run(a, out).await,

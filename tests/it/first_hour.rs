@@ -329,6 +329,27 @@ fn help_groups_flags_by_what_they_are_for() {
             );
         }
     }
+    // Commands that run on one cluster take one `--cluster`; those that read no changefeeds
+    // take no namespace or parallelism.
+    for one in [
+        &["export", "--help"][..],
+        &["cluster", "log-level", "--help"],
+        &["cluster", "resign-owner", "--help"],
+    ] {
+        let text = help(one);
+        assert!(text.contains("--cluster <NAME>"), "{one:?}:\n{text}");
+        assert!(!text.contains("--all-clusters"), "{one:?}:\n{text}");
+        assert!(!text.contains("repeat for several"), "{one:?}:\n{text}");
+    }
+    for op in ["log-level", "resign-owner"] {
+        let text = help(&["cluster", op, "--help"]);
+        for flag in ["--namespace", "--parallelism"] {
+            assert!(
+                !text.contains(flag),
+                "cluster {op} --help lists {flag}:\n{text}"
+            );
+        }
+    }
     let sim = help(&["simulate", "--help"]);
     for flag in [
         "--server <",
