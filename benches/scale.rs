@@ -397,7 +397,6 @@ fn write_manifest(dir: &std::path::Path, ids: &[String]) -> std::path::PathBuf {
     p
 }
 
-/// Peak RSS (VmHWM) of a child process, polled until it exits.
 /// Peak RSS (KiB, `VmHWM` read every millisecond while it runs), success and wall time of a
 /// process. The time is taken when the process is reaped, not at the next poll.
 fn peak_rss_kib(mut cmd: Command) -> (u64, bool, Duration) {

@@ -71,9 +71,9 @@ pub async fn collect(
     let keep = (filter.ids.is_some() || filter.managed_only).then_some(&keep as _);
     // Rows chosen by a filter learn their captures from their processors, asked one by one
     // (see `table_counts`): the list of every processor grows with the cluster, not with them.
-    let probe = keep.is_some();
+    let filtered = keep.is_some();
     let processors = async {
-        if probe {
+        if filtered {
             Ok(Vec::new())
         } else {
             client.list_processors().await
@@ -109,7 +109,7 @@ pub async fn collect(
             (false, Some(e.brief()))
         }
     };
-    let rows: Vec<ChangefeedRow> = list
+    let mut rows: Vec<ChangefeedRow> = list
         .kept
         .iter()
         .map(|i| {
@@ -149,9 +149,8 @@ pub async fn collect(
             }
         })
         .collect();
-    let mut rows = rows;
     // The new architecture has no processors to ask (see `table_counts`).
-    let probe = (probe && !list.keyspaced).then_some(captures.as_slice());
+    let probe = (filtered && !list.keyspaced).then_some(captures.as_slice());
     table_counts(settings, client, &mut rows, probe).await;
     Ok(StatusReport {
         server: settings.server.clone(),

@@ -92,13 +92,13 @@ impl KeyList {
         let (mut yes, mut no) = (KeyList::new(), KeyList::new());
         for (namespace, ids) in self.groups {
             let said: Vec<bool> = ids.iter().map(&pred).collect();
-            if said.iter().all(|y| *y) {
+            let accepted = said.iter().filter(|y| **y).count();
+            if accepted == said.len() {
                 yes.append(&namespace, ids);
-            } else if !said.iter().any(|y| *y) {
+            } else if accepted == 0 {
                 no.append(&namespace, ids);
             } else {
-                let accepted = said.iter().filter(|y| **y).count();
-                let (y, n) = (yes.group(&namespace), &mut Ids::new());
+                let (mut y, mut n) = (Ids::new(), Ids::new());
                 y.reserve(accepted, 0);
                 n.reserve(said.len() - accepted, 0);
                 for (id, said) in ids.iter().zip(said) {
@@ -108,7 +108,8 @@ impl KeyList {
                         n.push(id);
                     }
                 }
-                no.append(&namespace, std::mem::take(n));
+                yes.append(&namespace, y);
+                no.append(&namespace, n);
             }
         }
         (yes, no)

@@ -46,9 +46,9 @@ pub fn layered(router: Router, l: &ServerLimits) -> Router {
         ))
 }
 
-/// hyper's HTTP/1 settings: vectored writes, a timer and the header-read timeout. The server is HTTP/1 only
-/// (`http1_only`), so hyper reads the first request head itself and its timer also covers a
-/// connection that never sends a byte (protocol sniffing would wait for one forever).
+/// hyper's HTTP/1 settings: vectored writes, a timer and the header-read timeout. The server is
+/// HTTP/1 only (`http1_only`), so hyper reads the first request head itself and its timer also
+/// covers a connection that never sends a byte (protocol sniffing would wait for one forever).
 pub fn configure(
     b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     l: &ServerLimits,

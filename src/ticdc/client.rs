@@ -583,30 +583,22 @@ impl Client {
             .map(|_| ())
     }
 
-    pub async fn list_captures(&self) -> Result<Vec<Capture>, ClientError> {
-        let r: ListResponse<Capture> = self
-            .call(
-                Method::GET,
-                "/api/v2/captures",
-                None::<&()>,
-                Idempotent::Yes,
-            )
+    /// The `items` of a `ListResponse`, its body read whole.
+    async fn items<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ClientError> {
+        let r: ListResponse<T> = self
+            .call(Method::GET, path, None::<&()>, Idempotent::Yes)
             .await?;
         Ok(r.items)
+    }
+
+    pub async fn list_captures(&self) -> Result<Vec<Capture>, ClientError> {
+        self.items("/api/v2/captures").await
     }
 
     /// Every processor of the cluster (one per running changefeed and capture). A filtered
     /// `status` asks its rows' processors one by one instead (`processor_detail`).
     pub async fn list_processors(&self) -> Result<Vec<ProcessorCommonInfo>, ClientError> {
-        let r: ListResponse<ProcessorCommonInfo> = self
-            .call(
-                Method::GET,
-                "/api/v2/processors",
-                None::<&()>,
-                Idempotent::Yes,
-            )
-            .await?;
-        Ok(r.items)
+        self.items("/api/v2/processors").await
     }
 
     pub async fn processor_detail(

@@ -179,9 +179,10 @@ impl<'k> Sifter<'k> {
                     }
                     Head::Done(n, total) => {
                         if self.other_ids {
-                            // Room for the ids at once rather than by doubling (each doubling
-                            // copies them into memory not touched before). A hostile `total` is
-                            // bounded by what a body may hold: an item has more than 32 bytes.
+                            // Room for the ids at once (about 24 bytes each) rather than by
+                            // doubling, which copies them into memory not touched before. A
+                            // hostile `total` is bounded by what a body may hold: an item has
+                            // more than 32 bytes.
                             let room = total.min((MAX_BODY / 32) as u64) as usize;
                             self.out.others.reserve(room, room * 24);
                         }
