@@ -155,6 +155,10 @@ pub struct GlobalArgs {
     pub color: Option<ColorChoice>,
     pub quiet: bool,
     pub verbose: u8,
+    /// `--policy`: added to the policies of cdcform.toml.
+    pub policy_paths: Vec<PathBuf>,
+    /// `--policy-namespace`: instead of those of cdcform.toml.
+    pub policy_namespaces: Vec<String>,
 }
 
 impl GlobalArgs {
@@ -198,6 +202,13 @@ impl GlobalArgs {
     fn with_scope(mut self, s: &ScopeArgs) -> GlobalArgs {
         self.namespace = s.namespace.clone();
         self.parallelism = s.parallelism;
+        self
+    }
+
+    /// The policy flags of plan, apply and validate.
+    pub fn with_policy(mut self, p: &PolicyArgs) -> GlobalArgs {
+        self.policy_paths = p.policy_paths.clone();
+        self.policy_namespaces = p.policy_namespaces.clone();
         self
     }
 
@@ -382,18 +393,6 @@ pub struct PlanOptionArgs {
     /// stop replicating
     #[arg(long)]
     pub no_table_impact: bool,
-}
-
-impl PolicyArgs {
-    /// The library form: these paths after cdcform.toml's, these packages instead of its own.
-    pub fn to_options(&self, settings: &crate::settings::Settings) -> crate::policy::PolicyOptions {
-        let mut o = settings.policy_options();
-        o.paths.extend(self.policy_paths.iter().cloned());
-        if !self.policy_namespaces.is_empty() {
-            o.namespaces = self.policy_namespaces.clone();
-        }
-        o
-    }
 }
 
 impl PlanOptionArgs {

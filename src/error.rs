@@ -18,6 +18,9 @@ pub enum Error {
     /// Policies that do not load or evaluate (always a failure: policies fail closed).
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The gate holds a plan back (policy, blocked entries, credentials, a stale saved plan).
+    #[error(transparent)]
+    Held(#[from] crate::pipeline::Held),
     /// Settings from flags, environment or cdcform.toml.
     #[error("{0}")]
     Settings(String),
@@ -35,6 +38,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Client(e) => e.hint(),
+            Error::Held(h) => Some(h.hint.clone()),
             _ => None,
         }
     }

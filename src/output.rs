@@ -50,6 +50,70 @@ impl Output {
         }
     }
 
+    /// One cluster's plan, its header naming the cluster and the server it was read from.
+    pub fn render_cluster_plan(
+        &self,
+        p: &crate::pipeline::ClusterPlan,
+        format: PlanFormat,
+    ) -> String {
+        let Ok(planned) = &p.outcome else {
+            return String::new();
+        };
+        match format {
+            PlanFormat::Human if self.verbosity >= 0 => format!(
+                "{}\n\n{}",
+                crate::render::fleet::heading(p),
+                self.render_plan(&planned.plan, format)
+            ),
+            _ => self.render_plan(&planned.plan, format),
+        }
+    }
+
+    /// The plans of several clusters as one report.
+    pub fn render_plans(
+        &self,
+        plans: &[crate::pipeline::ClusterPlan],
+        format: PlanFormat,
+        max_chars: Option<usize>,
+    ) -> String {
+        match format {
+            PlanFormat::Human if self.verbosity < 0 => crate::render::fleet::summary_line(plans),
+            PlanFormat::Human => {
+                crate::render::fleet::human(plans, self.color_stdout, self.verbosity >= 1)
+            }
+            PlanFormat::Json => crate::render::fleet::json(plans),
+            PlanFormat::Markdown => {
+                let md = crate::ci::markdown_options(
+                    None,
+                    max_chars,
+                    None,
+                    &crate::settings::process_env,
+                );
+                crate::render::fleet::markdown(plans, &md)
+            }
+        }
+    }
+
+    /// Progress lines of the pipeline (retry notices), to stderr.
+    pub fn progress_line(&self) -> crate::pipeline::Progress {
+        let out = self.clone();
+        std::sync::Arc::new(move |line: &str| out.progress(line))
+    }
+
+    /// What holds a plan back (the gate), in the words every path uses; `prefix` names the
+    /// cluster when a run has several.
+    pub fn held(&self, prefix: &str, h: &crate::pipeline::Held) {
+        let st = anstyle::Style::new()
+            .fg_color(Some(anstyle::AnsiColor::Red.into()))
+            .bold();
+        let label = match self.color_stderr {
+            true => format!("{st}error{st:#}"),
+            false => "error".to_string(),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{label}: {prefix}{}\nhelp: {}", h.message, h.hint);
+    }
+
     /// Log to stderr; `-vv` shows HTTP requests (paths only, never bodies).
     /// A plan in the format the user chose, coloured and detailed as this output allows.
     pub fn render_plan(&self, plan: &Plan, format: PlanFormat) -> String {

@@ -413,7 +413,7 @@ impl Settings {
     /// own, so a missing password fails that cluster, not the run.
     pub fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error> {
         let (config_file, file) = load_config(g, env)?;
-        let Some(names) = several(g, &config_file, &file)? else {
+        let Some(names) = several(g, env, &config_file, &file)? else {
             let s = Self::resolve(g, env)?;
             return Ok(vec![Target {
                 name: s.cluster.clone().unwrap_or_else(|| "default".into()),
@@ -428,6 +428,88 @@ impl Settings {
                 Target { name: n, settings }
             })
             .collect())
+    }
+
+    /// The clusters cdcform.toml defines (none without a config file).
+    pub fn defined_clusters(g: &GlobalArgs, env: Env) -> Result<Vec<String>, Error> {
+        let (_, file) = load_config(g, env)?;
+        Ok(file.clusters.keys().cloned().collect())
+    }
+
+    /// The settings of one part of a saved plan: the cluster it was planned for, whatever the
+    /// command line or `default_cluster` choose now (the plan knows its clusters). A part made
+    /// without a named cluster gets the top-level settings with the server it was planned
+    /// against, unless `--server` or `CDCFORM_SERVER` names another (refused, nothing sent).
+    /// A file of an earlier version that did not record its cluster is matched to the one
+    /// cluster of cdcform.toml at the server it was planned against, when there is one.
+    pub fn resolve_saved(
+        g: &GlobalArgs,
+        env: Env,
+        cluster: Option<&str>,
+        planned_at: &str,
+    ) -> Result<Settings, Error> {
+        let (config_file, file) = load_config(g, env)?;
+        let g = GlobalArgs {
+            cluster: None,
+            clusters: vec![],
+            all_clusters: false,
+            ..g.clone()
+        };
+        let at = |c: &ClusterFile| {
+            merged(&file, Some(c))
+                .server
+                .is_some_and(|s| same_server(&s, planned_at))
+        };
+        let name = match cluster {
+            Some(n) => Some(n.to_string()),
+            None => {
+                let matching: Vec<&String> = file
+                    .clusters
+                    .iter()
+                    .filter(|(_, c)| at(c))
+                    .map(|(n, _)| n)
+                    .collect();
+                match matching.as_slice() {
+                    [one] if g.server.is_none() && env("CDCFORM_SERVER").is_none() => {
+                        Some(one.to_string())
+                    }
+                    _ => None,
+                }
+            }
+        };
+        if name.is_none() {
+            for (value, what) in [
+                (g.server.clone(), "--server"),
+                (env("CDCFORM_SERVER"), "CDCFORM_SERVER"),
+            ] {
+                match value {
+                    Some(v) if !same_server(&v, planned_at) => {
+                        return Err(Error::Settings(format!(
+                            "the plan was made against {}, but {what} says {}; nothing was sent\n\
+                             help: apply it where it was planned: drop {what}, or plan again",
+                            crate::pipeline::shown_server(planned_at),
+                            crate::pipeline::shown_server(&v)
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let g = GlobalArgs {
+            server: match name {
+                Some(_) => g.server.clone(),
+                None => Some(planned_at.to_string()),
+            },
+            ..g
+        };
+        Self::for_cluster(
+            &g,
+            env,
+            &config_file,
+            &file,
+            name.as_deref(),
+            Purpose::Online,
+        )
     }
 
     fn for_cluster(
@@ -447,6 +529,9 @@ impl Settings {
             None => None,
         };
         let c = merged(file, cluster);
+        if let (Some(name), Some(theirs)) = (name, &c.server) {
+            server_agrees(g, env, config_file.as_deref(), name, theirs)?;
+        }
         let mut s = Self::from_layers(g, env, config_file, &c, purpose)?;
         s.cluster = name.map(str::to_string);
         s.clusters_defined = file.clusters.keys().cloned().collect();
@@ -483,6 +568,7 @@ impl Settings {
         };
         let server =
             pick(&g.server, "CDCFORM_SERVER", &c.server).unwrap_or_else(|| DEFAULT_SERVER.into());
+        refuse_credentials_in(&server)?;
         let namespace = pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace)
             .unwrap_or_else(|| "default".into());
         let user = pick(&g.user, "CDCFORM_USER", &c.user);
@@ -544,12 +630,18 @@ impl Settings {
                 .unwrap_or_default()
                 .into_iter()
                 .map(rel)
+                .chain(g.policy_paths.iter().cloned())
                 .collect(),
-            policy_namespaces: c
-                .policy
-                .as_ref()
-                .and_then(|p| p.namespaces.clone())
-                .unwrap_or_default(),
+            // `--policy` adds to cdcform.toml's policies; `--policy-namespace` replaces its
+            // packages. Resolved here once, so every path evaluates the same policies.
+            policy_namespaces: match g.policy_namespaces.is_empty() {
+                false => g.policy_namespaces.clone(),
+                true => c
+                    .policy
+                    .as_ref()
+                    .and_then(|p| p.namespaces.clone())
+                    .unwrap_or_default(),
+            },
             clusters_defined: vec![],
             vars: c.vars.clone().unwrap_or_default(),
         })
@@ -587,8 +679,8 @@ impl Settings {
         self.vars.contains_key(name) && env(name).is_none()
     }
 
-    /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
-    /// The policies of cdcform.toml (`[policy]`, the cluster's added to the top-level ones).
+    /// The policies in force: cdcform.toml's (`[policy]`, the cluster's added to the top-level
+    /// ones) and `--policy`.
     pub fn policy_options(&self) -> crate::policy::PolicyOptions {
         crate::policy::PolicyOptions {
             paths: self.policy_paths.clone(),
@@ -596,6 +688,7 @@ impl Settings {
         }
     }
 
+    /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
     /// With clusters defined but none in use (an explicit `--server`), `.` would merge every
     /// cluster's manifests, so paths must be given.
     pub fn manifest_paths(&self, args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
@@ -624,9 +717,77 @@ pub struct Target {
     pub settings: Result<Settings, Error>,
 }
 
+/// Credentials never ride in the server URL: it is printed (plan headers, JSON, saved plans,
+/// status, errors), and one place to keep a password is easier to keep secret than two.
+fn refuse_credentials_in(server: &str) -> Result<(), Error> {
+    match url::Url::parse(server) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            Err(Error::Settings(format!(
+                "the TiCDC server URL {} holds a user or password; nothing was sent\n\
+                 help: write the URL without them and pass `--user NAME` with the password in `CDCFORM_PASSWORD` (or `user` and `password_env` in cdcform.toml)",
+                crate::pipeline::shown_server(server)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A server URL as compared: without a trailing `/`.
+fn same_server(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// A named cluster's server comes from cdcform.toml. A `--server` or `CDCFORM_SERVER` that
+/// names another one is refused, never preferred: that is how one environment's changefeeds
+/// reach another's cluster.
+fn server_agrees(
+    g: &GlobalArgs,
+    env: Env,
+    config_file: Option<&Path>,
+    name: &str,
+    theirs: &str,
+) -> Result<(), Error> {
+    let given = [
+        (g.server.clone(), "--server"),
+        (env("CDCFORM_SERVER"), "CDCFORM_SERVER"),
+    ];
+    for (value, what) in given {
+        let Some(value) = value else { continue };
+        if !same_server(&value, theirs) {
+            return Err(Error::Settings(format!(
+                "cluster `{name}` is at {} in {}, but {what} says {}; nothing was sent\n\
+                 help: drop {what} (a named cluster's server comes from cdcform.toml), or change `server` under [clusters.{name}]",
+                crate::pipeline::shown_server(theirs),
+                config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+                crate::pipeline::shown_server(&value),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`server_agrees`] for every cluster of a run, before any of them is planned: a run over
+/// several clusters is refused whole when one would be sent elsewhere (so `--server` with
+/// several clusters is refused unless they all are at that one server).
+fn agree_all(
+    g: &GlobalArgs,
+    env: Env,
+    config_file: &Option<PathBuf>,
+    file: &ConfigFile,
+    names: &[String],
+) -> Result<(), Error> {
+    for n in names {
+        if let Some(theirs) = merged(file, file.clusters.get(n)).server {
+            server_agrees(g, env, config_file.as_deref(), n, &theirs)?;
+        }
+    }
+    Ok(())
+}
+
 /// The cluster names of `--all-clusters` or several `--cluster`; `None` for a run on one.
 fn several(
     g: &GlobalArgs,
+    env: Env,
     config_file: &Option<PathBuf>,
     file: &ConfigFile,
 ) -> Result<Option<Vec<String>>, Error> {
@@ -637,7 +798,9 @@ fn several(
                 config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "no cdcform.toml was found, so nothing".into())
             )));
         }
-        return Ok(Some(file.clusters.keys().cloned().collect()));
+        let names: Vec<String> = file.clusters.keys().cloned().collect();
+        agree_all(g, env, config_file, file, &names)?;
+        return Ok(Some(names));
     }
     if g.clusters.len() > 1 {
         for n in &g.clusters {
@@ -647,6 +810,7 @@ fn several(
         }
         let mut names = g.clusters.clone();
         names.dedup();
+        agree_all(g, env, config_file, file, &names)?;
         return Ok(Some(names));
     }
     Ok(None)
@@ -765,14 +929,39 @@ protected = ["*"]
         assert_eq!(s.paths, vec![dir.path().join("changefeeds/staging")]);
         assert!(s.manage.as_ref().unwrap().is_match("team-a"));
         let env = |k: &str| (k == "CDCFORM_SERVER").then(|| "http://env:1".to_string());
-        assert_eq!(Settings::resolve(&g, &env).unwrap().server, "http://env:1");
         let g2 = GlobalArgs {
             server: Some("http://flag:2".into()),
             ..g.clone()
         };
+        // Without a config file the flag beats the environment, which beats the default.
+        let bare = GlobalArgs::default();
         assert_eq!(
-            Settings::resolve(&g2, &env).unwrap().server,
+            Settings::resolve(&bare, &env).unwrap().server,
+            "http://env:1"
+        );
+        let bare_flag = GlobalArgs {
+            server: Some("http://flag:2".into()),
+            ..GlobalArgs::default()
+        };
+        assert_eq!(
+            Settings::resolve(&bare_flag, &env).unwrap().server,
             "http://flag:2"
+        );
+        // A named cluster's server comes from cdcform.toml: another one is refused, both named.
+        let e = Settings::resolve(&g, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("http://staging:8300") && e.contains("CDCFORM_SERVER says http://env:1"),
+            "{e}"
+        );
+        let e = Settings::resolve(&g2, &none).unwrap_err().to_string();
+        assert!(e.contains("--server says http://flag:2"), "{e}");
+        let same = GlobalArgs {
+            server: Some("http://staging:8300/".into()),
+            ..g.clone()
+        };
+        assert_eq!(
+            Settings::resolve(&same, &none).unwrap().server,
+            "http://staging:8300/"
         );
         let g3 = GlobalArgs {
             config: None,

@@ -1,5 +1,6 @@
-//! `cdcform status`: the report of `crate::status`, as a table or JSON. Exit 1 when the cluster
-//! is unhealthy or a managed changefeed is `failed` or `warning`.
+//! `cdcform status`: the report of `crate::status` for one cluster or several, as a table or
+//! JSON. Exit 1 when a cluster is unhealthy or unreachable, or a managed changefeed is `failed`
+//! or `warning`.
 
 use crate::cli::{GlobalArgs, StatusArgs, TableFormat};
 use crate::output::Output;
@@ -10,26 +11,78 @@ use crate::ticdc::Client;
 use crate::{exit, Error};
 
 pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
-    let settings = Settings::resolve(g, &process_env)?;
-    let client = Client::new(settings.client.clone())?;
+    let targets = Settings::resolve_targets(g, &process_env)?;
     let filter = StatusFilter {
         ids: crate::settings::globs("--id", &a.ids)?,
         managed_only: a.managed,
     };
-    let report = collect(&settings, &client, &filter).await?;
-    match a.format {
-        // -q: only the problems (on stderr) and the exit status.
-        TableFormat::Table if out.verbosity < 0 => {}
-        // A filter is an explicit choice of rows: shown in full.
-        TableFormat::Table => out.data(&table(&report, a.every_row())),
-        TableFormat::Json => out.data(&serde_json::to_string_pretty(&report).unwrap_or_default()),
+    let several = targets.len() > 1;
+    let mut reports = futures::future::join_all(targets.into_iter().map(|t| {
+        let filter = &filter;
+        async move {
+            let r = async {
+                let s = t.settings?;
+                let client = Client::new(s.client.clone())?;
+                collect(&s, &client, filter).await
+            }
+            .await;
+            (t.name, r)
+        }
+    }))
+    .await;
+    if !several {
+        let (_, report) = reports.pop().expect("one target");
+        let report = report?;
+        match a.format {
+            // -q: only the problems (on stderr) and the exit status.
+            TableFormat::Table if out.verbosity < 0 => {}
+            // A filter is an explicit choice of rows: shown in full.
+            TableFormat::Table => out.data(&table(&report, a.every_row())),
+            TableFormat::Json => {
+                out.data(&serde_json::to_string_pretty(&report).unwrap_or_default())
+            }
+        }
+        for p in &report.problems {
+            out.warn(p);
+        }
+        return Ok(if report.problems.is_empty() {
+            exit::OK
+        } else {
+            exit::ERROR
+        });
     }
-    for p in &report.problems {
-        out.warn(p);
+    let mut bad = false;
+    let mut json = Vec::new();
+    for (name, r) in &reports {
+        match r {
+            Ok(report) => {
+                bad |= !report.problems.is_empty();
+                match a.format {
+                    TableFormat::Json => {
+                        json.push(serde_json::json!({"name": name, "status": report}))
+                    }
+                    _ if out.verbosity < 0 => {}
+                    _ => out.data(&format!(
+                        "══ cluster {name} ══\n{}",
+                        table(report, a.every_row())
+                    )),
+                }
+                for p in &report.problems {
+                    out.warn(&format!("cluster {name}: {p}"));
+                }
+            }
+            Err(e) => {
+                bad = true;
+                json.push(serde_json::json!({"name": name, "error": e.to_string()}));
+                out.warn(&format!("cluster {name}: {e}"));
+            }
+        }
     }
-    Ok(if report.problems.is_empty() {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    if a.format == TableFormat::Json {
+        out.data(
+            &serde_json::to_string_pretty(&serde_json::json!({"clusters": json}))
+                .unwrap_or_default(),
+        );
+    }
+    Ok(if bad { exit::ERROR } else { exit::OK })
 }

@@ -25,6 +25,7 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
             &|n| settings.var(n, &env),
             &|n| settings.is_public_var(n, &env),
             target.as_ref().map(|t| &t.0),
+            &settings.namespace,
         )
         .and_then(|set| match &target {
             Some((_, Some(Kernel::Classic))) => {
@@ -34,7 +35,7 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
         });
         match loaded {
             Ok(set) => {
-                if let Some(report) = check_policies(settings, &a, &set.changefeeds)? {
+                if let Some(report) = check_policies(settings, &set.changefeeds)? {
                     out.data(&crate::render::policy::human(&report));
                     if report.blocks() {
                         out.warn(&format!(
@@ -125,16 +126,15 @@ fn classic_kernel_namespaces(changefeeds: &[DesiredChangefeed]) -> Result<(), Di
 /// The policies offline: every manifest entry, `live: null`, no action.
 fn check_policies(
     settings: &Settings,
-    a: &ValidateArgs,
     desired: &[crate::manifest::DesiredChangefeed],
 ) -> Result<Option<crate::policy::Report>, Error> {
     let cluster = crate::policy::input::ClusterInfo {
         name: settings.cluster.clone(),
-        server: settings.server.clone(),
+        server: crate::pipeline::shown_server(&settings.server),
         profile: None,
     };
     Ok(crate::policy::check_validate(
-        &a.policy.to_options(settings),
+        &settings.policy_options(),
         desired,
         &cluster,
         &settings.namespace,

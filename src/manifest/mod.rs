@@ -144,7 +144,7 @@ pub fn load(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DesiredSet, Diagnostics> {
-    load_options(paths, env, &|_| false, None)
+    load_options(paths, env, &|_| false, None, DEFAULT_NAMESPACE)
 }
 
 /// [`load`], where `${NAME}` for which `public(NAME)` holds is not a secret (a value from
@@ -154,8 +154,11 @@ pub fn load_with(
     env: &dyn Fn(&str) -> Option<String>,
     public: &dyn Fn(&str) -> bool,
 ) -> Result<DesiredSet, Diagnostics> {
-    load_options(paths, env, public, None)
+    load_options(paths, env, public, None, DEFAULT_NAMESPACE)
 }
+
+/// The namespace of a changefeed whose manifest names none, when no other is configured.
+pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// [`load`] with the target server known: the sink checks TiCDC makes per architecture and
 /// version (see `sink_rules`) apply to that server only. `None` = any supported server.
@@ -164,19 +167,23 @@ pub fn load_for(
     env: &dyn Fn(&str) -> Option<String>,
     target: Option<&crate::ticdc::ServerProfile>,
 ) -> Result<DesiredSet, Diagnostics> {
-    load_options(paths, env, &|_| false, target)
+    load_options(paths, env, &|_| false, target, DEFAULT_NAMESPACE)
 }
 
-/// [`load_with`] and [`load_for`] together.
+/// [`load_with`] and [`load_for`] together; `default_namespace` is the namespace of a
+/// changefeed whose manifest names none (`--namespace`, cdcform.toml), so that `{id: x}` and
+/// `{id: x, namespace: team}` under `--namespace team` are the duplicates they are.
 pub fn load_options(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
     public: &dyn Fn(&str) -> bool,
     target: Option<&crate::ticdc::ServerProfile>,
+    default_namespace: &str,
 ) -> Result<DesiredSet, Diagnostics> {
     let mut b = Builder::new(env);
     b.public = public;
     b.target = target.cloned();
+    b.default_namespace = default_namespace.to_string();
     let (files, path_errors) = load::expand_paths(paths);
     b.diags.extend(path_errors);
     if files.is_empty() && b.diags.is_empty() {
@@ -263,6 +270,8 @@ struct Builder<'a> {
     current_text: String,
     /// The server the manifests are checked for, when known.
     target: Option<crate::ticdc::ServerProfile>,
+    /// The namespace of a changefeed whose manifest names none.
+    default_namespace: String,
 }
 
 impl<'a> Builder<'a> {
@@ -277,6 +286,7 @@ impl<'a> Builder<'a> {
             texts: Vec::new(),
             current_text: String::new(),
             target: None,
+            default_namespace: DEFAULT_NAMESPACE.to_string(),
         }
     }
 
@@ -450,7 +460,9 @@ impl<'a> Builder<'a> {
 
         // Duplicates: one id per namespace across all files.
         let key = (
-            spec.namespace.clone().unwrap_or_else(|| "default".into()),
+            spec.namespace
+                .clone()
+                .unwrap_or_else(|| self.default_namespace.clone()),
             spec.id.clone(),
         );
         if let Some(first) = self.seen.get(&key) {

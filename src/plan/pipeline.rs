@@ -115,7 +115,7 @@ pub async fn compute(
     let opts = planner_options(settings, o, snap.now_tso, pause_budget);
     let mut plan = make_plan_scoped(
         &snap.profile,
-        &settings.server,
+        &crate::pipeline::shown_server(&settings.server),
         desired,
         &snap.changefeeds,
         std::mem::take(&mut snap.listed_only),
@@ -230,9 +230,13 @@ pub fn load_manifests(
 ) -> Result<manifest::DesiredSet, Error> {
     let paths = settings.manifest_paths(paths)?;
     let env = manifest::env::from_process;
-    manifest::load_with(&paths, &|n| settings.var(n, &env), &|n| {
-        settings.is_public_var(n, &env)
-    })
+    manifest::load_options(
+        &paths,
+        &|n| settings.var(n, &env),
+        &|n| settings.is_public_var(n, &env),
+        None,
+        &settings.namespace,
+    )
     .map_err(Error::Manifest)
 }
 
@@ -311,12 +315,17 @@ pub async fn recheck_saved_full(
     client: &Client,
     pause_budget: Duration,
 ) -> Result<Rechecked, Error> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::msg(format!("cannot read {}: {e}", file.display())))?;
-    let saved =
-        SavedPlan::from_json(&text).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let doc = crate::pipeline::saved::read(file)?;
+    let [part] = doc.clusters.as_slice() else {
+        return Err(Error::msg(format!(
+            "{} holds the plans of {} clusters; apply it with `cdcform apply {}`",
+            file.display(),
+            doc.clusters.len(),
+            file.display()
+        )));
+    };
     recheck(
-        &saved,
+        &part.plan,
         &file.display().to_string(),
         settings,
         client,
@@ -333,10 +342,19 @@ pub async fn recheck(
     client: &Client,
     pause_budget: Duration,
 ) -> Result<Rechecked, Error> {
-    if saved.server.trim_end_matches('/') != settings.server.trim_end_matches('/') {
+    // Files of earlier versions recorded the server as given; newer ones as it may be shown.
+    let server = |s: &str| s.trim_end_matches('/').to_string();
+    let now = [
+        server(&settings.server),
+        server(&crate::pipeline::shown_server(&settings.server)),
+    ];
+    if !now.contains(&server(&saved.server)) {
         return Err(Error::msg(format!(
-            "{} was planned against {}, but this apply targets {}; nothing was changed",
-            label, saved.server, settings.server
+            "{} was planned against {}, but this apply targets {}; nothing was changed\n\
+             help: apply it where it was planned (its cluster's `server` in cdcform.toml, or the same --server), or plan again",
+            label,
+            saved.server,
+            crate::pipeline::shown_server(&settings.server)
         )));
     }
     let env = crate::manifest::env::from_process;
@@ -357,27 +375,32 @@ pub async fn recheck(
                     .as_ref()
                     .is_some_and(|m| m.is_match(&key.id)))
     };
-    let mut snap = live::read_settling(
-        client,
-        &namespaces,
-        settings.parallelism,
-        None,
-        Some(&wanted),
-        saved_keys.iter(),
-    )
-    .await?;
+    // The credentials are checked beside the reads, as for a fresh plan: a saved plan meets
+    // the same gate.
+    let (snap, credentials) = tokio::join!(
+        live::read_settling(
+            client,
+            &namespaces,
+            settings.parallelism,
+            None,
+            Some(&wanted),
+            saved_keys.iter(),
+        ),
+        client.check_credentials(&settings.namespace)
+    );
+    let mut snap = snap?;
     let keys = saved.desired.iter().map(|d| Key {
         namespace: d.namespace.clone(),
         id: d.id.clone(),
     });
     let moved = saved.moved(&fingerprints_now(saved, &snap, keys));
     if !moved.is_empty() {
-        return Err(Error::msg(format!(
-            "stale plan: {} changefeed(s) changed since {} was made ({}); nothing was changed. Run `cdcform plan` again",
+        let what = format!(
+            "{} changefeed(s) changed ({})",
             moved.len(),
-            label,
             moved.join(", ")
-        )));
+        );
+        return Err(crate::pipeline::gate::stale(label, &what).into());
     }
     let o = PlanOptions {
         prune: saved.options.prune,
@@ -388,7 +411,7 @@ pub async fn recheck(
     let opts = planner_options(settings, &o, snap.now_tso, pause_budget);
     let mut plan = make_plan_scoped(
         &snap.profile,
-        &settings.server,
+        &crate::pipeline::shown_server(&settings.server),
         &desired,
         &snap.changefeeds,
         std::mem::take(&mut snap.listed_only),
@@ -396,6 +419,7 @@ pub async fn recheck(
     );
     let desired_keys: Vec<Key> = desired.iter().map(|d| key_of(settings, d)).collect();
     mark_unknown(&mut plan, &snap, desired_keys.iter(), &opts);
+    plan.credentials = Some(credentials);
     // A create the server would refuse for its tables was planned as blocked: plan it so again,
     // unless the saved plan was made without the table impact (`--no-table-impact`).
     if saved.plan.entries.iter().any(|e| e.tables.is_some()) {
@@ -409,11 +433,9 @@ pub async fn recheck(
             .collect()
     };
     if shape(&plan) != shape(&saved.plan) {
-        return Err(Error::msg(format!(
-            "stale plan: the changes computed now differ from {} (environment variables or cdcform.toml changed?); \
-             nothing was changed. Run `cdcform plan` again",
-            label
-        )));
+        let what =
+            "the changes computed now differ (environment variables or cdcform.toml changed?)";
+        return Err(crate::pipeline::gate::stale(label, what).into());
     }
     Ok(Rechecked {
         plan,
@@ -456,20 +478,4 @@ fn fingerprints_now(
         }
     }
     now
-}
-
-/// Whether a file is a saved plan: JSON with `"kind": "cdcform-plan"` (manifests are YAML).
-pub fn saved_plan_path(paths: &[std::path::PathBuf]) -> Option<&Path> {
-    let [p] = paths else { return None };
-    if !p.is_file() {
-        return None;
-    }
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(p)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .ok()?;
-    let text = String::from_utf8_lossy(&head[..n]);
-    let kinds = ["cdcform-plan", crate::fleet::KIND];
-    (text.trim_start().starts_with('{') && kinds.iter().any(|k| text.contains(k)))
-        .then_some(p.as_path())
 }

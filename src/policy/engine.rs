@@ -82,16 +82,24 @@ pub struct Policies {
 /// left out unless `tests` (conftest and `opa test` keep tests beside policies).
 pub fn collect(paths: &[PathBuf], tests: bool) -> Result<Vec<PathBuf>, PolicyError> {
     let mut out = BTreeSet::new();
+    // The same file reached twice (`--policy pol` beside `[policy] paths = ["pol"]`, spelled
+    // relative to the working directory and to cdcform.toml) is loaded once.
+    let mut seen = std::collections::HashSet::new();
+    let mut add = |out: &mut BTreeSet<PathBuf>, path: PathBuf| {
+        if seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())) {
+            out.insert(path);
+        }
+    };
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| PolicyError::Read {
             path: p.clone(),
             reason: e.to_string(),
         })?;
         if meta.is_file() {
-            out.insert(p.clone());
+            add(&mut out, p.clone());
             continue;
         }
-        let before = out.len();
+        let mut found = 0;
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
             let entry = entry.map_err(|e| PolicyError::Read {
                 path: p.clone(),
@@ -102,11 +110,12 @@ pub fn collect(paths: &[PathBuf], tests: bool) -> Result<Vec<PathBuf>, PolicyErr
                 && name.ends_with(".rego")
                 && (tests || !name.ends_with("_test.rego"))
             {
-                out.insert(entry.into_path());
+                found += 1;
+                add(&mut out, entry.into_path());
             }
         }
         // A policy directory that holds no policy would pass everything: refused.
-        if out.len() == before {
+        if found == 0 {
             return Err(PolicyError::Read {
                 path: p.clone(),
                 reason: format!(

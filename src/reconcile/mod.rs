@@ -368,12 +368,11 @@ pub async fn cycle(cluster: &Cluster, o: &Options, stop: &Arc<AtomicBool>) -> Cy
     rec
 }
 
-/// The part of the plan --self-heal may run: no blocked entries, no deletes without --prune.
+/// The part of a plan the gate let through that --self-heal may run: no deletes without
+/// --prune.
 fn healable(mut plan: Plan, prune: bool) -> Plan {
-    plan.entries.retain(|e| {
-        !matches!(e.action, Action::Blocked)
-            && (prune || !matches!(e.action, Action::Delete | Action::Replace))
-    });
+    plan.entries
+        .retain(|e| prune || !matches!(e.action, Action::Delete | Action::Replace));
     plan.recount();
     plan
 }
@@ -387,6 +386,14 @@ async fn heal(
     stop: &Arc<AtomicBool>,
     rec: &mut CycleRecord,
 ) {
+    // The gate of every path: a policy deny, a blocked entry or refused credentials hold the
+    // whole cycle back, as they hold `apply`.
+    if let Some(h) = crate::pipeline::gate(&plan) {
+        rec.ok = false;
+        rec.held_back = Some(format!("{}\nhelp: {}", h.message, h.hint));
+        rec.error = rec.held_back.clone();
+        return;
+    }
     let plan = healable(plan, o.prune);
     let changes = plan.entries.len();
     if changes == 0 {
@@ -399,30 +406,6 @@ async fn heal(
              help: check the last manifest change; raise the limit or run `cdcform apply` by hand if it is intended",
             o.max_changes
         ));
-        rec.error = rec.held_back.clone();
-        return;
-    }
-    if let Some(report) = plan.policy.as_ref().filter(|r| r.blocks()) {
-        rec.ok = false;
-        let first = &report.deny[0];
-        rec.held_back = Some(format!(
-            "{} policy violation(s) (deny), e.g. {}: {} ({}); nothing was changed\n\
-             help: fix the manifests or the policy, or waive the rule with an `exception` rule",
-            report.deny.len(),
-            first.rule,
-            first.msg,
-            first.file
-        ));
-        rec.error = rec.held_back.clone();
-        return;
-    }
-    if plan.credentials_block_writes() {
-        rec.ok = false;
-        rec.held_back = Some(
-            "the server refuses writes with these credentials (checked before any change); nothing was changed\n\
-             help: pass `--user` and set `CDCFORM_PASSWORD` (or `user` and `password_env` in cdcform.toml)"
-                .into(),
-        );
         rec.error = rec.held_back.clone();
         return;
     }

@@ -5,14 +5,15 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::fleet::{total, ClusterPlan};
+use crate::pipeline::{total, ClusterPlan};
 use crate::render::plan::MarkdownOptions;
 
-fn heading(p: &ClusterPlan) -> String {
+/// `══ cluster NAME (SERVER) ══`: every plan names the cluster and the server it was read from.
+pub fn heading(p: &ClusterPlan) -> String {
     if p.server.is_empty() {
-        format!("cluster {}", p.name)
+        format!("══ cluster {} ══", p.name)
     } else {
-        format!("cluster {} ({})", p.name, p.server)
+        format!("══ cluster {} ({}) ══", p.name, p.server)
     }
 }
 
@@ -30,7 +31,7 @@ pub fn summary_line(plans: &[ClusterPlan]) -> String {
 pub fn human(plans: &[ClusterPlan], color: bool, verbose: bool) -> String {
     let mut out = String::new();
     for p in plans {
-        let _ = writeln!(out, "══ {} ══\n", heading(p));
+        let _ = writeln!(out, "{}\n", heading(p));
         match &p.outcome {
             Ok(planned) => out.push_str(&super::plan::human(&planned.plan, color, verbose)),
             Err(e) => {
@@ -92,7 +93,7 @@ pub fn markdown(plans: &[ClusterPlan], o: &MarkdownOptions) -> String {
             Err(e) => format!(
                 "{}\n### {}\n\n**error:** {}\n",
                 super::plan::marker(&p.name),
-                heading(p),
+                heading(p).trim_matches(['═', ' ']),
                 e.to_string().replace('\n', " ")
             ),
         };

@@ -140,7 +140,10 @@ async fn plan_checks_credentials_and_counts_tombstones() {
     assert_eq!(code, Some(1), "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["credentials"], "refused");
-    assert!(err.contains("credentials are missing or refused"), "{err}");
+    assert!(
+        err.contains("the server refused the user or password"),
+        "{err}"
+    );
     // No user at all: missing.
     write(
         dir.path(),
@@ -154,9 +157,15 @@ async fn plan_checks_credentials_and_counts_tombstones() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["credentials"], "missing");
     assert_eq!(mutations(&prod), Vec::<String>::new(), "the plan wrote");
-    // The human plan names the result in its header.
+    // The human plan's header names the cluster and its server, then the credentials result.
     let (_, out, _) = run(dir.path(), &["plan", "--cluster", "prod"], &[]);
-    assert!(out.starts_with("credentials: missing"), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "══ cluster prod ({}) ══\n\ncredentials: missing",
+            prod.url()
+        )),
+        "{out}"
+    );
     // A blocked entry: exit 1 with and without --detailed-exitcode, after the whole plan.
     let c = client(&staging);
     c.create_changefeed(

@@ -12,6 +12,7 @@ mod export;
 mod faults;
 mod first_hour;
 mod fleet;
+mod guards;
 mod harness;
 mod hostile;
 mod impact;

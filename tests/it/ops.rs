@@ -302,7 +302,10 @@ async fn tls_client_certificate_and_basic_auth_from_cdcform_toml() {
     let (code, text) = run(&["apply", "--auto-approve"], Some("wrong"));
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("credentials: refused"), "{text}");
-    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(
+        text.contains("nothing is applied to this cluster"),
+        "{text}"
+    );
     // The password variable missing: a clear error before any request.
     let (code, text) = run(&["plan"], None);
     assert_eq!(code, Some(1), "{text}");
@@ -361,10 +364,48 @@ async fn settings_precedence_and_config_errors() {
     };
     assert_eq!(which(&[], None), "on-a", "file default_cluster");
     assert_eq!(which(&["--cluster", "two"], None), "on-b", "--cluster");
-    assert_eq!(which(&[], Some(&c.url())), "on-c", "env beats file");
-    assert_eq!(
-        which(&["--server", &b.url()], Some(&c.url())),
-        "on-b",
+    // A named cluster's server comes from cdcform.toml: another one in the environment or on
+    // the command line is refused (both named), never preferred.
+    let refused = |args: &[&str], env: Option<&str>| {
+        let mut cmd = cdcform();
+        cmd.current_dir(d).args(["export"]).args(args);
+        if let Some(e) = env {
+            cmd.env("CDCFORM_SERVER", e);
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+        out(&o)
+    };
+    let text = refused(&[], Some(&c.url()));
+    assert!(
+        text.contains(&format!("cluster `one` is at {}", a.url()))
+            && text.contains(&format!("but CDCFORM_SERVER says {}", c.url())),
+        "{text}"
+    );
+    let text = refused(&["--server", &b.url()], Some(&a.url()));
+    assert!(
+        text.contains(&format!("but --server says {}", b.url())),
+        "{text}"
+    );
+    // Without cdcform.toml: the flag beats the environment, which beats the default.
+    let bare = d.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    let bare_which = |args: &[&str], env: &str| {
+        let o = cdcform()
+            .current_dir(&bare)
+            .args(["export"])
+            .args(args)
+            .env("CDCFORM_SERVER", env)
+            .output()
+            .unwrap();
+        out(&o)
+    };
+    assert!(
+        bare_which(&[], &c.url()).contains("on-c"),
+        "env beats default"
+    );
+    assert!(
+        bare_which(&["--server", &b.url()], &c.url()).contains("on-b"),
         "flag beats env"
     );
     // An unknown cluster, an unknown key: clear errors, exit 1.

@@ -404,12 +404,15 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
         ])
         .output()
         .unwrap();
-    // The blocked entry makes the apply exit 1, after the safe part was done.
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    // The blocked entry holds the whole apply, as it fails the plan: nothing is deleted, not
+    // even the safe part (a reviewer fixes the plan first, as with terraform's errors).
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "1 changefeed(s) blocked (default/orders-keep); nothing is applied to this cluster"
+        ),
+        "{err}"
     );
     let c = client(&s);
     let left: Vec<String> = c
@@ -419,14 +422,10 @@ async fn prune_deletes_managed_unlisted_and_never_protected() {
         .into_iter()
         .map(|i| i.id)
         .collect();
-    assert!(!left.contains(&"orders-old".to_string()), "{left:?}");
-    for id in ["orders-a", "orders-keep", "theirs"] {
+    for id in ["orders-a", "orders-keep", "orders-old", "theirs"] {
         assert!(left.contains(&id.to_string()), "{id} is gone: {left:?}");
     }
-    assert_eq!(
-        mutations(&s),
-        vec!["DELETE /api/v2/changefeeds/orders-old".to_string()]
-    );
+    assert_eq!(mutations(&s), Vec::<String>::new());
 }
 
 /// The first round of reads (the server's status and the list) goes out while the manifests are
