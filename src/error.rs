@@ -12,9 +12,10 @@ pub enum Error {
     Client(#[from] ClientError),
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
-    /// `ci comment`: the CI environment or the provider's API.
+    /// An error of a layer above this one (`ci comment`: the CI environment or the provider's
+    /// API), kept whole.
     #[error(transparent)]
-    Ci(#[from] crate::ci::provider::CiError),
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// Policies that do not load or evaluate (always a failure: policies fail closed).
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

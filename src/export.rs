@@ -352,7 +352,7 @@ pub fn document(items: &[Entry]) -> Result<String, ExportError> {
         for c in comments {
             out.push_str(&format!("  {c}\n"));
         }
-        let body = crate::render::yaml::to_string(v);
+        let body = crate::yaml::to_string(v);
         for (i, line) in body.lines().enumerate() {
             let lead = if i == 0 { "  - " } else { "    " };
             out.push_str(lead);

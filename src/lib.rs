@@ -24,6 +24,7 @@ pub mod shutdown;
 pub mod simulator;
 pub mod status;
 pub mod ticdc;
+pub mod yaml;
 
 pub use error::Error;
 

@@ -95,6 +95,12 @@ pub enum CiError {
     },
 }
 
+impl From<CiError> for crate::Error {
+    fn from(e: CiError) -> Self {
+        crate::Error::Other(Box::new(e))
+    }
+}
+
 fn need(env: Env, name: &str, help: &str) -> Result<String, CiError> {
     env(name)
         .filter(|v| !v.trim().is_empty())

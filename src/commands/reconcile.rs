@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use crate::cli::{GlobalArgs, LogFormatArg, ReconcileArgs};
+use crate::pipeline::Verdict;
 use crate::reconcile::{self, Log, LogFormat};
 use crate::settings::{process_env, Settings};
-use crate::Error;
+use crate::{exit, Error};
 
 /// Where the endpoints listen unless --listen says otherwise (not with --once).
 const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
@@ -42,5 +43,9 @@ pub async fn run(g: &GlobalArgs, a: ReconcileArgs) -> Result<i32, Error> {
             },
         },
     };
-    reconcile::run(targets, o).await
+    Ok(match reconcile::run(targets, o).await? {
+        Verdict::Clean => exit::OK,
+        Verdict::Changes => exit::CHANGES,
+        Verdict::Failed => exit::ERROR,
+    })
 }

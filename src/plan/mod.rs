@@ -301,6 +301,25 @@ impl Plan {
         }
     }
 
+    /// The plan as one JSON document (`format_version` first): what `plan --format json`
+    /// prints and what policies read, with each entry's verb, symbol and steps spelled out.
+    pub fn document(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("summary_line".into(), json!(self.summary.line()));
+            o.insert("has_changes".into(), json!(self.summary.has_changes()));
+            if let Some(Value::Array(entries)) = o.get_mut("entries") {
+                for (e, src) in entries.iter_mut().zip(&self.entries) {
+                    e["steps"] = json!(src.action.steps());
+                    e["symbol"] = json!(src.action.symbol());
+                    e["action"] = json!(src.action.verb());
+                }
+            }
+        }
+        v
+    }
+
     /// Entries whose live state could not be read.
     pub fn unknown(&self) -> Vec<&Key> {
         self.entries

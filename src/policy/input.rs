@@ -388,7 +388,7 @@ pub fn for_plan(
             )
         })
         .collect();
-    let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
+    let Value::Object(mut doc) = plan.document() else {
         return Input::from_json(&Value::Null);
     };
     let no_paths = BTreeSet::new();
@@ -468,7 +468,7 @@ mod tests {
         live: &BTreeMap<Key, LiveChangefeed>,
         cluster: &ClusterInfo,
     ) -> Value {
-        let Value::Object(mut doc) = crate::render::plan::json_value(plan) else {
+        let Value::Object(mut doc) = plan.document() else {
             panic!("a plan is an object")
         };
         if let Some(Value::Array(entries)) = doc.get_mut("entries") {

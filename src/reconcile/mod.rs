@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
+use crate::pipeline::Verdict;
 use crate::plan::pipeline::{compute_checked, load_manifests};
 use crate::plan::{Action, Key, Plan, PlanOptions, Summary};
 use crate::settings::{Settings, Target};
@@ -539,12 +540,12 @@ async fn drain<F: std::future::Future>(
     loops: std::pin::Pin<&mut F>,
     timeout: Duration,
     log: Log,
-) -> i32 {
+) -> Verdict {
     tokio::select! {
         r = tokio::time::timeout(timeout, loops) => match r {
             Ok(_) => {
                 log.event("info", None, "stopped", &[]);
-                crate::exit::OK
+                Verdict::Clean
             }
             Err(_) => {
                 let msg = format!(
@@ -552,7 +553,7 @@ async fn drain<F: std::future::Future>(
                     humantime::format_duration(timeout)
                 );
                 log.event("error", None, &msg, &[]);
-                crate::exit::ERROR
+                Verdict::Failed
             }
         },
         name = signal::terminated() => {
@@ -560,35 +561,36 @@ async fn drain<F: std::future::Future>(
                 "{name} again: aborting; a changefeed in hand may be left mid-sequence. Re-run to converge."
             );
             log.event("error", None, &msg, &[]);
-            crate::exit::ERROR
+            Verdict::Failed
         }
     }
 }
 
-/// `--once`: 0 when no cluster drifts, 2 when any does, 1 when a cycle failed or is blocked.
-pub fn once_exit(records: &[Option<CycleRecord>]) -> i32 {
-    let mut code = crate::exit::OK;
+/// `--once`: clean when no cluster drifts, changes when any does, failed when a cycle failed
+/// or is blocked (as `plan --detailed-exitcode` reads them).
+pub fn once_verdict(records: &[Option<CycleRecord>]) -> Verdict {
+    let mut verdict = Verdict::Clean;
     for r in records {
         match r {
-            None => return crate::exit::ERROR,
-            Some(r) if !r.ok => return crate::exit::ERROR,
+            None => return Verdict::Failed,
+            Some(r) if !r.ok => return Verdict::Failed,
             Some(r)
                 if r.drift
                     .iter()
                     .any(|d| d.kinds.contains(&DriftKind::Blocked)) =>
             {
-                return crate::exit::ERROR
+                return Verdict::Failed
             }
-            Some(r) if !r.drift.is_empty() => code = crate::exit::CHANGES,
+            Some(r) if !r.drift.is_empty() => verdict = Verdict::Changes,
             Some(_) => {}
         }
     }
-    code
+    verdict
 }
 
 /// Run the loops of every target until SIGTERM/SIGINT (or one cycle each with `--once`).
-/// Returns the exit status.
-pub async fn run(targets: Vec<Target>, o: Options) -> Result<i32, Error> {
+/// Returns how the run ended; the command turns it into an exit status.
+pub async fn run(targets: Vec<Target>, o: Options) -> Result<Verdict, Error> {
     let clusters: Vec<Cluster> = targets.into_iter().map(Cluster::new).collect();
     let shared = Arc::new(Shared::new(&o, &clusters));
     let (tx, rx) = watch::channel::<signal::Shutdown>(None);
@@ -620,7 +622,7 @@ pub async fn run(targets: Vec<Target>, o: Options) -> Result<i32, Error> {
             return Ok(drain(loops, o.shutdown_timeout, log).await);
         }
     };
-    Ok(once_exit(&records))
+    Ok(once_verdict(&records))
 }
 
 #[cfg(test)]

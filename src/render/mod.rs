@@ -5,4 +5,3 @@ pub mod fleet;
 pub mod plan;
 pub mod policy;
 pub mod status;
-pub mod yaml;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::plan::impact::TableImpact;
 use crate::plan::{Action, ChangeKind, Entry, FieldChange, Plan};
@@ -302,21 +302,9 @@ pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(&json_value(plan)).unwrap_or_default()
 }
 
-/// The JSON plan as a value (what [`json`] prints; the policy input is built on it).
+/// The JSON plan as a value (what [`json`] prints): the plan's document.
 pub fn json_value(plan: &Plan) -> Value {
-    let mut v = serde_json::to_value(plan).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("summary_line".into(), json!(plan.summary.line()));
-        o.insert("has_changes".into(), json!(plan.summary.has_changes()));
-        if let Some(Value::Array(entries)) = o.get_mut("entries") {
-            for (e, src) in entries.iter_mut().zip(&plan.entries) {
-                e["steps"] = json!(src.action.steps());
-                e["symbol"] = json!(src.action.symbol());
-                e["action"] = json!(src.action.verb());
-            }
-        }
-    }
-    v
+    plan.document()
 }
 
 /// GitHub refuses an issue comment over 65,536 characters; the default leaves room for a
@@ -727,6 +715,7 @@ mod tests {
     use crate::ticdc::mask::mask_sink_uri;
     use crate::ticdc::models::ChangefeedInfo;
     use crate::ticdc::{ServerProfile, Version};
+    use serde_json::json;
     use std::collections::BTreeMap;
 
     const CANARY: &str = "canary-7f3a9c";

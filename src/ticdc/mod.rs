@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod hash;
 pub mod ids;
 pub mod kernel;
 pub mod mask;

@@ -188,7 +188,7 @@ fn manifest_yaml(id: &str, sink: &str, cfg: &Value, paused: bool) -> String {
     if cfg.as_object().is_some_and(|o| !o.is_empty()) {
         item["replica_config"] = cfg.clone();
     }
-    cdcform::render::yaml::to_string(&json!({"changefeeds": [item]}))
+    cdcform::yaml::to_string(&json!({"changefeeds": [item]}))
 }
 
 fn fail(what: &str, p: &cdcform::plan::Plan, yaml: &str) -> TestCaseError {
