@@ -1,32 +1,25 @@
-//! cdcform: manage TiCDC changefeeds as code.
+//! cdcform: manage TiCDC changefeeds as code. This crate is the command line: clap types
+//! (`cli`), settings resolved from flags, environment and cdcform.toml (`settings`), one thin
+//! file per command (`commands`), and what reaches a terminal (`output`, `render`, `ci`).
 //!
-//! Data flows one way: `cli` → `commands` → (`manifest`, `ticdc`, `normalize`, `plan`, `apply`,
-//! `status`, …) → `render`/`output`. Only `commands`, `render` and `output` know that a terminal
-//! exists.
+//! Data flows one way: `cli` → `commands` → `cdcform_core` (the pipeline: manifests, plan,
+//! gate, apply, policies, reconcile) → `cdcform_ticdc` (the client) → `render`/`output`. The
+//! layers are crates, so a wrong-way import does not compile; their modules are re-exported
+//! here under the names they had when they were modules of this crate.
 
-pub mod apply;
 pub mod ci;
 pub mod cli;
 pub mod commands;
-pub mod error;
-pub mod export;
-pub mod manifest;
-pub mod normalize;
 pub mod output;
-pub mod pipeline;
-pub mod plan;
-pub mod policy;
-pub mod reconcile;
 pub mod render;
-pub mod retry;
 pub mod settings;
-pub mod shutdown;
-pub mod simulator;
-pub mod status;
-pub mod ticdc;
-pub mod yaml;
 
-pub use error::Error;
+pub use cdcform_core::{
+    apply, export, manifest, normalize, pipeline, plan, policy, reconcile, retry, shutdown, status,
+    yaml, Error,
+};
+pub use cdcform_sim as simulator;
+pub use cdcform_ticdc as ticdc;
 
 /// `cdcform --version`: the crate version and the git commit it was built from (build.rs).
 pub const VERSION: &str = concat!(

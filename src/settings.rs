@@ -5,17 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
+
+pub use cdcform_core::settings::*;
 
 use crate::cli::GlobalArgs;
 use crate::ticdc::ClientOptions;
 use crate::Error;
-
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8300";
-pub const DEFAULT_PARALLELISM: usize = 8;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_GC_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// One cluster's settings in `cdcform.toml` (also the top-level defaults for all clusters).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -67,94 +63,8 @@ pub struct ConfigFile {
     pub clusters: BTreeMap<String, ClusterFile>,
 }
 
-/// Everything a command needs, resolved.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub server: String,
-    pub namespace: String,
-    pub paths: Vec<PathBuf>,
-    pub client: ClientOptions,
-    pub manage: Option<IdGlobs>,
-    pub manage_patterns: Vec<String>,
-    pub protected: Option<IdGlobs>,
-    pub parallelism: usize,
-    pub gc_ttl: Duration,
-    pub config_file: Option<PathBuf>,
-    pub cluster: Option<String>,
-    /// Policy files or directories from `[policy] paths` (top level, then the cluster's).
-    pub policy_paths: Vec<PathBuf>,
-    /// Policy packages from `[policy] namespaces` (empty: `cdcform`).
-    pub policy_namespaces: Vec<String>,
-    /// Clusters the config file defines (to refuse guessing manifest paths among them).
-    pub clusters_defined: Vec<String>,
-    /// `[vars]` with the cluster's own `[clusters.NAME.vars]` laid over them.
-    pub vars: BTreeMap<String, String>,
-}
-
-/// Source of environment variables (tests pass their own).
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 fn parse_dur(what: &str, s: &str) -> Result<Duration, Error> {
     crate::cli::parse_duration(s).map_err(|e| Error::Settings(format!("{what}: {e}")))
-}
-
-/// Id globs (`manage`, `protected`, `--id`) as one matcher; `None` when there are none.
-pub fn globs(what: &str, pats: &[String]) -> Result<Option<IdGlobs>, Error> {
-    if pats.is_empty() {
-        return Ok(None);
-    }
-    IdGlobs::new(pats)
-        .map(Some)
-        .map_err(|(p, e)| Error::Settings(format!("invalid `{what}` pattern {p:?}: {e}")))
-}
-
-/// Id globs as one matcher: globset's, with a shortcut when every glob is a plain id or a
-/// plain prefix and one trailing `*` (what `manage` globs mostly are). Every id a shared
-/// cluster lists is matched against `manage`, and globset first takes an id apart as a path,
-/// which costs more than the test itself.
-#[derive(Debug, Clone)]
-pub struct IdGlobs {
-    set: GlobSet,
-    /// When every glob is plain: its text, and whether it is a prefix (ended in `*`).
-    plain: Option<Vec<(String, bool)>>,
-}
-
-impl IdGlobs {
-    /// The globs as one matcher, or the pattern that is not a glob and why (all of them, when
-    /// only their union fails).
-    pub fn new(pats: &[String]) -> Result<IdGlobs, (String, globset::Error)> {
-        let mut b = GlobSetBuilder::new();
-        for p in pats {
-            b.add(Glob::new(p).map_err(|e| (p.clone(), e))?);
-        }
-        let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        let plain = pats
-            .iter()
-            .map(|p| match p.strip_suffix('*') {
-                Some(prefix) if !meta(prefix) => Some((prefix.to_string(), true)),
-                _ if !meta(p) => Some((p.clone(), false)),
-                _ => None,
-            })
-            .collect();
-        Ok(IdGlobs {
-            set: b.build().map_err(|e| (pats.join(", "), e))?,
-            plain,
-        })
-    }
-
-    pub fn is_match(&self, id: &str) -> bool {
-        match &self.plain {
-            Some(globs) => globs.iter().any(|(text, prefix)| match prefix {
-                true => id.starts_with(text.as_str()),
-                false => id == text,
-            }),
-            None => self.set.is_match(id),
-        }
-    }
 }
 
 /// Keys of `cdcform.toml` (top level and `[clusters.NAME]`), for "did you mean".
@@ -373,29 +283,44 @@ pub enum Purpose {
     Offline,
 }
 
-impl Settings {
+/// Resolution of [`Settings`] from flags, environment and cdcform.toml.
+pub trait Resolve: Sized {
     /// Resolve the one cluster a command targets from flags, environment and the config file.
     /// Several clusters with none chosen is an error that names them and how to choose.
-    pub fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error> {
+    fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error>;
+    /// Every cluster a command targets: the chosen one, or, when the file names several and
+    /// none is chosen, each of them (for offline commands such as `validate`).
+    fn resolve_each(g: &GlobalArgs, env: Env, purpose: Purpose) -> Result<Vec<Settings>, Error>;
+    /// The clusters a command that runs on several targets (see the implementation).
+    fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error>;
+    /// The clusters cdcform.toml defines (none without a config file).
+    fn defined_clusters(g: &GlobalArgs, env: Env) -> Result<Vec<String>, Error>;
+    /// The settings of one part of a saved plan (see the implementation).
+    fn resolve_saved(
+        g: &GlobalArgs,
+        env: Env,
+        cluster: Option<&str>,
+        planned_at: &str,
+    ) -> Result<Settings, Error>;
+}
+
+impl Resolve for Settings {
+    /// Resolve the one cluster a command targets from flags, environment and the config file.
+    /// Several clusters with none chosen is an error that names them and how to choose.
+    fn resolve(g: &GlobalArgs, env: Env) -> Result<Settings, Error> {
         let (config_file, file) = load_config(g, env)?;
         match select(g, env, &file) {
             Selection::Ambiguous(names) => Err(ambiguous_error(config_file.as_deref(), &names)),
             Selection::Cluster(name) => {
-                Self::for_cluster(g, env, &config_file, &file, Some(&name), Purpose::Online)
+                for_cluster(g, env, &config_file, &file, Some(&name), Purpose::Online)
             }
-            Selection::TopLevel => {
-                Self::for_cluster(g, env, &config_file, &file, None, Purpose::Online)
-            }
+            Selection::TopLevel => for_cluster(g, env, &config_file, &file, None, Purpose::Online),
         }
     }
 
     /// Every cluster a command targets: the chosen one, or, when the file names several and
     /// none is chosen, each of them (for offline commands such as `validate`).
-    pub fn resolve_each(
-        g: &GlobalArgs,
-        env: Env,
-        purpose: Purpose,
-    ) -> Result<Vec<Settings>, Error> {
+    fn resolve_each(g: &GlobalArgs, env: Env, purpose: Purpose) -> Result<Vec<Settings>, Error> {
         let (config_file, file) = load_config(g, env)?;
         let names: Vec<Option<String>> = match select(g, env, &file) {
             Selection::Ambiguous(names) => names.into_iter().map(Some).collect(),
@@ -404,17 +329,17 @@ impl Settings {
         };
         names
             .iter()
-            .map(|n| Self::for_cluster(g, env, &config_file, &file, n.as_deref(), purpose))
+            .map(|n| for_cluster(g, env, &config_file, &file, n.as_deref(), purpose))
             .collect()
     }
 
     /// The clusters a command that runs on several targets: `--all-clusters`, every `--cluster`
     /// given, or the one [`Settings::resolve`] picks. Each cluster's settings resolve on their
     /// own, so a missing password fails that cluster, not the run.
-    pub fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error> {
+    fn resolve_targets(g: &GlobalArgs, env: Env) -> Result<Vec<Target>, Error> {
         let (config_file, file) = load_config(g, env)?;
         let Some(names) = several(g, env, &config_file, &file)? else {
-            let s = Self::resolve(g, env)?;
+            let s = Settings::resolve(g, env)?;
             return Ok(vec![Target {
                 name: s.cluster.clone().unwrap_or_else(|| "default".into()),
                 settings: Ok(s),
@@ -423,15 +348,14 @@ impl Settings {
         Ok(names
             .into_iter()
             .map(|n| {
-                let settings =
-                    Self::for_cluster(g, env, &config_file, &file, Some(&n), Purpose::Online);
+                let settings = for_cluster(g, env, &config_file, &file, Some(&n), Purpose::Online);
                 Target { name: n, settings }
             })
             .collect())
     }
 
     /// The clusters cdcform.toml defines (none without a config file).
-    pub fn defined_clusters(g: &GlobalArgs, env: Env) -> Result<Vec<String>, Error> {
+    fn defined_clusters(g: &GlobalArgs, env: Env) -> Result<Vec<String>, Error> {
         let (_, file) = load_config(g, env)?;
         Ok(file.clusters.keys().cloned().collect())
     }
@@ -442,7 +366,7 @@ impl Settings {
     /// against, unless `--server` or `CDCFORM_SERVER` names another (refused, nothing sent).
     /// A file of an earlier version that did not record its cluster is matched to the one
     /// cluster of cdcform.toml at the server it was planned against, when there is one.
-    pub fn resolve_saved(
+    fn resolve_saved(
         g: &GlobalArgs,
         env: Env,
         cluster: Option<&str>,
@@ -502,7 +426,7 @@ impl Settings {
             },
             ..g
         };
-        Self::for_cluster(
+        for_cluster(
             &g,
             env,
             &config_file,
@@ -511,210 +435,141 @@ impl Settings {
             Purpose::Online,
         )
     }
-
-    fn for_cluster(
-        g: &GlobalArgs,
-        env: Env,
-        config_file: &Option<PathBuf>,
-        file: &ConfigFile,
-        name: Option<&str>,
-        purpose: Purpose,
-    ) -> Result<Settings, Error> {
-        let cluster = match name {
-            Some(n) => Some(
-                file.clusters
-                    .get(n)
-                    .ok_or_else(|| unknown_cluster(config_file.as_deref(), file, n))?,
-            ),
-            None => None,
-        };
-        let c = merged(file, cluster);
-        if let (Some(name), Some(theirs)) = (name, &c.server) {
-            server_agrees(g, env, config_file.as_deref(), name, theirs)?;
-        }
-        let mut s = Self::from_layers(g, env, config_file, &c, purpose)?;
-        s.cluster = name.map(str::to_string);
-        s.clusters_defined = file.clusters.keys().cloned().collect();
-        Ok(s)
-    }
-
-    /// Flag > environment > the merged file settings `c` > default, for every setting.
-    fn from_layers(
-        g: &GlobalArgs,
-        env: Env,
-        config_file: &Option<PathBuf>,
-        c: &ClusterFile,
-        purpose: Purpose,
-    ) -> Result<Settings, Error> {
-        let base = config_file
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let rel = |p: PathBuf| {
-            if p.is_absolute() || base.as_os_str().is_empty() {
-                p
-            } else {
-                base.join(p)
-            }
-        };
-        let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
-            flag.clone().or_else(|| env(var)).or(file.clone())
-        };
-        let pick_path = |flag: &Option<PathBuf>, var: &str, file: &Option<PathBuf>| {
-            flag.clone()
-                .or_else(|| env(var).map(PathBuf::from))
-                .or(file.clone().map(rel))
-        };
-        let server =
-            pick(&g.server, "CDCFORM_SERVER", &c.server).unwrap_or_else(|| DEFAULT_SERVER.into());
-        refuse_credentials_in(&server)?;
-        let namespace = pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace)
-            .unwrap_or_else(|| "default".into());
-        let user = pick(&g.user, "CDCFORM_USER", &c.user);
-        let password = match purpose {
-            Purpose::Online => password(&user, env, c, config_file)?,
-            Purpose::Offline => None,
-        };
-        let timeout = match g.timeout {
-            Some(t) => t,
-            None => match env("CDCFORM_TIMEOUT").or(c.timeout.clone()) {
-                Some(s) => parse_dur("timeout", &s)?,
-                None => DEFAULT_TIMEOUT,
-            },
-        };
-        let retry_for = match g.retry_for {
-            Some(t) => t,
-            None => match env("CDCFORM_RETRY_FOR") {
-                Some(s) => parse_dur("retry_for", &s)?,
-                None => crate::retry::DEFAULT_RETRY_FOR,
-            },
-        };
-        let parallelism = parallelism(g, env, c)?;
-        let gc_ttl = match env("CDCFORM_GC_TTL").or(c.gc_ttl.clone()) {
-            Some(s) => parse_dur("gc_ttl", &s)?,
-            None => DEFAULT_GC_TTL,
-        };
-        let manage_patterns = c.manage.clone().unwrap_or_default();
-        let mut client = ClientOptions::new(server.clone());
-        client.ca = pick_path(&g.ca, "CDCFORM_CA", &c.ca);
-        client.cert = pick_path(&g.cert, "CDCFORM_CERT", &c.cert);
-        client.key = pick_path(&g.key, "CDCFORM_KEY", &c.key);
-        client.user = user;
-        client.password = password;
-        client.timeout = timeout;
-        client.connect_timeout = Duration::from_secs(2).min(timeout);
-        client.retry_for = retry_for;
-        Ok(Settings {
-            server,
-            namespace,
-            paths: c
-                .paths
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(rel)
-                .collect(),
-            client,
-            manage: globs("manage", &manage_patterns)?,
-            manage_patterns,
-            protected: globs("protected", &c.protected.clone().unwrap_or_default())?,
-            parallelism,
-            gc_ttl,
-            config_file: config_file.clone(),
-            cluster: None,
-            policy_paths: c
-                .policy
-                .as_ref()
-                .and_then(|p| p.paths.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(rel)
-                .chain(g.policy_paths.iter().cloned())
-                .collect(),
-            // `--policy` adds to cdcform.toml's policies; `--policy-namespace` replaces its
-            // packages. Resolved here once, so every path evaluates the same policies.
-            policy_namespaces: match g.policy_namespaces.is_empty() {
-                false => g.policy_namespaces.clone(),
-                true => c
-                    .policy
-                    .as_ref()
-                    .and_then(|p| p.namespaces.clone())
-                    .unwrap_or_default(),
-            },
-            clusters_defined: vec![],
-            vars: c.vars.clone().unwrap_or_default(),
-        })
-    }
-
-    /// Defaults for one server, ignoring the environment and any cdcform.toml (demo, tests).
-    pub fn for_server(url: &str) -> Settings {
-        let client = ClientOptions::new(url);
-        Settings {
-            server: url.to_string(),
-            namespace: "default".into(),
-            paths: vec![],
-            client,
-            manage: None,
-            manage_patterns: vec![],
-            protected: None,
-            parallelism: DEFAULT_PARALLELISM,
-            gc_ttl: DEFAULT_GC_TTL,
-            config_file: None,
-            cluster: None,
-            policy_paths: vec![],
-            policy_namespaces: vec![],
-            clusters_defined: vec![],
-            vars: BTreeMap::new(),
-        }
-    }
-
-    /// The value of `${NAME}` in this cluster's manifests: the environment, else `vars`.
-    pub fn var(&self, name: &str, env: Env) -> Option<String> {
-        env(name).or_else(|| self.vars.get(name).cloned())
-    }
-
-    /// Whether `${NAME}` comes from `vars` (not the environment), so its value may be printed.
-    pub fn is_public_var(&self, name: &str, env: Env) -> bool {
-        self.vars.contains_key(name) && env(name).is_none()
-    }
-
-    /// The policies in force: cdcform.toml's (`[policy]`, the cluster's added to the top-level
-    /// ones) and `--policy`.
-    pub fn policy_options(&self) -> crate::policy::PolicyOptions {
-        crate::policy::PolicyOptions {
-            paths: self.policy_paths.clone(),
-            namespaces: self.policy_namespaces.clone(),
-        }
-    }
-
-    /// Manifest paths: the command line's, else the cluster's in the config file, else `.`.
-    /// With clusters defined but none in use (an explicit `--server`), `.` would merge every
-    /// cluster's manifests, so paths must be given.
-    pub fn manifest_paths(&self, args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
-        if !args.is_empty() {
-            Ok(args.to_vec())
-        } else if !self.paths.is_empty() {
-            Ok(self.paths.clone())
-        } else if self.cluster.is_none() && !self.clusters_defined.is_empty() {
-            Err(Error::Settings(format!(
-                "no manifest paths: --server {} uses none of the clusters in {} ({})\n\
-                 help: name the manifest files or directories, or choose a cluster with `--cluster NAME`",
-                self.server,
-                self.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                self.clusters_defined.join(", ")
-            )))
-        } else {
-            Ok(vec![PathBuf::from(".")])
-        }
-    }
 }
 
-/// One cluster of a run over several, with its settings or why they do not resolve.
-#[derive(Debug)]
-pub struct Target {
-    pub name: String,
-    pub settings: Result<Settings, Error>,
+fn for_cluster(
+    g: &GlobalArgs,
+    env: Env,
+    config_file: &Option<PathBuf>,
+    file: &ConfigFile,
+    name: Option<&str>,
+    purpose: Purpose,
+) -> Result<Settings, Error> {
+    let cluster = match name {
+        Some(n) => Some(
+            file.clusters
+                .get(n)
+                .ok_or_else(|| unknown_cluster(config_file.as_deref(), file, n))?,
+        ),
+        None => None,
+    };
+    let c = merged(file, cluster);
+    if let (Some(name), Some(theirs)) = (name, &c.server) {
+        server_agrees(g, env, config_file.as_deref(), name, theirs)?;
+    }
+    let mut s = from_layers(g, env, config_file, &c, purpose)?;
+    s.cluster = name.map(str::to_string);
+    s.clusters_defined = file.clusters.keys().cloned().collect();
+    Ok(s)
+}
+
+/// Flag > environment > the merged file settings `c` > default, for every setting.
+fn from_layers(
+    g: &GlobalArgs,
+    env: Env,
+    config_file: &Option<PathBuf>,
+    c: &ClusterFile,
+    purpose: Purpose,
+) -> Result<Settings, Error> {
+    let base = config_file
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let rel = |p: PathBuf| {
+        if p.is_absolute() || base.as_os_str().is_empty() {
+            p
+        } else {
+            base.join(p)
+        }
+    };
+    let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
+        flag.clone().or_else(|| env(var)).or(file.clone())
+    };
+    let pick_path = |flag: &Option<PathBuf>, var: &str, file: &Option<PathBuf>| {
+        flag.clone()
+            .or_else(|| env(var).map(PathBuf::from))
+            .or(file.clone().map(rel))
+    };
+    let server =
+        pick(&g.server, "CDCFORM_SERVER", &c.server).unwrap_or_else(|| DEFAULT_SERVER.into());
+    refuse_credentials_in(&server)?;
+    let namespace =
+        pick(&g.namespace, "CDCFORM_NAMESPACE", &c.namespace).unwrap_or_else(|| "default".into());
+    let user = pick(&g.user, "CDCFORM_USER", &c.user);
+    let password = match purpose {
+        Purpose::Online => password(&user, env, c, config_file)?,
+        Purpose::Offline => None,
+    };
+    let timeout = match g.timeout {
+        Some(t) => t,
+        None => match env("CDCFORM_TIMEOUT").or(c.timeout.clone()) {
+            Some(s) => parse_dur("timeout", &s)?,
+            None => DEFAULT_TIMEOUT,
+        },
+    };
+    let retry_for = match g.retry_for {
+        Some(t) => t,
+        None => match env("CDCFORM_RETRY_FOR") {
+            Some(s) => parse_dur("retry_for", &s)?,
+            None => crate::retry::DEFAULT_RETRY_FOR,
+        },
+    };
+    let parallelism = parallelism(g, env, c)?;
+    let gc_ttl = match env("CDCFORM_GC_TTL").or(c.gc_ttl.clone()) {
+        Some(s) => parse_dur("gc_ttl", &s)?,
+        None => DEFAULT_GC_TTL,
+    };
+    let manage_patterns = c.manage.clone().unwrap_or_default();
+    let mut client = ClientOptions::new(server.clone());
+    client.ca = pick_path(&g.ca, "CDCFORM_CA", &c.ca);
+    client.cert = pick_path(&g.cert, "CDCFORM_CERT", &c.cert);
+    client.key = pick_path(&g.key, "CDCFORM_KEY", &c.key);
+    client.user = user;
+    client.password = password;
+    client.timeout = timeout;
+    client.connect_timeout = Duration::from_secs(2).min(timeout);
+    client.retry_for = retry_for;
+    Ok(Settings {
+        server,
+        namespace,
+        paths: c
+            .paths
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(rel)
+            .collect(),
+        client,
+        manage: globs("manage", &manage_patterns)?,
+        manage_patterns,
+        protected: globs("protected", &c.protected.clone().unwrap_or_default())?,
+        parallelism,
+        gc_ttl,
+        config_file: config_file.clone(),
+        cluster: None,
+        policy_paths: c
+            .policy
+            .as_ref()
+            .and_then(|p| p.paths.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(rel)
+            .chain(g.policy_paths.iter().cloned())
+            .collect(),
+        // `--policy` adds to cdcform.toml's policies; `--policy-namespace` replaces its
+        // packages. Resolved here once, so every path evaluates the same policies.
+        policy_namespaces: match g.policy_namespaces.is_empty() {
+            false => g.policy_namespaces.clone(),
+            true => c
+                .policy
+                .as_ref()
+                .and_then(|p| p.namespaces.clone())
+                .unwrap_or_default(),
+        },
+        clusters_defined: vec![],
+        vars: c.vars.clone().unwrap_or_default(),
+    })
 }
 
 /// Credentials never ride in the server URL: it is printed (plan headers, JSON, saved plans,
@@ -858,37 +713,6 @@ fn parallelism(g: &GlobalArgs, env: Env, c: &ClusterFile) -> Result<usize, Error
 
 #[cfg(test)]
 mod tests {
-    proptest::proptest! {
-        /// The shortcut for plain globs answers as globset does, for any glob and any id.
-        #[test]
-        fn id_globs_match_as_globset_does(
-            pats in proptest::collection::vec("[ab/*?.-]{0,4}|[a-c]{1,3}\\*", 1..4),
-            ids in proptest::collection::vec("[ab/.*-]{0,5}", 1..8),
-        ) {
-            let mut b = globset::GlobSetBuilder::new();
-            for p in &pats {
-                b.add(globset::Glob::new(p).unwrap());
-            }
-            let set = b.build().unwrap();
-            let ours = super::IdGlobs::new(&pats).unwrap();
-            for id in &ids {
-                proptest::prop_assert_eq!(ours.is_match(id), set.is_match(id), "{:?} {}", pats, id);
-            }
-        }
-    }
-
-    #[test]
-    fn plain_globs_take_the_shortcut() {
-        let plain = |p: &[&str]| {
-            let p: Vec<String> = p.iter().map(|s| s.to_string()).collect();
-            super::IdGlobs::new(&p).unwrap().plain.is_some()
-        };
-        assert!(plain(&["team-a-*", "cf-00010", "*"]));
-        assert!(!plain(&["team-*-x"]));
-        assert!(!plain(&["cf-0000?"]));
-        assert!(!plain(&["a**"]));
-    }
-
     use super::*;
 
     fn write(dir: &Path, text: &str) -> PathBuf {

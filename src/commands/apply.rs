@@ -9,7 +9,7 @@ use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat};
 use crate::output::Output;
 use crate::pipeline::saved::{self, SavedPart};
 use crate::pipeline::{self, ApplyRun, ClusterPlan, Ready, RunOptions, Verdict};
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::{exit, Error};
 
 fn wait_timeout(a: &ApplyArgs) -> Duration {

@@ -2,7 +2,7 @@
 
 use crate::cli::GlobalArgs;
 use crate::output::Output;
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::cli::{ExportArgs, GlobalArgs};
 use crate::export::{self, ExportOptions};
 use crate::output::Output;
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::ticdc::Client;
 use crate::{exit, Error};
 

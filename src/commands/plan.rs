@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::output::Output;
 use crate::pipeline::{self, ClusterPlan, RunOptions, Verdict};
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::{exit, Error};
 
 /// How long a pause may last when the plan is applied later (apply's default wait timeout).

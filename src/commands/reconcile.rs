@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::cli::{GlobalArgs, LogFormatArg, ReconcileArgs};
 use crate::pipeline::Verdict;
 use crate::reconcile::{self, Log, LogFormat};
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::{exit, Error};
 
 /// Where the endpoints listen unless --listen says otherwise (not with --once).

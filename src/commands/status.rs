@@ -5,7 +5,7 @@
 use crate::cli::{GlobalArgs, StatusArgs, TableFormat};
 use crate::output::Output;
 use crate::render::status::table;
-use crate::settings::{process_env, Settings};
+use crate::settings::{process_env, Resolve, Settings};
 use crate::status::{collect, StatusFilter};
 use crate::ticdc::Client;
 use crate::{exit, Error};

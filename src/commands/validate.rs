@@ -3,7 +3,7 @@
 use crate::cli::{GlobalArgs, ValidateArgs};
 use crate::manifest::{DesiredChangefeed, Diagnostic, Diagnostics};
 use crate::output::Output;
-use crate::settings::{process_env, Purpose, Settings};
+use crate::settings::{process_env, Purpose, Resolve, Settings};
 use crate::ticdc::kernel::Kernel;
 use crate::ticdc::{ServerProfile, Version};
 use crate::Error;

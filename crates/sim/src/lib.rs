@@ -6,6 +6,9 @@
 //! a `BTreeMap`; checkpoints of running changefeeds are computed lazily on read, so 10,000
 //! changefeeds cost nothing while idle.
 
+/// The TiCDC client crate, under the name the simulator's modules use for it.
+pub(crate) use cdcform_ticdc as ticdc;
+
 pub mod catalog;
 pub mod config;
 pub mod faults;

@@ -8,6 +8,7 @@ pub mod kernel;
 pub mod mask;
 pub mod models;
 pub mod profile;
+pub mod retry;
 pub mod sift;
 pub mod tls;
 

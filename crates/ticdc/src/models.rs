@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::ticdc::hash::CacheGate;
+use crate::hash::CacheGate;
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
@@ -173,7 +173,7 @@ pub fn decode_config(text: &str) -> Result<Value, serde_json::Error> {
     if text.len() > MAX_TEXT {
         return serde_json::from_str(text);
     }
-    let mut h = crate::ticdc::hash::Fold64::new();
+    let mut h = crate::hash::Fold64::new();
     h.str(text);
     let key = h.0;
     DECODED.with(|c| {

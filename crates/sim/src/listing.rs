@@ -237,8 +237,8 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::simulator::routes::run_err;
-    use crate::simulator::state::{Op, RunErr, UPSTREAM_ID};
+    use crate::routes::run_err;
+    use crate::state::{Op, RunErr, UPSTREAM_ID};
     use crate::ticdc::models::RunningError;
 
     /// The whole list body in one piece.
