@@ -530,6 +530,8 @@ fn from_layers(
     client.timeout = timeout;
     client.connect_timeout = Duration::from_secs(2).min(timeout);
     client.retry_for = retry_for;
+    // An explicit budget also waits for a server not reached yet (one that is starting).
+    client.retry_first_contact = g.retry_for.is_some() || env("CDCFORM_RETRY_FOR").is_some();
     Ok(Settings {
         server,
         namespace,

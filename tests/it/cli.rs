@@ -194,6 +194,84 @@ fn unreachable_server_fails_fast_naming_the_url() {
         .stderr(predicate::str::contains(url));
 }
 
+/// Before TiCDC has answered once in a run there is no outage to ride through: an address
+/// that refuses, a server that is not TiCDC (404 without an `error_code`) and `http://` to a
+/// TLS server each fail on the first attempt (no "after N attempts", no "retrying" line),
+/// naming the address and `--retry-for` for a server that is starting. A TiCDC that answers
+/// 503 with its code at first contact is an election: waited out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_contact_fails_at_once_unless_ticdc_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(
+        dir.path(),
+        "a.yaml",
+        "changefeeds:\n  - id: cf\n    sink_uri: \"blackhole://\"\n",
+    );
+    let m = m.to_str().unwrap().to_string();
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let not_ticdc = {
+        let app = axum::Router::new()
+            .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "404 page not found") });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        url
+    };
+    let plan = |url: &str| {
+        let m = m.clone();
+        let url = url.to_string();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let o = cdcform()
+                    .args(["plan", &m, "--server", &url])
+                    .output()
+                    .unwrap();
+                (
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stderr).to_string(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    for (url, words) in [
+        (refused.as_str(), "connection refused"),
+        (not_ticdc.as_str(), "HTTP 404"),
+    ] {
+        let (code, err) = plan(url).await;
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(url) && err.contains(words), "{err}");
+        assert!(
+            !err.contains("attempts") && !err.contains("retrying"),
+            "retried: {err}"
+        );
+    }
+    let (_, err) = plan(&refused).await;
+    assert!(
+        err.contains("--retry-for"),
+        "the hint names --retry-for: {err}"
+    );
+    let (_, err) = plan(&not_ticdc).await;
+    assert!(err.contains("without a path"), "the hint: {err}");
+    // TiCDC in an owner election at first contact (503 with its code): waited out.
+    let s = crate::harness::sim(cdcform::simulator::SimConfig {
+        faults: Some(cdcform::simulator::faults::FaultSpec::parse("http503=1").unwrap()),
+        ..crate::harness::classic()
+    })
+    .await;
+    let url = s.url();
+    let t = tokio::spawn(plan(&url));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.set_faults_enabled(false);
+    let (code, err) = t.await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("retrying for up to"), "{err}");
+}
+
 /// SIGKILL `cdcform apply` mid-update, at each step of the sequence; a re-run converges and
 /// nothing that should run is left paused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

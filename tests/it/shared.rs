@@ -351,6 +351,10 @@ async fn a_filtered_status_finds_each_changefeeds_captures_by_asking_them() {
     let list = json!({"total": 3, "items": [
         item("team-a", "normal"), item("team-b", "normal"), item("team-c", "stopped")
     ]});
+    // ErrCaptureNotExist is an answer, not an outage: each probe of the idle capture is sent
+    // once, never retried for the whole --retry-for.
+    let idle = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let idle_probes = idle.clone();
     let app = axum::Router::new()
         .route(
             "/api/v2/status",
@@ -381,7 +385,10 @@ async fn a_filtered_status_finds_each_changefeeds_captures_by_asking_them() {
         )
         .route(
             "/api/v2/processors/{cf}/{cap}",
-            get(|Path((cf, cap)): Path<(String, String)>| async move {
+            get(move |Path((cf, cap)): Path<(String, String)>| async move {
+                if cap == "cap-idle" {
+                    idle_probes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 let tables: Value = match (cf.as_str(), cap.as_str()) {
                     ("team-a", "cap-1") => json!([1, 2]),
                     ("team-a", "cap-2") => json!([3]),
@@ -426,6 +433,11 @@ async fn a_filtered_status_finds_each_changefeeds_captures_by_asking_them() {
             // Not running: no processor to ask.
             ("team-c", vec![], None),
         ]
+    );
+    assert_eq!(
+        idle.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one probe of the idle capture per running changefeed, none repeated"
     );
     server.abort();
 }

@@ -10,6 +10,14 @@ pub enum Error {
     Manifest(Diagnostics),
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The server answered a read with an error: what was read, on which server.
+    #[error("{what} on {server}: {}", source.brief())]
+    Server {
+        what: String,
+        server: String,
+        #[source]
+        source: Box<ClientError>,
+    },
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
     /// An error of a layer above this one (`ci comment`: the CI environment or the provider's
@@ -39,6 +47,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Client(e) => e.hint(),
+            Error::Server { source, .. } => source.hint(),
             Error::Held(h) => Some(h.hint.clone()),
             _ => None,
         }

@@ -64,7 +64,11 @@ pub async fn collect(
 ) -> Result<StatusReport, Error> {
     let err = |what: &str, e: crate::ticdc::ClientError| match e {
         e @ crate::ticdc::ClientError::Transport { .. } => Error::Client(e),
-        e => Error::msg(format!("{what}: {}", e.brief())),
+        source => Error::Server {
+            what: what.to_string(),
+            server: client.base_url().to_string(),
+            source: Box::new(source),
+        },
     };
     // Only the changefeeds shown are decoded: on a shared cluster the rest cost their bytes.
     let keep = |id: &str| filter.keeps(settings, id);
@@ -210,7 +214,9 @@ async fn table_counts(
         .map(|(i, id, cap)| async move {
             let got = match client.processor_detail(ns, &id, &cap).await {
                 Ok(d) => d.table_ids.map_or(Answer::NotHere, Answer::Tables),
-                Err(e) if e.code() == Some("CDC:ErrCaptureNotExist") => Answer::NotHere,
+                Err(e) if e.code() == Some(crate::ticdc::error::codes::CAPTURE_NOT_EXIST) => {
+                    Answer::NotHere
+                }
                 Err(_) => Answer::Unknown,
             };
             (i, cap, got)

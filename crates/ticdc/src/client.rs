@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,12 @@ pub struct ClientOptions {
     pub retry_for: Duration,
     /// First pause between attempts.
     pub retry_base: Duration,
+    /// Whether failures before the server's first answer in this run are retried too (for
+    /// `retry_for`). Off by default: a server never reached (refused, DNS, TLS, not a TiCDC)
+    /// fails at once, since the budget is for riding through an outage of a server that was
+    /// reached; on when the user asked for a budget explicitly (`--retry-for`), to wait for a
+    /// server that is starting.
+    pub retry_first_contact: bool,
 }
 
 impl ClientOptions {
@@ -58,6 +64,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(3),
             retry_for: crate::retry::DEFAULT_RETRY_FOR,
             retry_base: Duration::from_millis(100),
+            retry_first_contact: false,
         }
     }
 }
@@ -119,6 +126,11 @@ struct Inner {
     /// here, so a long outage fails the calls that follow at once instead of each waiting
     /// `--retry-for` anew (10,000 reads would otherwise wait for hours).
     failing_since: Mutex<Option<Instant>>,
+    /// Whether TiCDC answered once in this run (a 2xx, or an error carrying TiCDC's
+    /// `error_code`): only then are failures an outage worth riding through.
+    reached: AtomicBool,
+    /// [`ClientOptions::retry_first_contact`].
+    retry_first_contact: bool,
     /// Timeout of one request, named in "no answer within …".
     timeout: Duration,
     /// GETs sent ahead of need ([`Client::prefetch_first_round`]), by path; each is used once.
@@ -232,6 +244,8 @@ impl Client {
                 notify: OnceLock::new(),
                 last_notice: Mutex::new(None),
                 failing_since: Mutex::new(None),
+                reached: AtomicBool::new(false),
+                retry_first_contact: opts.retry_first_contact,
                 ahead: Mutex::new(HashMap::new()),
                 ahead_lists: Mutex::new(HashMap::new()),
                 timeout: opts.timeout,
@@ -244,8 +258,12 @@ impl Client {
         let _ = self.inner.notify.set(notify);
     }
 
-    /// Note whether the server answered: any answer ends a failing streak.
+    /// Note whether the server answered: any answer ends a failing streak, and an answer
+    /// from TiCDC (2xx, or its `error_code`) tells that it was reached.
     fn track<T>(&self, r: &Result<T, ClientError>) {
+        if r.is_ok() || r.as_ref().err().and_then(ClientError::code).is_some() {
+            self.inner.reached.store(true, Ordering::Relaxed);
+        }
         let mut since = self.inner.failing_since.lock().unwrap();
         match r {
             Err(e) if e.is_retryable() => {
@@ -353,9 +371,15 @@ impl Client {
             req = req.json(b);
         }
         tracing::debug!(target: "cdcform::http", "{method} {path}");
-        req.send()
+        let resp = req
+            .send()
             .await
-            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))
+            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?;
+        // A 2xx head is TiCDC answering, even if the body breaks off later.
+        if resp.status().is_success() {
+            self.inner.reached.store(true, Ordering::Relaxed);
+        }
+        Ok(resp)
     }
 
     async fn send_once<B: Serialize + ?Sized>(
@@ -551,6 +575,13 @@ impl Client {
             |e: &ClientError| {
                 if e.is_timeout() {
                     silent.fetch_add(1, Ordering::Relaxed);
+                }
+                // Before TiCDC's first answer there is no outage to ride through: an address
+                // that refuses, a name DNS does not know or a server that is not a TiCDC fails
+                // now. A dropped connection or a TiCDC 5xx is an outage: ridden through.
+                let first_contact = !self.inner.reached.load(Ordering::Relaxed);
+                if first_contact && !self.inner.retry_first_contact && e.is_not_ticdc_yet() {
+                    return crate::retry::Verdict::Stop;
                 }
                 if e.is_retryable() && silent.load(Ordering::Relaxed) < 3 {
                     crate::retry::Verdict::Again {

@@ -65,14 +65,39 @@ impl ClientError {
             // not verify will not verify next time either.
             ClientError::Transport { reason, .. } => {
                 let r = reason.to_ascii_lowercase();
+                // Nor does a server that speaks the other protocol (http:// against TLS, or
+                // https:// against plain HTTP) start speaking this one.
                 !(r.contains("certificate")
                     || r.contains("tls handshake")
-                    || r.contains("invalidcertificate"))
+                    || r.contains("invalidcertificate")
+                    || r.contains("(use http://)")
+                    || r.contains("(use https://)"))
             }
+            // Some 500s are answers, not outages: "unhealthy" from the health check, and
+            // "no such capture" from a processor probe (tiflow cdc/api/v2/processor.go
+            // `getProcessor` answers ErrCaptureNotExist, HTTP 500, for a capture that runs no
+            // processor); asking again changes neither.
             ClientError::Api { status, code, .. } => {
-                *status >= 500 && code != codes::CLUSTER_UNHEALTHY
+                *status >= 500
+                    && code != codes::CLUSTER_UNHEALTHY
+                    && code != codes::CAPTURE_NOT_EXIST
             }
             _ => false,
+        }
+    }
+    /// Before TiCDC has answered once, whether this says that nothing there is a TiCDC to wait
+    /// for: the address refuses connections, DNS does not know the name, or what answered is
+    /// not TiCDC (its errors carry an `error_code`). TLS failures are never retried anyway.
+    pub fn is_not_ticdc_yet(&self) -> bool {
+        match self {
+            ClientError::Transport { reason, .. } => {
+                let r = reason.to_ascii_lowercase();
+                r.contains("connection refused")
+                    || r.contains("dns error")
+                    || r.contains("failed to lookup address")
+            }
+            ClientError::Api { code, .. } => code.is_empty(),
+            _ => true,
         }
     }
     /// The same error, noting that it is the last of several attempts ("after N attempts in
@@ -140,6 +165,16 @@ impl ClientError {
                     .into(),
             ),
             ClientError::Transport { url, reason } => Some(transport_hint(url, reason)),
+            // TiCDC answers every route of its API, and its refusals carry an `error_code`.
+            ClientError::Api {
+                status: 404 | 405 | 501,
+                code,
+                ..
+            } if code.is_empty() => Some(
+                "this does not answer as TiCDC's OpenAPI v2 does: `--server` (or the cluster's \
+                 `server`) takes a TiCDC server's address, such as http://ticdc-0:8300, without a path"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -176,7 +211,9 @@ fn transport_hint(url: &str, reason: &str) -> String {
     } else if reason.contains("no answer within") {
         "the server accepted the connection but did not answer: raise `--timeout`, or check the server".into()
     } else {
-        "check `--server`, `CDCFORM_SERVER` or the cluster's `server` in cdcform.toml".into()
+        "check `--server`, `CDCFORM_SERVER` or the cluster's `server` in cdcform.toml; \
+         to wait for a TiCDC that is starting, give it time with `--retry-for 2m`"
+            .into()
     }
 }
 

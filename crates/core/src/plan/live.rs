@@ -61,11 +61,11 @@ pub type Wanted<'a> = Option<&'a (dyn Fn(&Key) -> bool + Sync)>;
 fn server_error(client: &Client, what: &str, e: ClientError) -> Error {
     match e {
         e @ ClientError::Transport { .. } => Error::Client(e),
-        other => Error::msg(format!(
-            "{what} on {}: {}",
-            client.base_url(),
-            other.brief()
-        )),
+        source => Error::Server {
+            what: what.to_string(),
+            server: client.base_url().to_string(),
+            source: Box::new(source),
+        },
     }
 }
 
