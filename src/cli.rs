@@ -650,14 +650,19 @@ pub struct DemoArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Parse "10s", "1h30m", "250ms" or a plain number of nanoseconds.
+/// Parse a duration with its unit: "10s", "1h30m", "250ms" (`0` alone needs none). A bare
+/// number is refused, naming the unit it would need: read as nanoseconds it turned
+/// `--interval 5` into 420 cycles a second and `--retry-for 5` into no retries. The one parser
+/// of every duration flag and of cdcform.toml's durations.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t
-            .parse::<u64>()
-            .map(std::time::Duration::from_nanos)
-            .map_err(|e| e.to_string());
+    if t == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!(
+            "{s:?} has no unit; write it with one, e.g. {t}s (seconds), {t}m (minutes) or {t}ms"
+        ));
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("invalid duration {s:?}: {e} (use e.g. 10s, 2m, 1h30m)"))
@@ -666,6 +671,29 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn a_duration_needs_its_unit() {
+        use std::time::Duration;
+        assert_eq!(super::parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            super::parse_duration("1h30m"),
+            Ok(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            super::parse_duration("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(super::parse_duration("0"), Ok(Duration::ZERO));
+        for bare in ["5", "30", "1.5"] {
+            let e = super::parse_duration(bare).unwrap_err();
+            assert!(
+                e.contains("has no unit") && e.contains(&format!("{bare}s")),
+                "{e}"
+            );
+        }
+        assert!(super::parse_duration("5 parsecs").is_err());
+    }
 
     /// Every command's `--help`, as a user reads it (100 columns), snapshotted: a flag that
     /// appears on the wrong command, loses its help text or changes its wording shows in the diff.

@@ -8,14 +8,20 @@ use crate::reconcile::{self, Log, LogFormat};
 use crate::settings::{process_env, Resolve, Settings};
 use crate::{exit, Error};
 
+/// The shortest `--interval`.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Where the endpoints listen unless --listen says otherwise (not with --once).
 const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
 pub async fn run(g: &GlobalArgs, a: ReconcileArgs) -> Result<i32, Error> {
-    if a.interval.is_zero() {
-        return Err(Error::msg(
-            "--interval must be longer than 0\nhelp: e.g. --interval 30s",
-        ));
+    // A cycle reads every managed changefeed: more than one a second would only load TiCDC.
+    if a.interval < MIN_INTERVAL {
+        return Err(Error::msg(format!(
+            "--interval {} is shorter than {}; nothing was started\nhelp: e.g. --interval 30s",
+            humantime::format_duration(a.interval),
+            humantime::format_duration(MIN_INTERVAL)
+        )));
     }
     let targets = Settings::resolve_targets(g, &process_env)?;
     let listen = match (a.listen, a.once) {

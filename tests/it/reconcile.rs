@@ -78,13 +78,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
         // An unreachable cluster fails its cycle after this (the 60s default would outlast the
         // tests' waits); reachable simulators never need it.
         .env("CDCFORM_RETRY_FOR", "1s")
-        .args([
-            "reconcile",
-            "--interval",
-            "300ms",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["reconcile", "--interval", "1s", "--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
