@@ -4,8 +4,6 @@
 //! /status and the metrics rendered, as a scrape would.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cdcform::plan::pipeline::{compute, load_manifests};
@@ -65,7 +63,7 @@ pub async fn cycle_vs_plan(n: usize, rows: &mut Vec<Row>) {
         settings: Ok(settings.clone()),
     });
     let client = cdcform::ticdc::Client::new(settings.client.clone()).expect("client");
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = cdcform::shutdown::Shutdown::new();
     let (mut cycles, mut plans) = (vec![], vec![]);
     for round in 0..6 {
         let t0 = Instant::now();
@@ -123,7 +121,7 @@ pub async fn rss_over_cycles(n: usize, cycles: usize, rows: &mut Vec<Row>) {
         settings: Ok(settings),
     });
     let shared = Shared::new(&o, std::slice::from_ref(&cluster));
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = cdcform::shutdown::Shutdown::new();
     let run = |k: usize| {
         let (cluster, o, shared, stop, sim) = (&cluster, &o, &shared, &stop, &sim);
         async move {

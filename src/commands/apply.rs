@@ -232,9 +232,6 @@ fn finish(report: &ApplyReport, cluster: Option<&str>, out: &Output) {
         out.data(&text);
     }
     for e in report.entries.iter().filter(|e| e.left_paused) {
-        out.warn(&format!(
-            "{prefix}changefeed {} is LEFT PAUSED; see above for how to resume it",
-            e.key
-        ));
+        out.warn(&format!("{prefix}{}", crate::apply::left_paused(&e.key)));
     }
 }

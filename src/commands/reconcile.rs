@@ -49,7 +49,10 @@ pub async fn run(g: &GlobalArgs, a: ReconcileArgs) -> Result<i32, Error> {
             },
         },
     };
-    Ok(match reconcile::run(targets, o).await? {
+    // The one signal source: SIGTERM/SIGINT raise its level; the loop drains on the first.
+    let shutdown = crate::shutdown::Shutdown::new();
+    shutdown.listen(|_| {});
+    Ok(match reconcile::run(targets, o, shutdown).await? {
         Verdict::Clean => exit::OK,
         Verdict::Changes => exit::CHANGES,
         Verdict::Failed => exit::ERROR,

@@ -85,23 +85,9 @@ pub async fn run(a: SimulateArgs, out: &Output) -> Result<i32, Error> {
         "TiCDC simulator ({label}) listening on {}",
         sim.url()
     ));
-    shutdown_signal().await;
+    let shutdown = crate::shutdown::Shutdown::new();
+    shutdown.listen(|_| {});
+    shutdown.graceful().await;
     sim.shutdown().await;
     Ok(0)
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -542,8 +542,8 @@ async fn a_third_sigterm_names_exactly_the_changefeeds_left_paused() {
     assert_eq!(code, 1, "{text}");
     let named: std::collections::BTreeSet<String> = text
         .lines()
-        .filter_map(|l| l.split("changefeed default/").nth(1))
-        .filter_map(|rest| rest.strip_suffix(" is LEFT PAUSED; see above for how to resume it"))
+        .filter_map(|l| l.split("LEFT PAUSED: changefeed default/").nth(1))
+        .filter_map(|rest| rest.split(':').next())
         .map(str::to_string)
         .collect();
     let actual: std::collections::BTreeSet<String> = paused(&s, ids(4)).await.into_iter().collect();

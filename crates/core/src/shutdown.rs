@@ -10,6 +10,8 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     tx: Arc<watch::Sender<u8>>,
+    /// The name of the last signal [`Shutdown::listen`] counted, for the log.
+    cause: Arc<std::sync::Mutex<Option<&'static str>>>,
 }
 
 impl Default for Shutdown {
@@ -22,6 +24,7 @@ impl Shutdown {
     pub fn new() -> Shutdown {
         Shutdown {
             tx: Arc::new(watch::channel(0).0),
+            cause: Arc::default(),
         }
     }
 
@@ -33,6 +36,12 @@ impl Shutdown {
             level = *l;
         });
         level
+    }
+
+    /// The last signal counted (`SIGTERM`, `SIGINT`), or `None` when the level was raised
+    /// by a call to [`Shutdown::signal`].
+    pub fn cause(&self) -> Option<&'static str> {
+        *self.cause.lock().unwrap()
     }
 
     pub fn level(&self) -> u8 {
@@ -70,14 +79,19 @@ impl Shutdown {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             loop {
-                match &mut term {
+                let name = match &mut term {
                     Some(t) => {
-                        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = t.recv() => {} }
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => "SIGINT",
+                            _ = t.recv() => "SIGTERM",
+                        }
                     }
                     None => {
                         let _ = tokio::signal::ctrl_c().await;
+                        "SIGINT"
                     }
-                }
+                };
+                *this.cause.lock().unwrap() = Some(name);
                 announce(this.signal());
             }
         });

@@ -661,12 +661,21 @@ async fn compensate(run: &mut Run<'_>, report: &mut EntryReport, failed: &Failur
         Err(rf) => {
             report.left_paused = true;
             report.compensation = Some(format!(
-                "could NOT resume it ({}); it is LEFT PAUSED: resume it with `cdc cli changefeed resume -c {} -n {}` \
-                 or re-run `cdcform apply`",
-                rf.message, key.id, key.namespace
+                "could NOT resume it ({}); it is {}",
+                rf.message,
+                left_paused(&key)
             ));
         }
     }
+}
+
+/// The one wording for a changefeed cdcform paused and could not resume: the state and the
+/// commands that end it.
+pub fn left_paused(key: &Key) -> String {
+    format!(
+        "LEFT PAUSED: changefeed {key}: resume it with `cdc cli changefeed resume -c {} -n {}` or re-run `cdcform apply`",
+        key.id, key.namespace
+    )
 }
 
 fn internal(msg: &str) -> Failure {

@@ -119,34 +119,7 @@ async fn plan_cluster(
         let settings = t.settings?;
         let client = Client::new(settings.client.clone())?;
         attach_progress(&client, &progress, &t.name, several);
-        // The first round of reads goes out while the manifests load.
-        client.prefetch_first_round(&settings.namespace);
-        let set = load_manifests(&settings, &o.paths)?;
-        let (plan, snapshot) = compute_checked(
-            &settings,
-            &client,
-            &set.changefeeds,
-            &o.plan,
-            o.pause_budget,
-            &settings.policy_options(),
-        )
-        .await?;
-        let warnings = set
-            .changefeeds
-            .iter()
-            .flat_map(|cf| crate::manifest::compat::warnings(cf, Some(&snapshot.profile)))
-            .map(|w| w.to_string())
-            .collect();
-        let held = gate(&plan);
-        Ok(Planned {
-            settings,
-            client,
-            plan,
-            snapshot,
-            desired: set.changefeeds,
-            warnings,
-            held,
-        })
+        plan_with(settings, client, o).await
     }
     .await;
     ClusterPlan {
@@ -154,6 +127,44 @@ async fn plan_cluster(
         server,
         outcome,
     }
+}
+
+/// Plan one cluster with its client (reconcile keeps one per cluster across cycles): load its
+/// manifests while the first reads are under way, read it, plan, evaluate its policies, and
+/// ask the gate.
+pub async fn plan_with(
+    settings: Settings,
+    client: Client,
+    o: &RunOptions,
+) -> Result<Planned, Error> {
+    // The first round of reads goes out while the manifests load.
+    client.prefetch_first_round(&settings.namespace);
+    let set = load_manifests(&settings, &o.paths)?;
+    let (plan, snapshot) = compute_checked(
+        &settings,
+        &client,
+        &set.changefeeds,
+        &o.plan,
+        o.pause_budget,
+        &settings.policy_options(),
+    )
+    .await?;
+    let warnings = set
+        .changefeeds
+        .iter()
+        .flat_map(|cf| crate::manifest::compat::warnings(cf, Some(&snapshot.profile)))
+        .map(|w| w.to_string())
+        .collect();
+    let held = gate(&plan);
+    Ok(Planned {
+        settings,
+        client,
+        plan,
+        snapshot,
+        desired: set.changefeeds,
+        warnings,
+        held,
+    })
 }
 
 /// The summaries of every planned cluster added up.

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::Shared;
 use crate::Error;
@@ -92,18 +92,18 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.status_json()).into_response()
 }
 
-/// Serve until `shutdown` turns true; connections in progress are dropped with the task.
+/// Serve until the first signal; connections in progress are dropped with the task.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<super::signal::Shutdown>,
+    shutdown: crate::shutdown::Shutdown,
 ) {
     let app = router(shared);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = shutdown.changed() => return,
+            _ = shutdown.graceful() => return,
         };
         let Ok((stream, _)) = accepted else {
             // Out of file descriptors and the like: wait a little rather than spin.

@@ -7,23 +7,22 @@ pub mod drift;
 pub mod http;
 pub mod log;
 pub mod metrics;
-pub mod signal;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use crate::apply::{apply, ApplyOptions, ApplyReport};
+use crate::apply::ApplyReport;
+use crate::pipeline::RunOptions;
 use crate::pipeline::Verdict;
-use crate::plan::pipeline::{compute_checked, load_manifests};
+use crate::pipeline::{ApplyRun, Ready};
 use crate::plan::{Action, Key, Plan, PlanOptions, Summary};
 use crate::settings::{Settings, Target};
+use crate::shutdown::Shutdown;
 use crate::ticdc::Client;
 use crate::Error;
 
@@ -314,37 +313,42 @@ fn listed(settings: &Settings, desired: &[crate::manifest::DesiredChangefeed]) -
 }
 
 /// One cycle on one cluster: read the manifests, plan, classify, and with `--self-heal` apply.
-pub async fn cycle(cluster: &Cluster, o: &Options, stop: &Arc<AtomicBool>) -> CycleRecord {
+pub async fn cycle(cluster: &Cluster, o: &Options, shutdown: &Shutdown) -> CycleRecord {
     let started = rfc3339_now();
     let t0 = Instant::now();
     let (settings, client) = match &cluster.conn {
         Ok((s, c)) => (s, c),
         Err(e) => return failed(started, t0, e.clone()),
     };
-    let desired = match load_manifests(settings, &o.paths) {
-        Ok(set) => set.changefeeds,
-        Err(e) => {
+    let run = RunOptions {
+        paths: o.paths.clone(),
+        plan: PlanOptions {
+            prune: o.prune,
+            replace: vec![],
+            gc_ttl: o.gc_ttl,
+            ..PlanOptions::default()
+        },
+        pause_budget: o.wait_timeout,
+    };
+    // The pipeline of `plan` and `apply`: the policies of cdcform.toml hold here too, and
+    // the gate's answer comes with the plan.
+    let planned = match crate::pipeline::plan_with(settings.clone(), client.clone(), &run).await {
+        Ok(p) => p,
+        Err(e @ Error::Manifest(_)) => {
             return failed(
                 started,
                 t0,
                 format!("the manifests do not validate; nothing was changed this cycle:\n{e}"),
             )
         }
-    };
-    let popts = PlanOptions {
-        prune: o.prune,
-        replace: vec![],
-        gc_ttl: o.gc_ttl,
-        ..PlanOptions::default()
-    };
-    // The policies of cdcform.toml (`[policy]`, top level and per cluster) hold here as in
-    // `apply`: a deny holds the cycle's changes back.
-    let policy = settings.policy_options();
-    let checked = compute_checked(settings, client, &desired, &popts, o.wait_timeout, &policy);
-    let (plan, snap) = match checked.await {
-        Ok(x) => x,
         Err(e) => return failed(started, t0, e.to_string()),
     };
+    let (plan, snap, desired, held) = (
+        planned.plan,
+        planned.snapshot,
+        planned.desired,
+        planned.held,
+    );
     let names = listed(settings, &desired);
     let managed =
         |k: &Key| names.contains(k) || settings.manage.as_ref().is_some_and(|m| m.is_match(&k.id));
@@ -362,8 +366,14 @@ pub async fn cycle(cluster: &Cluster, o: &Options, stop: &Arc<AtomicBool>) -> Cy
         applied: None,
         facts: Some(facts),
     };
-    if o.self_heal && !stop.load(Ordering::SeqCst) {
-        heal(cluster, settings, client, plan, o, stop, &mut rec).await;
+    if o.self_heal && !shutdown.is_graceful() {
+        let ready = Ready {
+            name: cluster.name.clone(),
+            client: client.clone(),
+            parallelism: settings.parallelism,
+            plan,
+        };
+        heal(ready, held, o, shutdown, &mut rec).await;
     }
     rec.duration_seconds = t0.elapsed().as_secs_f64();
     rec
@@ -379,23 +389,22 @@ fn healable(mut plan: Plan, prune: bool) -> Plan {
 }
 
 async fn heal(
-    cluster: &Cluster,
-    settings: &Settings,
-    client: &Client,
-    plan: Plan,
+    ready: Ready,
+    held: Option<crate::pipeline::Held>,
     o: &Options,
-    stop: &Arc<AtomicBool>,
+    shutdown: &Shutdown,
     rec: &mut CycleRecord,
 ) {
     // The gate of every path: a policy deny, a blocked entry or refused credentials hold the
     // whole cycle back, as they hold `apply`.
-    if let Some(h) = crate::pipeline::gate(&plan) {
+    if let Some(h) = held {
         rec.ok = false;
         rec.held_back = Some(format!("{}\nhelp: {}", h.message, h.hint));
         rec.error = rec.held_back.clone();
         return;
     }
-    let plan = healable(plan, o.prune);
+    let Ready { plan, .. } = &ready;
+    let plan = healable(plan.clone(), o.prune);
     let changes = plan.entries.len();
     if changes == 0 {
         return;
@@ -410,29 +419,22 @@ async fn heal(
         rec.error = rec.held_back.clone();
         return;
     }
-    // The loop's stop flag becomes apply's first interrupt level: the changefeed in hand
-    // finishes its steps, no new one starts.
-    let shutdown = crate::shutdown::Shutdown::new();
-    let opts = ApplyOptions {
-        parallelism: settings.parallelism,
+    // The apply of `apply`, on the loop's own signal: a first SIGTERM lets the changefeed in
+    // hand finish its steps and starts no new one; a second aborts but still resumes.
+    let run = ApplyRun {
         wait_timeout: o.wait_timeout,
         no_wait: o.no_wait,
         shutdown: shutdown.clone(),
-        ..ApplyOptions::default()
     };
-    let name = cluster.name.as_str();
-    let progress = |line: &str| o.log.event("info", Some(name), line.trim(), &[]);
-    let applying = apply(client, &plan, &opts, &progress);
-    tokio::pin!(applying);
-    let report = loop {
-        tokio::select! {
-            r = &mut applying => break r,
-            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
-                if stop.load(Ordering::SeqCst) && shutdown.level() == 0 {
-                    shutdown.signal();
-                }
-            }
-        }
+    let name = ready.name.clone();
+    let progress = |line: &str| o.log.event("info", Some(&name), line.trim(), &[]);
+    let ready = Ready { plan, ..ready };
+    let report = match crate::pipeline::apply_all(std::slice::from_ref(&ready), &run, &progress)
+        .await
+        .pop()
+    {
+        Some((_, report)) => report,
+        None => return,
     };
     if !report.all_ok() && report.failed() > 0 {
         rec.ok = false;
@@ -506,16 +508,15 @@ async fn run_cluster(
     cluster: Cluster,
     o: Arc<Options>,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<signal::Shutdown>,
+    shutdown: Shutdown,
 ) -> Option<CycleRecord> {
     let mut failures = 0u32;
     let mut last = None;
     loop {
-        if shutdown.borrow().is_some() {
+        if shutdown.is_graceful() {
             return last;
         }
-        let rec = cycle(&cluster, &o, &stop).await;
+        let rec = cycle(&cluster, &o, &shutdown).await;
         failures = if rec.ok {
             0
         } else {
@@ -530,40 +531,67 @@ async fn run_cluster(
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.changed() => return last,
+            _ = shutdown.graceful() => return last,
         }
     }
 }
 
-/// After the first signal: wait for the loops up to `timeout`; a second signal aborts at once.
-async fn drain<F: std::future::Future>(
-    loops: std::pin::Pin<&mut F>,
+/// How long, after `--shutdown-timeout`, an aborted apply may take to resume what it paused
+/// before the loop gives up on it.
+const RESUME_GRACE: Duration = Duration::from_secs(10);
+
+/// After the first signal: wait for the loops up to `timeout`. A second signal, or the timeout,
+/// aborts the sequences in hand (what they paused is still resumed, for [`RESUME_GRACE`]);
+/// the changefeeds left paused are named with the command that resumes them.
+async fn drain<F: std::future::Future<Output = Vec<Option<CycleRecord>>>>(
+    mut loops: std::pin::Pin<&mut F>,
     timeout: Duration,
+    shutdown: &Shutdown,
     log: Log,
 ) -> Verdict {
-    tokio::select! {
-        r = tokio::time::timeout(timeout, loops) => match r {
+    let cause = tokio::select! {
+        biased;
+        r = tokio::time::timeout(timeout, loops.as_mut()) => match r {
             Ok(_) => {
                 log.event("info", None, "stopped", &[]);
-                Verdict::Clean
+                return Verdict::Clean;
             }
-            Err(_) => {
-                let msg = format!(
-                    "--shutdown-timeout {} passed with work in progress; exiting anyway. Re-run to converge.",
-                    humantime::format_duration(timeout)
-                );
-                log.event("error", None, &msg, &[]);
-                Verdict::Failed
-            }
+            Err(_) => format!(
+                "--shutdown-timeout {} passed with work in progress: aborting it",
+                humantime::format_duration(timeout)
+            ),
         },
-        name = signal::terminated() => {
-            let msg = format!(
-                "{name} again: aborting; a changefeed in hand may be left mid-sequence. Re-run to converge."
-            );
-            log.event("error", None, &msg, &[]);
-            Verdict::Failed
-        }
+        _ = shutdown.forceful() => "a second signal: aborting the work in progress".to_string(),
+    };
+    if shutdown.level() < 2 {
+        shutdown.signal();
     }
+    log.event(
+        "error",
+        None,
+        &format!("{cause}; what it paused is resumed"),
+        &[],
+    );
+    match tokio::time::timeout(RESUME_GRACE, loops).await {
+        Ok(records) => {
+            for r in records.iter().flatten() {
+                for a in r.applied.iter().flatten().filter(|a| a.left_paused) {
+                    let key = crate::plan::Key {
+                        namespace: a.namespace.clone(),
+                        id: a.id.clone(),
+                    };
+                    log.event("error", None, &crate::apply::left_paused(&key), &[]);
+                }
+            }
+        }
+        Err(_) => log.event(
+            "error",
+            None,
+            "the resumes did not finish either; exiting. Run `cdcform plan` to see what is paused",
+            &[],
+        ),
+    }
+    Verdict::Failed
 }
 
 /// `--once`: clean when no cluster drifts, changes when any does, failed when a cycle failed
@@ -588,13 +616,13 @@ pub fn once_verdict(records: &[Option<CycleRecord>]) -> Verdict {
     verdict
 }
 
-/// Run the loops of every target until SIGTERM/SIGINT (or one cycle each with `--once`).
-/// Returns how the run ended; the command turns it into an exit status.
-pub async fn run(targets: Vec<Target>, o: Options) -> Result<Verdict, Error> {
+/// Run the loops of every target until `shutdown` (the one signal source, which the caller
+/// connects to SIGTERM/SIGINT), or one cycle each with `--once`. Returns how the run ended; the
+/// command turns it into an exit status. A signal ends it cleanly once the steps in hand are
+/// done, however the cycles went.
+pub async fn run(targets: Vec<Target>, o: Options, shutdown: Shutdown) -> Result<Verdict, Error> {
     let clusters: Vec<Cluster> = targets.into_iter().map(Cluster::new).collect();
     let shared = Arc::new(Shared::new(&o, &clusters));
-    let (tx, rx) = watch::channel::<signal::Shutdown>(None);
-    let stop = Arc::new(AtomicBool::new(false));
     let log = o.log;
     if let Some(listen) = &o.listen {
         let listener = http::bind(listen).await?;
@@ -602,25 +630,25 @@ pub async fn run(targets: Vec<Target>, o: Options) -> Result<Verdict, Error> {
             .map(|a| a.to_string())
             .unwrap_or_default();
         log.event("info", None, &format!("listening on http://{addr}"), &[]);
-        tokio::spawn(http::serve(listener, shared.clone(), rx.clone()));
+        tokio::spawn(http::serve(listener, shared.clone(), shutdown.clone()));
     }
-    tokio::spawn(signal::stop_on_signal(stop.clone(), tx));
     let o = Arc::new(o);
     // The loops run on this task, concurrently (apply's futures are not `Send`).
     let loops = futures::future::join_all(
         clusters
             .into_iter()
-            .map(|c| run_cluster(c, o.clone(), shared.clone(), stop.clone(), rx.clone())),
+            .map(|c| run_cluster(c, o.clone(), shared.clone(), shutdown.clone())),
     );
     let mut loops = std::pin::pin!(loops);
-    let mut rx = rx;
     let records = tokio::select! {
-        done = &mut loops => done,
-        name = rx.wait_for(|v| v.is_some()) => {
-            let name = name.ok().and_then(|n| *n).unwrap_or("signal");
+        // The signal first: loops that end because of it are a stop, not a verdict.
+        biased;
+        _ = shutdown.graceful() => {
+            let name = shutdown.cause().unwrap_or("signal");
             log.event("warn", None, &format!("{name}: stopping; the changefeeds in hand finish their steps (signal again to abort)"), &[]);
-            return Ok(drain(loops, o.shutdown_timeout, log).await);
+            return Ok(drain(loops, o.shutdown_timeout, &shutdown, log).await);
         }
+        done = &mut loops => done,
     };
     Ok(once_verdict(&records))
 }
