@@ -684,6 +684,12 @@ fn password(
         return Ok(Some(p));
     }
     match (user, &c.password_env) {
+        // A user with no password would be sent as is and refused by the server, which reads
+        // as a wrong password; the missing variable is the thing to fix.
+        (Some(user), None) => Err(Error::Settings(format!(
+            "basic auth: user `{user}` is given, but CDCFORM_PASSWORD is not set; nothing was sent\n\
+             help: export CDCFORM_PASSWORD, or name the variable that holds the password with `password_env` in cdcform.toml"
+        ))),
         (Some(_), Some(var)) => env(var).map(Some).ok_or_else(|| {
             Error::Settings(format!(
                 "basic auth: environment variable {var} (password_env in {}) is not set\nhelp: export {var}, or set CDCFORM_PASSWORD",
@@ -826,6 +832,24 @@ protected = ["*"]
             e.contains("\"nope\" is not defined") && e.contains("prod, staging"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_user_without_a_password_names_the_variable_to_set() {
+        let g = GlobalArgs {
+            user: Some("admin".into()),
+            ..Default::default()
+        };
+        let e = Settings::resolve(&g, &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("user `admin` is given, but CDCFORM_PASSWORD is not set"),
+            "{e}"
+        );
+        let env = |k: &str| (k == "CDCFORM_PASSWORD").then(|| "pw".to_string());
+        let s = Settings::resolve(&g, &env).unwrap();
+        assert_eq!(s.client.password.as_deref(), Some("pw"));
     }
 
     #[test]

@@ -225,16 +225,6 @@ fn listed_apart(out: &mut String, keys: &crate::plan::KeyList, what: &str, verbo
     }
 }
 
-fn credentials_words(c: crate::ticdc::Credentials) -> &'static str {
-    use crate::ticdc::Credentials::*;
-    match c {
-        Missing => "the server wants basic auth; pass --user and set CDCFORM_PASSWORD",
-        Refused => "the server refused the user or password",
-        Unknown => "the check got no clear answer",
-        Ok => "accepted",
-    }
-}
-
 /// The human plan. `verbose` adds server-derived values and lists every id outside the plan.
 pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     let mut out = String::new();
@@ -247,7 +237,7 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
                 out,
                 "credentials: {} ({})\n",
                 c.as_str(),
-                credentials_words(c)
+                crate::ticdc::Credentials::words(&c)
             );
         }
         None => {}

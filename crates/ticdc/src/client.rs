@@ -93,6 +93,16 @@ impl Credentials {
         }
     }
     /// Writes would be refused.
+    /// What it means, in the words every output uses (plan header, gate, status).
+    pub fn words(&self) -> &'static str {
+        match self {
+            Credentials::Ok => "accepted",
+            Credentials::Missing => "the server wants basic-auth credentials and none were given",
+            Credentials::Refused => "the server refused the user or password",
+            Credentials::Unknown => "the check got no clear answer",
+        }
+    }
+
     pub fn is_bad(&self) -> bool {
         matches!(self, Credentials::Missing | Credentials::Refused)
     }

@@ -84,12 +84,7 @@ pub fn gate(plan: &Plan) -> Option<Held> {
         });
     }
     if plan.credentials_block_writes() {
-        let why = match plan.credentials {
-            Some(Credentials::Missing) => {
-                "the server wants basic-auth credentials and none were given"
-            }
-            _ => "the server refused the user or password",
-        };
+        let why = plan.credentials.unwrap_or(Credentials::Refused).words();
         return Some(Held {
             guard: Guard::Credentials,
             message: format!("{why} (checked before any change); {NOTHING}"),
