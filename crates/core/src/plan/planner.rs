@@ -394,66 +394,49 @@ fn plan_one(
     let want_running = d.state == DesiredState::Running;
     let lag = lag(opts.now_tso, info.checkpoint_ts);
 
-    let action = match rs {
-        RunState::Finished => {
-            if diff.needs_update() {
-                return with_live(blocked(
-                    key.clone(),
-                    "the changefeed is finished (it reached target_ts) and TiCDC refuses to update a finished changefeed"
-                        .into(),
-                    format!("re-create it with `--replace {}`, or delete it with `state: absent`", key.id),
-                ));
-            }
-            None
+    let why_finished = || {
+        blocked(
+            key.clone(),
+            "the changefeed is finished (it reached target_ts) and TiCDC refuses to update a finished changefeed"
+                .into(),
+            format!("re-create it with `--replace {}`, or delete it with `state: absent`", key.id),
+        )
+    };
+    let action = match choose_action(rs, diff.needs_update(), want_running, lag, opts.gc_ttl, opts.pause_budget) {
+        Choice::Keep => None,
+        Choice::Do(a) => Some(a),
+        Choice::Held(Why::Removed) => {
+            return with_live(blocked(
+                key,
+                "the changefeed is being removed".into(),
+                "wait until the removal finishes and plan again".into(),
+            ))
         }
-        RunState::Failed => {
-            if lag >= opts.gc_ttl {
-                return with_live(blocked(
-                    key.clone(),
-                    format!(
-                        "the changefeed failed and its checkpoint is {} behind, past the GC TTL ({}): it cannot resume",
-                        human(lag),
-                        human(opts.gc_ttl)
-                    ),
-                    format!("re-create it with `--replace {}` and a start_ts the upstream still has", key.id),
-                ));
-            }
-            if diff.needs_update() {
-                Some(Action::Update {
-                    pause_first: false,
-                    resume_after: want_running,
-                })
-            } else if want_running {
-                Some(Action::Resume)
-            } else {
-                None
-            }
+        Choice::Held(Why::Finished) => return with_live(why_finished()),
+        Choice::Held(Why::FailedPastGc) => {
+            return with_live(blocked(
+                key.clone(),
+                format!(
+                    "the changefeed failed and its checkpoint is {} behind, past the GC TTL ({}): it cannot resume",
+                    human(lag),
+                    human(opts.gc_ttl)
+                ),
+                format!("re-create it with `--replace {}` and a start_ts the upstream still has", key.id),
+            ))
         }
-        RunState::Stopped => {
-            if diff.needs_update() {
-                Some(Action::Update {
-                    pause_first: false,
-                    resume_after: want_running,
-                })
-            } else if want_running {
-                Some(Action::Resume)
-            } else {
-                None
-            }
+        Choice::Held(Why::PauseUnsafe) => {
+            return with_live(blocked(
+                key,
+                format!(
+                    "pausing is unsafe: the checkpoint is already {} behind and a pause of up to {} could pass the GC TTL ({}), \
+                     after which the changefeed could never resume",
+                    human(lag),
+                    human(opts.pause_budget),
+                    human(opts.gc_ttl)
+                ),
+                "let it catch up first, or raise --gc-ttl if the upstream's GC TTL really is longer".into(),
+            ))
         }
-        RunState::Running => {
-            if diff.needs_update() {
-                Some(Action::Update {
-                    pause_first: true,
-                    resume_after: want_running,
-                })
-            } else if !want_running {
-                Some(Action::Pause)
-            } else {
-                None
-            }
-        }
-        RunState::Removed => unreachable!("handled above"),
     };
 
     let mut notes = diff.notes.clone();
@@ -465,28 +448,6 @@ fn plan_one(
     let Some(action) = action else {
         return Outcome::Unchanged(notes);
     };
-
-    let pauses = matches!(
-        action,
-        Action::Pause
-            | Action::Update {
-                pause_first: true,
-                ..
-            }
-    );
-    if pauses && lag + opts.pause_budget >= opts.gc_ttl {
-        return with_live(blocked(
-            key,
-            format!(
-                "pausing is unsafe: the checkpoint is already {} behind and a pause of up to {} could pass the GC TTL ({}), \
-                 after which the changefeed could never resume",
-                human(lag),
-                human(opts.pause_budget),
-                human(opts.gc_ttl)
-            ),
-            "let it catch up first, or raise --gc-ttl if the upstream's GC TTL really is longer".into(),
-        ));
-    }
 
     let mut e = entry(key, action);
     e.changes = diff.changes;
@@ -530,6 +491,74 @@ fn plan_one(
     }
     e.live = Some(summary);
     Outcome::Change(Box::new(e))
+}
+
+/// Why a live changefeed cannot be brought to what the manifest says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Being removed: nothing to do until it is gone.
+    Removed,
+    /// Finished (reached target_ts): TiCDC refuses updates.
+    Finished,
+    /// Failed with its checkpoint past the GC TTL: it can never resume.
+    FailedPastGc,
+    /// A pause (alone or before an update) could outlast the GC TTL.
+    PauseUnsafe,
+}
+
+/// What a live changefeed needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Already as desired.
+    Keep,
+    Do(Action),
+    Held(Why),
+}
+
+/// The planner's decision for a live changefeed, from the facts alone: its run state, whether
+/// its config differs, whether the manifest wants it running, how far its checkpoint lags,
+/// the GC TTL, and how long a pause may last. Pure, so it is tested as a truth table.
+pub fn choose_action(
+    run: RunState,
+    needs_update: bool,
+    want_running: bool,
+    lag: Duration,
+    gc_ttl: Duration,
+    pause_budget: Duration,
+) -> Choice {
+    let action = match run {
+        RunState::Removed => return Choice::Held(Why::Removed),
+        RunState::Finished if needs_update => return Choice::Held(Why::Finished),
+        RunState::Finished => None,
+        RunState::Failed if lag >= gc_ttl => return Choice::Held(Why::FailedPastGc),
+        RunState::Failed | RunState::Stopped if needs_update => Some(Action::Update {
+            pause_first: false,
+            resume_after: want_running,
+        }),
+        RunState::Failed | RunState::Stopped if want_running => Some(Action::Resume),
+        RunState::Failed | RunState::Stopped => None,
+        RunState::Running if needs_update => Some(Action::Update {
+            pause_first: true,
+            resume_after: want_running,
+        }),
+        RunState::Running if !want_running => Some(Action::Pause),
+        RunState::Running => None,
+    };
+    let pauses = |a: &Action| {
+        matches!(
+            a,
+            Action::Pause
+                | Action::Update {
+                    pause_first: true,
+                    ..
+                }
+        )
+    };
+    match action {
+        None => Choice::Keep,
+        Some(a) if pauses(&a) && lag + pause_budget >= gc_ttl => Choice::Held(Why::PauseUnsafe),
+        Some(a) => Choice::Do(a),
+    }
 }
 
 #[cfg(test)]
@@ -599,6 +628,59 @@ mod tests {
             .iter()
             .map(|e| (e.key.id.clone(), e.action))
             .collect()
+    }
+
+    /// [`choose_action`] as a truth table: every run state × config differs × wants running,
+    /// with a small lag, and the lags at which GC makes a pause or a resume unsafe.
+    #[test]
+    fn choose_action_truth_table() {
+        use Action::*;
+        use RunState::*;
+        let (ttl, budget) = (Duration::from_secs(24 * 3600), Duration::from_secs(120));
+        let small = Duration::from_secs(5);
+        let near = ttl - Duration::from_secs(60); // a pause of `budget` would pass the TTL
+        let past = ttl; // failed past GC
+        let upd = |pause_first, resume_after| {
+            Choice::Do(Update {
+                pause_first,
+                resume_after,
+            })
+        };
+        #[rustfmt::skip]
+        let table: &[(RunState, bool, bool, Duration, Choice)] = &[
+            // run state, config differs, wants running, lag => decision
+            (Running,  false, true,  small, Choice::Keep),
+            (Running,  false, false, small, Choice::Do(Pause)),
+            (Running,  true,  true,  small, upd(true, true)),
+            (Running,  true,  false, small, upd(true, false)),
+            (Running,  false, true,  near,  Choice::Keep),
+            (Running,  false, false, near,  Choice::Held(Why::PauseUnsafe)),
+            (Running,  true,  true,  near,  Choice::Held(Why::PauseUnsafe)),
+            (Stopped,  false, true,  small, Choice::Do(Resume)),
+            (Stopped,  false, false, small, Choice::Keep),
+            (Stopped,  true,  true,  small, upd(false, true)),
+            (Stopped,  true,  false, small, upd(false, false)),
+            // Already stopped: no pause to outlast the TTL.
+            (Stopped,  true,  false, near,  upd(false, false)),
+            (Failed,   false, true,  small, Choice::Do(Resume)),
+            (Failed,   false, false, small, Choice::Keep),
+            (Failed,   true,  true,  small, upd(false, true)),
+            (Failed,   true,  false, small, upd(false, false)),
+            (Failed,   false, true,  past,  Choice::Held(Why::FailedPastGc)),
+            (Failed,   true,  false, past,  Choice::Held(Why::FailedPastGc)),
+            (Finished, false, true,  small, Choice::Keep),
+            (Finished, false, false, small, Choice::Keep),
+            (Finished, true,  true,  small, Choice::Held(Why::Finished)),
+            (Removed,  false, true,  small, Choice::Held(Why::Removed)),
+            (Removed,  true,  false, small, Choice::Held(Why::Removed)),
+        ];
+        for (run, differs, running, lag, want) in table {
+            assert_eq!(
+                choose_action(*run, *differs, *running, *lag, ttl, budget),
+                *want,
+                "{run:?}, differs {differs}, running {running}, lag {lag:?}"
+            );
+        }
     }
 
     #[test]
