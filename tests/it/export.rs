@@ -42,9 +42,13 @@ pub async fn assert_export_validates(s: &Simulator, desired: &[DesiredChangefeed
     namespaces.insert("default".into());
     let c = client(s);
     for ns in namespaces {
-        let Ok(snap) = live::read(&c, &[ns.clone()].into(), 8, None).await else {
-            continue;
-        };
+        let snap = live::read(&c, &[ns.clone()].into(), 8, None)
+            .await
+            .unwrap_or_else(|e| panic!("namespace {ns} cannot be read after converge: {e}"));
+        assert!(
+            snap.unlisted.is_empty() && snap.unreadable.is_empty(),
+            "namespace {ns}: not every changefeed was read after converge"
+        );
         let items: Vec<export::Entry> = snap
             .changefeeds
             .values()

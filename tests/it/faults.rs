@@ -250,11 +250,16 @@ async fn a_lost_create_answer_is_looked_up_not_re_sent() {
     let posts = create_posts(&s);
     assert_eq!(posts.get("lost"), Some(&1), "{posts:?}");
     assert!(s.faults_injected() > 0);
+    // The apply says what happened: the create it could not see answered was found done.
+    assert!(
+        r.all_ok() && r.entries.len() == 1,
+        "{}",
+        cdcform::apply::summary_text(&r)
+    );
     // Either way it exists exactly once and a re-run has nothing to do.
     assert_empty(
         &plan(&s, &manifests(&format!("changefeeds:\n{}", cf("lost", "")))).await,
         "after a lost create answer",
     );
-    let _ = r;
     s.shutdown().await;
 }
