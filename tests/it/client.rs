@@ -8,7 +8,7 @@ use cdcform::ticdc::models::ChangefeedConfig;
 use cdcform::ticdc::{Arch, Client, ClientError, Version};
 use serde_json::json;
 
-use crate::common::{client_for, options_for, start_sim, wait_state, wait_visible};
+use crate::harness::{client_for, options_for, sim as start_sim, wait_state, wait_visible};
 
 fn classic(tick_ms: u64) -> SimConfig {
     SimConfig {

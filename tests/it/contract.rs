@@ -10,7 +10,7 @@ use cdcform::simulator::{SimConfig, SimProfile, Simulator};
 use cdcform::ticdc::Version;
 use serde_json::{json, Value};
 
-use crate::common::start_sim;
+use crate::harness::sim as start_sim;
 
 const DURATIONS: &[&str] = &[
     "sync_point_interval",

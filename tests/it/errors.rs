@@ -6,7 +6,7 @@ use std::time::Duration;
 use cdcform::simulator::{SimConfig, SimProfile, Simulator};
 use serde_json::{json, Value};
 
-use crate::common::start_sim;
+use crate::harness::sim as start_sim;
 
 fn cfg(classic: bool) -> SimConfig {
     SimConfig {

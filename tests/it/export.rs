@@ -84,7 +84,7 @@ pub async fn raw_create(s: &Simulator, body: Value) {
     assert!(status.is_success(), "{body}: {status} {text}");
     let id = body["changefeed_id"].as_str().unwrap();
     let ns = body["namespace"].as_str().unwrap_or("default");
-    crate::common::wait_visible(&client(s), ns, id).await;
+    crate::harness::wait_visible(&client(s), ns, id).await;
 }
 
 /// Raw create bodies that exercise what the server rewrites or drops (tiflow v8.5.0 and

@@ -175,7 +175,7 @@ async fn plan_checks_credentials_and_counts_tombstones() {
     )
     .await
     .unwrap();
-    crate::common::wait_visible(&c, "default", "shared").await;
+    crate::harness::wait_visible(&c, "default", "shared").await;
     write(
         dir.path(),
         "cdcform.toml",

@@ -196,7 +196,7 @@ async fn one_plan_one_review_one_apply_over_three_clusters() {
     assert_eq!(code, Some(0), "{err}");
     let b = client(&sims[1]);
     b.pause_changefeed("default", "orders").await.unwrap();
-    crate::common::wait_state(&b, "default", "orders", "stopped").await;
+    crate::harness::wait_state(&b, "default", "orders", "stopped").await;
     for s in &sims {
         s.clear_requests();
     }

@@ -177,7 +177,7 @@ async fn arm(w: &World, guard: Guard) {
                     .create_changefeed("default", &req)
                     .await
                     .expect("out-of-band create");
-                crate::common::wait_visible(&client(s), "default", "team-a").await;
+                crate::harness::wait_visible(&client(s), "default", "team-a").await;
             }
         }
         _ => {}

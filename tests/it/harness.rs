@@ -1,5 +1,6 @@
-//! Shared set-up for the plan, apply and CLI tests: simulators per profile, manifests from
-//! YAML text, and plan/apply through the library exactly as the commands do it.
+//! The one set of helpers of the integration tests: simulators per profile, clients, manifests
+//! from YAML text, plan/apply through the library exactly as the commands do it, the binary
+//! with a clean environment, and polls for a changefeed's state.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use cdcform::plan::Plan;
 use cdcform::plan::PlanOptions;
 use cdcform::settings::Settings;
 use cdcform::simulator::{SimConfig, SimProfile, Simulator};
-use cdcform::ticdc::{Client, Version};
+use cdcform::ticdc::{Client, ClientOptions, Version};
 
 pub const CANARY: &str = "canary-5e1f0d";
 
@@ -181,4 +182,46 @@ pub fn cdcform() -> assert_cmd::Command {
     }
     c.env("NO_COLOR", "1");
     c
+}
+
+/// Options for a client of `sim` (small retry budget, short timeouts).
+pub fn options_for(sim: &Simulator) -> ClientOptions {
+    let mut o = ClientOptions::new(sim.url());
+    o.retry_for = Duration::from_millis(300);
+    o.retry_base = Duration::from_millis(10);
+    o.timeout = Duration::from_secs(10);
+    o
+}
+
+pub fn client_for(sim: &Simulator) -> Client {
+    Client::new(options_for(sim)).expect("client builds")
+}
+
+/// Poll GET until the changefeed shows `state` (panics after 5 s).
+pub async fn wait_state(client: &Client, ns: &str, id: &str, state: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match client.get_changefeed(ns, id).await {
+            Ok(cf) if cf.state_str() == state => return,
+            Ok(cf) if tokio::time::Instant::now() > deadline => {
+                panic!("{id}: state {:?}, wanted {state}", cf.state)
+            }
+            Err(e) if tokio::time::Instant::now() > deadline => {
+                panic!("{id}: {e}, wanted state {state}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Poll GET until the changefeed is visible (classic asynchrony).
+pub async fn wait_visible(client: &Client, ns: &str, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while client.get_changefeed(ns, id).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

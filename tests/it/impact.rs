@@ -303,7 +303,7 @@ async fn running_changefeeds_report_their_table_ids_on_classic() {
         "changefeeds:\n  - id: shop\n    sink_uri: blackhole://\n    replica_config:\n      force_replicate: true\n      filter: {rules: ['shop.*']}\n",
     );
     harness::converge(&s, &desired).await;
-    crate::common::wait_state(&c, "default", "shop", "normal").await;
+    crate::harness::wait_state(&c, "default", "shop", "normal").await;
     let info = c.get_changefeed("default", "shop").await.unwrap();
     let ts = info.task_status.unwrap();
     let ids = ts[0]["table_ids"].as_array().unwrap().len();
@@ -544,7 +544,7 @@ async fn status_shows_each_changefeeds_table_count() {
             "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['shop.orders', 'shop.sales']}\n",
         );
         harness::converge(&s, &desired).await;
-        crate::common::wait_state(&harness::client(&s), "default", "shop-feed", "normal").await;
+        crate::harness::wait_state(&harness::client(&s), "default", "shop-feed", "normal").await;
         let r = collect(
             &harness::settings(&s),
             &harness::client(&s),

@@ -46,7 +46,7 @@ const TEAM_A: &str = "changefeeds:\n  - id: orders\n    namespace: team-a\n    s
 /// `default`, and a list for `team-a` shows the `default` changefeeds.
 #[tokio::test]
 async fn classic_kernel_ignores_the_keyspace() {
-    let sim = crate::common::start_sim(newarch(SimKernel::Classic)).await;
+    let sim = crate::harness::sim(newarch(SimKernel::Classic)).await;
     let body = json!({"changefeed_id": "cf1", "keyspace": "team-b", "sink_uri": "blackhole://"});
     let (s, v) = call(
         &sim,
@@ -76,7 +76,7 @@ async fn classic_kernel_ignores_the_keyspace() {
 /// Next-gen kernel: the parameter is required and must name an existing keyspace.
 #[tokio::test]
 async fn nextgen_kernel_requires_an_existing_keyspace() {
-    let sim = crate::common::start_sim(nextgen(&["team-a"])).await;
+    let sim = crate::harness::sim(nextgen(&["team-a"])).await;
     let (s, v) = call(&sim, "GET", "/api/v2/changefeeds", None).await;
     assert_eq!(s, 400);
     assert_eq!(v["error_code"], "CDC:ErrAPIInvalidParam");
@@ -108,7 +108,7 @@ async fn nextgen_kernel_requires_an_existing_keyspace() {
 #[tokio::test]
 async fn plan_refuses_a_namespace_the_kernel_cannot_honour() {
     let desired = manifests(TEAM_A);
-    let sim = crate::common::start_sim(newarch(SimKernel::Classic)).await;
+    let sim = crate::harness::sim(newarch(SimKernel::Classic)).await;
     let s = settings(&sim);
     let c = cdcform::ticdc::Client::new(s.client.clone()).unwrap();
     let err = compute(
@@ -133,7 +133,7 @@ async fn plan_refuses_a_namespace_the_kernel_cannot_honour() {
         "nothing written"
     );
 
-    let sim = crate::common::start_sim(nextgen(&["team-a"])).await;
+    let sim = crate::harness::sim(nextgen(&["team-a"])).await;
     let mut s = settings(&sim);
     s.namespace = "team-a".into();
     let c = cdcform::ticdc::Client::new(s.client.clone()).unwrap();

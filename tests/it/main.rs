@@ -4,7 +4,6 @@ mod apply;
 mod ci;
 mod cli;
 mod client;
-mod common;
 mod contract;
 mod corpus;
 mod errors;

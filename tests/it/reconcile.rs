@@ -13,7 +13,7 @@ use std::time::Duration;
 use cdcform::simulator::{SimConfig, Simulator};
 use serde_json::Value;
 
-use crate::common::wait_state;
+use crate::harness::wait_state;
 use crate::harness::*;
 
 const FEEDS: &str = "changefeeds:

@@ -7,8 +7,8 @@ use cdcform::ticdc::models::ChangefeedConfig;
 use cdcform::ticdc::{Client, ClientError};
 use serde_json::{json, Value};
 
-use crate::common::{client_for, start_sim};
 use crate::harness::profiles;
+use crate::harness::{client_for, sim as start_sim};
 
 const MINUTE: u64 = 60_000 << 18;
 

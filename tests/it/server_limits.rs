@@ -9,7 +9,7 @@ use cdcform::simulator::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::start_sim;
+use crate::harness::sim as start_sim;
 
 async fn sim(max_connections: usize) -> Simulator {
     start_sim(SimConfig {

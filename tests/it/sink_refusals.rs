@@ -12,7 +12,7 @@ use cdcform::simulator::{SimConfig, SimProfile};
 use cdcform::ticdc::{ServerProfile, Version};
 use serde_json::{json, Value};
 
-use crate::common::start_sim;
+use crate::harness::sim as start_sim;
 
 fn corpus() -> Vec<Value> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/refusals.json");
