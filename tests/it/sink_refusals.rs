@@ -456,3 +456,103 @@ async fn update_is_checked_like_create() {
         );
     }
 }
+
+/// `claim_check_raw_value` arrives in tiflow v8.3.0 (pkg/config/large_message.go
+/// `LargeMessageHandleConfig`, cdc/api/v2/model.go; PR #11395); tiflow v8.1.0's API decodes
+/// with encoding/json, which drops the unknown key, and its `AdjustAndValidate` has no raw-value
+/// check. So the v8.1 simulator accepts claim-check + raw value with the open protocol (v8.5
+/// refuses it), and `cdcform validate --target v8.1.0` refuses the key the server would lose.
+#[tokio::test]
+async fn claim_check_raw_value_is_unknown_before_v8_3() {
+    let rc = json!({"sink": {"kafka_config": {"large_message_handle": {
+        "large_message_handle_option": "claim-check",
+        "claim_check_storage_uri": "s3://bucket/claim",
+        "claim_check_raw_value": true}}}});
+    let body = json!({"changefeed_id": "cc", "sink_uri": "kafka://127.0.0.1:9092/t?protocol=open-protocol",
+        "replica_config": rc});
+    for (profile, accepted) in [("classic-v8.1", true), ("classic-v8.5", false)] {
+        let sim = start_sim(SimConfig {
+            profile: sim_profile(profile),
+            sink_check: false,
+            tick: Duration::ZERO,
+            ..SimConfig::default()
+        })
+        .await;
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v2/changefeeds", sim.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        if accepted {
+            assert_eq!(status, 200, "{profile}: {v}");
+            let lmh = &v["config"]["sink"]["kafka_config"]["large_message_handle"];
+            assert!(
+                lmh.get("claim_check_raw_value").is_none(),
+                "{profile}: {lmh}"
+            );
+        } else {
+            assert_eq!(status, 500, "{profile}: {v}");
+            assert!(
+                v["error_msg"].as_str().unwrap().contains("raw value"),
+                "{v}"
+            );
+        }
+        sim.shutdown().await;
+    }
+    let text = serde_json::to_string_pretty(&json!({"changefeeds": [{"id": "cc",
+        "sink_uri": "kafka://127.0.0.1:9092/t?protocol=simple", "replica_config": rc}]}))
+    .unwrap();
+    let v81 = ServerProfile::classic(Version::new(8, 1, 0));
+    let e = manifest::load_str_for("cc.yaml", &text, &|_| None, Some(&v81)).unwrap_err();
+    assert!(
+        e.0.iter()
+            .any(|d| d.message.contains("claim_check_raw_value") && d.message.contains("v8.3.0")),
+        "{e:?}"
+    );
+    let v85 = ServerProfile::classic(Version::new(8, 5, 0));
+    manifest::load_str_for("cc.yaml", &text, &|_| None, Some(&v85)).expect("v8.5 knows it");
+}
+
+/// `cdcform validate` names the file, line and TiCDC's error code for a sink-URI parameter
+/// that does not bind to its Go type (tiflow v8.5.0 pkg/sink/mysql/config.go `getWorkerCount`,
+/// pkg/sink/kafka/options.go `urlConfig`), and for a protocol the target lacks (tiflow v7.5.0
+/// pkg/config/sink_protocol.go `ParseSinkProtocolFromString`).
+#[test]
+fn validate_names_file_line_and_code_for_typed_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cf.yaml");
+    std::fs::write(
+        &f,
+        "changefeeds:\n  - id: m\n    sink_uri: \"mysql://root@127.0.0.1:3306/?worker-count=0\"\n  - id: k\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=debezium&enable-tls=maybe\"\n",
+    )
+    .unwrap();
+    let run = |target: &str| {
+        let mut c = assert_cmd::Command::cargo_bin("cdcform").unwrap();
+        c.arg("validate")
+            .arg(&f)
+            .args(["--target", target])
+            .env("NO_COLOR", "1");
+        c.output().unwrap()
+    };
+    let out = run("v7.5.0");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cf.yaml:3"), "{err}");
+    assert!(
+        err.contains("worker-count=0") && err.contains("CDC:ErrMySQLInvalidConfig"),
+        "{err}"
+    );
+    assert!(err.contains("cf.yaml:5"), "{err}");
+    assert!(
+        err.contains("enable-tls=maybe") && err.contains("CDC:ErrKafkaInvalidConfig"),
+        "{err}"
+    );
+    assert!(err.contains("CDC:ErrSinkUnknownProtocol"), "{err}");
+    let out = run("v8.1.0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("ErrSinkUnknownProtocol"), "{err}");
+    assert!(err.contains("enable-tls=maybe"), "{err}");
+}

@@ -285,6 +285,14 @@ fn drop_unknown_top_level(body: &mut Value) {
 }
 
 /// Create: the body's `replica_config` merged over the defaults.
+///
+/// A top-level `null` keeps the default: create decodes into the API defaults
+/// (`GetDefaultReplicaConfig`), where `null` makes a pointer nil and leaves any other field
+/// alone, and `ToInternalReplicaConfig` starts from the internal defaults and skips nil
+/// durations and sections (tiflow v7.5.0–v8.5.0 cdc/api/v2/model.go
+/// `toInternalReplicaConfigWithOriginConfig`; pingcap/ticdc v8.5.7-release.1 api/v2/model.go,
+/// which skips nil fields but for the two copied below). The pointer bools `enable_sync_point`,
+/// `enable_table_monitor` (both) and `bdr_mode` (classic) are copied as they are: nil, unset.
 pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, ApiErr> {
     let d = defaults(profile);
     let mut cfg = d.clone();
@@ -292,6 +300,24 @@ pub fn for_create(profile: &SimProfile, body: Option<&Value>) -> Result<Value, A
         let mut b = b.clone();
         decode(&mut b, &d, "replica_config")?;
         drop_unknown_top_level(&mut b);
+        if let (Some(bo), Some(co)) = (b.as_object_mut(), cfg.as_object_mut()) {
+            let nulls: Vec<String> = bo
+                .iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in nulls {
+                bo.remove(&k);
+                let copied = match k.as_str() {
+                    "enable_sync_point" | "enable_table_monitor" => true,
+                    "bdr_mode" => profile.is_classic(),
+                    _ => false,
+                };
+                if copied {
+                    co.remove(&k);
+                }
+            }
+        }
         merge(&mut cfg, &b);
     }
     Ok(cfg)
@@ -385,6 +411,15 @@ const MQ_PROTOCOLS: &[&str] = &[
 ];
 const STORAGE_PROTOCOLS: &[&str] = &["csv", "canal-json"];
 
+/// tiflow pkg/config/sink_protocol.go `ParseSinkProtocolFromString`: `debezium` and `simple`
+/// arrive in v8.1.0 (v7.5.0 refuses them as unknown, `ErrSinkUnknownProtocol`); pingcap/ticdc
+/// v8.5.7-release.1 has both.
+fn mq_protocol_known(protocol: &str, profile: &SimProfile) -> bool {
+    let since_v81 = matches!(protocol, "debezium" | "simple");
+    MQ_PROTOCOLS.contains(&protocol)
+        && !(since_v81 && profile.is_classic() && profile.version() < Version::new(8, 1, 0))
+}
+
 /// Parse a sink URI as TiCDC does (§4.2 step 9): 400 `ErrSinkURIInvalid` on failure.
 pub fn parse_sink_uri(uri: &str) -> Result<(GoUrl, SinkKind), ApiErr> {
     let masked = crate::ticdc::mask::mask_sensitive_in_uri(uri);
@@ -444,7 +479,7 @@ pub fn validate_and_adjust(
                     ),
                 ))
             }
-            SinkKind::Mq if !MQ_PROTOCOLS.contains(&protocol.as_str()) => {
+            SinkKind::Mq if !mq_protocol_known(&protocol, profile) => {
                 return Err(ApiErr::new(
                     "CDC:ErrSinkUnknownProtocol",
                     format!("unknown '{protocol}' message protocol for sink"),
@@ -816,6 +851,27 @@ mod tests {
         assert_eq!(e.code, "CDC:ErrAPIInvalidParam");
     }
 
+    /// tiflow v8.5.0 cdc/api/v2/model.go `toInternalReplicaConfigWithOriginConfig` (and
+    /// pingcap/ticdc v8.5.7-release.1 api/v2/model.go): a nil `SyncPointInterval` leaves the
+    /// default 10m, so `null` with sync point on is accepted.
+    #[test]
+    fn create_keeps_defaults_for_null_durations() {
+        for p in [classic((7, 5, 0)), classic((8, 5, 0)), SimProfile::Newarch] {
+            let mut c = for_create(
+                &p,
+                Some(
+                    &json!({"enable_sync_point": true, "sync_point_interval": null,
+                    "sync_point_retention": null, "changefeed_error_stuck_duration": null}),
+                ),
+            )
+            .unwrap();
+            assert_eq!(c["sync_point_interval"], json!(600_000_000_000u64));
+            assert_eq!(c["sync_point_retention"], json!(86_400_000_000_000u64));
+            let (u, k) = parse_sink_uri("mysql://root@h:3306/").unwrap();
+            validate_and_adjust(&mut c, &u, k, &p).unwrap();
+        }
+    }
+
     #[test]
     fn update_replaces() {
         let p = classic((8, 5, 0));
@@ -873,6 +929,30 @@ mod tests {
         assert!(c["sink"].get("terminator").is_none());
         assert_eq!(c["sink"]["content_compatible"], Value::Null);
         assert!(c.get("consistent").is_some());
+    }
+
+    /// tiflow v7.5.0 pkg/config/sink_protocol.go `ParseSinkProtocolFromString` has no
+    /// `debezium`/`simple` (v8.1.0 adds them): v7.5.0 refuses with 500 ErrSinkUnknownProtocol.
+    #[test]
+    fn debezium_and_simple_need_v81() {
+        for proto in ["debezium", "simple"] {
+            let uri = format!("kafka://h:9092/t?protocol={proto}");
+            for (p, ok) in [
+                (classic((7, 5, 0)), false),
+                (classic((8, 1, 0)), true),
+                (classic((8, 5, 0)), true),
+                (SimProfile::Newarch, true),
+            ] {
+                let mut c = for_create(&p, None).unwrap();
+                let (u, k) = parse_sink_uri(&uri).unwrap();
+                let r = validate_and_adjust(&mut c, &u, k, &p);
+                assert_eq!(r.is_ok(), ok, "{proto} on {}", p.label());
+                if let Err(e) = r {
+                    assert_eq!(e.code, "CDC:ErrSinkUnknownProtocol");
+                    assert_eq!(status_for(&e, false), 500);
+                }
+            }
+        }
     }
 
     #[test]

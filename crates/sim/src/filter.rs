@@ -404,12 +404,14 @@ impl TableFilter {
     }
 }
 
-/// The system schemas a version never replicates, whatever the rules say (compared
-/// case-insensitively). tidb pkg/util/filter/schema.go `IsSystemSchema` for all; tiflow
-/// pkg/filter/utils.go `isSysSchema` adds `tidb_cdc` from v8.1.0 and `lightning_task_info` in
-/// v8.5.0; ticdc v8.5.7-release.1 pkg/filter/utils.go `IsSysSchema` adds both and
-/// `workload_schema`.
+/// The system schemas a version never replicates, whatever the rules say. tidb
+/// pkg/util/filter/schema.go `IsSystemSchema` (upper-cases first: case-insensitive) for all;
+/// tiflow pkg/filter/utils.go `isSysSchema` adds `tidb_cdc` from v8.1.0 and
+/// `lightning_task_info` in v8.5.0, both compared as written (a `switch` on the name before
+/// TiDB's check), so `TIDB_CDC` is replicated by classic; ticdc v8.5.7-release.1
+/// pkg/filter/utils.go `IsSysSchema` lower-cases first and adds both and `workload_schema`.
 pub fn is_sys_schema(db: &str, profile: &SimProfile) -> bool {
+    let raw = db;
     let db = db.to_ascii_lowercase();
     let tidb = [
         "dm_heartbeat",
@@ -425,8 +427,8 @@ pub fn is_sys_schema(db: &str, profile: &SimProfile) -> bool {
     }
     match profile {
         SimProfile::Classic { version } => {
-            (db == "tidb_cdc" && *version >= Version::new(8, 1, 0))
-                || (db == "lightning_task_info" && *version >= Version::new(8, 5, 0))
+            (raw == "tidb_cdc" && *version >= Version::new(8, 1, 0))
+                || (raw == "lightning_task_info" && *version >= Version::new(8, 5, 0))
         }
         SimProfile::Newarch => {
             matches!(
@@ -672,6 +674,21 @@ mod tests {
         assert!(is_sys_schema("workload_schema", &SimProfile::Newarch));
         assert!(!is_sys_schema("workload_schema", &p85));
         assert!(!is_sys_schema("shop", &p85));
+    }
+
+    /// tiflow v8.5.0 pkg/filter/utils.go `isSysSchema` matches `tidb_cdc` and
+    /// `lightning_task_info` case-sensitively (TiDB's own schemas case-insensitively);
+    /// pingcap/ticdc v8.5.7-release.1 pkg/filter/utils.go `IsSysSchema` lower-cases first.
+    #[test]
+    fn classic_matches_ticdc_schemas_case_sensitively() {
+        let p85 = classic((8, 5, 0));
+        for s in ["TIDB_CDC", "Tidb_Cdc", "LIGHTNING_TASK_INFO"] {
+            assert!(!is_sys_schema(s, &p85), "classic {s}");
+            assert!(is_sys_schema(s, &SimProfile::Newarch), "newarch {s}");
+        }
+        assert!(!is_sys_schema("TIDB_CDC", &classic((8, 1, 0))));
+        assert!(is_sys_schema("MySQL", &p85));
+        assert!(is_sys_schema("WORKLOAD_SCHEMA", &SimProfile::Newarch));
     }
 
     #[test]

@@ -12,13 +12,15 @@
 use serde_json::Value;
 
 use super::config::{ApiErr, SinkKind};
-use super::SimProfile;
+use super::{uri_params, SimProfile};
 use crate::ticdc::mask::GoUrl;
+use crate::ticdc::Version;
 
 const SINK_INVALID: &str = "CDC:ErrSinkInvalidConfig";
 const REPLICA_INVALID: &str = "CDC:ErrInvalidReplicaConfig";
 const URI_INVALID: &str = "CDC:ErrSinkURIInvalid";
 const KAFKA_INVALID: &str = "CDC:ErrKafkaInvalidConfig";
+const MYSQL_INVALID: &str = "CDC:ErrMySQLInvalidConfig";
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter()
@@ -75,7 +77,7 @@ pub fn validate_config(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(
     let scheme = u.scheme.to_ascii_lowercase();
     txn_atomicity(cfg, u, &scheme)?;
     if !is_mysql(&scheme) {
-        sink_level(cfg, u, &scheme)?;
+        sink_level(cfg, u, &scheme, profile)?;
     }
     consistent(cfg)?;
     scheduler(cfg, profile)?;
@@ -103,10 +105,10 @@ fn txn_atomicity(cfg: &Value, u: &GoUrl, scheme: &str) -> Result<(), ApiErr> {
 }
 
 /// The part of `(*SinkConfig).validateAndAdjust` after the MySQL early return.
-fn sink_level(cfg: &Value, u: &GoUrl, scheme: &str) -> Result<(), ApiErr> {
+fn sink_level(cfg: &Value, u: &GoUrl, scheme: &str, profile: &SimProfile) -> Result<(), ApiErr> {
     let proto = protocol(cfg, u);
     if s(cfg, &["sink", "kafka_config", "large_message_handle"]).is_some() {
-        large_message(cfg, u, &proto)?;
+        large_message(cfg, u, &proto, profile)?;
     }
     glue(cfg)?;
     if let Some(o) = s(cfg, &["sink", "pulsar_config", "oauth2"]) {
@@ -145,7 +147,10 @@ fn sink_level(cfg: &Value, u: &GoUrl, scheme: &str) -> Result<(), ApiErr> {
 }
 
 /// `(*LargeMessageHandleConfig).AdjustAndValidate`.
-fn large_message(cfg: &Value, u: &GoUrl, proto: &str) -> Result<(), ApiErr> {
+/// `claim_check_raw_value` exists from tiflow v8.3.0 (PR #11395; of the simulated versions,
+/// v8.5.0) and in pingcap/ticdc; older servers' JSON decoding drops the unknown key, so it is
+/// never checked there.
+fn large_message(cfg: &Value, u: &GoUrl, proto: &str, profile: &SimProfile) -> Result<(), ApiErr> {
     let lm = &["sink", "kafka_config", "large_message_handle"];
     let at = |k: &str| {
         let mut p = lm.to_vec();
@@ -168,7 +173,16 @@ fn large_message(cfg: &Value, u: &GoUrl, proto: &str) -> Result<(), ApiErr> {
     if option.is_empty() || option == "none" {
         return Ok(());
     }
-    let tidb_ext = query(u, "enable-tidb-extension").is_some_and(|v| go_bool(&v) == Some(true));
+    // An unparsable value is an uncoded `strconv.ParseBool` error (errors.Trace).
+    let tidb_ext = match query(u, "enable-tidb-extension").filter(|v| !v.is_empty()) {
+        None => false,
+        Some(v) => uri_params::go_bool(&v).ok_or_else(|| {
+            ApiErr::new(
+                "",
+                format!("strconv.ParseBool: parsing \"{v}\": invalid syntax"),
+            )
+        })?,
+    };
     match proto {
         "open-protocol" | "default" | "simple" => {}
         "canal-json" if tidb_ext => {}
@@ -185,7 +199,8 @@ fn large_message(cfg: &Value, u: &GoUrl, proto: &str) -> Result<(), ApiErr> {
         if at("claim_check_storage_uri").is_empty() {
             return bad("large message handle is set to claim-check, but the claim-check-storage-uri is empty".into());
         }
-        let raw = {
+        let knows_raw = !profile.is_classic() || profile.version() >= Version::new(8, 3, 0);
+        let raw = knows_raw && {
             let mut p = lm.to_vec();
             p.push("claim_check_raw_value");
             bool_at(cfg, &p)
@@ -195,15 +210,6 @@ fn large_message(cfg: &Value, u: &GoUrl, proto: &str) -> Result<(), ApiErr> {
         }
     }
     Ok(())
-}
-
-/// Go's `strconv.ParseBool`.
-fn go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 /// The schema-registry exclusion and `(*GlueSchemaRegistryConfig).Validate`.
@@ -443,13 +449,21 @@ pub fn before_connect(
         )));
     }
     if scheme.starts_with("kafka") {
-        kafka_options(cfg, u).map_err(wrap)?;
+        kafka_options(cfg, u, profile).map_err(wrap)?;
+    }
+    if kind == SinkKind::Mysql {
+        uri_params::mysql(u, profile).map_err(|e| {
+            wrap(ApiErr::new(
+                MYSQL_INVALID,
+                format!("MySQL config invalid: {e}"),
+            ))
+        })?;
     }
     Ok(())
 }
 
 /// Checks made once the sink could be built (skipped with the connection when it cannot be
-/// reached): newarch's event router and column selectors, and the avro schema registry.
+/// reached): newarch's event router and column selectors, then the encoder config of MQ sinks.
 pub fn after_connect(
     cfg: &Value,
     u: &GoUrl,
@@ -464,20 +478,7 @@ pub fn after_connect(
         if !profile.is_classic() && !scheme.starts_with("pulsar") {
             router(cfg, u)?;
         }
-        if protocol(cfg, u) == "avro"
-            && s(cfg, &["sink", "schema_registry"]).is_none()
-            && s(
-                cfg,
-                &["sink", "kafka_config", "glue_schema_registry_config"],
-            )
-            .is_none()
-        {
-            return Err(ApiErr::new(
-                "CDC:ErrCodecInvalidConfig",
-                "Codec invalid config: Avro protocol requires parameter \"schema-registry\"",
-            ));
-        }
-        Ok(())
+        encoder_config(cfg, u, profile)
     })();
     r.map_err(|e| {
         if profile.is_classic() {
@@ -486,6 +487,52 @@ pub fn after_connect(
             sink_verify_error(e, u)
         }
     })
+}
+
+/// `GetEncoderConfig` (tiflow v7.5.0–v8.5.0 cdc/sink/util/helper.go, pingcap/ticdc
+/// v8.5.7-release.1 downstreamadapter/sink/helper/helper.go): `(*Config).Apply` binds the codec
+/// query parameters (`uri_params::CODEC`), `(*Config).Validate` checks the avro schema registry
+/// and `max-batch-size` (pkg/sink/codec/common/config.go). Either failure is wrapped in
+/// `ErrSinkInvalidConfig`, whose code is the one the API reports (500; 400 when the text holds
+/// `ErrMySQLInvalidConfig`, as a binding failure does).
+fn encoder_config(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), ApiErr> {
+    let sink_invalid =
+        |inner: String| ApiErr::new(SINK_INVALID, format!("sink config invalid: {inner}"));
+    let codec = |m: String| sink_invalid(format!("[CDC:ErrCodecInvalidConfig]{m}"));
+    let bound = uri_params::bind_gin(u, uri_params::CODEC, profile)
+        .map_err(|e| sink_invalid(format!("[{MYSQL_INVALID}]MySQL config invalid: {e}")))?;
+    if protocol(cfg, u) == "avro" {
+        // mergeConfig: the URI's `schema-registry` when not empty, else `sink.schema_registry`
+        // (empty counts as unset); Glue from `kafka_config.glue_schema_registry_config`.
+        let confluent = query(u, "schema-registry")
+            .filter(|r| !r.is_empty())
+            .is_some()
+            || !str_at(cfg, &["sink", "schema_registry"]).is_empty();
+        let glue = s(
+            cfg,
+            &["sink", "kafka_config", "glue_schema_registry_config"],
+        )
+        .is_some();
+        if confluent && glue {
+            return Err(codec("Avro protocol requires only one of \"schema-registry\" or \"glue-schema-registry\" to specify the schema registry".into()));
+        }
+        if !confluent && !glue {
+            return Err(codec("Avro protocol requires parameter \"schema-registry\" or \"glue-schema-registry\" to specify the schema registry".into()));
+        }
+    }
+    let batch = uri_params::int_of(&bound, "max-batch-size").or_else(|| {
+        s(
+            cfg,
+            &["sink", "kafka_config", "codec_config", "max_batch_size"],
+        )
+        .and_then(Value::as_i64)
+    });
+    if let Some(n) = batch.filter(|n| *n <= 0) {
+        return Err(codec(format!(
+            "Codec invalid config: invalid max-batch-size {n}"
+        )));
+    }
+    Ok(())
 }
 
 /// ticdc `CreateChangefeed`: `WrapError(ErrSinkURIInvalid, err, sinkURI)`.
@@ -541,8 +588,9 @@ fn go_hostname(host: &str) -> String {
 }
 
 /// `(*Options).Apply`: query parameters (with `kafka_config` as the fallback) checked before
-/// any broker is contacted. Errors are `ErrKafkaInvalidConfig` wrapping the cause.
-fn kafka_options(cfg: &Value, u: &GoUrl) -> Result<(), ApiErr> {
+/// any broker is contacted. Errors are `ErrKafkaInvalidConfig` wrapping the cause; a value that
+/// does not bind to its Go type (`uri_params::KAFKA`) is first wrapped as `ErrMySQLInvalidConfig`.
+fn kafka_options(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), ApiErr> {
     let kc = |k: &str| s(cfg, &["sink", "kafka_config", k]).cloned();
     let param = |uri_key: &str, cfg_key: &str| -> Option<String> {
         query(u, uri_key).or_else(|| {
@@ -550,36 +598,29 @@ fn kafka_options(cfg: &Value, u: &GoUrl) -> Result<(), ApiErr> {
         })
     };
     let wrap = |inner: String| ApiErr::new(KAFKA_INVALID, format!("kafka config invalid: {inner}"));
-    // Query binding (gin `binding.Query`) failures are wrapped as ErrMySQLInvalidConfig first.
-    let bind = |k: &str, v: &str| {
-        wrap(format!(
-            "[CDC:ErrMySQLInvalidConfig]MySQL config invalid: strconv.ParseInt: parsing \"{v}\": invalid syntax ({k})"
-        ))
+    let bound = uri_params::bind_gin(u, uri_params::KAFKA, profile)
+        .map_err(|e| wrap(format!("[{MYSQL_INVALID}]MySQL config invalid: {e}")))?;
+    let int = |uri_key: &str, cfg_key: &str| {
+        uri_params::int_of(&bound, uri_key).or_else(|| kc(cfg_key).and_then(|v| v.as_i64()))
     };
-    if let Some(v) = param("partition-num", "partition_num") {
-        let n: i32 = v.parse().map_err(|_| bind("partition-num", &v))?;
+    if let Some(n) = int("partition-num", "partition_num") {
         if n <= 0 {
             return Err(wrap(format!(
                 "[CDC:ErrKafkaInvalidPartitionNum]invalid partition num {n}"
             )));
         }
     }
-    if let Some(v) = param("replication-factor", "replication_factor") {
-        v.parse::<i16>()
-            .map_err(|_| bind("replication-factor", &v))?;
-    }
-    kafka_identity(&param, &wrap)
+    kafka_identity(&param, int("required-acks", "required_acks"), &wrap)
 }
 
 type Param<'a> = dyn Fn(&str, &str) -> Option<String> + 'a;
 
 /// The client id, timeouts, required acks, SASL mechanism and TLS files of `(*Options).Apply`.
-fn kafka_identity(param: &Param, wrap: &dyn Fn(String) -> ApiErr) -> Result<(), ApiErr> {
-    let bind = |k: &str, v: &str| {
-        wrap(format!(
-            "[CDC:ErrMySQLInvalidConfig]MySQL config invalid: strconv.ParseInt: parsing \"{v}\": invalid syntax ({k})"
-        ))
-    };
+fn kafka_identity(
+    param: &Param,
+    acks: Option<i64>,
+    wrap: &dyn Fn(String) -> ApiErr,
+) -> Result<(), ApiErr> {
     if let Some(v) = param("kafka-client-id", "kafka_client_id").filter(|v| !v.is_empty()) {
         let ok = v
             .bytes()
@@ -601,11 +642,8 @@ fn kafka_identity(param: &Param, wrap: &dyn Fn(String) -> ApiErr) -> Result<(), 
             }
         }
     }
-    if let Some(v) = param("required-acks", "required_acks") {
-        let n: i64 = v.parse().map_err(|_| bind("required-acks", &v))?;
-        if !matches!(n, -1..=1) {
-            return Err(wrap(format!("[CDC:ErrKafkaInvalidRequiredAcks]invalid required acks {n}, only support these values: 0(NoResponse),1(WaitForLocal) and -1(WaitForAll)")));
-        }
+    if let Some(n) = acks.filter(|n| !matches!(n, -1..=1)) {
+        return Err(wrap(format!("[CDC:ErrKafkaInvalidRequiredAcks]invalid required acks {n}, only support these values: 0(NoResponse),1(WaitForLocal) and -1(WaitForAll)")));
     }
     if let Some(m) = param("sasl-mechanism", "sasl_mechanism").filter(|m| !m.is_empty()) {
         let known = [

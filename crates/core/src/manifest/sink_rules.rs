@@ -123,6 +123,8 @@ pub fn check(input: &Input, target: Option<&ServerProfile>) -> Vec<Diagnostic> {
         if arches.classic {
             classic_validator(&mut out, uri, &cfg);
         }
+        typed_query(&mut out, uri, target);
+        unknown_to_target(&mut out, uri, &cfg, target);
         integrity(&mut out, uri, &cfg);
     }
     redo(&mut out, &cfg);
@@ -178,6 +180,9 @@ fn sink_checks(out: &mut Out, uri: &Uri, cfg: &ReplicaConfig) {
     }
     if uri.kafka() {
         topics(out, &sink, &protocol);
+    }
+    if uri.mq() {
+        avro_registry(out, uri, &sink, &protocol);
     }
 }
 
@@ -399,34 +404,37 @@ type Problems = Vec<(String, &'static str)>;
 fn kafka_numbers(uri: &Uri, kc: &super::types::KafkaConfig) -> Problems {
     let mut out = Problems::new();
     let mut bad = |what: String, help: &'static str| out.push((what, help));
+    // A value that is not an integer is reported by `typed_query`; gin binds "" as 0.
+    let int = |v: &str| {
+        if v.is_empty() {
+            Some(0)
+        } else {
+            v.parse::<i64>().ok()
+        }
+    };
     let partitions = uri
         .get("partition-num")
         .map(str::to_string)
         .or(kc.partition_num.map(|n| n.to_string()));
-    if let Some(p) = partitions {
-        match p.parse::<i32>() {
-            Err(_) => bad(
-                "`partition-num` is not an integer".into(),
-                "use a positive integer",
-            ),
-            Ok(n) if n <= 0 => bad(
-                "`partition-num` (or kafka_config.partition_num) must be above 0".into(),
-                "use a positive number of partitions, or leave it out",
-            ),
-            Ok(_) => {}
-        }
+    if partitions.as_deref().and_then(int).is_some_and(|n| n <= 0) {
+        bad(
+            "`partition-num` (or kafka_config.partition_num) must be above 0 (CDC:ErrKafkaInvalidPartitionNum)".into(),
+            "use a positive number of partitions, or leave it out",
+        );
     }
     let acks = uri
         .get("required-acks")
         .map(str::to_string)
         .or(kc.required_acks.map(|n| n.to_string()));
-    if let Some(a) = acks {
-        if !["-1", "0", "1"].contains(&a.as_str()) {
-            bad(
-                "`required-acks` must be -1, 0 or 1".into(),
-                "use -1 (all), 1 (leader) or 0 (none)",
-            );
-        }
+    if acks
+        .as_deref()
+        .and_then(int)
+        .is_some_and(|n| !(-1..=1).contains(&n))
+    {
+        bad(
+            "`required-acks` must be -1, 0 or 1 (CDC:ErrKafkaInvalidRequiredAcks)".into(),
+            "use -1 (all), 1 (leader) or 0 (none)",
+        );
     }
     for key in ["dial-timeout", "write-timeout", "read-timeout"] {
         if let Some(v) = uri.get(key).filter(|v| !v.is_empty() && *v != "0") {
@@ -525,16 +533,309 @@ fn topics(out: &mut Out, sink: &SinkConfig, protocol: &str) {
             );
         }
     }
+}
+
+/// The avro schema registry (`(*Config).Apply` and `(*Config).Validate`, tiflow v7.5.0–v8.5.0
+/// and pingcap/ticdc v8.5.7-release.1 pkg/sink/codec/common/config.go): the URI's
+/// `schema-registry` when not empty, else `sink.schema_registry` (empty is unset), or Glue;
+/// exactly one of Confluent and Glue.
+fn avro_registry(out: &mut Out, uri: &Uri, sink: &SinkConfig, protocol: &str) {
+    if protocol != "avro" {
+        return;
+    }
     let glue = sink
         .kafka_config
         .as_ref()
         .is_some_and(|k| k.glue_schema_registry_config.is_some());
-    if avro && sink.schema_registry.is_none() && !glue {
+    let in_uri = uri.get("schema-registry").is_some_and(|r| !r.is_empty());
+    let in_config = sink
+        .schema_registry
+        .as_deref()
+        .is_some_and(|r| !r.is_empty());
+    if !in_uri && !in_config && !glue {
         out.push(
             &format!("{SINK}.schema_registry"),
-            "the avro protocol needs `replica_config.sink.schema_registry` (or a Glue registry)"
+            "the avro protocol needs a schema registry: `schema-registry=` in the sink_uri, `replica_config.sink.schema_registry` or a Glue registry (TiCDC refuses it: CDC:ErrSinkInvalidConfig wrapping CDC:ErrCodecInvalidConfig)"
                 .into(),
-            "set `schema_registry: http://registry:8081`",
+            "add `&schema-registry=http://registry:8081` to the sink URI, or set `schema_registry`",
+        );
+    } else if in_uri && glue {
+        out.push(
+            "sink_uri",
+            "sink_uri: `schema-registry=` and `kafka_config.glue_schema_registry_config` cannot both be set for avro (CDC:ErrCodecInvalidConfig)".into(),
+            "keep the Confluent registry or the AWS Glue registry, not both",
+        );
+    }
+}
+
+/// Which code the sink reports when one of its query parameters does not bind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Binder {
+    /// pkg/sink/kafka/options.go `(*Options).Apply` (gin `binding.Query`), before any broker.
+    Kafka,
+    /// pkg/sink/codec/common/config.go `(*Config).Apply` (gin), for MQ sinks.
+    Codec,
+    /// pkg/sink/mysql/config.go `(*Config).Apply`, before the DSN is built: gin on classic,
+    /// `url.Values.Get` + `strconv` one key at a time on pingcap/ticdc.
+    Mysql,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GoKind {
+    Bool,
+    Int16,
+    Int32,
+    Int,
+    Duration,
+}
+
+/// A typed query parameter: key, Go type, binder, first classic version that has it (None:
+/// none has it), whether pingcap/ticdc v8.5.7 has it, and the smallest value TiCDC takes.
+struct Typed {
+    key: &'static str,
+    kind: GoKind,
+    binder: Binder,
+    classic_from: Option<(u32, u32)>,
+    newarch: bool,
+    min: Option<i64>,
+}
+
+const fn t(key: &'static str, kind: GoKind, binder: Binder) -> Typed {
+    Typed {
+        key,
+        kind,
+        binder,
+        classic_from: Some((7, 5)),
+        newarch: true,
+        min: None,
+    }
+}
+
+/// cdcform's own table of the typed sink-URI parameters, from the Go structs they bind to:
+/// tiflow v7.5.0/v8.1.0/v8.5.0 and pingcap/ticdc v8.5.7-release.1 pkg/sink/kafka/options.go
+/// `urlConfig`, pkg/sink/codec/common/config.go `urlConfig` (v8.1.0 adds `content-compatible`
+/// and `debezium-disable-schema`; pingcap/ticdc adds `output-row-key`), tiflow
+/// pkg/sink/mysql/config.go `urlConfig` (v8.5.0 adds `has-vector-type`) with `getWorkerCount`,
+/// `getMaxTxnRow`, `getMaxMultiUpdateRowCount`, `getMaxMultiUpdateRowSize`, `getDuration`, and
+/// pingcap/ticdc pkg/sink/mysql/config.go `(*Config).Apply` (adds `enable-ddl-ts`).
+const TYPED: &[Typed] = &[
+    t("partition-num", GoKind::Int32, Binder::Kafka),
+    t("replication-factor", GoKind::Int16, Binder::Kafka),
+    t("max-message-bytes", GoKind::Int, Binder::Kafka),
+    t("auto-create-topic", GoKind::Bool, Binder::Kafka),
+    t("required-acks", GoKind::Int, Binder::Kafka),
+    t("sasl-gssapi-disable-pafxfast", GoKind::Bool, Binder::Kafka),
+    t("enable-tls", GoKind::Bool, Binder::Kafka),
+    t("insecure-skip-verify", GoKind::Bool, Binder::Kafka),
+    t("enable-tidb-extension", GoKind::Bool, Binder::Codec),
+    Typed {
+        min: Some(1),
+        ..t("max-batch-size", GoKind::Int, Binder::Codec)
+    },
+    t("max-message-bytes", GoKind::Int, Binder::Codec),
+    t("avro-enable-watermark", GoKind::Bool, Binder::Codec),
+    t("only-output-updated-columns", GoKind::Bool, Binder::Codec),
+    Typed {
+        classic_from: Some((8, 1)),
+        ..t("content-compatible", GoKind::Bool, Binder::Codec)
+    },
+    Typed {
+        classic_from: Some((8, 1)),
+        ..t("debezium-disable-schema", GoKind::Bool, Binder::Codec)
+    },
+    Typed {
+        classic_from: None,
+        ..t("output-row-key", GoKind::Bool, Binder::Codec)
+    },
+    Typed {
+        min: Some(1),
+        ..t("worker-count", GoKind::Int, Binder::Mysql)
+    },
+    Typed {
+        min: Some(1),
+        ..t("max-txn-row", GoKind::Int, Binder::Mysql)
+    },
+    Typed {
+        min: Some(1),
+        ..t("max-multi-update-row", GoKind::Int, Binder::Mysql)
+    },
+    Typed {
+        min: Some(0),
+        ..t("max-multi-update-row-size", GoKind::Int, Binder::Mysql)
+    },
+    t("safe-mode", GoKind::Bool, Binder::Mysql),
+    t("batch-dml-enable", GoKind::Bool, Binder::Mysql),
+    t("multi-stmt-enable", GoKind::Bool, Binder::Mysql),
+    t("cache-prep-stmts", GoKind::Bool, Binder::Mysql),
+    Typed {
+        classic_from: Some((8, 5)),
+        ..t("has-vector-type", GoKind::Bool, Binder::Mysql)
+    },
+    Typed {
+        classic_from: None,
+        ..t("enable-ddl-ts", GoKind::Bool, Binder::Mysql)
+    },
+    t("read-timeout", GoKind::Duration, Binder::Mysql),
+    t("write-timeout", GoKind::Duration, Binder::Mysql),
+    t("timeout", GoKind::Duration, Binder::Mysql),
+];
+
+/// Whether `target` (None: any supported server) has the parameter; and whether it binds an
+/// empty value as the zero value (gin: everywhere but pingcap/ticdc's MySQL sink).
+fn known_on(p: &Typed, target: Option<&ServerProfile>) -> (bool, bool) {
+    let classic = |v: crate::ticdc::Version| {
+        p.classic_from
+            .is_some_and(|(ma, mi)| (v.major, v.minor) >= (ma, mi))
+    };
+    match target {
+        Some(t) if t.arch == Arch::Newarch => (p.newarch, p.binder != Binder::Mysql),
+        Some(t) => (classic(t.version), true),
+        None => (
+            p.newarch || p.classic_from.is_some(),
+            p.classic_from.is_some(),
+        ),
+    }
+}
+
+/// The typed sink-URI parameters: a value that is not of the Go type, or below the minimum.
+fn typed_query(out: &mut Out, uri: &Uri, target: Option<&ServerProfile>) {
+    let binders: &[Binder] = if uri.mysql() {
+        &[Binder::Mysql]
+    } else if uri.kafka() {
+        &[Binder::Kafka, Binder::Codec]
+    } else if uri.mq() {
+        &[Binder::Codec]
+    } else {
+        &[]
+    };
+    // A key two binders read (`max-message-bytes`) is reported once: the first refuses.
+    let mut seen: Vec<&str> = Vec::new();
+    for binder in binders {
+        for p in TYPED.iter().filter(|p| p.binder == *binder) {
+            let Some(v) = uri.get(p.key) else { continue };
+            if seen.contains(&p.key) {
+                continue;
+            }
+            seen.push(p.key);
+            let (known, empty_is_zero) = known_on(p, target);
+            if !known || (v.is_empty() && !empty_is_zero) {
+                continue;
+            }
+            if let Some((what, help)) = typed_problem(p, v) {
+                let code = match binder {
+                    Binder::Kafka => "CDC:ErrKafkaInvalidConfig",
+                    Binder::Codec => "CDC:ErrSinkInvalidConfig",
+                    Binder::Mysql => "CDC:ErrMySQLInvalidConfig",
+                };
+                out.push(
+                    "sink_uri",
+                    format!(
+                        "sink_uri: `{}={v}`: {what}; TiCDC refuses the changefeed ({code})",
+                        p.key
+                    ),
+                    help,
+                );
+            }
+        }
+    }
+}
+
+/// What is wrong with `v` for `p`, if anything (an empty value is the Go zero value).
+fn typed_problem(p: &Typed, v: &str) -> Option<(String, &'static str)> {
+    let bool_ok = [
+        "1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False",
+    ];
+    match p.kind {
+        GoKind::Bool if v.is_empty() || bool_ok.contains(&v) => None,
+        GoKind::Bool => Some((
+            "not a Go boolean".into(),
+            "write true or false (Go's strconv.ParseBool also takes 1, t, T, TRUE, True, 0, f, F, FALSE, False)",
+        )),
+        GoKind::Duration if v.is_empty() || super::types::parse_go_duration(v).is_ok() => None,
+        GoKind::Duration => Some((
+            "not a Go duration".into(),
+            "write a duration such as `30s` or `2m`",
+        )),
+        GoKind::Int16 | GoKind::Int32 | GoKind::Int => {
+            let n: i64 = if v.is_empty() {
+                0
+            } else {
+                let unsigned = v.strip_prefix(['+', '-']).unwrap_or(v);
+                if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+                    return Some(("not an integer".into(), "write a whole number"));
+                }
+                match v.parse::<i64>() {
+                    Ok(n) => n,
+                    Err(_) => return Some(("out of range".into(), "use a smaller number")),
+                }
+            };
+            let fits = match p.kind {
+                GoKind::Int16 => i16::try_from(n).is_ok(),
+                GoKind::Int32 => i32::try_from(n).is_ok(),
+                _ => true,
+            };
+            if !fits {
+                return Some(("out of range for its Go type".into(), "use a smaller number"));
+            }
+            match p.min {
+                Some(0) if n < 0 => Some(("must not be negative".into(), "use 0 or more")),
+                Some(m) if n < m => Some((
+                    format!("must be at least {m}"),
+                    "use a positive number, or leave it out for the default",
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Fields and values the target version does not know. tiflow v7.5.0
+/// pkg/config/sink_protocol.go `ParseSinkProtocolFromString` has no `debezium` or `simple`
+/// (v8.1.0 adds both): v7.5 refuses them (500 CDC:ErrSinkUnknownProtocol).
+/// `claim_check_raw_value` arrives in tiflow v8.3.0 (pkg/config/large_message.go, PR #11395);
+/// older servers' JSON decoding drops the key, so a `true` would silently be lost.
+fn unknown_to_target(
+    out: &mut Out,
+    uri: &Uri,
+    cfg: &ReplicaConfig,
+    target: Option<&ServerProfile>,
+) {
+    let Some(t) = target.filter(|t| t.arch == Arch::Classic) else {
+        return;
+    };
+    let v = t.version;
+    let sink = cfg.sink.clone().unwrap_or_default();
+    let (protocol, path) = match uri.get("protocol").filter(|p| !p.is_empty()) {
+        Some(p) => (p.to_string(), "sink_uri".to_string()),
+        None => (
+            sink.protocol.clone().unwrap_or_default(),
+            format!("{SINK}.protocol"),
+        ),
+    };
+    let before_81 = (v.major, v.minor) < (8, 1);
+    if uri.mq()
+        && before_81
+        && matches!(
+            protocol.to_ascii_lowercase().as_str(),
+            "debezium" | "simple"
+        )
+    {
+        out.push(
+            &path,
+            format!("protocol `{protocol}` is unknown to TiCDC {v} (added in v8.1.0): it refuses the changefeed (CDC:ErrSinkUnknownProtocol)"),
+            "use another protocol (canal-json, open-protocol, avro, ...) or target v8.1.0 or later",
+        );
+    }
+    let raw = sink
+        .kafka_config
+        .as_ref()
+        .and_then(|k| k.large_message_handle.as_ref())
+        .and_then(|l| l.claim_check_raw_value);
+    if raw == Some(true) && (v.major, v.minor) < (8, 3) {
+        out.push(
+            &format!("{SINK}.kafka_config.large_message_handle.claim_check_raw_value"),
+            format!("`claim_check_raw_value` is unknown to TiCDC {v} (added in v8.3.0): its API drops the key, so the setting would be lost"),
+            "remove `claim_check_raw_value`, or target v8.3.0 or later",
         );
     }
 }
