@@ -15,8 +15,8 @@ pub mod render;
 pub mod settings;
 
 pub use cdcform_core::{
-    apply, export, manifest, normalize, pipeline, plan, policy, reconcile, retry, shutdown, status,
-    yaml, Error,
+    apply, document, export, manifest, normalize, pipeline, plan, policy, reconcile, retry,
+    shutdown, status, yaml, Error,
 };
 pub use cdcform_sim as simulator;
 pub use cdcform_ticdc as ticdc;

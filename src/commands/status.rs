@@ -10,6 +10,12 @@ use crate::status::{collect, StatusFilter};
 use crate::ticdc::Client;
 use crate::{exit, Error};
 
+/// A status report in the one JSON envelope.
+fn document(kind: &str, body: &impl serde::Serialize) -> String {
+    let body = serde_json::to_value(body).unwrap_or_default();
+    serde_json::to_string_pretty(&crate::document::envelope(kind, body)).unwrap_or_default()
+}
+
 pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Error> {
     let targets = Settings::resolve_targets(g, &process_env)?;
     let filter = StatusFilter {
@@ -38,9 +44,7 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
             TableFormat::Table if out.verbosity < 0 => {}
             // A filter is an explicit choice of rows: shown in full.
             TableFormat::Table => out.data(&table(&report, a.every_row())),
-            TableFormat::Json => {
-                out.data(&serde_json::to_string_pretty(&report).unwrap_or_default())
-            }
+            TableFormat::Json => out.data(&document("status", &report)),
         }
         for p in &report.problems {
             out.warn(p);
@@ -79,10 +83,10 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
         }
     }
     if a.format == TableFormat::Json {
-        out.data(
-            &serde_json::to_string_pretty(&serde_json::json!({"clusters": json}))
-                .unwrap_or_default(),
-        );
+        out.data(&document(
+            "statuses",
+            &serde_json::json!({ "clusters": json }),
+        ));
     }
     Ok(if bad { exit::ERROR } else { exit::OK })
 }

@@ -61,13 +61,15 @@ pub fn json(plans: &[ClusterPlan]) -> String {
             Err(e) => json!({"name": p.name, "server": p.server, "error": e.to_string()}),
         })
         .collect();
-    let doc = json!({
-        "format_version": crate::plan::FORMAT_VERSION,
-        "summary": total(plans),
-        "summary_line": summary_line(plans),
-        "has_changes": total(plans).has_changes(),
-        "clusters": clusters,
-    });
+    let doc = crate::document::envelope(
+        "plans",
+        json!({
+            "summary": total(plans),
+            "summary_line": summary_line(plans),
+            "has_changes": total(plans).has_changes(),
+            "clusters": clusters,
+        }),
+    );
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 

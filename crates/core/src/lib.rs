@@ -3,6 +3,7 @@
 //! no printing, no process exit; the command line's crate (`cdcform`) renders what it returns.
 
 pub mod apply;
+pub mod document;
 pub mod error;
 pub mod export;
 pub mod manifest;

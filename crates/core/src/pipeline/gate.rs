@@ -66,13 +66,15 @@ pub fn gate(plan: &Plan) -> Option<Held> {
                 .into(),
         });
     }
-    if plan.summary.blocked > 0 {
-        let ids: Vec<String> = plan
-            .entries
-            .iter()
-            .filter(|e| e.blocked.is_some())
-            .map(|e| e.key.to_string())
-            .collect();
+    // A changefeed whose read failed (unknown) is no decision to fix: it is left alone and
+    // the rest is applied; the run still exits 1 (see `pipeline::verdict`).
+    let ids: Vec<String> = plan
+        .entries
+        .iter()
+        .filter(|e| e.blocked.as_ref().is_some_and(|b| !b.unknown))
+        .map(|e| e.key.to_string())
+        .collect();
+    if !ids.is_empty() {
         return Some(Held {
             guard: Guard::Blocked,
             message: format!(
@@ -155,6 +157,17 @@ mod tests {
         }
     }
 
+    fn unknown(id: &str) -> Entry {
+        Entry {
+            blocked: Some(Blocked {
+                reason: "its live state is unknown".into(),
+                hint: "h".into(),
+                unknown: true,
+            }),
+            ..Entry::new(key(id), Action::Blocked)
+        }
+    }
+
     /// The gate as a truth table: each guard alone, and which one speaks when several hold.
     #[test]
     fn each_guard_holds_alone_and_the_first_one_speaks() {
@@ -164,6 +177,13 @@ mod tests {
             (
                 "blocked",
                 plan(vec![create("a"), blocked("b")]),
+                Some(Guard::Blocked),
+            ),
+            // A read that failed leaves that changefeed alone, not the others.
+            ("unknown", plan(vec![create("a"), unknown("b")]), None),
+            (
+                "unknown and blocked",
+                plan(vec![unknown("a"), blocked("b")]),
                 Some(Guard::Blocked),
             ),
             (

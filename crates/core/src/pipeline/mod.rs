@@ -197,11 +197,12 @@ pub enum Verdict {
     Failed,
 }
 
-/// The verdict over every cluster of a run.
+/// The verdict over every cluster of a run: failed when a cluster could not be planned, the
+/// gate holds one, or a plan is incomplete (a changefeed whose live state is unknown).
 pub fn verdict(plans: &[ClusterPlan]) -> Verdict {
     let bad = plans.iter().any(|p| match &p.outcome {
         Err(_) => true,
-        Ok(p) => p.held.is_some(),
+        Ok(p) => p.held.is_some() || !p.plan.unknown().is_empty(),
     });
     if bad {
         Verdict::Failed

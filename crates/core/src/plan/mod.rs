@@ -305,7 +305,8 @@ impl Plan {
     /// prints and what policies read, with each entry's verb, symbol and steps spelled out.
     pub fn document(&self) -> serde_json::Value {
         use serde_json::{json, Value};
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut v =
+            crate::document::envelope("plan", serde_json::to_value(self).unwrap_or(Value::Null));
         if let Some(o) = v.as_object_mut() {
             o.insert("summary_line".into(), json!(self.summary.line()));
             o.insert("has_changes".into(), json!(self.summary.has_changes()));

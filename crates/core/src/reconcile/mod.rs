@@ -221,11 +221,14 @@ impl Shared {
 
     pub fn status_json(&self) -> Value {
         let clusters: Vec<ClusterStatus> = self.lock().values().cloned().collect();
-        json!({
-            "uptime_seconds": self.started.elapsed().as_secs_f64(),
-            "interval_seconds": self.interval.as_secs_f64(),
-            "clusters": clusters,
-        })
+        crate::document::envelope(
+            "reconcile-status",
+            json!({
+                "uptime_seconds": self.started.elapsed().as_secs_f64(),
+                "interval_seconds": self.interval.as_secs_f64(),
+                "clusters": clusters,
+            }),
+        )
     }
 
     /// Record a finished cycle: status, metrics. `delay` is when the next one starts.
@@ -379,11 +382,13 @@ pub async fn cycle(cluster: &Cluster, o: &Options, shutdown: &Shutdown) -> Cycle
     rec
 }
 
-/// The part of a plan the gate let through that --self-heal may run: no deletes without
-/// --prune.
+/// The part of a plan the gate let through that --self-heal may run: not the changefeeds
+/// whose live state is unknown, no deletes without --prune.
 fn healable(mut plan: Plan, prune: bool) -> Plan {
-    plan.entries
-        .retain(|e| prune || !matches!(e.action, Action::Delete | Action::Replace));
+    plan.entries.retain(|e| {
+        !matches!(e.action, Action::Blocked)
+            && (prune || !matches!(e.action, Action::Delete | Action::Replace))
+    });
     plan.recount();
     plan
 }
