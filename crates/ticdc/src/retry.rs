@@ -6,7 +6,10 @@
 //! every nested budget respects.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the real one in a run, a paused one that tests advance at will.
+use tokio::time::Instant;
 
 use backon::BackoffBuilder;
 
@@ -224,6 +227,53 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(e.attempts, 1);
+    }
+
+    /// On tokio's paused clock: a 60 s budget against a server that stays down is spent in
+    /// about 60 s of (virtual) time, with backoff from 100 ms doubling to the 2 s cap plus up to
+    /// as much again of jitter: five attempts ramping up, then one every 2 to 4 s, so 18 to 36
+    /// attempts, not hundreds; a `Retry-After` longer than the backoff is waited in full.
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_is_spent_in_its_own_time_with_capped_backoff() {
+        let t0 = Instant::now();
+        let mut waits = Vec::new();
+        let e = retry(
+            Budget::new(Duration::from_secs(60), Duration::from_millis(100)),
+            || async { Err::<(), _>("down") },
+            |_| Verdict::Again { after: None },
+            |_, left| waits.push(left),
+        )
+        .await
+        .unwrap_err();
+        let spent = t0.elapsed();
+        assert!(
+            spent >= Duration::from_secs(56) && spent <= Duration::from_secs(60),
+            "{spent:?}"
+        );
+        assert!((18..=36).contains(&e.attempts), "{} attempts", e.attempts);
+        assert_eq!(waits.len() as u32, e.attempts - 1);
+        assert!(
+            waits.windows(2).all(|w| w[0] >= w[1]),
+            "time left only shrinks"
+        );
+        // Retry-After: 5 s each time, so about 60 / 5 attempts.
+        let t0 = Instant::now();
+        let e = retry(
+            Budget::new(Duration::from_secs(60), Duration::from_millis(100)),
+            || async { Err::<(), _>("busy") },
+            |_| Verdict::Again {
+                after: Some(Duration::from_secs(5)),
+            },
+            |_, _| {},
+        )
+        .await
+        .unwrap_err();
+        assert!((11..=13).contains(&e.attempts), "{} attempts", e.attempts);
+        assert!(
+            t0.elapsed() >= Duration::from_secs(55),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -18,7 +18,9 @@
 //! finish; the second aborts them, still resuming what this run paused; the third stops those
 //! resumes too, and the report names each changefeed left paused.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
