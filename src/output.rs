@@ -14,11 +14,13 @@ pub struct Output {
     pub verbosity: i8,
 }
 
+/// Whether to colour a stream. `--color always` wins over `NO_COLOR` (no-color.org: a
+/// command-line flag overrides the variable); `auto` honours it, and colours terminals only.
 fn colour_for(choice: ColorChoice, is_tty: bool) -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     match choice {
         ColorChoice::Never => false,
-        ColorChoice::Always => !no_color,
+        ColorChoice::Always => true,
         ColorChoice::Auto => {
             !no_color && is_tty && std::env::var("TERM").map_or(true, |t| t != "dumb")
         }

@@ -346,3 +346,22 @@ async fn killed_apply_converges_on_rerun() {
         s.shutdown().await;
     }
 }
+
+/// `--color always` wins over `NO_COLOR` (no-color.org: a command-line flag overrides the
+/// variable); without the flag `NO_COLOR` keeps the output plain.
+#[test]
+fn color_always_wins_over_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "a.yaml", "changefeeds:\n  - id: \"bad id!\"\n");
+    let m = m.to_str().unwrap();
+    // `cdcform()` exports NO_COLOR=1.
+    let forced = cdcform()
+        .args(["validate", m, "--color", "always"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&forced.stderr);
+    assert_eq!(forced.status.code(), Some(1), "{err}");
+    assert!(err.contains("\u{1b}["), "no colour: {err}");
+    let plain = cdcform().args(["validate", m]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("\u{1b}["));
+}

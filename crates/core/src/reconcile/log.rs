@@ -54,7 +54,16 @@ impl Log {
                     s.push_str(&format!(" [{c}]"));
                 }
                 s.push(' ');
-                s.push_str(msg);
+                // One record per line, whatever the message holds (a validation error spans
+                // several): line breaks are written as the two characters `\n`, as a JSON
+                // string would, so `journalctl` and log shippers see one record.
+                for c in msg.chars() {
+                    match c {
+                        '\n' => s.push_str("\\n"),
+                        '\r' => s.push_str("\\r"),
+                        c => s.push(c),
+                    }
+                }
                 for (k, v) in fields {
                     match v {
                         Value::String(t) => s.push_str(&format!(" {k}={t:?}")),
@@ -84,5 +93,20 @@ mod tests {
         assert!(!line.contains('\n'));
         let text = Log::default().line("warn", None, "stopping", &[("why", "SIGTERM".into())]);
         assert!(text.ends_with("WARN  stopping why=\"SIGTERM\""), "{text}");
+    }
+
+    #[test]
+    fn a_text_record_with_line_breaks_stays_on_one_line() {
+        let text = Log::default().line(
+            "error",
+            Some("prod"),
+            "the manifests do not validate:\nfeeds/a.yaml:3:5: unknown key\r\nhelp: did you mean",
+            &[],
+        );
+        assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+        assert!(
+            text.ends_with("[prod] the manifests do not validate:\\nfeeds/a.yaml:3:5: unknown key\\r\\nhelp: did you mean"),
+            "{text}"
+        );
     }
 }
