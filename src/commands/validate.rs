@@ -62,6 +62,18 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
                 if out.verbosity < 0 {
                     continue;
                 }
+                if !set.skipped.is_empty() {
+                    let names: Vec<String> = set
+                        .skipped
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect();
+                    out.progress(&format!(
+                        "skipped {} YAML file(s) without a top-level `changefeeds:` (not manifests): {}",
+                        names.len(),
+                        names.join(", ")
+                    ));
+                }
                 out.data(&if several {
                     format!("cluster {name}: {line}")
                 } else {

@@ -365,3 +365,45 @@ fn color_always_wins_over_no_color() {
     let plain = cdcform().args(["validate", m]).output().unwrap();
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("\u{1b}["));
 }
+
+/// The default path is a repository: hidden folders (`.github/workflows`) are never read, and
+/// YAML files found in a directory without a top-level `changefeeds:` (Kubernetes objects, CI
+/// files) are skipped and named once; a directory with no manifest at all is an error, never
+/// an empty desired set (which `--prune` would read as "delete everything managed").
+#[test]
+fn the_default_path_reads_manifests_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".github/workflows")).unwrap();
+    std::fs::write(d.join(".github/workflows/ci.yml"), "on: push\njobs: {}\n").unwrap();
+    std::fs::write(d.join("deploy.yaml"), "apiVersion: v1\nkind: ConfigMap\n").unwrap();
+    std::fs::write(
+        d.join("feeds.yaml"),
+        "# the manifests\nchangefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n",
+    )
+    .unwrap();
+    let o = cdcform().current_dir(d).arg("validate").output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("1 changefeed in 1 file is valid."), "{out}");
+    assert!(
+        err.contains("skipped 1 YAML file(s)") && err.contains("deploy.yaml"),
+        "{err}"
+    );
+    assert!(!err.contains("ci.yml"), "a hidden folder was read: {err}");
+    // Named on the command line, a file is read whatever it holds.
+    let o = cdcform()
+        .current_dir(d)
+        .args(["validate", "deploy.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::remove_file(d.join("feeds.yaml")).unwrap();
+    let o = cdcform().current_dir(d).arg("validate").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no manifest files found"), "{err}");
+}

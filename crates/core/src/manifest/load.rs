@@ -406,13 +406,32 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
 
 /// Expand path arguments: files as given, directories to every `*.yaml`/`*.yml` below them, sorted.
 /// Returns the files found and a problem for each path that could not be read.
-pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+/// A file or folder below a manifest directory that is hidden (`.github/`, `.gitlab-ci.yml`):
+/// never read, as terraform reads only its own files.
+fn hidden(e: &walkdir::DirEntry) -> bool {
+    e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.')
+}
+
+/// Whether a YAML file found in a directory is a manifest: one of its documents has the
+/// top-level key `changefeeds` (CI workflows, Kubernetes objects and the like do not). Files
+/// named on the command line are always read, so their mistakes are reported.
+pub fn looks_like_manifest(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.strip_prefix("changefeeds")
+            .is_some_and(|r| r.trim_start().starts_with(':'))
+    })
+}
+
+/// The manifest files under `paths`: each file named, and the `*.yaml`/`*.yml` files below each
+/// directory (hidden ones left out), sorted; with each, whether it was named (`true`) or found.
+pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut errs = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
-            for entry in walkdir::WalkDir::new(p).follow_links(true).max_depth(64) {
+            let walk = walkdir::WalkDir::new(p).follow_links(true).max_depth(64);
+            for entry in walk.into_iter().filter_entry(|e| !hidden(e)) {
                 match entry {
                     Ok(e) => {
                         let is_yaml = e
@@ -434,9 +453,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
                 }
             }
             found.sort();
-            out.extend(found);
+            out.extend(found.into_iter().map(|f| (f, false)));
         } else if p.exists() {
-            out.push(p.clone());
+            out.push((p.clone(), true));
         } else {
             errs.push(diag(
                 p,

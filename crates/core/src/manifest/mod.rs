@@ -116,6 +116,9 @@ impl std::fmt::Debug for DesiredChangefeed {
 pub struct DesiredSet {
     pub changefeeds: Vec<DesiredChangefeed>,
     pub files: Vec<PathBuf>,
+    /// YAML files found in a manifest directory that are not manifests (no top-level
+    /// `changefeeds:`), left unread.
+    pub skipped: Vec<PathBuf>,
 }
 
 /// Dotted paths under `replica_config` (without the `replica_config.` prefix) whose values are
@@ -200,14 +203,36 @@ pub fn load_options(
             source: None,
         }]));
     }
-    for f in files {
+    for (f, named) in files {
         match load::read_text(&f) {
+            Ok(text) if !named && !load::looks_like_manifest(&text) => b.set.skipped.push(f),
             Ok(text) => b.add_text(&f, text),
             Err(d) => {
                 b.set.files.push(f);
                 b.diags.push(d);
             }
         }
+    }
+    // Only files that are not manifests: an empty desired set would read as "delete every
+    // managed changefeed" to `--prune`, so it is an error, as no file at all is.
+    if b.set.files.is_empty() && b.diags.is_empty() {
+        let shown: Vec<String> = b
+            .set
+            .skipped
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(Diagnostics(vec![Diagnostic {
+            file: paths.first().cloned().unwrap_or_else(|| PathBuf::from(".")),
+            line: 0,
+            column: 0,
+            message: format!(
+                "no manifest files found: the YAML files there have no top-level `changefeeds:` ({})",
+                shown.join(", ")
+            ),
+            help: Some("pass the directory or files that hold your changefeed manifests".into()),
+            source: None,
+        }]));
     }
     b.finish()
 }
