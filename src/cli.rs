@@ -646,7 +646,7 @@ pub enum SimKernelArg {
 
 #[derive(Debug, Args, Default)]
 pub struct DemoArgs {
-    /// Manifests to demonstrate with [default: examples/ when present, else a built-in set]
+    /// Manifests to demonstrate with [default: examples/changefeeds when present, else a built-in set]
     pub paths: Vec<PathBuf>,
 }
 

@@ -254,18 +254,30 @@ impl Api {
         &self.target
     }
 
+    /// The request's comments, where a new one is created.
     fn comments_url(&self) -> String {
         let t = &self.target;
         match t.provider {
             Provider::GitHub => format!(
-                "{}/repos/{}/issues/{}/comments?per_page=100",
+                "{}/repos/{}/issues/{}/comments",
                 t.api_url, t.project, t.number
             ),
             Provider::GitLab => format!(
-                "{}/projects/{}/merge_requests/{}/notes?per_page=100&sort=asc&order_by=created_at",
+                "{}/projects/{}/merge_requests/{}/notes",
                 t.api_url,
                 encode_project(&t.project),
                 t.number
+            ),
+        }
+    }
+
+    /// The first page of the request's comments, as large as the API allows, oldest first.
+    fn list_url(&self) -> String {
+        match self.target.provider {
+            Provider::GitHub => format!("{}?per_page=100", self.comments_url()),
+            Provider::GitLab => format!(
+                "{}?per_page=100&sort=asc&order_by=created_at",
+                self.comments_url()
             ),
         }
     }
@@ -330,7 +342,7 @@ impl Api {
     /// Every comment of the request, following pagination to the last page.
     pub async fn list(&self) -> Result<Vec<Comment>, CiError> {
         let mut all = Vec::new();
-        let mut url = Some(self.comments_url());
+        let mut url = Some(self.list_url());
         let mut page = 1u32;
         while let Some(u) = url.take() {
             let resp = self

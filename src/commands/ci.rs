@@ -12,8 +12,9 @@ pub async fn comment(args: CiCommentArgs, out: &Output) -> Result<i32, Error> {
         CiProvider::Github => Provider::GitHub,
         CiProvider::Gitlab => Provider::GitLab,
     });
-    let target = detect(&process_env, forced)?;
+    // The file first: a path that does not exist is the thing to fix, wherever this runs.
     let markdown = read_input(args.file.as_deref())?;
+    let target = detect(&process_env, forced)?;
     let body = comment_body(&markdown, target.provider)?;
     let what = target.describe();
     let api = Api::new(target)?;

@@ -119,12 +119,18 @@ fn github(forge: Shared, base: String) -> Router {
             resp
         }
     };
+    // A query on the create (`?per_page=100` carried over from the list) shows in the log line.
     let create = |State(f): State<Shared>,
                   Path((_, _, n)): Path<(String, String, u64)>,
+                  axum::extract::RawQuery(q): axum::extract::RawQuery,
                   h: HeaderMap,
                   Json(b): Json<Value>| async move {
         let auth = format!("Bearer {TOKEN}");
-        if let Some(r) = check(&f, &h, "authorization", &auth, format!("POST {n}")) {
+        let line = match q {
+            Some(q) => format!("POST {n}?{q}"),
+            None => format!("POST {n}"),
+        };
+        if let Some(r) = check(&f, &h, "authorization", &auth, line) {
             return r;
         }
         let c = add(
@@ -183,9 +189,14 @@ fn gitlab(forge: Shared) -> Router {
     };
     let create = |State(f): State<Shared>,
                   Path((p, iid)): Path<(String, u64)>,
+                  axum::extract::RawQuery(q): axum::extract::RawQuery,
                   h: HeaderMap,
                   Json(b): Json<Value>| async move {
-        if let Some(r) = check(&f, &h, "private-token", TOKEN, format!("POST {p} {iid}")) {
+        let line = match q {
+            Some(q) => format!("POST {p} {iid}?{q}"),
+            None => format!("POST {p} {iid}"),
+        };
+        if let Some(r) = check(&f, &h, "private-token", TOKEN, line) {
             return r;
         }
         let c = add(
@@ -388,6 +399,13 @@ async fn creates_once_then_updates(kind: &str) {
         1,
         "{log:?}"
     );
+    // The create goes to the comments URL itself, not the list's page query.
+    assert!(
+        log.iter()
+            .filter(|l| l.starts_with("POST"))
+            .all(|l| !l.contains('?')),
+        "{log:?}"
+    );
     assert!(
         log.iter().filter(|l| l.starts_with("GET list")).count() >= 9,
         "pagination: {log:?}"
@@ -557,4 +575,19 @@ async fn plan_markdown_names_the_cluster_and_honours_max_chars() {
             && md.contains("https://github.com/acme/feeds/actions/runs/99"),
         "{md}"
     );
+}
+
+/// A plan file that does not exist is the error to report, even where no CI provider is set.
+#[test]
+fn a_missing_plan_file_is_named_before_the_provider() {
+    let o = crate::harness::cdcform()
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("CI_API_V4_URL")
+        .args(["ci", "comment", "/nonexistent/plan.md"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nonexistent/plan.md"), "{err}");
+    assert!(!err.contains("no CI provider"), "{err}");
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::harness::*;
 use cdcform::plan::PlanOptions;
 use cdcform::plan::{Action, ChangeKind};
+use cdcform::simulator::SimConfig;
 
 fn entry<'a>(p: &'a cdcform::plan::Plan, id: &str) -> &'a cdcform::plan::Entry {
     p.entries
@@ -514,4 +515,34 @@ async fn the_first_round_of_reads_starts_while_manifests_load() {
     };
     assert_eq!(n("/api/v2/status"), 1, "{r:?}");
     assert_eq!(n("/api/v2/changefeeds"), 1, "{r:?}");
+}
+
+/// `--prune` without `manage` can delete nothing (nothing is this repository's): the plan says
+/// so instead of staying silent.
+#[tokio::test]
+async fn prune_without_manage_says_it_deletes_nothing() {
+    let s = sim(SimConfig {
+        changefeeds: 2,
+        ..classic()
+    })
+    .await;
+    let desired = manifests("changefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n");
+    let o = PlanOptions {
+        prune: true,
+        ..PlanOptions::default()
+    };
+    let p = plan_with(&s, &desired, &o).await;
+    assert_eq!(p.summary.delete, 0);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.starts_with("--prune deletes nothing here")),
+        "{:?}",
+        p.notes
+    );
+    assert!(!plan(&s, &desired)
+        .await
+        .notes
+        .iter()
+        .any(|n| n.contains("--prune")));
 }

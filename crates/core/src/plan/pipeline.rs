@@ -126,6 +126,12 @@ pub async fn compute(
     if !o.no_table_impact {
         crate::plan::impact::attach(&mut plan, client, settings.parallelism).await;
     }
+    if o.prune && settings.manage.is_none() {
+        plan.notes.push(
+            "--prune deletes nothing here: no `manage` globs are set for this cluster (`manage` in cdcform.toml names the ids this repository owns)"
+                .into(),
+        );
+    }
     if settings.client.password.is_some() && settings.server.starts_with("http://") {
         plan.notes.push(
             "the basic-auth password is sent over plain http://; use https:// so it is encrypted"
