@@ -79,6 +79,30 @@ fn window(src: &str, column: usize) -> (String, usize) {
     (shown, caret)
 }
 
+/// A source line as it may be shown in a CI log: a URI's password or secret query values
+/// masked (TiCDC's masking), and the value of a key that holds a secret (`sasl_password:`,
+/// `secret_access_key:`, …) replaced whole.
+fn mask_snippet(line: &str) -> String {
+    let line = crate::ticdc::error::scrub(line);
+    let Some((key, _)) = line.split_once(':') else {
+        return line;
+    };
+    let name = key
+        .trim()
+        .trim_start_matches("- ")
+        .trim_matches(['"', '\'']);
+    let secret = crate::manifest::SECRET_CONFIG_PATHS
+        .iter()
+        .any(|p| p.rsplit('.').next() == Some(name))
+        || name.ends_with("password")
+        || name.ends_with("secret")
+        || name.ends_with("secret_access_key");
+    match secret {
+        true => format!("{key}: {}", crate::plan::SENSITIVE),
+        false => line,
+    }
+}
+
 fn render_one(out: &mut String, d: &Diagnostic, s: &Styles) {
     let width = if d.line > 0 {
         d.line.to_string().len()
@@ -90,7 +114,8 @@ fn render_one(out: &mut String, d: &Diagnostic, s: &Styles) {
     let _ = writeln!(out, "{e}error{e:#}{b}: {}{b:#}", clip(&d.message, MAX_TEXT));
     let _ = writeln!(out, "{pad}{g}-->{g:#} {}", d.location());
     if let (Some(src), true) = (&d.source, d.line > 0) {
-        let (shown, caret) = window(src, d.column);
+        let src = mask_snippet(src);
+        let (shown, caret) = window(&src, d.column);
         let caret_prefix: String = shown
             .chars()
             .take(caret)
@@ -132,6 +157,35 @@ pub fn render(d: &Diagnostics, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_never_show_a_secret() {
+        for (line, kept) in [
+            (
+                "    sink_uri: \"kafka://h:9092/t?protocol=x&sasl-password=canary-1\"",
+                "sasl-password=xxxxx",
+            ),
+            (
+                "    sink_uri: mysql://root:canary-1@db:3306/",
+                "root:xxxxx@db",
+            ),
+            (
+                "          sasl_password: canary-1",
+                "sasl_password: (sensitive)",
+            ),
+            (
+                "        secret_access_key: \"canary-1\"",
+                "secret_access_key: (sensitive)",
+            ),
+        ] {
+            let shown = super::mask_snippet(line);
+            assert!(
+                !shown.contains("canary-1") && shown.contains(kept),
+                "{shown}"
+            );
+        }
+        assert_eq!(super::mask_snippet("  - id: x_y"), "  - id: x_y");
+    }
 
     #[test]
     fn renders_rustc_style() {

@@ -181,3 +181,29 @@ async fn the_canary_never_leaves_the_process() {
     assert!(stored.to_string().contains(CANARY));
     s.shutdown().await;
 }
+
+/// A diagnostic's source snippet never echoes a literal secret into a CI log: the URI's
+/// password and secret query values are masked, a secret key's value replaced whole.
+#[test]
+fn diagnostic_snippets_mask_literal_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("sec.yaml");
+    std::fs::write(
+        &m,
+        format!(
+            "changefeeds:\n  - id: a\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=nope&sasl-user=u&sasl-password={CANARY}\"\n  - id: b\n    sink_uri: \"mysql://root:{CANARY}@127.0.0.1:3306/?worker-count=0\"\n"
+        ),
+    )
+    .unwrap();
+    let o = crate::harness::cdcform()
+        .args(["validate", m.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("sasl-password=xxxxx"),
+        "the snippet is shown, masked: {err}"
+    );
+    assert!(!err.contains(CANARY), "a secret was printed:\n{err}");
+}
