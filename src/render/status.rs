@@ -100,9 +100,15 @@ pub fn table(r: &StatusReport, all: bool) -> String {
         let _ = writeln!(out, "(no changefeeds)");
     }
     if hidden > 0 {
+        // Without `manage` every changefeed is the repository's: they are hidden for being
+        // healthy, not for being someone else's.
+        let which = match r.manage_set {
+            true => "outside `manage` ",
+            false => "",
+        };
         let _ = writeln!(
             out,
-            "… and {hidden} more changefeed(s) outside `manage` without a problem; `--all` lists them, `--id GLOB` picks some"
+            "… and {hidden} more changefeed(s) {which}without a problem; `--all` lists them, `--id GLOB` picks some"
         );
     }
     out
@@ -175,5 +181,20 @@ mod tests {
         assert!(!compact.contains("other-00"), "{compact}");
         insta::assert_snapshot!("status_table_compact", compact);
         assert_eq!(table(&large, true).matches("default/other-").count(), 60);
+        assert!(
+            compact.contains("more changefeed(s) outside `manage` without"),
+            "{compact}"
+        );
+        // Without `manage` every changefeed is the repository's: hidden for being healthy only.
+        let unset = StatusReport {
+            manage_set: false,
+            ..large
+        };
+        let compact = table(&unset, false);
+        assert!(
+            compact.contains("more changefeed(s) without a problem"),
+            "{compact}"
+        );
+        assert!(!compact.contains("outside `manage`"), "{compact}");
     }
 }
