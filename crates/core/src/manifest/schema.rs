@@ -112,6 +112,21 @@ fn legacy_key(key: &str, names: &[&str]) -> Option<String> {
         ),
         ("start-ts", "start_ts", "`cdc cli`'s `start-ts`"),
         ("target-ts", "target_ts", "`cdc cli`'s `target-ts`"),
+        // TiCDC crosses these two: the TOML `tls-certificate-file` (Go `TLSCertificateFile`)
+        // is the API's `tls-private-key-path`, and the TOML `tls-key-file-path` (Go
+        // `TLSKeyFilePath`) the API's `tls-certificate-path` (tiflow pkg/config/sink.go and
+        // cdc/api/v2/model.go `PulsarConfig` JSON tags). The closest name by spelling would
+        // swap the certificate and the key.
+        (
+            "tls-certificate-file",
+            "tls-private-key-path",
+            "`cdc cli`'s `tls-certificate-file` (TiCDC crosses the Pulsar TLS names: the API calls this file `tls-private-key-path`, not `tls-certificate-path`)",
+        ),
+        (
+            "tls-key-file-path",
+            "tls-certificate-path",
+            "`cdc cli`'s `tls-key-file-path` (TiCDC crosses the Pulsar TLS names: the API calls this file `tls-certificate-path`, not `tls-private-key-path`)",
+        ),
     ];
     if let Some((_, ours, what)) = RENAMED
         .iter()
@@ -536,6 +551,18 @@ mod tests {
             .into_iter()
             .map(|e| e.diagnostic.message)
             .collect()
+    }
+
+    /// The Pulsar TLS names TiCDC crosses (tiflow pkg/config/sink.go `PulsarConfig`: Go
+    /// `TLSCertificateFile` has the JSON name `tls-private-key-path`, `TLSKeyFilePath` the JSON
+    /// name `tls-certificate-path`): the hint follows the crossing, not the spelling.
+    #[test]
+    fn pulsar_tls_hints_follow_the_api_crossing() {
+        let names = ["tls-certificate-path", "tls-private-key-path"];
+        let h = legacy_key("tls-certificate-file", &names).unwrap();
+        assert!(h.contains("is `tls-private-key-path` in a manifest"), "{h}");
+        let h = legacy_key("tls-key-file-path", &names).unwrap();
+        assert!(h.contains("is `tls-certificate-path` in a manifest"), "{h}");
     }
 
     #[test]
