@@ -117,15 +117,78 @@ fn mask_config(v: &Value, sensitive: &BTreeSet<String>) -> Value {
     Masker::new(sensitive).masked(v)
 }
 
-/// A sink URI in parts, for rules that look at the scheme or a query parameter: secret query
-/// values and the userinfo password become `(sensitive)`; `hide_all` hides everything but the
-/// scheme and the query keys (a live URI whose manifest marks it sensitive).
-fn sink_parts(uri: &str, hide_all: bool) -> Value {
+/// `${NAME}` in a URI template as a token Go's URL parser takes wherever a letter may stand.
+const VAR_TOKEN: &str = "cdcformvar";
+
+/// Which parts of a sink URI hold a secret: those its manifest wrote with a `${VAR}` from the
+/// environment (the password, a token in the query, …); everything when the template cannot
+/// be read part by part (a variable as the port). Secret query keys are hidden regardless.
+#[derive(Default)]
+struct Secret {
+    all: bool,
+    host: bool,
+    path: bool,
+    user: bool,
+    query: BTreeSet<String>,
+}
+
+impl Secret {
+    fn all() -> Secret {
+        Secret {
+            all: true,
+            ..Secret::default()
+        }
+    }
+
+    /// The parts of `template` that hold a variable.
+    fn of_template(template: &str) -> Secret {
+        let mut t = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find("${") {
+            let Some(j) = rest[i..].find('}') else { break };
+            t.push_str(&rest[..i]);
+            t.push_str(VAR_TOKEN);
+            rest = &rest[i + j + 1..];
+        }
+        t.push_str(rest);
+        let Ok(u) = GoUrl::parse(&t) else {
+            return Secret::all();
+        };
+        let holds = |s: &str| s.contains(VAR_TOKEN);
+        Secret {
+            all: false,
+            host: holds(&u.host),
+            path: holds(&u.raw_path),
+            user: u.user.as_ref().is_some_and(|(name, _)| holds(name)),
+            query: u
+                .query_pairs()
+                .into_iter()
+                .filter(|(_, v)| holds(v))
+                .map(|(k, _)| k)
+                .collect(),
+        }
+    }
+
+    /// The secret parts of a changefeed's URI, from its manifest (none without one).
+    fn of(d: Option<&DesiredChangefeed>) -> Secret {
+        match d {
+            Some(d) if d.sensitive.contains("sink_uri") => {
+                Secret::of_template(&d.sink_uri_template)
+            }
+            _ => Secret::default(),
+        }
+    }
+}
+
+/// A sink URI in parts, for rules that look at the scheme, the host or a query parameter:
+/// secret query values, the userinfo password and the parts `secret` names become
+/// `(sensitive)`; the rest is shown, so a rule can check a host or `ssl-ca`.
+fn sink_parts(uri: &str, secret: &Secret) -> Value {
     let Ok(u) = GoUrl::parse(uri) else {
         return Value::Null;
     };
-    let hidden = |s: String| {
-        if hide_all {
+    let shown = |hide: bool, s: String| {
+        if hide || secret.all {
             Value::String(SENSITIVE.into())
         } else {
             Value::String(s)
@@ -133,30 +196,23 @@ fn sink_parts(uri: &str, hide_all: bool) -> Value {
     };
     let mut query = Map::new();
     for (k, v) in u.query_pairs() {
-        let v = if is_sensitive_query_key(&k) {
-            Value::String(SENSITIVE.into())
-        } else {
-            hidden(v)
-        };
+        let hide = is_sensitive_query_key(&k) || secret.query.contains(&k);
+        let v = shown(hide, v);
         query.entry(k).or_insert(v);
     }
     json!({
         "scheme": u.scheme,
-        "host": hidden(u.host.clone()),
-        "path": hidden(u.raw_path.clone()),
-        "user": u.user.as_ref().map(|(name, _)| hidden(name.clone())),
+        "host": shown(secret.host, u.host.clone()),
+        "path": shown(secret.path, u.raw_path.clone()),
+        "user": u.user.as_ref().map(|(name, _)| shown(secret.user, name.clone())),
         "query": query,
     })
 }
 
-/// `desired.sink`: from the URI as written (`${VAR}` unexpanded), so no expanded value can
-/// show; when that does not parse (a `${VAR}` as the port), from the expanded URI with
-/// everything but the scheme and the query keys hidden.
+/// `desired.sink`: the URI as expanded, with the parts written with an environment variable
+/// hidden (see [`Secret`]).
 fn desired_sink(d: &DesiredChangefeed) -> Value {
-    match sink_parts(&d.sink_uri_template, false) {
-        Value::Null => sink_parts(&d.sink_uri, d.sensitive.contains("sink_uri")),
-        parts => parts,
-    }
+    sink_parts(&d.sink_uri, &Secret::of(Some(d)))
 }
 
 /// `desired` with `replica_config` still `null` (see [`desired_json`]).
@@ -193,7 +249,7 @@ fn live_shell(l: &LiveChangefeed, d: Option<&DesiredChangefeed>) -> Value {
         "id": info.id,
         "state": info.state,
         "sink_uri": if uri_secret { SENSITIVE.to_string() } else { mask_sensitive_in_uri(&info.sink_uri) },
-        "sink": sink_parts(&info.sink_uri, uri_secret),
+        "sink": sink_parts(&info.sink_uri, &Secret::of(d)),
         "start_ts": info.start_ts,
         "target_ts": info.target_ts,
         "replica_config": null,
@@ -645,14 +701,35 @@ mod tests {
     fn sink_parts_hide_secret_query_values() {
         let p = sink_parts(
             "kafka://u:pw@k:9092/t?sasl-password=x1&sasl-mechanism=plain&enable-tls=true",
-            false,
+            &Secret::default(),
         );
         assert_eq!(p["scheme"], "kafka");
         assert_eq!(p["query"]["enable-tls"], "true");
         assert_eq!(p["query"]["sasl-password"], SENSITIVE);
         assert!(!p.to_string().contains("pw") && !p.to_string().contains("x1"));
-        let hidden = sink_parts("kafka://k:9092/t?enable-tls=true", true);
+        let hidden = sink_parts("kafka://k:9092/t?enable-tls=true", &Secret::all());
         assert_eq!(hidden["host"], SENSITIVE);
         assert_eq!(hidden["query"]["enable-tls"], SENSITIVE);
+    }
+
+    /// A MySQL URI whose password is a `${VAR}` keeps its host, path, user and non-secret query
+    /// values visible to policies (a rule can check `ssl-ca` or an allowed host); only what
+    /// came from the environment is hidden.
+    #[test]
+    fn only_the_parts_from_variables_are_hidden() {
+        let env = |n: &str| (n == "PW" || n == "TOKEN").then(|| "canary-pw".to_string());
+        let d = &crate::manifest::load_str(
+            "t.yaml",
+            "changefeeds:\n  - id: a\n    sink_uri: \"mysql://cdc:${PW}@db.prod:3306/?ssl-ca=/etc/ca.pem&tidb-txn-mode=${TOKEN}\"\n",
+            &env,
+        )
+        .expect("loads")
+        .changefeeds[0];
+        let s = desired_sink(d);
+        assert!(!s.to_string().contains("canary-pw"), "{s}");
+        assert_eq!(s["host"], "db.prod:3306");
+        assert_eq!(s["user"], "cdc");
+        assert_eq!(s["query"]["ssl-ca"], "/etc/ca.pem");
+        assert_eq!(s["query"]["tidb-txn-mode"], SENSITIVE);
     }
 }
