@@ -83,7 +83,28 @@ fn window(src: &str, column: usize) -> (String, usize) {
 /// masked (TiCDC's masking), and the value of a key that holds a secret (`sasl_password:`,
 /// `secret_access_key:`, …) replaced whole.
 fn mask_snippet(line: &str) -> String {
-    let line = crate::ticdc::error::scrub(line);
+    // `${NAME}` references are no secret and keep the URI readable: each stands as a token
+    // the URI parser takes while the line is masked, then comes back.
+    let mut refs = Vec::new();
+    let mut tokened = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("${") {
+        let Some(j) = rest[i..].find('}') else { break };
+        tokened.push_str(&rest[..i]);
+        tokened.push_str(&format!("cdcformref{}x", refs.len()));
+        refs.push(&rest[i..i + j + 1]);
+        rest = &rest[i + j + 1..];
+    }
+    tokened.push_str(rest);
+    let mut line = crate::ticdc::error::scrub(&tokened);
+    for (n, r) in refs.iter().enumerate().rev() {
+        let token = format!("cdcformref{n}x");
+        // A password that is a reference alone was masked with the rest: give it back.
+        if tokened.contains(&format!(":{token}@")) && !line.contains(&token) {
+            line = line.replacen(":xxxxx@", &format!(":{r}@"), 1);
+        }
+        line = line.replace(&token, r);
+    }
     let Some((key, _)) = line.split_once(':') else {
         return line;
     };
@@ -185,6 +206,9 @@ mod tests {
             );
         }
         assert_eq!(super::mask_snippet("  - id: x_y"), "  - id: x_y");
+        // A `${VAR}` is a reference, not a secret: kept, and the URI stays readable.
+        let line = "    sink_uri: \"mysql://root:${PW}@tidb:4000/?protocol=canal-json\"";
+        assert_eq!(super::mask_snippet(line), line);
     }
 
     #[test]

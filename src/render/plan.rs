@@ -138,6 +138,25 @@ fn entry_text(e: &Entry, color: bool, verbose: bool) -> String {
             field_lines(&mut out, c, &format!("{ind}  "), color);
         }
     }
+    let implied: Vec<&FieldChange> = e
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Sink)
+        .collect();
+    if !implied.is_empty() {
+        let _ = writeln!(
+            out,
+            "{ind}{}",
+            paint(
+                "as the new sink implies (its defaults, or settings it does not use):",
+                dim,
+                color
+            )
+        );
+        for c in implied {
+            field_lines(&mut out, c, &format!("{ind}  "), color);
+        }
+    }
     let derived: Vec<&FieldChange> = e
         .changes
         .iter()

@@ -546,3 +546,49 @@ async fn prune_without_manage_says_it_deletes_nothing() {
         .iter()
         .any(|n| n.contains("--prune")));
 }
+
+/// A sink-scheme change (mysql:// → kafka://) shows what the new sink implies as such, not as
+/// values "changed outside cdcform" that the update resets: nobody changed them.
+#[tokio::test]
+async fn a_new_sink_scheme_is_not_called_an_out_of_band_edit() {
+    for (name, cfg) in profiles() {
+        let s = sim(cfg).await;
+        converge(
+            &s,
+            &manifests(
+                "changefeeds:\n  - id: moving\n    sink_uri: \"mysql://root@127.0.0.1:3306/\"\n",
+            ),
+        )
+        .await;
+        let p = plan(
+            &s,
+            &manifests("changefeeds:\n  - id: moving\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json\"\n"),
+        )
+        .await;
+        let e = &p.entries[0];
+        assert!(
+            matches!(e.action, Action::Update { .. }),
+            "{name}: {:?}",
+            e.action
+        );
+        let resets: Vec<&str> = e
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Reset)
+            .map(|c| c.path.as_str())
+            .collect();
+        assert!(
+            resets.is_empty(),
+            "{name}: called out-of-band edits: {resets:?}"
+        );
+        assert!(
+            e.changes.iter().any(|c| c.kind == ChangeKind::Sink),
+            "{name}: {:?}",
+            e.changes
+        );
+        let text = cdcform::render::plan::human(&p, false, false);
+        assert!(text.contains("as the new sink implies"), "{text}");
+        assert!(!text.contains("changed outside cdcform"), "{text}");
+        s.shutdown().await;
+    }
+}

@@ -208,6 +208,9 @@ pub fn diff_parsed(
     }
     let written = manifest_paths(desired.replica_config.as_ref());
     let known = normalize::known_paths();
+    // A new kind of sink brings its own settings: what differs unasked is what it implies.
+    let scheme = |u: &str| u.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let new_sink = scheme(&desired.sink_uri) != scheme(live_uri);
     for (path, d, l) in differing {
         let (d, l) = (d.as_ref(), l.as_ref());
         if !known.knows(&path) {
@@ -222,6 +225,8 @@ pub fn diff_parsed(
             ChangeKind::Manifest
         } else if eff.derived.contains(path.as_str()) {
             ChangeKind::Derived
+        } else if new_sink {
+            ChangeKind::Sink
         } else {
             ChangeKind::Reset
         };

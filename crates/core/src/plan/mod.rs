@@ -124,6 +124,9 @@ pub enum ChangeKind {
     Reset,
     /// The server derives it (e.g. `sink.protocol` from the URI); shown with -v only.
     Derived,
+    /// The sink's scheme changes (mysql:// → kafka://) and the new sink implies it: settings
+    /// of the old sink that the new one drops or gives another default. Nobody changed them.
+    Sink,
 }
 
 /// One changed field, with display values only (secrets already replaced by `(sensitive)`).
