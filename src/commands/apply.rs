@@ -8,7 +8,7 @@ use crate::apply::{summary_text, ApplyReport};
 use crate::cli::{ApplyArgs, GlobalArgs, PlanFormat};
 use crate::output::Output;
 use crate::pipeline::saved::{self, SavedPart};
-use crate::pipeline::{self, ApplyRun, ClusterPlan, Ready, RunOptions, Verdict};
+use crate::pipeline::{self, ApplyRun, ClusterPlan, Ready, Verdict};
 use crate::settings::{process_env, Resolve, Settings};
 use crate::{exit, Error};
 
@@ -24,23 +24,9 @@ pub async fn run(g: &GlobalArgs, a: ApplyArgs, out: &Output) -> Result<i32, Erro
 }
 
 async fn apply_fresh(g: &GlobalArgs, a: &ApplyArgs, out: &Output) -> Result<i32, Error> {
-    let targets = Settings::resolve_targets(g, &process_env)?;
-    let run = RunOptions {
-        paths: a.paths.clone(),
-        plan: a.opts.to_options(),
-        pause_budget: wait_timeout(a),
-    };
-    let mut plans = pipeline::plan_all(targets, &run, Some(out.progress_line())).await;
-    if let [ClusterPlan {
-        outcome: Err(_), ..
-    }] = plans.as_slice()
-    {
-        if let Some(Err(e)) = plans.pop().map(|p| p.outcome) {
-            return Err(e);
-        }
-    }
+    let plans = super::util::plan_targets(g, &a.paths, &a.opts, wait_timeout(a), out).await?;
     show_fresh(&plans, a, out);
-    super::plan::report_held(&plans, out);
+    super::util::report_held(&plans, out);
     let failed = pipeline::verdict(&plans) == Verdict::Failed;
     if failed && a.fail_fast && plans.len() > 1 {
         let names: Vec<&str> = plans
@@ -73,17 +59,7 @@ fn show_fresh(plans: &[ClusterPlan], a: &ApplyArgs, out: &Output) {
     if out.verbosity < 0 && a.auto_approve {
         return;
     }
-    let several = plans.len() > 1;
-    for p in plans {
-        if let Ok(planned) = &p.outcome {
-            for w in &planned.warnings {
-                match several {
-                    true => out.warn(&format!("cluster {}: {w}", p.name)),
-                    false => out.warn(w),
-                }
-            }
-        }
-    }
+    super::util::report_warnings(plans, out);
     match plans {
         [one] => out.data(&out.render_cluster_plan(one, PlanFormat::Human)),
         _ => out.data(&out.render_plans(plans, PlanFormat::Human, None)),

@@ -119,54 +119,27 @@ fn entry_text(e: &Entry, color: bool, verbose: bool) -> String {
     for c in e.changes.iter().filter(|c| c.kind == ChangeKind::Manifest) {
         field_lines(&mut out, c, ind, color);
     }
-    let resets: Vec<&FieldChange> = e
-        .changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Reset)
-        .collect();
-    if !resets.is_empty() {
-        let _ = writeln!(
-            out,
-            "{ind}{}",
-            paint(
-                "reset to the default (changed outside cdcform, unset in the manifest):",
-                dim,
-                color
-            )
-        );
-        for c in resets {
-            field_lines(&mut out, c, &format!("{ind}  "), color);
+    let group = |out: &mut String, kind: ChangeKind, title: &str| {
+        let changes: Vec<&FieldChange> = e.changes.iter().filter(|c| c.kind == kind).collect();
+        if !changes.is_empty() {
+            let _ = writeln!(out, "{ind}{}", paint(title, dim, color));
+            for c in changes {
+                field_lines(out, c, &format!("{ind}  "), color);
+            }
         }
-    }
-    let implied: Vec<&FieldChange> = e
-        .changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Sink)
-        .collect();
-    if !implied.is_empty() {
-        let _ = writeln!(
-            out,
-            "{ind}{}",
-            paint(
-                "as the new sink implies (its defaults, or settings it does not use):",
-                dim,
-                color
-            )
-        );
-        for c in implied {
-            field_lines(&mut out, c, &format!("{ind}  "), color);
-        }
-    }
-    let derived: Vec<&FieldChange> = e
-        .changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Derived)
-        .collect();
-    if verbose && !derived.is_empty() {
-        let _ = writeln!(out, "{ind}{}", paint("derived by the server:", dim, color));
-        for c in derived {
-            field_lines(&mut out, c, &format!("{ind}  "), color);
-        }
+    };
+    group(
+        &mut out,
+        ChangeKind::Reset,
+        "reset to the default (changed outside cdcform, unset in the manifest):",
+    );
+    group(
+        &mut out,
+        ChangeKind::Sink,
+        "as the new sink implies (its defaults, or settings it does not use):",
+    );
+    if verbose {
+        group(&mut out, ChangeKind::Derived, "derived by the server:");
     }
     if let Some(t) = &e.tables {
         tables_lines(&mut out, t, ind, color, verbose);
