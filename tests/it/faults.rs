@@ -157,9 +157,14 @@ fn create_posts(s: &Simulator) -> BTreeMap<String, usize> {
 /// Each create POST after the first for a changefeed follows a read of that changefeed
 /// (`meta_info` or GET) made since the previous POST; the first offender otherwise.
 pub fn no_blind_resend(s: &Simulator) -> Result<(), String> {
+    no_blind_resend_in(s.requests())
+}
+
+/// [`no_blind_resend`] over these requests (one client's).
+fn no_blind_resend_in(reqs: Vec<cdcform::simulator::RecordedRequest>) -> Result<(), String> {
     // Per changefeed id: whether it was POSTed, and read since the last POST.
     let mut state: BTreeMap<String, bool> = BTreeMap::new();
-    for r in s.requests() {
+    for r in reqs {
         if r.method == "POST" && r.path == "/api/v2/changefeeds" {
             let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
             let Some(id) = v["changefeed_id"].as_str() else {
@@ -294,5 +299,98 @@ async fn a_lost_create_answer_is_looked_up_not_re_sent() {
         &plan(&s, &manifests(&format!("changefeeds:\n{}", cf("lost", "")))).await,
         "after a lost create answer",
     );
+    s.shutdown().await;
+}
+
+/// A classic owner slower than the look-up after a lost answer: the changefeed is created in
+/// etcd but not shown for 2 s, longer than a create's answer is looked up.
+fn slow_owner(faults: &str) -> SimConfig {
+    SimConfig {
+        tick: Duration::from_secs(2),
+        faults: Some(FaultSpec::parse(faults).unwrap()),
+        ..classic()
+    }
+}
+
+/// Run the apply of `p`; at the first create POST of `id`, call `then` (once).
+async fn apply_and_at_first_post(
+    s: &Simulator,
+    p: &Plan,
+    id: &str,
+    then: impl AsyncFnOnce(),
+) -> cdcform::apply::ApplyReport {
+    let run = run_apply(s, p);
+    let hook = async {
+        for _ in 0..2000 {
+            if create_posts(s).contains_key(id) {
+                then().await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("no create of {id} was sent");
+    };
+    let (r, ()) = tokio::join!(run, hook);
+    r
+}
+
+#[tokio::test]
+async fn a_create_re_sent_after_its_lost_answer_settles_already_exists_as_its_own() {
+    let s = sim(slow_owner("seed=1,drop=1,drop-after=1")).await;
+    s.set_faults_enabled(false);
+    let desired = manifests(&format!("changefeeds:\n{}", cf("lost", &workers(5))));
+    let p = plan(&s, &desired).await;
+    s.set_faults_enabled(true);
+    // The POST is carried out and its answer dropped; then the network heals.
+    let r = apply_and_at_first_post(&s, &p, "lost", async || s.set_faults_enabled(false)).await;
+    let text = cdcform::apply::summary_text(&r);
+    assert!(s.faults_injected() > 0);
+    // Looked up, not found (not shown yet), sent again after that read: TiCDC answers that it
+    // exists, and it holds what was sent, so it is this run's create.
+    assert_eq!(create_posts(&s).get("lost"), Some(&2), "{text}");
+    no_blind_resend(&s).unwrap();
+    assert!(r.all_ok(), "{text}");
+    assert_empty(&plan(&s, &desired).await, "after a re-sent create");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_re_sent_that_meets_another_writers_changefeed_fails_naming_it() {
+    let s = sim(slow_owner("seed=1")).await;
+    let desired = manifests(&format!("changefeeds:\n{}", cf("taken", &workers(5))));
+    let p = plan(&s, &desired).await;
+    // This run's first POST fails (500, maybe done); meanwhile another writer creates the
+    // same id with another config, which the slow owner does not show during the look-up.
+    s.fail_when(|m, p| m == "POST" && p == "/api/v2/changefeeds", 1);
+    let other = async || {
+        let cfg = cdcform::ticdc::models::ChangefeedConfig {
+            changefeed_id: "taken".into(),
+            sink_uri: "blackhole://".into(),
+            replica_config: Some(serde_json::json!({"mounter": {"worker_num": 9}})),
+            ..Default::default()
+        };
+        client(&s).create_changefeed("default", &cfg).await.unwrap();
+    };
+    let r = apply_and_at_first_post(&s, &p, "taken", other).await;
+    let text = cdcform::apply::summary_text(&r);
+    assert_eq!(create_posts(&s).get("taken"), Some(&3), "{text}");
+    // This run's own requests: a read came between its two POSTs.
+    let ours = s
+        .requests()
+        .into_iter()
+        .filter(|r| !r.body.contains("\"worker_num\":9"))
+        .collect();
+    no_blind_resend_in(ours).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let f = r.entries[0].failure.as_ref().expect("the create fails");
+    assert_eq!(f.step, "create", "{text}");
+    assert_eq!(
+        f.code.as_deref(),
+        Some("CDC:ErrChangeFeedAlreadyExists"),
+        "{text}"
+    );
+    assert!(f.message.contains("another writer"), "{text}");
+    // The other writer's changefeed is left as it made it.
+    let st = s.stored("default", "taken").unwrap();
+    assert_eq!(st["config"]["mounter"]["worker_num"], 9, "{st}");
     s.shutdown().await;
 }
