@@ -394,3 +394,31 @@ async fn a_create_re_sent_that_meets_another_writers_changefeed_fails_naming_it(
     assert_eq!(st["config"]["mounter"]["worker_num"], 9, "{st}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_create_ticdc_refuses_fails_at_once_and_is_sent_once() {
+    // A MySQL sink nothing listens on: TiCDC checks the sink before it creates (400).
+    let s = sim(SimConfig {
+        sink_check: true,
+        ..classic()
+    })
+    .await;
+    let desired =
+        manifests("changefeeds:\n  - id: refused\n    sink_uri: \"mysql://root@127.0.0.1:1/\"\n");
+    let p = plan(&s, &desired).await;
+    let mut set = settings(&s);
+    set.client.retry_for = cdcform::retry::DEFAULT_RETRY_FOR;
+    let c = cdcform::ticdc::Client::new(set.client).unwrap();
+    let r = cdcform::apply::apply(&c, &p, &apply_options(), &|_: &str| {}).await;
+    let text = cdcform::apply::summary_text(&r);
+    let f = r.entries[0].failure.as_ref().expect("refused");
+    assert_eq!(f.step, "create", "{text}");
+    assert!(
+        f.code.as_deref().is_some_and(|c| c.starts_with("CDC:")),
+        "{text}"
+    );
+    assert!(!f.message.contains("attempts"), "{text}");
+    assert_eq!(create_posts(&s).get("refused"), Some(&1), "{text}");
+    assert!(s.stored("default", "refused").is_none());
+    s.shutdown().await;
+}
