@@ -6,8 +6,9 @@
 //!
 //! Every repeatable call rides through outages on the shared budget of `crate::retry`: reads
 //! and re-sent writes for `--retry-for`, and a resume of a changefeed this run paused for
-//! `--wait-timeout` (compensation is the strongest guarantee). POSTs are never repeated
-//! blindly: when a create's answer is lost, the changefeed is re-read.
+//! `--wait-timeout` (compensation is the strongest guarantee). A create is never re-sent
+//! blindly: after a lost or 5xx answer it is read first and sent again only when absent, within
+//! `--retry-for`; "already exists" is settled by comparing it with what was sent.
 //!
 //! Another writer (a second apply, a person with `cdc cli`) is noticed, not overwritten: before
 //! its first write and before the PUT that follows its own pause, apply re-reads the changefeed
