@@ -832,3 +832,86 @@ async fn an_outage_longer_than_the_budget_fails_the_remaining_reads_at_once() {
     assert!(reads < 60, "{reads} reads for 40 changefeeds");
     s.shutdown().await;
 }
+
+// ---- creates through an owner election ----
+
+/// The phases of an apply of 20 creates, each as the first request that belongs to it.
+fn create_phases() -> Vec<Phase> {
+    let post = |m: &str, p: &str| m == "POST" && p == "/api/v2/changefeeds";
+    let nth_post = |n: usize| {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        move |m: &str, p: &str| post(m, p) && seen.fetch_add(1, Ordering::SeqCst) + 1 == n
+    };
+    let created = Arc::new(AtomicBool::new(false));
+    let visible = move |m: &str, p: &str| {
+        if post(m, p) {
+            created.store(true, Ordering::SeqCst);
+        }
+        created.load(Ordering::SeqCst) && m == "GET" && p.ends_with("/status")
+    };
+    vec![
+        ("first create", OutageKind::NoOwner, Arc::new(post)),
+        ("10th create", OutageKind::NoOwner, Arc::new(nth_post(10))),
+        ("last create", OutageKind::NoOwner, Arc::new(nth_post(20))),
+        ("wait visible", OutageKind::NoOwner, Arc::new(visible)),
+        (
+            "create, refused",
+            OutageKind::Refused,
+            Arc::new(nth_post(5)),
+        ),
+    ]
+}
+
+/// Twenty changefeeds are created while an outage of `dur` starts at the phase's first
+/// request: one apply run creates them all and reports every one ok.
+async fn creates_through(name: &'static str, kind: OutageKind, m: RequestMatcher, dur: Duration) {
+    let s = sim(classic()).await;
+    let set = patient(&s);
+    s.outage_when(move |me, p| m(me, p), dur, kind);
+    let t0 = Instant::now();
+    let (planned, report, lines) = plan_and_apply(&set, &fleet(ids(20), 2), &apply_options()).await;
+    assert_eq!(planned.summary.create, 20, "{name}");
+    let text = cdcform::apply::summary_text(&report);
+    assert!(report.all_ok(), "outage at {name}: apply failed:\n{text}");
+    assert_eq!(report.succeeded(), 20, "{name}:\n{text}");
+    assert!(
+        s.faults_injected() > 0,
+        "outage at {name}: never met the outage"
+    );
+    if kind == OutageKind::NoOwner {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("owner election in progress")
+                    && l.contains("retrying for up to")),
+            "outage at {name}: no progress line about the election: {lines:#?}"
+        );
+    }
+    // Never a blind second POST, and each changefeed exists once with the config sent.
+    if let Err(blind) = crate::faults::no_blind_resend(&s) {
+        panic!("outage at {name}: {blind}\n{text}");
+    }
+    assert_converged(&s, ids(20), 2, name);
+    assert_empty(&plan(&s, &fleet(ids(20), 2)).await, name);
+    println!(
+        "creates, outage of {dur:?} at {name} ({kind:?}): converged in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_8s_election_at_several_points_of_20_creates_ends_with_all_created_in_one_run() {
+    let runs = create_phases()
+        .into_iter()
+        .map(|(name, kind, m)| creates_through(name, kind, m, Duration::from_secs(8)));
+    futures::future::join_all(runs).await;
+}
+
+/// The longest election the issue names: 30 s, met by the first create, within the default
+/// `--retry-for` (60 s). Its own test, so the runner overlaps its wait with other tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30s_election_at_the_first_create_ends_with_all_created_in_one_run() {
+    let (name, kind, m) = create_phases().remove(0);
+    creates_through(name, kind, m, Duration::from_secs(30)).await;
+}

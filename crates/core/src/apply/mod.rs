@@ -6,8 +6,9 @@
 //!
 //! Every repeatable call rides through outages on the shared budget of `crate::retry`: reads
 //! and re-sent writes for `--retry-for`, and a resume of a changefeed this run paused for
-//! `--wait-timeout` (compensation is the strongest guarantee). POSTs are never repeated
-//! blindly: when a create's answer is lost, the changefeed is re-read.
+//! `--wait-timeout` (compensation is the strongest guarantee). A create is never re-sent
+//! blindly: after a lost or 5xx answer it is read first and sent again only when absent, within
+//! `--retry-for`; "already exists" is settled by comparing it with what was sent.
 //!
 //! Another writer (a second apply, a person with `cdc cli`) is noticed, not overwritten: before
 //! its first write and before the PUT that follows its own pause, apply re-reads the changefeed
@@ -170,6 +171,34 @@ fn conflict(now: &LiveChangefeed) -> Failure {
             "{CONFLICT} (now {}, not as the plan saw it)",
             now.info.state_str()
         ),
+    }
+}
+
+/// How long a create whose answer was lost is looked up before it counts as absent: many
+/// owner ticks (tens of milliseconds each), not the whole budget (a create that is absent is
+/// sent again, and one that was carried out after all is answered "already exists").
+const LOOK_UP_WINDOW: Duration = Duration::from_secs(1);
+
+/// How one attempt of a create ended, when it did not succeed.
+enum CreateErr {
+    /// Worth another attempt within the budget (the last one's error once it is spent).
+    Again(ClientError),
+    /// Refused for real: fail at once.
+    Refused(ClientError),
+    /// Another writer's changefeed holds the id.
+    Conflict(Failure),
+}
+
+/// TiCDC said the changefeed exists but a read does not show it yet (a classic owner loads it
+/// on its next tick): the error the next read waits on.
+fn not_visible_yet(key: &Key) -> ClientError {
+    ClientError::Api {
+        method: "GET".into(),
+        path: format!("changefeed {key}"),
+        status: 500,
+        code: codes::CHANGEFEED_ALREADY_EXISTS.into(),
+        message: "TiCDC says it exists, but a read does not show it yet".into(),
+        retry_after: None,
     }
 }
 
@@ -553,22 +582,8 @@ impl Run<'_> {
             replica_config: exec.config.clone(),
             ..Default::default()
         };
-        let sent = async {
-            match self
-                .client
-                .create_changefeed(&self.key.namespace, &body)
-                .await
-            {
-                Ok(_) => Ok(()),
-                // The answer was lost (connection dropped, 5xx): the create may have happened.
-                // Never re-send the POST; look for the changefeed instead, for up to a few owner
-                // ticks (classic servers show a new changefeed only on the next tick).
-                Err(err) if err.is_transient() => self.find_created(&err).await,
-                Err(err) => Err(failure("create", &err)),
-            }
-        };
         let t0 = Instant::now();
-        let r = sent.await;
+        let r = self.send_create(d, &body).await;
         self.stepped("create", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_state("visible", |_, _| true).await;
@@ -576,19 +591,181 @@ impl Run<'_> {
         r
     }
 
-    /// After a create whose answer was lost: whether the changefeed exists now.
-    async fn find_created(&self, err: &ClientError) -> Result<(), Failure> {
-        let (c, ns, id) = (self.client, &self.key.namespace, &self.key.id);
-        let window = self.opts.wait_timeout.min(Duration::from_secs(3));
-        self.poll("create", "the created changefeed", window, async || match c
-            .get_changefeed(ns, id)
-            .await
-        {
-            Ok(_) => Ok(Seen::Done(())),
-            Err(_) => Ok(Seen::Pending("not there".into())),
-        })
-        .await
-        .map_err(|_| failure("create", err))
+    /// POST the create, riding through an owner election within the one `--retry-for` budget
+    /// and the shared backoff. The POST is never re-sent blindly: after a failed attempt that
+    /// may be repeated (a lost answer, a 5xx), the next one reads the changefeed first and
+    /// sends the POST again only when it is absent.
+    ///
+    /// A 503 `ErrServerIsNotReady` or a 500 `ErrOwnerNotFound` comes from tiflow's middleware
+    /// before `createChangefeed` runs (cdc/api/v2/api.go `RegisterOpenAPIV2Routes`: the owner
+    /// routes go through `ForwardToOwnerMiddleware`, which fails when no owner is found):
+    /// nothing was done, one read suffices. A dropped connection or another 5xx may hide a
+    /// create that happened, and a classic owner shows a new changefeed only on its next tick:
+    /// the changefeed is looked up for a few ticks before it counts as absent.
+    ///
+    /// `ErrChangeFeedAlreadyExists` (tiflow cdc/api/v2/changefeed.go `createChangefeed` checks
+    /// the id against etcd before it writes the changefeed info) is settled by comparing what
+    /// exists with what was sent: the same sink URI and config is this run's create; anything
+    /// else is another writer's, a clear failure.
+    async fn send_create(
+        &self,
+        d: &crate::manifest::DesiredChangefeed,
+        body: &ChangefeedConfig,
+    ) -> Result<(), Failure> {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        // What the next attempt does first.
+        const POST: u8 = 0;
+        // The last answer said nothing was done: one read, then POST when it is absent.
+        const READ_THEN_POST: u8 = 1;
+        // The last POST may have been carried out: look it up for a few owner ticks first.
+        const LOOK_UP_THEN_POST: u8 = 2;
+        // It exists (the server said so): read until it is visible, never POST again.
+        const READ_ONLY: u8 = 3;
+        let next = AtomicU8::new(POST);
+        let (c, profile, key) = (self.client, self.profile, &self.key);
+        let budget = c.budget();
+        let what = format!("create {key}");
+        let attempt = || async {
+            let step = next.load(Ordering::Relaxed);
+            let read = match step {
+                POST => None,
+                LOOK_UP_THEN_POST => Some(self.look_up().await),
+                _ => Some(read_one(c, profile, key).await),
+            };
+            match read {
+                None => {}
+                Some(Ok(Some(live))) => return self.created_or_conflict(d, &live),
+                Some(Ok(None)) if step == READ_ONLY => {
+                    return Err(CreateErr::Again(not_visible_yet(key)))
+                }
+                // Absent: sending the create again cannot make a second one (and should it
+                // have been carried out after all, TiCDC answers that it exists).
+                Some(Ok(None)) => {}
+                Some(Err(e)) if e.is_retryable() => return Err(CreateErr::Again(e)),
+                Some(Err(e)) => return Err(CreateErr::Refused(e)),
+            }
+            match c.create_changefeed(&key.namespace, body).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some(codes::CHANGEFEED_ALREADY_EXISTS) => {
+                    next.store(READ_ONLY, Ordering::Relaxed);
+                    match read_one(c, profile, key).await {
+                        Ok(Some(live)) => self.created_or_conflict(d, &live),
+                        Ok(None) => Err(CreateErr::Again(not_visible_yet(key))),
+                        Err(e) if e.is_retryable() => Err(CreateErr::Again(e)),
+                        Err(e) => Err(CreateErr::Refused(e)),
+                    }
+                }
+                Err(e) if e.is_retryable() => {
+                    let nothing_done = matches!(
+                        e.code(),
+                        Some(codes::OWNER_NOT_FOUND | codes::SERVER_NOT_READY)
+                    );
+                    next.store(
+                        if nothing_done {
+                            READ_THEN_POST
+                        } else {
+                            LOOK_UP_THEN_POST
+                        },
+                        Ordering::Relaxed,
+                    );
+                    Err(CreateErr::Again(e))
+                }
+                // Refused for real (400 ErrSinkURIInvalid, ErrAPIInvalidParam, ...): at once.
+                Err(e) => Err(CreateErr::Refused(e)),
+            }
+        };
+        let r = retry::within(
+            budget.deadline(),
+            retry::retry(
+                budget,
+                attempt,
+                |e: &CreateErr| match e {
+                    CreateErr::Again(e) => Verdict::Again {
+                        after: e.retry_after(),
+                    },
+                    _ => Verdict::Stop,
+                },
+                |e, left| {
+                    if let CreateErr::Again(e) = e {
+                        c.notice(&what, e, left);
+                    }
+                },
+            ),
+        )
+        .await;
+        match r {
+            Ok(()) => Ok(()),
+            Err(x) => {
+                let note = x.attempts_note();
+                Err(match x.error {
+                    CreateErr::Conflict(f) => f,
+                    CreateErr::Again(e) | CreateErr::Refused(e) => {
+                        let e = match note {
+                            Some(n) => e.with_note(&n),
+                            None => e,
+                        };
+                        failure("create", &e)
+                    }
+                })
+            }
+        }
+    }
+
+    /// After a POST whose answer was lost: read the changefeed for up to a few owner ticks
+    /// (a classic owner shows a new changefeed on its next tick). `Ok(None)` when every read in
+    /// that time answered that it does not exist; the last read's error otherwise.
+    async fn look_up(&self) -> Result<Option<LiveChangefeed>, ClientError> {
+        let (c, profile, key) = (self.client, self.profile, &self.key);
+        let window = self.opts.wait_timeout.min(LOOK_UP_WINDOW);
+        let last: std::sync::Mutex<Option<ClientError>> = Default::default();
+        let found = self
+            .poll(
+                "create",
+                "the created changefeed",
+                window,
+                async || match read_one(c, profile, key).await {
+                    Ok(Some(live)) => Ok(Seen::Done(live)),
+                    Ok(None) => {
+                        *last.lock().unwrap() = None;
+                        Ok(Seen::Pending("not there".into()))
+                    }
+                    Err(e) => {
+                        let retryable = e.is_retryable();
+                        let brief = e.brief();
+                        *last.lock().unwrap() = Some(e);
+                        if retryable {
+                            Ok(Seen::Pending(brief))
+                        } else {
+                            Err(failure("create", &not_visible_yet(key)))
+                        }
+                    }
+                },
+            )
+            .await;
+        match (found, last.into_inner().unwrap()) {
+            (Ok(live), _) => Ok(Some(live)),
+            (Err(_), Some(e)) => Err(e),
+            (Err(_), None) => Ok(None),
+        }
+    }
+
+    /// A changefeed with this id exists: this run's create when it holds what was sent.
+    fn created_or_conflict(
+        &self,
+        d: &crate::manifest::DesiredChangefeed,
+        live: &LiveChangefeed,
+    ) -> Result<(), CreateErr> {
+        if planner::holds_content(self.profile, d, live) {
+            return Ok(());
+        }
+        (self.progress)(&format!("{}: create FAILED: {CONFLICT}", self.key));
+        Err(CreateErr::Conflict(Failure {
+            step: "create".into(),
+            code: Some(codes::CHANGEFEED_ALREADY_EXISTS.into()),
+            message: format!(
+                "it already exists with another sink URI or config than this run sent: {CONFLICT}"
+            ),
+        }))
     }
 
     async fn delete(&mut self) -> Result<(), Failure> {

@@ -274,6 +274,17 @@ pub fn settle(
     }
 }
 
+/// Whether a live changefeed holds the sink URI and config (and target) of `d`, whatever its
+/// state: how a create that meets an existing changefeed tells its own from another writer's.
+pub fn holds_content(
+    profile: &ServerProfile,
+    d: &DesiredChangefeed,
+    live: &LiveChangefeed,
+) -> bool {
+    let eff = effective_desired(profile, &d.sink_uri, d.replica_config.as_ref());
+    !diff_parsed(profile, d, &eff, &live.info, live.raw_uri.as_deref()).needs_update()
+}
+
 enum Outcome {
     Change(Box<Entry>),
     /// Nothing to do; the notes still reach the reader (e.g. a password that cannot be compared).
