@@ -615,6 +615,11 @@ async fn two_applies_started_together_never_both_claim_a_changefeed_they_do_not_
                 c.contains("another writer") || c.contains("refused") || c.contains("Refused"),
                 "round {round}: a failure that does not name the conflict: {c}"
             );
+            // Another writer is not cured by waiting longer: no advice to raise --wait-timeout.
+            assert!(
+                !c.contains("--wait-timeout"),
+                "round {round}: a conflict that advises waiting: {c}"
+            );
         }
         println!(
             "round {round}: A {} ok, B {} ok; final 3×{} 5×{}; e.g. {:?}",

@@ -314,12 +314,20 @@ impl Run<'_> {
                 backoff.next_delay()
             };
             if Instant::now() + delay > deadline {
+                // Only a wait as long as --wait-timeout is the flag's to lengthen; a shorter
+                // window (the verify's look) has its own next step, which its caller says.
+                let hint = match window == self.opts.wait_timeout {
+                    true => "; raise --wait-timeout or check the changefeed",
+                    false => "",
+                };
                 return Err(Failure {
                     step: step.to_string(),
                     code: None,
                     message: format!(
-                        "gave up after {} waiting for {what} (last seen: {last}); raise --wait-timeout or check the changefeed",
-                        humantime::format_duration(window)
+                        "gave up after {} waiting for {what} (last seen: {last}){hint}",
+                        humantime::format_duration(
+                            Duration::from_millis(window.as_millis() as u64)
+                        )
                     ),
                 });
             }
@@ -454,7 +462,7 @@ impl Run<'_> {
             .await
             .map_err(|f| Failure {
                 message: format!(
-                    "after its last step it does not hold the desired config and state: overwritten by another writer? re-run plan ({})",
+                    "another writer changed it after this apply's last step: it does not hold the manifest's config and state but theirs ({}); run `cdcform plan` to see the difference",
                     f.message
                 ),
                 ..f
