@@ -401,23 +401,13 @@ impl Resolve for Settings {
                 }
             }
         };
-        if name.is_none() {
-            for (value, what) in [
-                (g.server.clone(), "--server"),
-                (env("CDCFORM_SERVER"), "CDCFORM_SERVER"),
-            ] {
-                match value {
-                    Some(v) if !same_server(&v, planned_at) => {
-                        return Err(Error::Settings(format!(
-                            "the plan was made against {}, but {what} says {}; nothing was sent\n\
-                             help: apply it where it was planned: drop {what}, or plan again",
-                            crate::pipeline::shown_server(planned_at),
-                            crate::pipeline::shown_server(&v)
-                        )))
-                    }
-                    _ => {}
-                }
-            }
+        if let (None, Some((v, what))) = (&name, other_server(&g, env, planned_at)) {
+            return Err(Error::Settings(format!(
+                "the plan was made against {}, but {what} says {}; nothing was sent\n\
+                 help: apply it where it was planned: drop {what}, or plan again",
+                crate::pipeline::shown_server(planned_at),
+                crate::pipeline::shown_server(&v)
+            )));
         }
         let g = GlobalArgs {
             server: match name {
@@ -604,23 +594,27 @@ fn server_agrees(
     name: &str,
     theirs: &str,
 ) -> Result<(), Error> {
-    let given = [
+    match other_server(g, env, theirs) {
+        Some((value, what)) => Err(Error::Settings(format!(
+            "cluster `{name}` is at {} in {}, but {what} says {}; nothing was sent\n\
+             help: drop {what} (a named cluster's server comes from cdcform.toml), or change `server` under [clusters.{name}]",
+            crate::pipeline::shown_server(theirs),
+            config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+            crate::pipeline::shown_server(&value),
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The first server the command line or the environment names (`--server`, then
+/// `CDCFORM_SERVER`) that is not `theirs`, with where it came from.
+fn other_server(g: &GlobalArgs, env: Env, theirs: &str) -> Option<(String, &'static str)> {
+    [
         (g.server.clone(), "--server"),
         (env("CDCFORM_SERVER"), "CDCFORM_SERVER"),
-    ];
-    for (value, what) in given {
-        let Some(value) = value else { continue };
-        if !same_server(&value, theirs) {
-            return Err(Error::Settings(format!(
-                "cluster `{name}` is at {} in {}, but {what} says {}; nothing was sent\n\
-                 help: drop {what} (a named cluster's server comes from cdcform.toml), or change `server` under [clusters.{name}]",
-                crate::pipeline::shown_server(theirs),
-                config_file.map(|p| p.display().to_string()).unwrap_or_default(),
-                crate::pipeline::shown_server(&value),
-            )));
-        }
-    }
-    Ok(())
+    ]
+    .into_iter()
+    .find_map(|(value, what)| value.filter(|v| !same_server(v, theirs)).map(|v| (v, what)))
 }
 
 /// [`server_agrees`] for every cluster of a run, before any of them is planned: a run over

@@ -296,6 +296,33 @@ fn phases() -> Vec<Phase> {
     ]
 }
 
+/// After an apply through an outage: it met the outage, said so on an election, and the
+/// changefeeds `ids(n)` hold config `version`, with nothing left to plan.
+async fn rode_through(
+    s: &Simulator,
+    name: &str,
+    kind: OutageKind,
+    lines: &[String],
+    n: usize,
+    version: u32,
+) {
+    assert!(
+        s.faults_injected() > 0,
+        "outage at {name}: never met the outage"
+    );
+    if kind == OutageKind::NoOwner {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("owner election in progress")
+                    && l.contains("retrying for up to")),
+            "outage at {name}: no progress line about the election: {lines:#?}"
+        );
+    }
+    assert_converged(s, ids(n), version.into(), name);
+    assert_empty(&plan(s, &fleet(ids(n), version)).await, name);
+}
+
 /// One phase: six running changefeeds get a new config while an 8 s outage starts at the
 /// phase's first request.
 async fn outage_at(name: &'static str, kind: OutageKind, matcher: RequestMatcher) {
@@ -310,21 +337,7 @@ async fn outage_at(name: &'static str, kind: OutageKind, matcher: RequestMatcher
         "outage at {name}: apply failed:\n{}",
         cdcform::apply::summary_text(&report)
     );
-    assert!(
-        s.faults_injected() > 0,
-        "outage at {name}: never met the outage"
-    );
-    if kind == OutageKind::NoOwner {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("owner election in progress")
-                    && l.contains("retrying for up to")),
-            "outage at {name}: no progress line about the election: {lines:#?}"
-        );
-    }
-    assert_converged(&s, ids(6), 4, name);
-    assert_empty(&plan(&s, &fleet(ids(6), 4)).await, name);
+    rode_through(&s, name, kind, &lines, 6, 4).await;
     println!(
         "outage at {name} ({kind:?}): converged in {:.1}s",
         t0.elapsed().as_secs_f64()
@@ -879,25 +892,11 @@ async fn creates_through(name: &'static str, kind: OutageKind, m: RequestMatcher
     let text = cdcform::apply::summary_text(&report);
     assert!(report.all_ok(), "outage at {name}: apply failed:\n{text}");
     assert_eq!(report.succeeded(), 20, "{name}:\n{text}");
-    assert!(
-        s.faults_injected() > 0,
-        "outage at {name}: never met the outage"
-    );
-    if kind == OutageKind::NoOwner {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("owner election in progress")
-                    && l.contains("retrying for up to")),
-            "outage at {name}: no progress line about the election: {lines:#?}"
-        );
-    }
     // Never a blind second POST, and each changefeed exists once with the config sent.
     if let Err(blind) = crate::faults::no_blind_resend(&s) {
         panic!("outage at {name}: {blind}\n{text}");
     }
-    assert_converged(&s, ids(20), 2, name);
-    assert_empty(&plan(&s, &fleet(ids(20), 2)).await, name);
+    rode_through(&s, name, kind, &lines, 20, 2).await;
     println!(
         "creates, outage of {dur:?} at {name} ({kind:?}): converged in {:.1}s",
         t0.elapsed().as_secs_f64()

@@ -111,6 +111,27 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
 }
 
 impl Daemon {
+    /// SIGTERM, then the exit status and every line the process wrote.
+    async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        tokio::task::spawn_blocking(move || {
+            let st = self.child.wait().unwrap();
+            // Every line the process wrote, before looking at the log.
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+            let log = self.log.lock().unwrap().clone();
+            (st, log)
+        })
+        .await
+        .unwrap()
+    }
+
     async fn get(&self, path: &str) -> (u16, String) {
         let r = self
             .http
@@ -511,25 +532,8 @@ async fn sigterm_during_a_self_heal_update_leaves_nothing_paused() {
         mutations(&s).iter().any(|m| m.ends_with("/pause")),
         "no update started"
     );
-    let mut d = d;
-    let pid = d.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::task::spawn_blocking(move || {
-        let st = d.child.wait().unwrap();
-        // Every line the process wrote, before looking at the log.
-        if let Some(r) = d.reader.take() {
-            let _ = r.join();
-        }
-        (st, d)
-    })
-    .await
-    .unwrap();
-    let log = status.1.log.lock().unwrap().clone();
-    assert_eq!(status.0.code(), Some(0), "{log}");
+    let (status, log) = d.terminate().await;
+    assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("SIGTERM"), "{log}");
     let c = client(&s);
     for id in ["app-x", "app-y"] {
@@ -564,24 +568,9 @@ async fn sigterm_exits_0_and_logs_the_stop_every_time() {
     )
     .unwrap();
     for run in 0..4 {
-        let mut d = spawn(dir.path(), &["--all-clusters"]);
+        let d = spawn(dir.path(), &["--all-clusters"]);
         d.wait_cycles("up", 1.0).await;
-        let pid = d.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let (status, log) = tokio::task::spawn_blocking(move || {
-            let st = d.child.wait().unwrap();
-            if let Some(r) = d.reader.take() {
-                let _ = r.join();
-            }
-            let log = d.log.lock().unwrap().clone();
-            (st, log)
-        })
-        .await
-        .unwrap();
+        let (status, log) = d.terminate().await;
         assert_eq!(status.code(), Some(0), "run {run}: {log}");
         assert!(
             log.contains("SIGTERM: stopping") && log.contains("stopped"),

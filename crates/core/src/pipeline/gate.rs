@@ -19,18 +19,6 @@ pub enum Guard {
     Stale,
 }
 
-impl Guard {
-    /// The label metrics and JSON use.
-    pub fn label(self) -> &'static str {
-        match self {
-            Guard::Policy => "policy",
-            Guard::Blocked => "blocked",
-            Guard::Credentials => "credentials",
-            Guard::Stale => "stale",
-        }
-    }
-}
-
 /// A plan held back: what holds it, in one sentence, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]

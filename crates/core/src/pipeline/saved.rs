@@ -99,16 +99,20 @@ pub fn read(path: &Path) -> Result<SavedDoc, Error> {
 pub fn parse(text: &str) -> Result<SavedDoc, String> {
     let v: Value =
         serde_json::from_str(text).map_err(|e| format!("not a cdcform plan file: {e}"))?;
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let version = v.get("format_version").and_then(Value::as_u64).unwrap_or(0);
-    match (kind, v.get("clusters").is_some()) {
+    match (kind.as_str(), v.get("clusters").is_some()) {
         // One cluster's plan alone (format_version 1): the part does not know its cluster.
         (KIND, false) => Ok(SavedDoc {
             kind: KIND.into(),
             format_version: DOC_VERSION,
             clusters: vec![SavedPart {
                 name: None,
-                plan: SavedPlan::from_json(text)?,
+                plan: SavedPlan::from_value(v)?,
             }],
         }),
         (KIND, true) if version != DOC_VERSION as u64 => Err(format!(
@@ -119,7 +123,7 @@ pub fn parse(text: &str) -> Result<SavedDoc, String> {
                 serde_json::from_value(v).map_err(|e| format!("malformed plan file: {e}"))?;
             for part in &doc.clusters {
                 // Each part is checked as a plan file of its own is.
-                SavedPlan::from_json(&serde_json::to_string(&part.plan).unwrap_or_default())?;
+                part.plan.check()?;
             }
             Ok(doc)
         }

@@ -232,6 +232,19 @@ pub fn fingerprints(
         .collect()
 }
 
+/// A plan of `kind` and `version` is one this cdcform reads.
+fn check(kind: &str, version: u64) -> Result<(), String> {
+    if kind != KIND {
+        return Err("not a cdcform plan file (no \"kind\": \"cdcform-plan\")".into());
+    }
+    if version != FORMAT_VERSION as u64 {
+        return Err(format!(
+            "plan file format_version {version} is not supported (this cdcform reads {FORMAT_VERSION})"
+        ));
+    }
+    Ok(())
+}
+
 impl SavedPlan {
     pub fn new(
         plan: Plan,
@@ -260,14 +273,20 @@ impl SavedPlan {
     pub fn from_json(text: &str) -> Result<SavedPlan, String> {
         let v: Value =
             serde_json::from_str(text).map_err(|e| format!("not a cdcform plan file: {e}"))?;
-        if v.get("kind").and_then(Value::as_str) != Some(KIND) {
-            return Err("not a cdcform plan file (no \"kind\": \"cdcform-plan\")".into());
-        }
-        let fv = v.get("format_version").and_then(Value::as_u64).unwrap_or(0);
-        if fv != FORMAT_VERSION as u64 {
-            return Err(format!("plan file format_version {fv} is not supported (this cdcform reads {FORMAT_VERSION})"));
-        }
+        SavedPlan::from_value(v)
+    }
+
+    /// [`SavedPlan::from_json`] of a document already parsed.
+    pub fn from_value(v: Value) -> Result<SavedPlan, String> {
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let version = v.get("format_version").and_then(Value::as_u64).unwrap_or(0);
+        check(kind, version)?;
         serde_json::from_value(v).map_err(|e| format!("malformed plan file: {e}"))
+    }
+
+    /// Whether this cdcform reads the plan: its kind and version.
+    pub fn check(&self) -> Result<(), String> {
+        check(&self.kind, self.format_version.into())
     }
 
     /// Keys whose live fingerprint differs from the saved one.

@@ -408,9 +408,11 @@ async fn heal(
         rec.error = rec.held_back.clone();
         return;
     }
-    let Ready { plan, .. } = &ready;
-    let plan = healable(plan.clone(), o.prune);
-    let changes = plan.entries.len();
+    let ready = Ready {
+        plan: healable(ready.plan, o.prune),
+        ..ready
+    };
+    let changes = ready.plan.entries.len();
     if changes == 0 {
         return;
     }
@@ -433,7 +435,6 @@ async fn heal(
     };
     let name = ready.name.clone();
     let progress = |line: &str| o.log.event("info", Some(&name), line.trim(), &[]);
-    let ready = Ready { plan, ..ready };
     let report = match crate::pipeline::apply_all(std::slice::from_ref(&ready), &run, &progress)
         .await
         .pop()
