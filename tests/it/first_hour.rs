@@ -460,6 +460,22 @@ async fn tls_errors_in_words_and_a_pinned_self_signed_certificate() {
     let (code, out, err) = plan(&https, Some("self.pem"));
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("+ default/shared"), "{out}");
+    // #29 item 3: the pin holds for the names the certificate carries, as Go's crypto/tls
+    // (`x509.Certificate.VerifyHostname`) and curl check them; this one names only 127.0.0.1.
+    let (code, out, err) = plan(&https.replace("127.0.0.1", "localhost"), Some("self.pem"));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("certificate is for 127.0.0.1, not localhost"),
+        "{err}"
+    );
+    // Without --ca, the words do not speak of "the one in --ca".
+    let (code, _, err) = plan(&https, None);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("self-signed") || err.contains("not signed by a CA this system trusts"),
+        "{err}"
+    );
+    assert!(!err.contains("in --ca"), "{err}");
     // Any other --ca: refused, in words.
     let (code, _, err) = plan(&https, Some("other.pem"));
     assert_eq!(code, Some(1));
@@ -498,7 +514,7 @@ async fn tls_errors_in_words_and_a_pinned_self_signed_certificate() {
     .unwrap();
     let (code, _, err) = plan(&signed.url(), Some("other.pem"));
     assert_eq!(code, Some(1));
-    assert!(err.contains("not signed by a trusted CA"), "{err}");
+    assert!(err.contains("not signed by the CA in --ca"), "{err}");
     let (code, out, err) = plan(&signed.url(), Some("ca3.pem"));
     assert_eq!(code, Some(0), "{out}{err}");
     // Signed for 127.0.0.1, asked as localhost: the name, in words.

@@ -145,6 +145,8 @@ struct Inner {
     retry_first_contact: bool,
     /// Timeout of one request, named in "no answer within …".
     timeout: Duration,
+    /// Whether `--ca` was given: TLS failures then speak of it, and only then.
+    has_ca: bool,
     /// GETs sent ahead of need ([`Client::prefetch_first_round`]), by path; each is used once.
     ahead: Mutex<HashMap<String, tokio::task::JoinHandle<Answer>>>,
     /// Lists sent ahead of need, by path: their bodies as they arrive (see [`Early`]).
@@ -243,6 +245,7 @@ impl Client {
             }
             (None, None, None) => b = b.use_rustls_tls(),
         }
+        let has_ca = opts.ca.is_some();
         let http = b
             .build()
             .map_err(|e| ClientError::Config(format!("cannot build HTTP client: {e}")))?;
@@ -261,6 +264,7 @@ impl Client {
                 ahead: Mutex::new(HashMap::new()),
                 ahead_lists: Mutex::new(HashMap::new()),
                 timeout: opts.timeout,
+                has_ca,
             }),
         })
     }
@@ -383,10 +387,7 @@ impl Client {
             req = req.json(b);
         }
         tracing::debug!(target: "cdcform::http", "{method} {path}");
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?;
+        let resp = req.send().await.map_err(|e| transport(&self.inner, e))?;
         // A 2xx head is TiCDC answering, even if the body breaks off later.
         if resp.status().is_success() {
             self.inner.reached.store(true, Ordering::Relaxed);
@@ -419,11 +420,7 @@ impl Client {
         // Sized once from Content-Length: a large body is not copied while it grows.
         let hint = resp.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
         let mut bytes = Vec::with_capacity(hint);
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&self.inner, e))? {
             if bytes.len() + chunk.len() > MAX_BODY {
                 return Err(ClientError::Decode {
                     method: method.to_string(),
@@ -786,11 +783,7 @@ impl Client {
             let mut resp = self.get_streamed(path).await?;
             let status = resp.status();
             let mut s = Sifter::new(keep, other_ids);
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| transport(&self.inner.base, self.inner.timeout, e))?
-            {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&self.inner, e))? {
                 s.feed(&chunk).map_err(|e| list_decode(status, e))?;
             }
             tracing::debug!(target: "cdcform::http", "GET {path}: body sifted");
@@ -1041,7 +1034,8 @@ mod bytes_body {
 
 /// A transport failure in words a person can act on: what happened, on which server; the
 /// rustls and hyper internals only where nothing better is known.
-fn transport(base: &str, timeout: Duration, e: reqwest::Error) -> ClientError {
+fn transport(inner: &Inner, e: reqwest::Error) -> ClientError {
+    let (base, timeout) = (&inner.base, inner.timeout);
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
     while let Some(s) = src {
@@ -1059,8 +1053,8 @@ fn transport(base: &str, timeout: Duration, e: reqwest::Error) -> ClientError {
         )
     } else if let Some(words) = name_mismatch(&chain) {
         words
-    } else if let Some(words) = tls_words(&chain) {
-        words.to_string()
+    } else if let Some(words) = tls_words(&chain, inner.has_ca) {
+        words
     } else if chain.contains("Connection refused") {
         "connection refused: nothing listens on that address".to_string()
     } else if e.is_connect() {
@@ -1101,25 +1095,40 @@ fn name_mismatch(chain: &str) -> Option<String> {
 }
 
 /// TLS and protocol mismatches, from the error chain's text (rustls and hyper give no types
-/// through reqwest).
-fn tls_words(chain: &str) -> Option<&'static str> {
-    const WORDS: &[(&str, &str)] = &[
+/// through reqwest). `has_ca`: whether `--ca` was given, so that only then the words speak of it.
+fn tls_words(chain: &str, has_ca: bool) -> Option<String> {
+    let untrusted = if has_ca {
+        "the server's certificate is not signed by the CA in --ca"
+    } else {
+        "the server's certificate is not signed by a CA this system trusts (give the server's CA with --ca)"
+    };
+    let self_signed = if has_ca {
+        "the server's certificate is self-signed (a CA certificate) and not the one in --ca; to trust it, give that very certificate as --ca"
+    } else {
+        "the server's certificate is self-signed (a CA certificate); to trust it, give that very certificate as --ca"
+    };
+    let bad_signature = if has_ca {
+        "the server's certificate does not verify against the CA in --ca (a CA of the same name?)"
+    } else {
+        "the server's certificate does not verify against its issuer"
+    };
+    let words: &[(&str, &str)] = &[
         ("InvalidContentType", "the server answered plain HTTP to a TLS handshake: it does not speak TLS (use http://)"),
         ("invalid HTTP version parsed", "the server speaks TLS (use https://)"),
-        ("UnknownIssuer", "the server's certificate is not signed by a trusted CA (the one in --ca, or the system's)"),
-        ("CaUsedAsEndEntity", "the server's certificate is self-signed (a CA certificate) and not the one in --ca; to trust it, give that very certificate as --ca"),
+        ("UnknownIssuer", untrusted),
+        ("CaUsedAsEndEntity", self_signed),
         ("NotValidForName", "the server's certificate is not valid for the host name in the server URL"),
-        ("BadSignature", "the server's certificate does not verify against the CA in --ca (a CA of the same name?)"),
+        ("BadSignature", bad_signature),
         ("Expired", "the server's certificate has expired"),
         ("NotValidYet", "the server's certificate is not valid yet (check the clock)"),
         ("CertificateRequired", "the server requires a client certificate (--cert and --key)"),
         ("UnknownCA", "the server does not accept the client certificate (--cert): it is not signed by a CA the server trusts"),
         ("BadCertificate", "the server refused the client certificate (--cert)"),
     ];
-    WORDS
+    words
         .iter()
         .find(|(needle, _)| chain.contains(needle))
-        .map(|(_, words)| *words)
+        .map(|(_, words)| words.to_string())
 }
 
 fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ClientError {

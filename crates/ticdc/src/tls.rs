@@ -5,14 +5,17 @@
 //! crypto/tls (TiCDC's own `cdc cli`) or curl as the CA, it is accepted as the server's
 //! certificate, while webpki refuses a CA certificate as an end entity (`CaUsedAsEndEntity`).
 //! So a presented certificate that is byte-identical to one in `--ca` is accepted as pinned;
-//! the handshake signature is still verified with its key, and nothing else is loosened.
+//! the handshake signature is still verified with its key, and the certificate must still name
+//! the host of the server URL (DNS or IP subject alternative names), as Go's `crypto/tls`
+//! (`x509.Certificate.VerifyHostname`) and curl require: nothing else is loosened.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::error::ClientError;
@@ -71,6 +74,9 @@ impl ServerCertVerifier for PinningVerifier {
                     .iter()
                     .any(|p| p.as_ref() == end_entity.as_ref()) =>
             {
+                // Pinned, but only for the names it carries.
+                let parsed = ParsedCertificate::try_from(end_entity)?;
+                verify_server_name(&parsed, server_name)?;
                 Ok(ServerCertVerified::assertion())
             }
             Err(e) => Err(e),
