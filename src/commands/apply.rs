@@ -210,4 +210,11 @@ fn finish(report: &ApplyReport, cluster: Option<&str>, out: &Output) {
     for e in report.entries.iter().filter(|e| e.left_paused) {
         out.warn(&format!("{prefix}{}", crate::apply::left_paused(&e.key)));
     }
+    for gone in report
+        .entries
+        .iter()
+        .filter_map(crate::apply::deleted_not_recreated)
+    {
+        out.warn(&format!("{prefix}{gone}"));
+    }
 }

@@ -178,3 +178,138 @@ async fn turned_failed_during_apply_is_reported() {
     let f = r.entries[0].failure.as_ref().expect("reported");
     assert!(f.message.contains("failed"), "{f:?}");
 }
+
+const MINUTE: u64 = 60_000 << 18;
+
+fn replace(id: &str) -> cdcform::plan::PlanOptions {
+    cdcform::plan::PlanOptions {
+        replace: vec![id.into()],
+        ..Default::default()
+    }
+}
+
+/// #29 item 2: `--replace` checks the re-create's start point against the GC safepoint before
+/// any write (tiflow v8.5.0 `pkg/txnutil/gc/gc_service.go` `EnsureChangefeedStartTsSafety`;
+/// `cdc/model/changefeed.go` `NeedBlockGC`). A paused changefeed 20 minutes behind holds the
+/// safepoint at its checkpoint, and the hold outlives its delete by up to a minute (tiflow
+/// `pkg/txnutil/gc/gc_manager.go` `gcSafepointUpdateInterval`), so re-creating it from its
+/// checkpoint is safe; from an older manifest `start_ts`, or after it failed because of GC, it
+/// is not, and the plan blocks it with the way out.
+#[tokio::test]
+async fn replace_is_blocked_when_the_recreate_would_start_behind_gc() {
+    for (name, cfg) in [("classic", classic()), ("newarch", newarch())] {
+        let s = sim(cfg).await;
+        let yaml = |id: &str, start: Option<u64>| {
+            let start = start
+                .map(|t| format!("    start_ts: {t}\n"))
+                .unwrap_or_default();
+            format!("changefeeds:\n  - id: {id}\n    sink_uri: \"blackhole://\"\n    state: paused\n{start}")
+        };
+        for id in ["held", "old-start", "gc-failed"] {
+            converge(&s, &manifests(&yaml(id, None))).await;
+        }
+        let c = client(&s);
+        let now = c.tso().await.unwrap().compose();
+        for id in ["held", "old-start", "gc-failed"] {
+            s.set_checkpoint("default", id, now - 20 * MINUTE);
+        }
+        s.set_state(
+            "default",
+            "gc-failed",
+            "failed",
+            Some(("CDC:ErrGCTTLExceeded", "gc ttl exceeded")),
+        );
+        // Held: replaced, from its checkpoint, in one apply.
+        let p = plan_with(&s, &manifests(&yaml("held", None)), &replace("held")).await;
+        assert_eq!(p.entries[0].action, Action::Replace, "{name}");
+        let r = run_apply(&s, &p).await;
+        assert!(r.all_ok(), "{name}: {}", cdcform::apply::summary_text(&r));
+        let live = c.get_changefeed("default", "held").await.unwrap();
+        assert_eq!(live.start_ts, now - 20 * MINUTE, "{name}");
+        // Older than what it holds, or not held at all: blocked, and nothing is written.
+        let old = now - 40 * MINUTE;
+        for (id, start, why) in [
+            ("old-start", Some(old), "before its checkpoint"),
+            (
+                "gc-failed",
+                None,
+                "failed because of GC (CDC:ErrGCTTLExceeded)",
+            ),
+        ] {
+            let desired = manifests(&yaml(id, start));
+            let p = plan_with(&s, &desired, &replace(id)).await;
+            let e = &p.entries[0];
+            assert_eq!(e.action, Action::Blocked, "{name} {id}");
+            let b = e.blocked.as_ref().unwrap();
+            assert!(b.reason.contains(why), "{name} {id}: {}", b.reason);
+            assert!(b.reason.contains("ErrStartTsBeforeGC"), "{}", b.reason);
+            assert!(b.hint.contains("start_ts: "), "{}", b.hint);
+            s.clear_requests();
+            let r = run_apply(&s, &p).await;
+            assert!(!r.all_ok());
+            assert!(mutations(&s).is_empty(), "{name} {id}: {:?}", mutations(&s));
+            assert!(c.get_changefeed("default", id).await.is_ok());
+            // The way out the hint gives (start from now, skipping the gap) is not blocked.
+            let now_ts = b
+                .hint
+                .split("start_ts: ")
+                .nth(1)
+                .and_then(|t| t.split('`').next())
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap();
+            let p = plan_with(&s, &manifests(&yaml(id, Some(now_ts))), &replace(id)).await;
+            assert_eq!(p.entries[0].action, Action::Replace, "{name} {id}");
+            let r = run_apply(&s, &p).await;
+            assert!(
+                r.all_ok(),
+                "{name} {id}: {}",
+                cdcform::apply::summary_text(&r)
+            );
+        }
+        s.shutdown().await;
+    }
+}
+
+/// #29 item 2: a replace whose delete went through and whose create was refused says so
+/// plainly, in the summary and at the end. The plan was saved while the start point was safe;
+/// TiDB's GC then passed it (the simulator's safepoint hook).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_that_deleted_and_could_not_create_says_so() {
+    let s = sim(classic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f.yaml"), ONE).unwrap();
+    converge(&s, &manifests(ONE)).await;
+    let c = client(&s);
+    c.pause_changefeed("default", "cf").await.unwrap();
+    wait_state(&c, "default", "cf", "stopped").await;
+    let ok = |args: &[&str]| {
+        let o = cdcform()
+            .current_dir(d)
+            .args(args)
+            .args(["--server", &s.url()])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = ok(&["plan", "f.yaml", "--replace", "cf", "--out", "p.json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let now = c.tso().await.unwrap().compose();
+    s.set_gc_safepoint(now);
+    let (code, out, err) = ok(&["apply", "p.json", "--auto-approve"]);
+    s.set_gc_safepoint(0);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let both = format!("{out}{err}");
+    assert!(both.contains("ErrStartTsBeforeGC"), "{both}");
+    assert_eq!(
+        both.matches("DELETED, NOT RE-CREATED: changefeed default/cf no longer exists")
+            .count(),
+        2,
+        "{both}"
+    );
+    assert!(c.get_changefeed("default", "cf").await.is_err());
+}

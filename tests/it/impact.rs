@@ -670,7 +670,7 @@ async fn a_replace_is_checked_like_a_create() {
     let s = sim(classic_at((8, 5, 0))).await;
     harness::converge(&s, &manifests(SHOP_ORDERS)).await;
     let wider = manifests(
-        "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    start_ts: 1\n    replica_config:\n      filter: {rules: ['shop.*']}\n",
+        "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['shop.*']}\n",
     );
     let o = PlanOptions {
         replace: vec!["shop-feed".into()],

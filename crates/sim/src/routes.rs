@@ -1427,11 +1427,7 @@ async fn delete(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         // The remove job runs on the next owner tick; the handler polls until it is gone.
         tokio::time::sleep(sh.cfg.tick).await;
     }
-    sh.state
-        .lock()
-        .unwrap()
-        .cfs
-        .remove(&(ns.clone(), id.clone()));
+    sh.state.lock().unwrap().remove(&ns, &id);
     ok_json(&json!({}))
 }
 

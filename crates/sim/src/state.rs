@@ -288,10 +288,21 @@ fn blocks_gc(cf: &Cf) -> bool {
     }
 }
 
+/// How long TiCDC's service GC safepoint still holds a removed changefeed's checkpoint: the
+/// owner moves it at most once a minute (tiflow v8.5.0 `pkg/txnutil/gc/gc_manager.go`
+/// `gcSafepointUpdateInterval`; pingcap/ticdc v8.5.7 `coordinator/coordinator.go`
+/// `gcTickInterval`), and a remove does not force an update (only an added changefeed does,
+/// tiflow `cdc/owner/owner.go` `calculateGCSafepoint`). So a changefeed re-created at its old
+/// checkpoint right after its delete is accepted, as on a real cluster.
+pub const GC_UPDATE_INTERVAL_MS: u64 = 60 * 1000;
+
 pub struct State {
     pub cfs: BTreeMap<(String, String), Cf>,
     /// Set by the `set_gc_safepoint` test hook: the safepoint is at least this.
     pub gc_floor: u64,
+    /// Checkpoints of removed changefeeds that blocked GC, with when they were removed (ms):
+    /// still held until the next service safepoint update ([`GC_UPDATE_INTERVAL_MS`]).
+    released: Vec<(u64, u64)>,
     last_tso: u64,
 }
 
@@ -300,7 +311,22 @@ impl State {
         State {
             cfs: BTreeMap::new(),
             gc_floor: 0,
+            released: Vec::new(),
             last_tso: 0,
+        }
+    }
+
+    /// Remove a changefeed; the service safepoint it held lingers until the next update.
+    pub fn remove(&mut self, ns: &str, id: &str) {
+        let tso = self.tso();
+        let now_ms = t::physical(tso);
+        self.released
+            .retain(|(_, at)| now_ms.saturating_sub(*at) < GC_UPDATE_INTERVAL_MS);
+        if let Some(cf) = self.cfs.remove(&(ns.to_string(), id.to_string())) {
+            if blocks_gc(&cf) {
+                self.released
+                    .push((cf.checkpoint_now(tso), t::physical(tso)));
+            }
         }
     }
 
@@ -326,6 +352,12 @@ impl State {
             .values()
             .filter(|cf| blocks_gc(cf))
             .map(|cf| cf.checkpoint_now(now_tso))
+            .chain(
+                self.released
+                    .iter()
+                    .filter(|(_, at)| now_ms.saturating_sub(*at) < GC_UPDATE_INTERVAL_MS)
+                    .map(|(c, _)| *c),
+            )
             .filter(|c| *c >= oldest)
             .min()
             .map_or(u64::MAX, |c| c.saturating_sub(1));
@@ -537,6 +569,16 @@ mod tests {
             message: String::new(),
         }));
         assert_eq!(st.gc_safepoint(now), worker);
+        // Removed: held until TiCDC's next service safepoint update, a minute later.
+        let mut gone = State::new(&p);
+        let mut cf = Cf::new("default", "z", "blackhole://", behind, 0, json!({}));
+        cf.state = "stopped".into();
+        gone.cfs.insert(("default".into(), "z".into()), cf);
+        gone.remove("default", "z");
+        assert!(gone.cfs.is_empty());
+        assert_eq!(gone.gc_safepoint(now), behind - 1);
+        gone.released[0].1 -= GC_UPDATE_INTERVAL_MS;
+        assert_eq!(gone.gc_safepoint(now), worker);
         // Older than the gc-ttl: not held back either.
         let mut old = State::new(&p);
         let ancient = t::compose(t::physical(now) - GC_TTL_MS - 1000, 0);

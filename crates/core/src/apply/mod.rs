@@ -856,6 +856,19 @@ async fn compensate(run: &mut Run<'_>, report: &mut EntryReport, failed: &Failur
     }
 }
 
+/// A replace whose delete went through and whose create did not: the changefeed is gone.
+/// Said plainly, once in the summary and once more at the end (as LEFT PAUSED is).
+pub fn deleted_not_recreated(e: &EntryReport) -> Option<String> {
+    let deleted = e.steps.iter().any(|s| s.step == "delete" && s.ok);
+    let recreated = e.steps.iter().any(|s| s.step == "create" && s.ok);
+    (e.action == Action::Replace && deleted && !recreated && !e.ok()).then(|| {
+        format!(
+            "DELETED, NOT RE-CREATED: changefeed {} no longer exists; fix the cause above and run              `cdcform apply` to create it (from a start_ts the upstream still has)",
+            e.key
+        )
+    })
+}
+
 /// The one wording for a changefeed cdcform paused and could not resume: the state and the
 /// commands that end it.
 pub fn left_paused(key: &Key) -> String {
@@ -913,6 +926,8 @@ async fn sequence(run: &mut Run<'_>) -> Result<(), Failure> {
             let start = d.start_ts.filter(|s| *s != 0).unwrap_or(live_checkpoint);
             run.check().await?;
             run.delete().await?;
+            // What `check` saw is gone: the pause below waits on the new changefeed alone.
+            run.seen = None;
             run.create(start).await?;
             if d.state == crate::manifest::DesiredState::Paused {
                 run.pause().await?;
@@ -1123,6 +1138,9 @@ pub fn summary_text(report: &ApplyReport) -> String {
             );
             if let Some(c) = &e.compensation {
                 let _ = writeln!(out, "          {c}");
+            }
+            if let Some(gone) = deleted_not_recreated(e) {
+                let _ = writeln!(out, "          {gone}");
             }
         }
     }

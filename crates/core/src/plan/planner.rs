@@ -167,6 +167,93 @@ fn summary_of(info: &ChangefeedInfo) -> LiveSummary {
     }
 }
 
+/// The least history TiDB keeps whatever holds the GC safepoint: `tikv_gc_life_time`'s
+/// default (10m, TiDB `mysql.tidb`). No TiCDC API tells the real setting, so older start
+/// points count as gone unless a changefeed holds them.
+const GC_LIFE_TIME: Duration = Duration::from_secs(10 * 60);
+
+/// Codes of a changefeed that failed because of GC: its checkpoint is no longer held (tiflow
+/// v8.5.0 `pkg/errors/helper.go` `IsChangefeedGCFastFailErrorCode`).
+const GC_FAILURE_CODES: &[&str] = &[
+    "CDC:ErrGCTTLExceeded",
+    "CDC:ErrSnapshotLostByGC",
+    "CDC:ErrStartTsBeforeGC",
+];
+
+/// Why a `--replace` could delete a changefeed it then cannot create again: the create is
+/// refused with `ErrStartTsBeforeGC` when its start point is at or below the GC safepoint
+/// (tiflow v8.5.0 `pkg/txnutil/gc/gc_service.go` `EnsureChangefeedStartTsSafety`). A live
+/// changefeed holds TiCDC's service safepoint at its checkpoint while it blocks GC (normal,
+/// stopped, warning, pending, or failed for another reason; tiflow `cdc/model/changefeed.go`
+/// `NeedBlockGC`) and is within the gc-ttl; its delete releases that hold within a minute
+/// (tiflow `pkg/txnutil/gc/gc_manager.go` `gcSafepointUpdateInterval`), so the create that
+/// follows still finds it. Any older start point is only safe within TiDB's GC life time.
+fn replace_gc_risk(
+    d: &DesiredChangefeed,
+    info: &ChangefeedInfo,
+    opts: &Options,
+) -> Option<(String, String)> {
+    if opts.now_tso == 0 {
+        return None;
+    }
+    let cp = info.checkpoint_ts;
+    let from = d.start_ts.filter(|s| *s != 0).unwrap_or(cp);
+    let failed_by_gc = info.state_str() == "failed"
+        && info
+            .error
+            .as_ref()
+            .is_some_and(|e| GC_FAILURE_CODES.contains(&e.code.as_str()));
+    let blocks_gc = match run_state(info.state_str()) {
+        RunState::Running | RunState::Stopped => true,
+        RunState::Failed => !failed_by_gc,
+        RunState::Finished | RunState::Removed => false,
+    };
+    let holds = blocks_gc && lag(opts.now_tso, cp) < opts.gc_ttl;
+    let behind = lag(opts.now_tso, from);
+    if (holds && from >= cp) || behind < GC_LIFE_TIME {
+        return None;
+    }
+    let whence = if from == cp {
+        format!("its checkpoint {cp}")
+    } else {
+        format!("start_ts {from}")
+    };
+    let why = if failed_by_gc {
+        format!(
+            "it failed because of GC ({}): the history at its checkpoint is gone",
+            info.error.as_ref().map_or("", |e| e.code.as_str())
+        )
+    } else if !blocks_gc {
+        format!("a {} changefeed holds no GC safepoint", info.state_str())
+    } else if !holds {
+        format!(
+            "its checkpoint is {} behind, past the GC TTL ({}), so TiCDC no longer holds the GC safepoint for it",
+            human(lag(opts.now_tso, cp)),
+            human(opts.gc_ttl)
+        )
+    } else {
+        format!(
+            "that is before its checkpoint {cp}, the point up to which it holds the GC safepoint"
+        )
+    };
+    let reason = format!(
+        "--replace would delete it and then re-create it from {whence}, {} ago: {why}, and TiDB keeps          only {} of history by default (tikv_gc_life_time), so the create would be refused          (ErrStartTsBeforeGC) after the delete",
+        human(behind),
+        human(GC_LIFE_TIME)
+    );
+    let mut hint = String::new();
+    if holds && from < cp {
+        hint.push_str(&format!(
+            "remove start_ts from the manifest to re-create it from its checkpoint {cp} (nothing skipped), or "
+        ));
+    }
+    hint.push_str(&format!(
+        "set `start_ts: {}` (now) in the manifest to re-create it from now, accepting that the changes          between {whence} and now are not replicated",
+        opts.now_tso
+    ));
+    Some((reason, hint))
+}
+
 /// Plan desired against live. `live` holds every live changefeed of the namespaces involved.
 pub fn make_plan(
     profile: &ServerProfile,
@@ -344,6 +431,11 @@ fn plan_one(
     }
 
     if opts.replace.contains(&key.id) {
+        if let Some((reason, hint)) = replace_gc_risk(d, info, opts) {
+            let mut e = blocked(key, reason, hint);
+            e.live = Some(summary);
+            return Outcome::Change(Box::new(e));
+        }
         let mut e = entry(key, Action::Replace);
         e.changes = creation_fields(d);
         if d.start_ts.unwrap_or(0) == 0 {
