@@ -251,7 +251,7 @@ pub fn human(plan: &Plan, color: bool, verbose: bool) -> String {
     listed_apart(
         &mut out,
         &plan.unlisted,
-        "managed but in no manifest (kept; --prune deletes them)",
+        "managed but in no manifest (kept; `--prune` deletes those matching `manage`)",
         verbose,
     );
     if !plan.absent.is_empty() {
@@ -474,7 +474,7 @@ pub fn markdown(plan: &Plan, o: &MarkdownOptions) -> String {
     if !plan.unlisted.is_empty() {
         let _ = writeln!(
             tail,
-            "\n{} managed changefeed(s) in no manifest kept (`--prune` deletes them).",
+            "\n{} managed changefeed(s) in no manifest kept (`--prune` deletes those matching `manage`).",
             plan.unlisted.len()
         );
     }
@@ -787,6 +787,10 @@ mod tests {
             &live,
             &Options {
                 now_tso: NOW,
+                // The repository owns its own ids; `someone-elses` is outside `manage`.
+                manage: Some(
+                    crate::settings::IdGlobs::new(&["[!s]*".to_string()]).expect("a glob"),
+                ),
                 ..Options::default()
             },
         )

@@ -319,21 +319,84 @@ async fn blocked_entries_explain_themselves() {
     assert_eq!(p.summary.blocked, 2);
 }
 
-#[tokio::test]
-async fn unmanaged_changefeeds_are_counted_and_left_alone() {
+/// #29 item 11: one definition of "managed" for plan, status and reconcile: an id matching
+/// `manage`, or any id when `manage` is unset. Changefeeds in no manifest are then "managed but
+/// in no manifest" (kept; `--prune` deletes only inside a `manage` that is set), and status
+/// marks them managed; with `manage` set, the others are unmanaged in both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_means_the_same_in_plan_and_status() {
     let s = sim(classic()).await;
     converge(
         &s,
         &manifests("changefeeds:\n  - id: theirs\n    sink_uri: \"blackhole://\"\n"),
     )
     .await;
-    let p = plan(
-        &s,
-        &manifests("changefeeds:\n  - id: ours\n    sink_uri: \"blackhole://\"\n"),
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("f.yaml"),
+        "changefeeds:\n  - id: ours\n    sink_uri: \"blackhole://\"\n",
     )
-    .await;
-    assert_eq!(p.unmanaged.len(), 1);
-    assert_eq!(p.summary.delete, 0);
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = cdcform()
+            .current_dir(d)
+            .args(args)
+            .args(["--server", &s.url()])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let status_managed = |out: &str| -> Vec<(String, bool)> {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["changefeeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["managed"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // No `manage`: every changefeed is managed.
+    let plan = run(&["plan", "f.yaml", "--prune"]);
+    assert!(
+        plan.contains("1 managed but in no manifest (kept"),
+        "{plan}"
+    );
+    assert!(plan.contains("--prune deletes nothing here"), "{plan}");
+    assert!(!plan.contains("unmanaged"), "{plan}");
+    assert_eq!(
+        plan.matches("in no manifest").count(),
+        1,
+        "said once: {plan}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["plan", "f.yaml", "--format", "json"])).unwrap();
+    assert_eq!(json["unlisted"].as_array().unwrap().len(), 1);
+    assert_eq!(json["unmanaged"].as_array().unwrap().len(), 0);
+    let status = run(&["status", "--format", "json"]);
+    assert_eq!(status_managed(&status), vec![("theirs".to_string(), true)]);
+    // `manage` set: `theirs` is outside it, in both.
+    std::fs::write(d.join("cdcform.toml"), "manage = [\"ours*\"]\n").unwrap();
+    let plan = run(&["plan", "f.yaml"]);
+    assert!(
+        plan.contains("1 unmanaged (in no manifest, outside `manage`"),
+        "{plan}"
+    );
+    let status = run(&["status", "--format", "json"]);
+    assert_eq!(status_managed(&status), vec![("theirs".to_string(), false)]);
+    s.shutdown().await;
 }
 
 #[tokio::test]

@@ -62,6 +62,18 @@ pub fn globs(what: &str, pats: &[String]) -> Result<Option<IdGlobs>, Error> {
 /// plain prefix and one trailing `*` (what `manage` globs mostly are). Every id a shared
 /// cluster lists is matched against `manage`, and globset first takes an id apart as a path,
 /// which costs more than the test itself.
+/// The one definition of a managed changefeed, for plan, status and reconcile alike: its id
+/// matches `manage`, or `manage` is unset (the repository then claims the whole cluster).
+pub fn manages(manage: Option<&IdGlobs>, id: &str) -> bool {
+    manage.is_none_or(|g| g.is_match(id))
+}
+
+/// What `--prune` may delete when no manifest lists it: ids matching a `manage` that is set.
+/// Without `manage`, nothing (pruning a whole shared cluster is never what was meant).
+pub fn prunable(manage: Option<&IdGlobs>, id: &str) -> bool {
+    manage.is_some_and(|g| g.is_match(id))
+}
+
 #[derive(Debug, Clone)]
 pub struct IdGlobs {
     set: GlobSet,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::settings::Settings;
+use crate::settings::{manages, Settings};
 use crate::ticdc::models::{tso_physical_ms, Capture};
 use crate::ticdc::Client;
 use crate::Error;
@@ -53,7 +53,7 @@ pub struct StatusFilter {
 impl StatusFilter {
     fn keeps(&self, settings: &Settings, id: &str) -> bool {
         self.ids.as_ref().is_none_or(|g| g.is_match(id))
-            && (!self.managed_only || settings.manage.as_ref().is_none_or(|g| g.is_match(id)))
+            && (!self.managed_only || manages(settings.manage.as_ref(), id))
     }
 }
 
@@ -117,7 +117,7 @@ pub async fn collect(
         .kept
         .iter()
         .map(|i| {
-            let managed = settings.manage.as_ref().is_none_or(|g| g.is_match(&i.id));
+            let managed = manages(settings.manage.as_ref(), &i.id);
             let lag_ms = if i.checkpoint_tso == 0 {
                 0
             } else {

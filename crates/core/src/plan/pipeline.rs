@@ -12,7 +12,7 @@ use crate::plan::live::{self, Snapshot};
 use crate::plan::planner::{make_plan_scoped, settle, LiveChangefeed, Options};
 use crate::plan::saved::{fingerprints, restore_desired, saved_desired, SavedOptions, SavedPlan};
 use crate::plan::{Action, Blocked, Entry, Key, Plan};
-use crate::settings::Settings;
+use crate::settings::{prunable, Settings};
 use crate::ticdc::{Client, ServerProfile};
 use crate::Error;
 
@@ -72,12 +72,7 @@ type ByKey<'a> = HashMap<Key, &'a DesiredChangefeed, foldhash::fast::RandomState
 /// The changefeeds a plan reads in full: those a manifest names, and, only under `--prune`,
 /// those matching `manage`. The rest of a shared cluster is known from the list alone.
 fn wanted(settings: &Settings, prune: bool, desired: &ByKey<'_>, key: &Key) -> bool {
-    desired.contains_key(key)
-        || (prune
-            && settings
-                .manage
-                .as_ref()
-                .is_some_and(|m| m.is_match(&key.id)))
+    desired.contains_key(key) || (prune && prunable(settings.manage.as_ref(), &key.id))
 }
 
 /// Read the cluster and plan. Returns the plan and the snapshot it was made from.
@@ -199,7 +194,7 @@ pub fn mark_unknown<'a>(
         .cloned()
         .collect();
     if opts.prune {
-        let managed = |k: &&Key| opts.manage.as_ref().is_some_and(|g| g.is_match(&k.id));
+        let managed = |k: &&Key| prunable(opts.manage.as_ref(), &k.id);
         keys.extend(snap.unreadable.keys().filter(managed).cloned());
     }
     for (ns, why) in &snap.unlisted {
@@ -374,12 +369,7 @@ pub async fn recheck(
         .collect();
     let prune = saved.options.prune;
     let wanted = |key: &Key| {
-        saved_keys.contains(key)
-            || (prune
-                && settings
-                    .manage
-                    .as_ref()
-                    .is_some_and(|m| m.is_match(&key.id)))
+        saved_keys.contains(key) || (prune && prunable(settings.manage.as_ref(), &key.id))
     };
     // The credentials are checked beside the reads, as for a fresh plan: a saved plan meets
     // the same gate.

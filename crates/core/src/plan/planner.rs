@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::settings::IdGlobs;
+use crate::settings::{manages, prunable, IdGlobs};
 use serde_json::Value;
 
 use super::diff::{creation_fields, diff_parsed};
@@ -306,9 +306,9 @@ pub fn make_plan_scoped(
         if listed.contains(key) {
             continue;
         }
-        if !matches(&opts.manage, &key.id) {
+        if !manages(opts.manage.as_ref(), &key.id) {
             plan.unmanaged.push(key.borrowed());
-        } else if !opts.prune {
+        } else if !opts.prune || !prunable(opts.manage.as_ref(), &key.id) {
             plan.unlisted.push(key.borrowed());
         } else if matches(&opts.protected, &key.id) {
             plan.entries.push(blocked(
@@ -327,17 +327,11 @@ pub fn make_plan_scoped(
     // Outside every manifest by contract (a manifest's changefeeds are always read in full):
     // not looked up in `listed`, which costs more than the rest of the loop on a large list.
     debug_assert!(listed_only.iter().all(|k| !listed.contains(&k.to_key())));
-    let (unlisted, unmanaged) = listed_only.partition(|id| matches(&opts.manage, id));
+    let (unlisted, unmanaged) = listed_only.partition(|id| manages(opts.manage.as_ref(), id));
     plan.unlisted.absorb(unlisted);
     plan.unmanaged.absorb(unmanaged);
     plan.unmanaged.sort();
     plan.unlisted.sort();
-    if !plan.unlisted.is_empty() {
-        plan.notes.push(format!(
-            "{} managed changefeed(s) are in no manifest and are kept; `--prune` deletes them",
-            plan.unlisted.len()
-        ));
-    }
     for e in &mut plan.entries {
         e.live_fingerprint = live.get(&e.key).map(|l| fingerprint(Some(l)));
     }

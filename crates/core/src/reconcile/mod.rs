@@ -354,7 +354,7 @@ pub async fn cycle(cluster: &Cluster, o: &Options, shutdown: &Shutdown) -> Cycle
     );
     let names = listed(settings, &desired);
     let managed =
-        |k: &Key| names.contains(k) || settings.manage.as_ref().is_some_and(|m| m.is_match(&k.id));
+        |k: &Key| names.contains(k) || crate::settings::manages(settings.manage.as_ref(), &k.id);
     let facts = drift::facts(&snap, &managed);
     let items = drift::classify(&plan, &snap, &facts, o.max_lag);
     drop(snap);
