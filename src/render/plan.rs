@@ -161,6 +161,12 @@ const TABLES_SHOWN: usize = 10;
 /// `before → after` with the added and removed counts, or `?` when unknown.
 fn tables_summary(t: &TableImpact) -> String {
     match (t.before, t.after) {
+        (Some(b), Some(a)) if t.partitioned > 0 => format!(
+            "{b} → {a} (+{} -{}; {} partitioned, counted once)",
+            t.added.len(),
+            t.removed.len(),
+            t.partitioned
+        ),
         (Some(b), Some(a)) => format!("{b} → {a} (+{} -{})", t.added.len(), t.removed.len()),
         _ => "?".into(),
     }

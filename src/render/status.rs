@@ -96,6 +96,12 @@ pub fn table(r: &StatusReport, all: bool) -> String {
     for row in &rows {
         let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
     }
+    if r.changefeeds.iter().any(|c| c.tables.is_some()) {
+        let _ = writeln!(
+            out,
+            "TABLES counts physical tables as TiCDC schedules them: each partition of a partitioned table is one (`plan` counts a partitioned table once)."
+        );
+    }
     if rows.is_empty() && hidden == 0 {
         let _ = writeln!(out, "(no changefeeds)");
     }

@@ -530,7 +530,9 @@ async fn verify_table_failure_leaves_the_impact_unknown_and_the_plan_complete() 
 }
 
 // `status` counts each running changefeed's tables from its processors' `table_ids` (classic);
-// the new architecture exposes no processor tables, so the count is unknown there.
+// the new architecture exposes no processor tables, so the count is unknown there. #29 item 14:
+// the plan counts tables as `verify_table` names them (a partitioned table once) and status the
+// physical tables TiCDC schedules (each partition); each says which it counts.
 #[tokio::test]
 async fn status_shows_each_changefeeds_table_count() {
     use cdcform::render::status::table;
@@ -542,6 +544,14 @@ async fn status_shows_each_changefeeds_table_count() {
         let s = sim(cfg).await;
         let desired = manifests(
             "changefeeds:\n  - id: shop-feed\n    sink_uri: blackhole://\n    replica_config:\n      filter: {rules: ['shop.orders', 'shop.sales']}\n",
+        );
+        let p = harness::plan(&s, &desired).await;
+        let t = p.entries[0].tables.as_ref().unwrap();
+        assert_eq!((t.after, t.partitioned), (Some(2), 1), "{name}");
+        let human = cdcform::render::plan::human(&p, false, false);
+        assert!(
+            human.contains("tables: 0 → 2 (+2 -0; 1 partitioned, counted once)"),
+            "{human}"
         );
         harness::converge(&s, &desired).await;
         crate::harness::wait_state(&harness::client(&s), "default", "shop-feed", "normal").await;
@@ -560,6 +570,10 @@ async fn status_shows_each_changefeeds_table_count() {
                 row.tables,
                 Some(1 + 4),
                 "orders and the 4 partitions of sales"
+            );
+            assert!(
+                text.contains("TABLES counts physical tables as TiCDC schedules them"),
+                "{text}"
             );
         } else {
             assert_eq!(row.tables, None, "{name}");

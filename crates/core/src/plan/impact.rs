@@ -30,6 +30,12 @@ pub struct TableImpact {
     /// key.
     #[serde(default)]
     pub ineligible: Vec<String>,
+    /// How many of the `after` tables are partitioned. The counts are of tables as
+    /// `verify_table` names them (tiflow v8.5.0 cdc/api/v2/changefeed.go `verifyTable`: one entry
+    /// per table, `is_partition` set on a partitioned one), so a partitioned table counts once,
+    /// where `status` counts the physical tables TiCDC schedules (each partition).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub partitioned: usize,
     /// Why the impact is unknown (verify_table failed); the plan itself is still valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
@@ -148,6 +154,10 @@ fn both_sides(out: &mut Vec<Job>, entry: usize, x: &crate::plan::Exec) {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn names(ts: &Option<Vec<TableName>>) -> BTreeSet<String> {
     ts.iter()
         .flatten()
@@ -250,7 +260,17 @@ fn impact_of(e: &Entry, live: Option<Answer>, desired: Option<Answer>) -> TableI
         Some(Err(err)) => return unknown(err),
     };
     let after = replicated(&after_r, x.and_then(|x| x.config.as_ref()));
+    let partitioned = after_r
+        .eligible_tables
+        .iter()
+        .chain(after_r.ineligible_tables.iter())
+        .flatten()
+        .filter(|t| {
+            t.is_partition && after.contains(&format!("{}.{}", t.database_name, t.table_name))
+        })
+        .count();
     TableImpact {
+        partitioned,
         before: Some(before.len()),
         after: Some(after.len()),
         added: after.difference(&before).cloned().collect(),
