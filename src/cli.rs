@@ -94,7 +94,7 @@ pub struct ServerArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Connection")]
 pub struct ScopeArgs {
-    /// Namespace (keyspace on new-architecture servers) used when a manifest does not name one [env: CDCFORM_NAMESPACE]
+    /// Namespace (keyspace on new-architecture servers) to read and write; a manifest's own `namespace:` wins [env: CDCFORM_NAMESPACE]
     #[arg(long)]
     pub namespace: Option<String>,
     /// How many changefeeds are read or changed at once [env: CDCFORM_PARALLELISM] [default: 8]
@@ -259,8 +259,10 @@ pub enum PlanFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TableFormat {
+    // A table for people; `table`, its earlier name, is still accepted.
     #[default]
-    Table,
+    #[value(alias = "table")]
+    Human,
     Json,
 }
 
@@ -474,15 +476,19 @@ pub struct ExportArgs {
     #[arg(long = "id", value_name = "GLOB")]
     pub ids: Vec<String>,
     /// Write one file per changefeed into DIR instead of printing one document
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Not for export (it writes one cluster's manifests): taken only to say so, instead of
+    /// clap's "unexpected argument" with a usage line that reads as if `--cluster` were required.
+    #[arg(long, hide = true)]
+    pub all_clusters: bool,
     #[command(flatten)]
     pub conn: OneConnectionArgs,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct StatusArgs {
-    /// Output format: a table for people, JSON for scripts
+    /// Output format: human (a table) for people, JSON for scripts; the names `plan` uses
     #[arg(long, value_enum, default_value_t)]
     pub format: TableFormat,
     /// Only changefeeds whose id matches one of these globs
@@ -606,7 +612,7 @@ pub struct SimulateArgs {
     /// Pre-create N blackhole changefeeds
     #[arg(long, default_value_t = 0)]
     pub changefeeds: usize,
-    /// Fault injection, e.g. "seed=7,500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02";
+    /// Fault injection, e.g. "seed=7,http500=0.1,drop=0.05,slow=0.1:2s,owner-change=0.02";
     /// outages: "outage=40:8s", "outage-refused=2s:8s", "rolling-upgrade=3:20s:2s"
     #[arg(long)]
     pub faults: Option<String>,

@@ -11,6 +11,12 @@ use crate::ticdc::Client;
 use crate::{exit, Error};
 
 pub async fn run(g: &GlobalArgs, a: ExportArgs, out: &Output) -> Result<i32, Error> {
+    if a.all_clusters {
+        return Err(Error::msg(
+            "export writes one cluster's changefeeds at a time; --all-clusters is for plan, apply and status\n\
+             help: run it once per cluster: `cdcform export --cluster NAME --out DIR/NAME`",
+        ));
+    }
     let settings = Settings::resolve(g, &process_env)?;
     let client = Client::new(settings.client.clone())?;
     let ns: BTreeSet<String> = [settings.namespace.clone()].into();

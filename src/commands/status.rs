@@ -41,9 +41,9 @@ pub async fn run(g: &GlobalArgs, a: StatusArgs, out: &Output) -> Result<i32, Err
         let report = report?;
         match a.format {
             // -q: only the problems (on stderr) and the exit status.
-            TableFormat::Table if out.verbosity < 0 => {}
+            TableFormat::Human if out.verbosity < 0 => {}
             // A filter is an explicit choice of rows: shown in full.
-            TableFormat::Table => out.data(&table(&report, a.every_row())),
+            TableFormat::Human => out.data(&table(&report, a.every_row())),
             TableFormat::Json => out.data(&document("status", &report)),
         }
         for p in &report.problems {

@@ -59,6 +59,9 @@ fn field_value_text(path: &str, v: &Option<Value>) -> String {
     let last = path.rsplit('.').next().unwrap_or(path);
     match v.as_ref().and_then(Value::as_u64) {
         Some(ns) if DURATION_FIELDS.contains(&last) => crate::normalize::go_duration(ns),
+        _ if path == "state" && v.as_ref().is_some_and(Value::is_object) => {
+            crate::plan::planner::state_text(v.as_ref().expect("just checked"))
+        }
         _ => value_text(v),
     }
 }

@@ -407,3 +407,25 @@ fn the_default_path_reads_manifests_only() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("no manifest files found"), "{err}");
 }
+
+/// #29 item 15: `export --all-clusters` says export is per cluster (not clap's usage line that
+/// reads as if `--cluster` were required), and `status --format` takes plan's name `human`
+/// (its earlier `table` still works).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_all_clusters_is_explained_and_status_formats_match_plan() {
+    cdcform()
+        .args(["export", "--all-clusters"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("export writes one cluster's changefeeds at a time"))
+        .stderr(predicate::str::contains("Usage:").not());
+    let s = sim(classic()).await;
+    for format in ["human", "table"] {
+        cdcform()
+            .args(["status", "--server", &s.url(), "--format", format])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("CHANGEFEED"));
+    }
+    s.shutdown().await;
+}

@@ -275,6 +275,32 @@ async fn password_change_seen_on_classic_and_declared_unknowable_on_newarch() {
     }
 }
 
+/// #29 item 15: on a new-architecture server, the note that a password cannot be compared is
+/// said once for all the changefeeds it concerns, not once per changefeed.
+#[tokio::test]
+async fn a_note_shared_by_many_changefeeds_is_said_once() {
+    let s = sim(newarch()).await;
+    let yaml: String = (0..5)
+        .map(|i| format!("  - id: pw-{i}\n    sink_uri: \"mysql://root:pw@127.0.0.1:3306/\"\n"))
+        .collect();
+    let desired = manifests(&format!("changefeeds:\n{yaml}"));
+    converge(&s, &desired).await;
+    let p = plan(&s, &desired).await;
+    let notes: Vec<&String> = p
+        .notes
+        .iter()
+        .filter(|n| n.contains("cannot be compared"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0]
+            .starts_with("5 changefeeds (default/pw-0, default/pw-1, default/pw-2 and 2 more): "),
+        "{}",
+        notes[0]
+    );
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn blocked_entries_explain_themselves() {
     let s = sim(classic()).await;

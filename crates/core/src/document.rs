@@ -5,7 +5,9 @@
 use serde_json::{Map, Value};
 
 /// The version of every JSON document's shape; raised when a field changes meaning or goes.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: a `state` change's `before`/`after` are `{"manifest": …, "ticdc": …}` objects, no longer
+/// display strings such as `"paused (stopped)"`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// `body` (an object) with `format_version` and `kind` in front; anything else is put under
 /// `"value"`.
@@ -38,7 +40,7 @@ mod tests {
         );
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["format_version", "kind", "b", "a"]);
-        assert_eq!(v["format_version"], 1);
+        assert_eq!(v["format_version"], super::FORMAT_VERSION);
         assert_eq!(v["kind"], "status");
     }
 }

@@ -490,8 +490,7 @@ impl Run<'_> {
         self.stepped("pause", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_stopped().await;
-        self.record("wait stopped", t0, r.is_ok());
-        r
+        self.stepped("wait stopped", t0, r)
     }
 
     /// Poll until it is stopped, reading it as the plan did: when its config or sink change
@@ -595,8 +594,7 @@ impl Run<'_> {
         self.stepped("create", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_state("visible", |_, _| true).await;
-        self.record("wait visible", t0, r.is_ok());
-        r
+        self.stepped("wait visible", t0, r)
     }
 
     /// POST the create, riding through an owner election within the one `--retry-for` budget
@@ -786,8 +784,7 @@ impl Run<'_> {
         self.stepped("delete", t0, r)?;
         let t0 = Instant::now();
         let r = self.wait_gone().await;
-        self.record("wait deleted", t0, r.is_ok());
-        r
+        self.stepped("wait deleted", t0, r)
     }
 
     /// PUT the new config; a PUT refused as a no-op means it is already there.

@@ -118,24 +118,44 @@ fn human(d: Duration) -> String {
 /// differs (`paused (stopped)`); states no manifest can ask for (`failed`, `warning`, …) as
 /// TiCDC says them.
 pub fn state_words(server: &str) -> String {
-    match server {
-        "" | "normal" => "running (normal)".into(),
-        "stopped" => "paused (stopped)".into(),
-        "removed" => "absent (removed)".into(),
-        other => other.into(),
+    state_text(&state_value(server))
+}
+
+/// A run state as data: `{"manifest": "paused", "ticdc": "stopped"}`; `manifest` is left out
+/// for states no manifest can ask for (`failed`, `warning`, …). JSON readers get both words
+/// apart; [`state_text`] joins them for people.
+pub fn state_value(server: &str) -> Value {
+    let ticdc = if server.is_empty() { "normal" } else { server };
+    let manifest = match ticdc {
+        "normal" => Some("running"),
+        "stopped" => Some("paused"),
+        "removed" => Some("absent"),
+        _ => None,
+    };
+    let mut m = serde_json::Map::new();
+    if let Some(w) = manifest {
+        m.insert("manifest".into(), Value::String(w.into()));
+    }
+    m.insert("ticdc".into(), Value::String(ticdc.into()));
+    Value::Object(m)
+}
+
+/// [`state_value`] in words: `paused (stopped)`, or TiCDC's word alone.
+pub fn state_text(v: &Value) -> String {
+    let ticdc = v.get("ticdc").and_then(Value::as_str).unwrap_or_default();
+    match v.get("manifest").and_then(Value::as_str) {
+        Some(m) if m != ticdc => format!("{m} ({ticdc})"),
+        _ => ticdc.to_string(),
     }
 }
 
-fn state_change(before: &str, after: &str) -> FieldChange {
+/// A state change; `before` is `None` for a changefeed this plan creates.
+fn state_change(before: Option<&str>, after: &str) -> FieldChange {
     FieldChange {
         path: "state".into(),
         kind: ChangeKind::Manifest,
-        before: Some(Value::String(if before == "(new)" {
-            before.into()
-        } else {
-            state_words(before)
-        })),
-        after: Some(Value::String(state_words(after))),
+        before: before.map(state_value),
+        after: Some(state_value(after)),
         sensitive: false,
     }
 }
@@ -278,6 +298,9 @@ pub fn make_plan_scoped(
 ) -> Plan {
     let mut plan = Plan::empty(server, profile);
     let mut listed = BTreeSet::new();
+    // Notes of unchanged changefeeds, each said once with the changefeeds it concerns (on a
+    // new-architecture server every changefeed with a password has the same one).
+    let mut said: Vec<(String, Vec<String>)> = Vec::new();
     for d in desired {
         let key = Key {
             namespace: d
@@ -295,13 +318,31 @@ pub fn make_plan_scoped(
         match outcome {
             Outcome::Change(e) => plan.entries.push(*e),
             Outcome::Unchanged(notes) => {
-                plan.notes
-                    .extend(notes.into_iter().map(|n| format!("{key}: {n}")));
+                for n in notes {
+                    match said.iter_mut().find(|(s, _)| *s == n) {
+                        Some((_, keys)) => keys.push(key.to_string()),
+                        None => said.push((n, vec![key.to_string()])),
+                    }
+                }
                 plan.unchanged.push(key);
             }
             Outcome::AlreadyAbsent => plan.absent.push(key),
         }
     }
+    plan.notes
+        .extend(said.into_iter().map(|(n, keys)| match &keys[..] {
+            [one] => format!("{one}: {n}"),
+            many => {
+                let shown = many[..many.len().min(3)].join(", ");
+                let more = many.len().saturating_sub(3);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                format!("{} changefeeds ({shown}{more}): {n}", many.len())
+            }
+        }));
     for (key, l) in live {
         if listed.contains(key) {
             continue;
@@ -393,7 +434,7 @@ fn plan_one(
         );
         e.changes = creation_fields(d);
         if d.state == DesiredState::Paused {
-            e.changes.push(state_change("(new)", "stopped"));
+            e.changes.push(state_change(None, "stopped"));
         }
         e.exec = Some(Exec {
             desired: Some(d.clone()),
@@ -550,8 +591,8 @@ fn plan_one(
     e.changes = diff.changes;
     e.notes = notes;
     match action {
-        Action::Pause => e.changes.push(state_change(raw_state, "stopped")),
-        Action::Resume => e.changes.push(state_change(raw_state, "normal")),
+        Action::Pause => e.changes.push(state_change(Some(raw_state), "stopped")),
+        Action::Resume => e.changes.push(state_change(Some(raw_state), "normal")),
         Action::Update {
             pause_first,
             resume_after,
@@ -559,7 +600,7 @@ fn plan_one(
             let end = if resume_after { "normal" } else { "stopped" };
             let was_running = pause_first || rs == RunState::Running;
             if was_running != resume_after || rs == RunState::Failed {
-                e.changes.push(state_change(raw_state, end));
+                e.changes.push(state_change(Some(raw_state), end));
             }
         }
         _ => {}
@@ -830,7 +871,9 @@ mod tests {
                 ("to-resume".into(), Action::Resume),
             ]
         );
-        assert_eq!(plan.unmanaged.len(), 1);
+        // No `manage`: the repository claims the cluster, so a changefeed in no manifest is
+        // managed and kept (not pruned: `--prune` needs a `manage` that is set).
+        assert_eq!((plan.unmanaged.len(), plan.unlisted.len()), (0, 1));
         // `already-gone` is a tombstone of a changefeed that does not exist: never "unchanged".
         assert_eq!(plan.summary.unchanged, 1);
         assert_eq!(plan.absent.len(), 1);
@@ -884,7 +927,8 @@ mod tests {
     fn blocked_cases_say_why_and_what_to_do() {
         let w = json!({"mounter": {"worker_num": 8}});
         let mut start = want("start", DesiredState::Running, None);
-        start.start_ts = Some(42);
+        // Other than the live start_ts, and recent enough for TiDB's GC to still keep it.
+        start.start_ts = Some(NOW - (120_000 << 18));
         let desired = vec![
             start,
             want("fin", DesiredState::Running, Some(w)),
@@ -911,6 +955,13 @@ mod tests {
         o.replace.insert("start".into());
         let plan = make_plan(&p(), "x", &desired[..1], &live, &o);
         assert_eq!(plan.entries[0].action, Action::Replace);
+        // From a start_ts TiDB's GC has long passed: the replace is blocked before any write.
+        let mut ancient = desired[0].clone();
+        ancient.start_ts = Some(42);
+        let plan = make_plan(&p(), "x", &[ancient], &live, &o);
+        let b = plan.entries[0].blocked.as_ref().expect("blocked");
+        assert!(b.reason.contains("ErrStartTsBeforeGC"), "{}", b.reason);
+        assert!(b.hint.contains(&format!("start_ts: {NOW}")), "{}", b.hint);
     }
 
     #[test]

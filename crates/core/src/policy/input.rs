@@ -506,7 +506,10 @@ pub fn for_validate(
         })
         .collect();
     let mut doc = Map::new();
-    doc.insert("format_version".into(), json!(crate::plan::FORMAT_VERSION));
+    doc.insert(
+        "format_version".into(),
+        json!(crate::document::FORMAT_VERSION),
+    );
     doc.insert("server".into(), json!(cluster.server));
     doc.insert("entries".into(), Value::Array(entries));
     base("validate", cluster, doc)
