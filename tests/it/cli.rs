@@ -417,7 +417,9 @@ async fn export_all_clusters_is_explained_and_status_formats_match_plan() {
         .args(["export", "--all-clusters"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("export writes one cluster's changefeeds at a time"))
+        .stderr(predicate::str::contains(
+            "export writes one cluster's changefeeds at a time",
+        ))
         .stderr(predicate::str::contains("Usage:").not());
     let s = sim(classic()).await;
     for format in ["human", "table"] {

@@ -825,3 +825,62 @@ fn deployment_examples_have_the_pieces_and_name_only_metrics_that_exist() {
     argv[0] = "cdcform";
     cdcform::cli::Cli::try_parse_from(&argv).expect("the unit's command line parses");
 }
+
+/// #30 item 5: slow clients cannot starve the liveness probe. 100 sockets trickle a request
+/// head a byte at a time (and connect again when closed), more than the 64 connections the
+/// listener serves at once; every `/healthz` probe, each on a connection of its own, is
+/// answered, because at the cap the connection that has waited longest without a request in
+/// progress gives way (before, the new connection was closed on accept: 46 of 130 answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_do_not_starve_the_liveness_probe() {
+    use tokio::io::AsyncWriteExt;
+    let s = converged_sim(FEEDS).await;
+    let dir = tempfile::tempdir().unwrap();
+    one_cluster(dir.path(), &s, FEEDS);
+    let d = spawn(dir.path(), &[]);
+    let addr = d.base.trim_start_matches("http://").to_string();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut slow = Vec::new();
+    for _ in 0..100 {
+        let (addr, stop) = (addr.clone(), stop.clone());
+        slow.push(tokio::spawn(async move {
+            let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut sock) = tokio::net::TcpStream::connect(&addr).await else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                for b in head.iter().cycle() {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || sock.write_all(&[*b]).await.is_err()
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
+    }
+    // Let the slow sockets fill every slot.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut answered = 0;
+    for _ in 0..40 {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        if let Ok(r) = fresh.get(format!("{}/healthz", d.base)).send().await {
+            answered += usize::from(r.status() == 200);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in slow {
+        t.abort();
+    }
+    assert_eq!(
+        answered, 40,
+        "probes answered while 100 slow clients were connected"
+    );
+}

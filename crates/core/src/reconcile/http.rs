@@ -3,6 +3,12 @@
 //! header-read timeout (hyper starts it whenever it waits for a request head, so it is also the
 //! idle timeout of a kept-alive connection), a cap on one connection's lifetime, a cap on open
 //! connections and on request bodies.
+//!
+//! At the cap, a new connection is not refused: the open connection that has waited longest
+//! without a request in progress is closed to make room. Sockets that trickle a request head
+//! a byte at a time (slowloris), or sit idle, are then what gives way, while a probe that sends
+//! its request at once is served: `/healthz` stays reachable whatever slow clients do (a
+//! refusal on accept let 70 slow sockets starve most probes).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +20,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
 
 use super::Shared;
 use crate::Error;
@@ -92,6 +101,52 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.status_json()).into_response()
 }
 
+/// One open connection: since when it has had no request in progress (`None` while one is).
+struct Conn {
+    quiet_since: Option<Instant>,
+    abort: Option<AbortHandle>,
+}
+
+/// The open connections, to pick the one that gives way at the cap.
+#[derive(Default)]
+struct Conns {
+    next: u64,
+    open: HashMap<u64, Conn>,
+}
+
+impl Conns {
+    /// Register a connection, closing the quietest one first when the cap is reached. `None`
+    /// when every open connection has a request in progress (then the new one is refused).
+    fn admit(&mut self) -> Option<u64> {
+        if self.open.len() >= MAX_CONNECTIONS {
+            let victim = self
+                .open
+                .iter()
+                .filter_map(|(id, c)| c.quiet_since.map(|t| (t, *id)))
+                .min()
+                .map(|(_, id)| id)?;
+            if let Some(abort) = self.open.remove(&victim).and_then(|c| c.abort) {
+                abort.abort();
+            }
+        }
+        self.next += 1;
+        self.open.insert(
+            self.next,
+            Conn {
+                quiet_since: Some(Instant::now()),
+                abort: None,
+            },
+        );
+        Some(self.next)
+    }
+
+    fn busy(&mut self, id: u64, busy: bool) {
+        if let Some(c) = self.open.get_mut(&id) {
+            c.quiet_since = (!busy).then(Instant::now);
+        }
+    }
+}
+
 /// Serve until the first signal; connections in progress are dropped with the task.
 pub async fn serve(
     listener: TcpListener,
@@ -99,7 +154,7 @@ pub async fn serve(
     shutdown: crate::shutdown::Shutdown,
 ) {
     let app = router(shared);
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let conns = Arc::new(Mutex::new(Conns::default()));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -110,19 +165,33 @@ pub async fn serve(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let Some(id) = conns.lock().unwrap().admit() else {
             drop(stream);
             continue;
         };
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
+        let table = conns.clone();
+        let track = axum::middleware::from_fn(move |req: Request, next: Next| {
+            let table = table.clone();
+            async move {
+                table.lock().unwrap().busy(id, true);
+                let r = next.run(req).await;
+                table.lock().unwrap().busy(id, false);
+                r
+            }
+        });
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone().layer(track));
+        let table = conns.clone();
+        let task = tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
-            drop(permit);
+            table.lock().unwrap().open.remove(&id);
         });
+        if let Some(c) = conns.lock().unwrap().open.get_mut(&id) {
+            c.abort = Some(task.abort_handle());
+        }
     }
 }
 
