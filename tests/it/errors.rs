@@ -242,3 +242,66 @@ async fn invalid_utf8_id_is_answered_like_go() {
         (400, json!("CDC:ErrAPIInvalidParam"))
     );
 }
+
+/// gin binding/json.go `decodeJSON` decodes one value with `json.Decoder.Decode` and never
+/// reads what follows, so create, update and tiflow's resume (cdc/api/v2/changefeed.go
+/// `resumeChangefeed`, `BindJSON`) accept a body with trailing text; pingcap/ticdc v8.5.7
+/// api/v2/changefeed.go `ResumeChangefeed` `json.Unmarshal`s a non-empty body and refuses it.
+/// Malformed bodies read as Go's encoding/json scanner words them (issue #31 item 8).
+#[tokio::test]
+async fn bodies_decode_as_gin_and_go_decode_them() {
+    for classic in [true, false] {
+        let sim = start_sim(cfg(classic)).await;
+        let create = r#"{"changefeed_id": "tail", "sink_uri": "blackhole://"} trailing text"#;
+        let (s, t) = raw(&sim, "POST", "/api/v2/changefeeds", Some(create)).await;
+        assert_eq!(s, 200, "classic={classic}: {t}");
+        let (s, t) = raw(&sim, "POST", "/api/v2/changefeeds/tail/pause", None).await;
+        assert_eq!(s, 200, "{t}");
+        let update = r#"{"target_ts": 0, "replica_config": {"memory_quota": 1073741824}}}}"#;
+        let (s, t) = raw(&sim, "PUT", "/api/v2/changefeeds/tail", Some(update)).await;
+        assert_eq!(s, 200, "classic={classic}: {t}");
+        let (s, t) = raw(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds/tail/resume",
+            Some("{} x"),
+        )
+        .await;
+        let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+        if classic {
+            assert_eq!(s, 200, "{t}");
+        } else {
+            assert_eq!(s, 400, "{t}");
+            assert_eq!(
+                v["error_msg"],
+                "[CDC:ErrAPIInvalidParam]invalid api parameter: invalid character 'x' after top-level value"
+            );
+        }
+        let cases = [
+            (
+                r#"{"sink_uri": blackhole}"#,
+                "invalid character 'b' looking for beginning of value",
+            ),
+            (
+                r#"{"sink_uri" "x"}"#,
+                "invalid character '\"' after object key",
+            ),
+            (
+                r#"{sink_uri: 1}"#,
+                "invalid character 's' looking for beginning of object key string",
+            ),
+            (r#"{"sink_uri": "x""#, "unexpected EOF"),
+        ];
+        for (body, want) in cases {
+            let (s, t) = raw(&sim, "POST", "/api/v2/changefeeds", Some(body)).await;
+            let v: Value = serde_json::from_str(&t).unwrap();
+            assert_eq!(s, 400, "{body}");
+            assert_eq!(
+                v["error_msg"],
+                format!("[CDC:ErrAPIInvalidParam]invalid api parameter: {want}"),
+                "classic={classic}: {body}"
+            );
+        }
+        sim.shutdown().await;
+    }
+}

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::{owner_forwarded, OutageKind, Roll};
 use super::filter;
-use super::gojson::go_compact;
+use super::gojson::{self, go_compact};
 use super::listing;
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
@@ -143,11 +143,20 @@ fn check_id(id: &str) -> Result<(), ApiErr> {
     }
 }
 
+/// A body decoded as gin's `BindJSON` decodes it (gin binding/json.go `decodeJSON`: the first
+/// value only; text after it is never read), errors worded as Go's encoding/json words them and
+/// wrapped as tiflow/ticdc wrap them (`WrapError(ErrAPIInvalidParam, err)`).
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErr> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiErr::invalid_param("invalid api parameter: EOF"));
-    }
-    serde_json::from_slice(body)
+    decode_body(body, gojson::Decode::BindJson)
+}
+
+fn decode_body<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    how: gojson::Decode,
+) -> Result<T, ApiErr> {
+    let v = gojson::decode(body, how)
+        .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
+    serde_json::from_value(v)
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))
 }
 
@@ -1474,20 +1483,28 @@ async fn resume(
     let classic = profile.is_classic();
     let r = (|| {
         check_id(&id)?;
-        if !classic && !body.iter().all(u8::is_ascii_whitespace) {
-            // ticdc ResumeChangefeed binds the body before looking the changefeed up.
-            parse_body::<Value>(&body)?;
-        }
+        // pingcap/ticdc v8.5.7 api/v2/changefeed.go `ResumeChangefeed` reads the body and,
+        // unless it is empty, `json.Unmarshal`s it (the whole body must be one value) before
+        // looking the changefeed up; tiflow v8.5.0 `resumeChangefeed` binds it with gin's
+        // `BindJSON` (first value only; an empty body is EOF) after the look-up.
+        let newarch_body: Option<Value> = if classic || body.is_empty() {
+            None
+        } else {
+            Some(decode_body(&body, gojson::Decode::Unmarshal)?)
+        };
         let mut st = sh.state.lock().unwrap();
         let now = st.tso();
         let gc = st.gc_safepoint(now);
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
             .ok_or_else(|| not_exists(&id))?;
-        let overwrite = if body.iter().all(u8::is_ascii_whitespace) && !classic {
+        let overwrite = if !classic && newarch_body.is_none() {
             0
         } else {
-            let v: Value = parse_body(&body)?;
+            let v: Value = match newarch_body {
+                Some(v) => v,
+                None => parse_body(&body)?,
+            };
             match v.get("overwrite_checkpoint_ts") {
                 None | Some(Value::Null) => 0,
                 Some(x) => x.as_u64().ok_or_else(|| {
