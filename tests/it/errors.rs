@@ -109,6 +109,43 @@ async fn processor_of_a_stopped_changefeed_is_invalid_param() {
         .contains("changefeed in abnormal state: stopped"));
 }
 
+/// tiflow v8.5.0 cdc/api/v2/processor.go `getProcessor` validates the changefeed id, then the
+/// capture id (`model.ValidateChangefeedID`), before looking anything up: a malformed capture id
+/// is 400 `ErrAPIInvalidParam` "invalid capture_id: …" even for a missing changefeed (#31.9).
+#[tokio::test]
+async fn processor_capture_id_is_validated_first() {
+    let sim = start_sim(cfg(true)).await;
+    for cid in ["bad_capture", "-x", "a--b"] {
+        let (s, v) = call(
+            &sim,
+            "GET",
+            &format!("/api/v2/processors/missing/{cid}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["error_code"], "CDC:ErrAPIInvalidParam");
+        assert_eq!(
+            v["error_msg"],
+            format!("[CDC:ErrAPIInvalidParam]invalid capture_id: {cid}")
+        );
+    }
+    // The changefeed id first; a well-formed unknown capture id meets the look-up.
+    let (_, v) = call(&sim, "GET", "/api/v2/processors/bad_cf/bad_capture", None).await;
+    assert_eq!(
+        v["error_msg"],
+        "[CDC:ErrAPIInvalidParam]invalid changefeed_id: bad_cf"
+    );
+    let (_, v) = call(
+        &sim,
+        "GET",
+        "/api/v2/processors/missing/no-such-capture",
+        None,
+    )
+    .await;
+    assert_eq!(v["error_code"], "CDC:ErrChangeFeedNotExists");
+}
+
 /// `"replica_config": null`: tiflow verifyCreateChangefeedConfig and ticdc CreateChangefeed
 /// check the sink URI, id, existence, start_ts and target_ts first, then dereference the nil
 /// config: gin's recovery answers 500 with an empty body. A literal `null` body: 500, empty.

@@ -676,7 +676,13 @@ async fn processor_detail(
     let q = query(&q.0);
     let ns = scope(&sh, &q);
     let r = (|| {
+        // tiflow v7.5.0-v8.5.0 cdc/api/v2/processor.go `getProcessor` checks both ids with
+        // `model.ValidateChangefeedID` before any look-up (`GenWithStack`: the text replaces
+        // ErrAPIInvalidParam's template).
         check_id(&id)?;
+        if !state::valid_id(&cid) {
+            return Err(ApiErr::invalid_param(format!("invalid capture_id: {cid}")));
+        }
         let mut st = sh.state.lock().unwrap();
         let (cf, _) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
