@@ -342,3 +342,41 @@ async fn bodies_decode_as_gin_and_go_decode_them() {
         sim.shutdown().await;
     }
 }
+
+/// pingcap/ticdc v8.5.7 api/v2/changefeed.go `UpdateChangefeed` checks `target_ts` against the
+/// start_ts before it refuses a `start_ts` in the body (#31.12): a body with both meets the
+/// target_ts refusal (ErrChangefeedUpdateRefused), not `start_ts can not be updated`.
+#[tokio::test]
+async fn newarch_update_checks_target_ts_before_start_ts() {
+    let sim = start_sim(cfg(false)).await;
+    let (s, _) = call(
+        &sim,
+        "POST",
+        "/api/v2/changefeeds",
+        Some(json!({"changefeed_id": "u", "sink_uri": "blackhole://"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&sim, "POST", "/api/v2/changefeeds/u/pause", None).await;
+    assert_eq!(s, 200);
+    let body = json!({"start_ts": 1, "target_ts": 1});
+    let (s, v) = call(&sim, "PUT", "/api/v2/changefeeds/u", Some(body)).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrChangefeedUpdateRefused")),
+        "{v}"
+    );
+    // A start_ts alone: the start_ts refusal.
+    let (s, v) = call(
+        &sim,
+        "PUT",
+        "/api/v2/changefeeds/u",
+        Some(json!({"start_ts": 1})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v["error_msg"],
+        "[CDC:ErrAPIInvalidParam]start_ts can not be updated"
+    );
+}

@@ -1298,14 +1298,13 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
     }
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
-    if !classic && req.start_ts != 0 {
-        return Err(ApiErr::invalid_param("start_ts can not be updated"));
-    }
     let target_ts = if req.target_ts == 0 {
         cur_target
     } else {
         req.target_ts
     };
+    // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyUpdateChangefeedConfig` and pingcap/ticdc
+    // v8.5.7 api/v2/changefeed.go `UpdateChangefeed`: the target_ts check comes first.
     if req.target_ts != 0 && req.target_ts <= start_ts {
         return Err(ApiErr::new(
             "CDC:ErrChangefeedUpdateRefused",
@@ -1314,6 +1313,11 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
                 req.target_ts
             ),
         ));
+    }
+    // pingcap/ticdc v8.5.7 `UpdateChangefeed` then refuses a start_ts (after the target_ts
+    // check); tiflow ignores it.
+    if !classic && req.start_ts != 0 {
+        return Err(ApiErr::invalid_param("start_ts can not be updated"));
     }
     let sink_uri = if req.sink_uri.is_empty() {
         cur_sink.clone()
