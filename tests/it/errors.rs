@@ -380,3 +380,98 @@ async fn newarch_update_checks_target_ts_before_start_ts() {
         "[CDC:ErrAPIInvalidParam]start_ts can not be updated"
     );
 }
+
+/// Error texts as TiCDC words them (#31.14):
+/// * classic not-exists names `namespace/id` (tiflow v8.5.0 cdc/owner/status_provider.go passes
+///   a `model.ChangeFeedID`, whose `String()` in cdc/model/changefeed.go is `ns/id`); pingcap/ticdc
+///   v8.5.7 coordinator/controller.go `GetChangefeed` names the id alone;
+/// * `ErrTargetTsBeforeStartTs` ("fail to create changefeed because target-ts %d is earlier than
+///   start-ts %d", tiflow v8.5.0 pkg/errors/cdc_errors.go, pingcap/ticdc v8.5.7 pkg/errors/error.go);
+/// * the update's target_ts refusal is `GenWithStack` (tiflow cdc/api/v2/api_helpers.go
+///   `verifyUpdateChangefeedConfig`, pingcap/ticdc api/v2/changefeed.go `UpdateChangefeed`): its
+///   text replaces the "changefeed update error: %s" template;
+/// * sync-point and stuck-duration minimums as pkg/config/replica_config.go
+///   `(*ReplicaConfig).ValidateAndAdjust` words them (Go `Duration.String()`, `%f`);
+/// * pkg/integrity/integrity.go `(*Config).Validate` calls `GenWithStackByArgs()` with no
+///   argument and pingcap/errors normalize.go `GetMsg` leaves the template's `%s` as it is.
+#[tokio::test]
+async fn error_texts_follow_ticdc() {
+    for classic in [true, false] {
+        let sim = start_sim(cfg(classic)).await;
+        let msg = |v: &Value| v["error_msg"].as_str().unwrap_or_default().to_string();
+        let (_, v) = call(&sim, "GET", "/api/v2/changefeeds/missing", None).await;
+        let name = if classic {
+            "default/missing"
+        } else {
+            "missing"
+        };
+        assert_eq!(
+            msg(&v),
+            format!("[CDC:ErrChangeFeedNotExists]changefeed not exists, {name}")
+        );
+        let create = |extra: Value| {
+            let mut b = json!({"changefeed_id": "t", "sink_uri": "mysql://root@127.0.0.1:3306/"});
+            b.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            b
+        };
+        let (_, v) = call(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(create(json!({"target_ts": 1}))),
+        )
+        .await;
+        assert!(
+            msg(&v).starts_with("[CDC:ErrTargetTsBeforeStartTs]fail to create changefeed because target-ts 1 is earlier than start-ts "),
+            "{v}"
+        );
+        let refused = [
+            (json!({"enable_sync_point": true, "sync_point_interval": "10s"}),
+             "[CDC:ErrInvalidReplicaConfig]invalid replica config, The SyncPointInterval:10s must be larger than 30s"),
+            (json!({"enable_sync_point": true, "sync_point_retention": "30m"}),
+             "[CDC:ErrInvalidReplicaConfig]invalid replica config, The SyncPointRetention:30m0s must be larger than 1h0m0s"),
+            (json!({"changefeed_error_stuck_duration": "1m"}),
+             "[CDC:ErrInvalidReplicaConfig]invalid replica config, The ChangefeedErrorStuckDuration:60.000000 must be larger than 1800.000000 Seconds"),
+        ];
+        for (rc, want) in refused {
+            let (_, v) = call(
+                &sim,
+                "POST",
+                "/api/v2/changefeeds",
+                Some(create(json!({"replica_config": rc}))),
+            )
+            .await;
+            assert!(msg(&v).contains(want), "classic={classic}: {v}");
+        }
+        let bad_level = json!({"integrity": {"integrity_check_level": "bogus"}});
+        let (_, v) = call(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(create(json!({"replica_config": bad_level}))),
+        )
+        .await;
+        assert!(msg(&v).contains("invalid replica config, %s"), "{v}");
+        assert!(!msg(&v).contains("MISSING"), "{v}");
+        // The update's target_ts refusal.
+        let (s, _) = call(&sim, "POST", "/api/v2/changefeeds", Some(create(json!({})))).await;
+        assert_eq!(s, 200);
+        call(&sim, "POST", "/api/v2/changefeeds/t/pause", None).await;
+        let (_, v) = call(
+            &sim,
+            "PUT",
+            "/api/v2/changefeeds/t",
+            Some(json!({"target_ts": 1})),
+        )
+        .await;
+        assert!(
+            msg(&v).starts_with(
+                "[CDC:ErrChangefeedUpdateRefused]can not update target_ts:1 less than start_ts:"
+            ),
+            "{v}"
+        );
+        sim.shutdown().await;
+    }
+}

@@ -22,6 +22,7 @@ use super::listing;
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
+use super::SimProfile;
 use super::{record, RecordedRequest, Shared};
 use crate::ticdc::mask::mask_sink_uri;
 use crate::ticdc::models::{ChangefeedConfig, ChangefeedInfo, RunningError};
@@ -126,10 +127,22 @@ fn scope(sh: &Shared, q: &HashMap<String, String>) -> String {
     super::keyspace::scope(&sh.cfg, q)
 }
 
-fn not_exists(id: &str) -> ApiErr {
+/// `ErrChangeFeedNotExists.GenWithStackByArgs(id)`: tiflow v8.5.0 cdc/owner/status_provider.go
+/// and cdc/owner/owner.go pass a `model.ChangeFeedID`, whose `String()` (cdc/model/changefeed.go)
+/// is `namespace/id`; pingcap/ticdc v8.5.7 coordinator/controller.go `GetChangefeed` passes the
+/// display name's `Name` alone.
+fn not_exists(profile: &SimProfile, ns: &str, id: &str) -> ApiErr {
+    if profile.is_classic() {
+        not_exists_named(&format!("{ns}/{id}"))
+    } else {
+        not_exists_named(id)
+    }
+}
+
+fn not_exists_named(name: &str) -> ApiErr {
     ApiErr::new(
         "CDC:ErrChangeFeedNotExists",
-        format!("changefeed not exists, {id}"),
+        format!("changefeed not exists, {name}"),
     )
 }
 
@@ -338,7 +351,7 @@ fn non_utf8_id(path: &str, method: &Method, newarch: bool) -> Option<ApiErr> {
     let id = String::from_utf8_lossy(&bytes).into_owned();
     let unvalidated = matches!(suffix, "" | "status" | "synced") && *method == Method::GET;
     Some(if newarch && unvalidated {
-        not_exists(&id)
+        not_exists_named(&id)
     } else {
         ApiErr::invalid_param(format!("invalid changefeed_id: {id}"))
     })
@@ -686,7 +699,7 @@ async fn processor_detail(
         let mut st = sh.state.lock().unwrap();
         let (cf, _) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         // tiflow v8.5.7 cdc/api/v2/processor.go getProcessor: the state check comes before the
         // capture lookup; only normal and warning count as running (FeedState.IsRunning).
         if !matches!(&*cf.state, "normal" | "warning") {
@@ -891,7 +904,7 @@ async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuer
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let i = info(&sh, cf, tso, true, &cf.sink_uri, cf.target_ts, &cf.config);
         Ok(ok_json(&i))
     })();
@@ -909,7 +922,7 @@ async fn meta_info(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQu
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         Ok(ok_json(&info(
             &sh,
             cf,
@@ -934,7 +947,7 @@ async fn cf_status(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQu
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let cp = cf.checkpoint_now(tso);
         let mut v = json!({"state": cf.state, "resolved_ts": cp, "checkpoint_ts": cp});
         let (le, lw) = if classic {
@@ -973,7 +986,7 @@ async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let cp = cf.checkpoint_now(tso);
         let sc = &cf.config["synced_status"];
         let check_s = sc["synced_check_interval"].as_u64().unwrap_or(300);
@@ -1173,7 +1186,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         return Err(ApiErr::new(
             "CDC:ErrTargetTsBeforeStartTs",
             format!(
-                "fail to create changefeed, because target-ts {} is earlier than start-ts {start_ts}",
+                "fail to create changefeed because target-ts {} is earlier than start-ts {start_ts}",
                 req.target_ts
             ),
         ));
@@ -1282,7 +1295,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         let mut st = sh.state.lock().unwrap();
         let (cf, _) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         if !matches!(&*cf.state, "stopped" | "failed") {
             return Err(ApiErr::new(
                 "CDC:ErrChangefeedUpdateRefused",
@@ -1304,12 +1317,14 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         req.target_ts
     };
     // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyUpdateChangefeedConfig` and pingcap/ticdc
-    // v8.5.7 api/v2/changefeed.go `UpdateChangefeed`: the target_ts check comes first.
+    // v8.5.7 api/v2/changefeed.go `UpdateChangefeed`: the target_ts check comes first, and
+    // `GenWithStack` replaces ErrChangefeedUpdateRefused's "changefeed update error: %s"
+    // template with its own text.
     if req.target_ts != 0 && req.target_ts <= start_ts {
         return Err(ApiErr::new(
             "CDC:ErrChangefeedUpdateRefused",
             format!(
-                "changefeed update error: can not update target_ts:{} less than start_ts:{start_ts}",
+                "can not update target_ts:{} less than start_ts:{start_ts}",
                 req.target_ts
             ),
         ));
@@ -1376,7 +1391,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
     let mut st = sh.state.lock().unwrap();
     let (cf, tso) = st
         .get_mut(&ns, &id, profile)
-        .ok_or_else(|| not_exists(&id))?;
+        .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
     let resp = info(sh, cf, tso, true, &sink_uri, target_ts, &cfg);
     let op = Op::Update {
         sink_uri,
@@ -1463,7 +1478,7 @@ async fn pause(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery)
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         if profile.is_classic() {
             if sh.cfg.tick.is_zero() {
                 cf.apply(Op::Pause, tso, profile);
@@ -1507,7 +1522,7 @@ async fn resume(
         let gc = st.gc_safepoint(now);
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let overwrite = if !classic && newarch_body.is_none() {
             0
         } else {

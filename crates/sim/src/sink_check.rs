@@ -403,7 +403,10 @@ fn integrity(cfg: &Value, scheme: &str) -> Result<(), ApiErr> {
     if !matches!(level, "none" | "correctness") || !matches!(handle, "warn" | "error") {
         return Err(ApiErr::new(
             REPLICA_INVALID,
-            "invalid replica config, %!s(MISSING)",
+            // tiflow v8.5.0 pkg/integrity/integrity.go `(*Config).Validate`:
+            // `GenWithStackByArgs()` with no argument; pingcap/errors normalize.go `GetMsg`
+            // formats the template only when there are arguments, so `%s` stays literal.
+            "invalid replica config, %s",
         ));
     }
     let selectors = s(cfg, &["sink", "column_selectors"])
