@@ -475,3 +475,45 @@ async fn error_texts_follow_ticdc() {
         sim.shutdown().await;
     }
 }
+
+/// `/synced` (#31.11): tiflow v8.5.0 cdc/api/v2/changefeed.go `synced` and pingcap/ticdc
+/// v8.5.7 api/v2/changefeed.go `synced` word the same cases differently ("Data syncing is
+/// finished" / "The data syncing is finished"; only tiflow's PD hint names Grafana), and both
+/// answer `now_ts` as `time.Unix(physicalNow/1e3, 0)`: whole seconds.
+#[tokio::test]
+async fn synced_texts_per_architecture() {
+    for classic in [true, false] {
+        let sim = start_sim(cfg(classic)).await;
+        let (_, tso) = call(&sim, "POST", "/api/v2/tso", Some(json!({}))).await;
+        let ms = tso["timestamp"].as_u64().unwrap();
+        // Started 9 minutes ago (the GC safepoint is 10 minutes back), checked after 60 s.
+        let start_ts = (ms - 9 * 60 * 1000) << 18;
+        let body = json!({"changefeed_id": "s", "sink_uri": "blackhole://", "start_ts": start_ts,
+            "replica_config": {"synced_status": {"synced_check_interval": 60, "checkpoint_interval": 15}}});
+        let (s, v) = call(&sim, "POST", "/api/v2/changefeeds", Some(body)).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = call(&sim, "GET", "/api/v2/changefeeds/s/synced", None).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v["now_ts"].as_str().unwrap().ends_with(".000"), "{v}");
+        let finished = if classic {
+            "Data syncing is finished"
+        } else {
+            "The data syncing is finished"
+        };
+        assert_eq!(
+            (&v["synced"], &v["info"]),
+            (&json!(true), &json!(finished)),
+            "{v}"
+        );
+        // A checkpoint left behind: the PD hint.
+        sim.set_checkpoint("default", "s", start_ts);
+        let (_, v) = call(&sim, "GET", "/api/v2/changefeeds/s/synced", None).await;
+        let info = v["info"].as_str().unwrap();
+        if v["synced"] == json!(false) && info.starts_with("Please check") {
+            assert_eq!(info.contains("Grafana"), classic, "{info}");
+        } else {
+            panic!("classic={classic}: {v}");
+        }
+        sim.shutdown().await;
+    }
+}

@@ -996,18 +996,31 @@ async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         let last_synced = cf.start_ts;
         let idle = now_ms.saturating_sub(t::physical(last_synced)) > check_s * 1000;
         let fresh = now_ms.saturating_sub(t::physical(cp)) < cp_s * 1000;
+        // tiflow v8.5.0 cdc/api/v2/changefeed.go `synced` and pingcap/ticdc v8.5.7
+        // api/v2/changefeed.go `synced`: the same three cases, worded differently (the new
+        // architecture says "The data syncing is finished" and leaves out the Grafana hint).
+        const PD_HINT_START: &str = "Please check whether PD is online and TiKV Regions are all available. If PD is offline or some TiKV regions are not available, it means that the data syncing process is complete. ";
+        const GRAFANA: &str = "To check whether TiKV regions are all available, you can view 'TiKV-Details' > 'Resolved-Ts' > 'Max Leader Resolved TS gap' on Grafana. ";
+        const PD_HINT_END: &str = "If the gap is large, such as a few minutes, it means that some regions in TiKV are unavailable. Otherwise, if the gap is small and PD is online, it means the data syncing is incomplete, so please wait";
         let (synced, info) = match (idle, fresh) {
-            (true, true) => (true, "Data syncing is finished"),
-            (false, _) => (false, "The data syncing is not finished, please wait"),
-            (true, false) => (false, "Please check whether PD is online and TiKV Regions are all available. If PD is offline or some TiKV regions are not available, it means that the data syncing process is complete. To check whether TiKV regions are all available, you can view 'TiKV-Details' > 'Resolved-Ts' > 'Max Leader Resolved TS gap' on Grafana. If the gap is large, such as a few minutes, it means that some regions in TiKV are unavailable. Otherwise, if the gap is small and PD is online, it means the data syncing is incomplete, so please wait"),
+            (true, true) if classic => (true, "Data syncing is finished".to_string()),
+            (true, true) => (true, "The data syncing is finished".to_string()),
+            (false, _) => (
+                false,
+                "The data syncing is not finished, please wait".to_string(),
+            ),
+            (true, false) if classic => (false, format!("{PD_HINT_START}{GRAFANA}{PD_HINT_END}")),
+            (true, false) => (false, format!("{PD_HINT_START}{PD_HINT_END}")),
         };
+        // Both: `NowTs: JSONTime(time.Unix(physicalNow/1e3, 0))`, whole seconds.
+        let now_s = now_ms / 1000 * 1000;
         Ok(ok_json(&json!({
             "synced": synced,
             // tiflow `cdc/api/v2/model.go`: these are `model.JSONTime` (formatted times).
             "sink_checkpoint_ts": t::custom(t::physical(cp)),
             "puller_resolved_ts": t::custom(t::physical(cp)),
             "last_synced_ts": t::custom(t::physical(last_synced)),
-            "now_ts": t::custom(now_ms),
+            "now_ts": t::custom(now_s),
             "info": info,
         })))
     })();
