@@ -517,3 +517,80 @@ async fn synced_texts_per_architecture() {
         sim.shutdown().await;
     }
 }
+
+/// `/unsafe` routes (#31.10), tiflow v8.5.0 and pingcap/ticdc v8.5.7 api/v2/unsafe.go:
+/// `DeleteServiceGcSafePoint` and `ResolveLock` bind their bodies with gin's `BindJSON` first
+/// (an empty or malformed body is 400 `ErrAPIInvalidParam`); tiflow's `ResolveLock` answers 503
+/// with an empty body only when it has no kv storage, pingcap/ticdc has no such path;
+/// `CDCMetaData` lists the etcd keys (pkg/etcd/etcdkey.go) including each changefeed's
+/// `changefeed/info/<id>` and `changefeed/status/<id>`.
+#[tokio::test]
+async fn unsafe_routes_bind_their_bodies_and_list_etcd_keys() {
+    for classic in [true, false] {
+        let sim = start_sim(cfg(classic)).await;
+        for body in [None, Some(""), Some("{bad")] {
+            let (s, t) = raw(&sim, "DELETE", "/api/v2/unsafe/service_gc_safepoint", body).await;
+            assert_eq!(s, 400, "classic={classic} {body:?}: {t}");
+            assert!(t.contains("CDC:ErrAPIInvalidParam"), "{t}");
+        }
+        let (s, t) = raw(
+            &sim,
+            "DELETE",
+            "/api/v2/unsafe/service_gc_safepoint",
+            Some("{}"),
+        )
+        .await;
+        assert_eq!((s, t.as_str()), (200, "{}"));
+        for body in [None, Some("{\"region_id\": \"x\"}")] {
+            let (s, t) = raw(&sim, "POST", "/api/v2/unsafe/resolve_lock", body).await;
+            assert_eq!(s, 400, "classic={classic} {body:?}: {t}");
+        }
+        let (s, t) = raw(
+            &sim,
+            "POST",
+            "/api/v2/unsafe/resolve_lock",
+            Some(r#"{"region_id": 1, "ts": 1}"#),
+        )
+        .await;
+        if classic {
+            assert_eq!((s, t.as_str()), (503, ""));
+        } else {
+            assert_eq!((s, t.as_str()), (200, "{}"));
+        }
+        let (s, _) = call(
+            &sim,
+            "POST",
+            "/api/v2/changefeeds",
+            Some(json!({"changefeed_id": "m", "sink_uri": "blackhole://"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, v) = call(&sim, "GET", "/api/v2/unsafe/metadata", None).await;
+        assert_eq!(s, 200);
+        let keys: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| kv["key"].as_str().unwrap())
+            .collect();
+        for want in [
+            "/tidb/cdc/default/default/changefeed/info/m",
+            "/tidb/cdc/default/default/changefeed/status/m",
+        ] {
+            assert!(keys.contains(&want), "{keys:?}");
+        }
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "etcd answers a range sorted: {keys:?}"
+        );
+        let info = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|kv| kv["key"] == "/tidb/cdc/default/default/changefeed/info/m")
+            .unwrap();
+        let info: Value = serde_json::from_str(info["value"].as_str().unwrap()).unwrap();
+        assert_eq!(info["sink-uri"], "blackhole://");
+        sim.shutdown().await;
+    }
+}

@@ -761,17 +761,124 @@ async fn tso(State(sh): S, body: Bytes) -> Response {
     run(&sh, r)
 }
 
-async fn unsafe_metadata() -> Response {
-    ok_json(&json!([]))
+/// `GET /unsafe/metadata`: tiflow v8.5.0 and pingcap/ticdc v8.5.7 api/v2/unsafe.go
+/// `CDCMetaData` answer every etcd key under `/tidb/cdc/` (etcd `GetAllCDCInfo`, a prefix range:
+/// sorted by key) as `[{"key", "value"}]`, indented. Keys follow pkg/etcd/etcdkey.go
+/// (`/tidb/cdc/<cluster>/__cdc_meta__/…`, `/tidb/cdc/<cluster>/<namespace>/changefeed/info/<id>`
+/// and `…/changefeed/status/<id>`); the values here carry the main fields of the stored
+/// `ChangeFeedInfo` / `ChangeFeedStatus` (etcd's hyphenated names), not every field.
+async fn unsafe_metadata(State(sh): S) -> Response {
+    fn hyphenate(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.replace('_', "-"), hyphenate(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(hyphenate).collect()),
+            other => other.clone(),
+        }
+    }
+    let version = sh.cfg.profile.version().to_string();
+    let meta = "/tidb/cdc/default/__cdc_meta__";
+    let mut kvs: Vec<(String, String)> = vec![
+        (
+            format!("{meta}/capture/{CAPTURE_ID}"),
+            json!({"id": CAPTURE_ID, "address": "127.0.0.1:8300", "version": version}).to_string(),
+        ),
+        (format!("{meta}/meta/meta-version"), "1".into()),
+        (format!("{meta}/owner/22318498f4dd6639"), CAPTURE_ID.into()),
+    ];
+    if sh.cfg.profile.is_classic() {
+        kvs.push((
+            format!("/tidb/cdc/default/default/upstream/{UPSTREAM_ID}"),
+            json!({"id": UPSTREAM_ID, "pd-endpoints": "http://127.0.0.1:2379"}).to_string(),
+        ));
+    }
+    {
+        let mut st = sh.state.lock().unwrap();
+        let tso = st.tso();
+        for cf in st.cfs.values() {
+            let prefix = format!("/tidb/cdc/default/{}/changefeed", cf.ns);
+            let (sink_uri, target_ts, config) = cf.latest();
+            let info = json!({
+                "upstream-id": UPSTREAM_ID,
+                "namespace": cf.ns,
+                "changefeed-id": cf.id,
+                "sink-uri": sink_uri,
+                "create-time": cf.create_time,
+                "start-ts": cf.start_ts,
+                "target-ts": target_ts,
+                "admin-job-type": cf.admin_job_type,
+                "config": hyphenate(config),
+                "state": cf.state,
+                "creator-version": version,
+            });
+            let cp = cf.checkpoint_now(tso);
+            let status = json!({
+                "checkpoint-ts": cp,
+                "min-table-barrier-ts": cp,
+                "admin-job-type": cf.admin_job_type,
+            });
+            kvs.push((format!("{prefix}/info/{}", cf.id), info.to_string()));
+            kvs.push((format!("{prefix}/status/{}", cf.id), status.to_string()));
+        }
+    }
+    kvs.sort();
+    let items: Vec<Value> = kvs
+        .into_iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    ok_indented(&items)
 }
 
-async fn unsafe_resolve_lock() -> Response {
-    // No kv storage behind the simulator: 503 with an empty body, as tiflow.
-    StatusCode::SERVICE_UNAVAILABLE.into_response()
+/// tiflow v8.5.0 / pingcap/ticdc v8.5.7 api/v2/unsafe.go `ResolveLock`: the body is bound
+/// first (`BindJSON` into `ResolveLockReq`; a bad body is 400 `ErrAPIInvalidParam`). tiflow then
+/// answers 503 with an empty body when it has no kv storage (the simulator has none); pingcap/ticdc
+/// has no such path and resolves the locks (nothing to resolve here: 200 `{}`).
+async fn unsafe_resolve_lock(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let v: Value = parse_body(&body)?;
+        for key in ["region_id", "ts"] {
+            if let Some(x) = v.get(key).filter(|x| !x.is_null() && !x.is_u64()) {
+                return Err(gojson_field_error(x, "ResolveLockReq", key, "uint64"));
+            }
+        }
+        if sh.cfg.profile.is_classic() {
+            return Ok(StatusCode::SERVICE_UNAVAILABLE.into_response());
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
 }
 
-async fn unsafe_gc() -> Response {
-    ok_json(&json!({}))
+/// `json: cannot unmarshal <kind> into Go struct field <Struct>.<key> of type <T>`, wrapped.
+fn gojson_field_error(v: &Value, go_struct: &str, key: &str, go_type: &str) -> ApiErr {
+    let kind = match v {
+        Value::String(_) => "string".to_string(),
+        Value::Number(n) => format!("number {n}"),
+        Value::Bool(_) => "bool".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+        Value::Null => "null".into(),
+    };
+    ApiErr::invalid_param(format!(
+        "invalid api parameter: json: cannot unmarshal {kind} into Go struct field {go_struct}.{key} of type {go_type}"
+    ))
+}
+
+/// tiflow v8.5.0 / pingcap/ticdc v8.5.7 api/v2/unsafe.go `DeleteServiceGcSafePoint`: the body
+/// is bound into `UpstreamConfig` with `BindJSON` first, so an empty or malformed body is 400
+/// `ErrAPIInvalidParam` (`EOF`, `invalid character …`); then the service safepoint is removed.
+async fn unsafe_gc(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let v: Value = parse_body(&body)?;
+        if let Some(x) = v.get("id").filter(|x| !x.is_null() && !x.is_u64()) {
+            return Err(gojson_field_error(x, "UpstreamConfig", "id", "uint64"));
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
 }
 
 // ---- changefeeds ----
