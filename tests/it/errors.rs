@@ -594,3 +594,162 @@ async fn unsafe_routes_bind_their_bodies_and_list_etcd_keys() {
         sim.shutdown().await;
     }
 }
+
+/// The new architecture's v8.5.7 routes beyond the public ones (#31.13), pingcap/ticdc v8.5.7
+/// api/v2/api.go `RegisterOpenAPIV2Routes`: root `GET /status` (`ServerStatus`; tiflow's root
+/// `/status` is cdc/api/status/status.go `handleStatus`), `POST /log/redact` (api/v2/log.go
+/// `SetRedactMode`), `POST /get_all_tables`, and the internal table routes of
+/// api/v2/changefeed.go (`MoveTable`, `MoveSplitTable`, `SplitTableByRegionCount`, `MergeTable`,
+/// `ListTables`, `getDispatcherCount`) with the statuses their checks give. tiflow has none of
+/// them but the root `/status` (404).
+#[tokio::test]
+async fn newarch_internal_routes_answer_as_ticdc() {
+    let classic = start_sim(cfg(true)).await;
+    for (m, p) in [
+        ("POST", "/api/v2/log/redact"),
+        ("POST", "/api/v2/get_all_tables"),
+        ("POST", "/api/v2/changefeeds/x/move_table?tableID=1"),
+        ("POST", "/api/v2/changefeeds/x/move_split_table?tableID=1"),
+        (
+            "POST",
+            "/api/v2/changefeeds/x/split_table_by_region_count?tableID=1",
+        ),
+        ("POST", "/api/v2/changefeeds/x/merge_table?tableID=1"),
+        ("GET", "/api/v2/changefeeds/x/tables"),
+        ("GET", "/api/v2/changefeeds/x/get_dispatcher_count"),
+    ] {
+        let (s, t) = raw(&classic, m, p, Some("{}")).await;
+        assert_eq!((s, t.as_str()), (404, "404 page not found"), "{m} {p}");
+    }
+    let (s, t) = raw(&classic, "GET", "/status", None).await;
+    assert_eq!(s, 200);
+    assert!(t.starts_with("{\n \"version\""), "{t}");
+    classic.shutdown().await;
+
+    let sim = start_sim(cfg(false)).await;
+    let (s, v) = call(&sim, "GET", "/status", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["cluster_id"], "default");
+    // Redaction only grows stricter.
+    let redact = |mode: &str| json!({ "redact_info_log": mode });
+    let (s, v) = call(&sim, "POST", "/api/v2/log/redact", Some(redact("marker"))).await;
+    assert_eq!(
+        (s, v),
+        (
+            200,
+            json!({"previous_mode": "OFF", "current_mode": "MARKER"})
+        )
+    );
+    let (s, v) = call(&sim, "POST", "/api/v2/log/redact", Some(redact("off"))).await;
+    assert_eq!(s, 400);
+    assert!(
+        v["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("cannot transition from 'MARKER' to 'off'"),
+        "{v}"
+    );
+    let (s, v) = call(&sim, "POST", "/api/v2/log/redact", Some(redact("loud"))).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, t) = raw(&sim, "POST", "/api/v2/log/redact", None).await;
+    assert_eq!(s, 400);
+    assert!(t.contains("invalid redact mode: EOF"), "{t}");
+    let (s, v) = call(&sim, "POST", "/api/v2/get_all_tables", Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v.get("all_tables").is_some(), "{v}");
+
+    // Internal table routes.
+    let (s, _) = call(
+        &sim,
+        "POST",
+        "/api/v2/changefeeds",
+        Some(json!({"changefeed_id": "t", "sink_uri": "blackhole://"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = call(&sim, "GET", "/api/v2/changefeeds/t/tables", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["total"], 1);
+    let ids: Vec<i64> = serde_json::from_value(v["items"][0]["table_ids"].clone()).unwrap();
+    assert_eq!(ids[0], 0, "the DDL span: {v}");
+    assert!(ids.len() > 1, "the catalog's tables: {v}");
+    let (_, v) = call(
+        &sim,
+        "GET",
+        "/api/v2/changefeeds/t/get_dispatcher_count",
+        None,
+    )
+    .await;
+    assert_eq!(v["count"], ids.len());
+    let node = v2_capture_id(&sim).await;
+    let post = |p: String| {
+        let sim = &sim;
+        async move { call(sim, "POST", &p, None).await }
+    };
+    let (s, v) = post("/api/v2/changefeeds/t/move_table".into()).await;
+    assert_eq!((s, &v["error_code"]), (500, &json!("")), "{v}");
+    assert_eq!(
+        v["error_msg"],
+        "strconv.ParseInt: parsing \"\": invalid syntax"
+    );
+    let (s, v) = post("/api/v2/changefeeds/nope/move_table?tableID=1".into()).await;
+    assert_eq!(
+        (s, v["error_msg"].clone()),
+        (500, json!("Can't not find maintainer for changefeed: nope"))
+    );
+    let (s, v) = post("/api/v2/changefeeds/bad_id/merge_table?tableID=1".into()).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrAPIInvalidParam"))
+    );
+    let (s, v) = post(format!(
+        "/api/v2/changefeeds/t/move_table?tableID=0&targetNodeID={node}"
+    ))
+    .await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (500, json!("CDC:ErrTableNotSupportMove"))
+    );
+    let (s, v) = post("/api/v2/changefeeds/t/merge_table?tableID=987654321".into()).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (500, json!("CDC:ErrTableIsNotFounded"))
+    );
+    {
+        let table = ids[1];
+        let (s, v) = post(format!(
+            "/api/v2/changefeeds/t/move_table?tableID={table}&targetNodeID={node}"
+        ))
+        .await;
+        assert_eq!((s, v), (200, json!({})));
+        let (s, v) = post(format!(
+            "/api/v2/changefeeds/t/move_split_table?tableID={table}&targetNodeID=elsewhere"
+        ))
+        .await;
+        assert_eq!(
+            (s, v["error_code"].clone()),
+            (500, json!("CDC:ErrNodeIsNotFound"))
+        );
+        let (s, v) = post(format!("/api/v2/changefeeds/t/merge_table?tableID={table}")).await;
+        assert_eq!((s, v), (200, json!({})));
+    }
+    let (s, v) = post("/api/v2/changefeeds/t/split_table_by_region_count?tableID=1".into()).await;
+    assert_eq!(
+        (s, v["error_code"].clone()),
+        (400, json!("CDC:ErrAPIInvalidParam"))
+    );
+    let (s, t) = raw(
+        &sim,
+        "POST",
+        "/api/v2/changefeeds/nope/split_table_by_region_count?tableID=1",
+        None,
+    )
+    .await;
+    assert_eq!((s, t.as_str()), (500, ""));
+    sim.shutdown().await;
+}
+
+async fn v2_capture_id(sim: &Simulator) -> String {
+    let (_, v) = call(sim, "GET", "/api/v2/captures", None).await;
+    v["items"][0]["id"].as_str().unwrap().to_string()
+}

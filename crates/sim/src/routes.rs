@@ -178,6 +178,20 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/log", post(log))
+        .route("/log/redact", post(log_redact))
+        .route("/get_all_tables", post(get_all_tables))
+        .route("/changefeeds/{id}/move_table", post(move_table))
+        .route("/changefeeds/{id}/move_split_table", post(move_split_table))
+        .route(
+            "/changefeeds/{id}/split_table_by_region_count",
+            post(split_table_by_region_count),
+        )
+        .route("/changefeeds/{id}/merge_table", post(merge_table))
+        .route("/changefeeds/{id}/tables", get(list_tables))
+        .route(
+            "/changefeeds/{id}/get_dispatcher_count",
+            get(get_dispatcher_count),
+        )
         .route("/changefeeds", get(list).post(create))
         .route("/changefeeds/{id}", get(get_one).put(update).delete(delete))
         .route("/changefeeds/{id}/pause", post(pause))
@@ -199,6 +213,7 @@ pub fn router(sh: Arc<Shared>) -> Router {
             axum::routing::delete(unsafe_gc),
         );
     Router::new()
+        .route("/status", get(root_status))
         .nest("/api/v2", v2)
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { not_found() })
@@ -242,6 +257,18 @@ fn known_route(p: &str) -> bool {
                 _,
                 "pause" | "resume" | "meta_info" | "status" | "synced"
             ]
+            | [
+                "changefeeds",
+                _,
+                "move_table"
+                    | "move_split_table"
+                    | "split_table_by_region_count"
+                    | "merge_table"
+                    | "tables"
+                    | "get_dispatcher_count"
+            ]
+            | ["log", "redact"]
+            | ["get_all_tables"]
             | ["captures"]
             | ["captures", _, "drain"]
             | ["processors"]
@@ -267,6 +294,10 @@ fn auth_checked(method: &Method, path: &str, classic: bool) -> bool {
         ["changefeeds", _] => method == Method::PUT || method == Method::DELETE,
         ["changefeeds", _, "pause" | "resume"] => true,
         ["changefeeds", _, "status" | "synced"] => !classic,
+        // pingcap/ticdc v8.5.7 api/v2/api.go: the internal table routes that change something.
+        ["changefeeds", _, "move_table" | "move_split_table" | "split_table_by_region_count" | "merge_table"] => {
+            !classic
+        }
         ["unsafe", ..] => true,
         _ => false,
     }
@@ -877,6 +908,294 @@ async fn unsafe_gc(State(sh): S, body: Bytes) -> Response {
             return Err(gojson_field_error(x, "UpstreamConfig", "id", "uint64"));
         }
         Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
+}
+
+// ---- new-architecture internal routes (pingcap/ticdc v8.5.7 api/v2/api.go) ----
+
+/// Root `GET /status`: pingcap/ticdc v8.5.7 api/v2/api.go registers `api.ServerStatus` there
+/// too (the `/api/v2/status` answer); tiflow v8.5.0 cdc/api/status/status.go `handleStatus`
+/// answers `{version, git_hash, id, pid, is_owner}` through cdc/api/util.go `WriteData`
+/// (`json.MarshalIndent` with a one-space indent).
+async fn root_status(State(sh): S) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return status(State(sh)).await;
+    }
+    let (id, is_owner) = sh.cluster.lock().unwrap().answering(Instant::now());
+    let v = json!({
+        "version": sh.cfg.profile.version().to_string(),
+        "git_hash": "0000000000000000000000000000000000000000",
+        "id": id,
+        "pid": std::process::id(),
+        "is_owner": is_owner,
+    });
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(&v, &mut ser).expect("json");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        go_escape(buf),
+    )
+        .into_response()
+}
+
+/// `POST /api/v2/log/redact`: pingcap/ticdc v8.5.7 api/v2/log.go `SetRedactMode` (pkg/util/redact.go
+/// `ParseRedactMode`): only a move to a stricter mode (OFF → MARKER → ON) or the same mode;
+/// answers `{previous_mode, current_mode}`. tiflow has no such route (404).
+async fn log_redact(State(sh): S, body: Bytes) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let r = (|| {
+        let v: Value = gojson::decode(&body, gojson::Decode::BindJson)
+            .map_err(|e| ApiErr::invalid_param(format!("invalid redact mode: {e}")))?;
+        let mode = match v.get("redact_info_log") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(x) => {
+                return Err(ApiErr::invalid_param(format!(
+                    "invalid redact mode: json: cannot unmarshal {} into Go struct field RedactModeReq.redact_info_log of type string",
+                    if x.is_number() { "number" } else if x.is_boolean() { "bool" } else if x.is_array() { "array" } else { "object" }
+                )))
+            }
+        };
+        if mode.is_empty() {
+            return Err(ApiErr::invalid_param(
+                "missing required field 'redact_info_log': must be 'off', 'on', or 'marker'",
+            ));
+        }
+        let requested: &'static str = match mode.to_ascii_uppercase().as_str() {
+            "ON" | "TRUE" | "1" | "ENABLE" | "ENABLED" => "ON",
+            "MARKER" | "MARK" => "MARKER",
+            "OFF" | "FALSE" | "0" | "DISABLE" | "DISABLED" => "OFF",
+            _ => {
+                return Err(ApiErr::invalid_param(format!(
+                    "invalid redact mode '{mode}': must be 'off', 'on', or 'marker'"
+                )))
+            }
+        };
+        let level = |m: &str| match m {
+            "OFF" => 0,
+            "MARKER" => 1,
+            _ => 2,
+        };
+        let mut current = sh.redact.lock().unwrap();
+        if level(requested) < level(&current) {
+            return Err(ApiErr::invalid_param(format!(
+                "cannot transition from '{}' to '{mode}': only transitions to more restrictive modes are allowed (OFF→MARKER→ON)",
+                *current
+            )));
+        }
+        let previous = *current;
+        *current = requested;
+        Ok(ok_json(
+            &json!({"previous_mode": previous, "current_mode": requested}),
+        ))
+    })();
+    run(&sh, r)
+}
+
+/// `POST /api/v2/get_all_tables`: pingcap/ticdc v8.5.7 api/v2/changefeed.go `GetAllTables`
+/// decodes the body over the default config like `verify_table` and answers the same `Tables`
+/// (ineligible, eligible and all tables). tiflow has no such route (404).
+async fn get_all_tables(State(sh): S, body: Bytes) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    verify_table(State(sh), body).await
+}
+
+/// The changefeed an internal table route names, as those handlers find it: the id is validated
+/// (400), then pingcap/ticdc v8.5.7 api/v2/helper.go `getChangeFeed` GETs it from the
+/// coordinator; an unknown one has no `maintainer_addr` and the handlers answer the uncoded
+/// "Can't not find maintainer for changefeed: <id>" (500). The answer: (enable_table_across_nodes,
+/// the replicated table ids).
+fn maintained(sh: &Shared, ns: &str, id: &str) -> Result<(bool, Vec<i64>), ApiErr> {
+    check_id(id)?;
+    let mut st = sh.state.lock().unwrap();
+    let Some((cf, _)) = st.get_mut(ns, id, &sh.cfg.profile) else {
+        return Err(ApiErr::new(
+            "",
+            format!("Can't not find maintainer for changefeed: {id}"),
+        ));
+    };
+    let across = cf.config["scheduler"]["enable_table_across_nodes"] == json!(true);
+    let ids = filter::replicated_ids(&sh.catalog, &cf.config, &sh.cfg.profile);
+    Ok((across, ids))
+}
+
+/// `tableID` as Go's `strconv.ParseInt(s, 10, 64)` reads it; its error is uncoded (500).
+fn table_id_param(q: &HashMap<String, String>) -> Result<i64, ApiErr> {
+    let s = q.get("tableID").map(String::as_str).unwrap_or("");
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiErr::new(
+            "",
+            format!(
+                "strconv.ParseInt: parsing {}: invalid syntax",
+                go_quote_str(s)
+            ),
+        ));
+    }
+    s.parse::<i64>().map_err(|_| {
+        ApiErr::new(
+            "",
+            format!(
+                "strconv.ParseInt: parsing {}: value out of range",
+                go_quote_str(s)
+            ),
+        )
+    })
+}
+
+fn go_quote_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// pingcap/ticdc v8.5.7 maintainer/maintainer_controller_helper.go `checkParams` and its
+/// siblings: an unknown table is `ErrTableIsNotFounded`, table 0 (the DDL span, which exists)
+/// `ErrTableNotSupportMove`, an unknown node `ErrNodeIsNotFound` (all 500). Their
+/// `GenWithStackByArgs("tableID", id)` meets a template without verbs, so Go's fmt appends
+/// `%!(EXTRA …)`.
+fn check_table(ids: &[i64], table: i64) -> Result<(), ApiErr> {
+    if table != 0 && !ids.contains(&table) {
+        return Err(ApiErr::new(
+            "CDC:ErrTableIsNotFounded",
+            format!("table is not found%!(EXTRA string=tableID, int64={table})"),
+        ));
+    }
+    if table == 0 {
+        return Err(ApiErr::new(
+            "CDC:ErrTableNotSupportMove",
+            "table is not supported to move%!(EXTRA string=tableID, int64=0)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_node(q: &HashMap<String, String>) -> Result<(), ApiErr> {
+    let node = q.get("targetNodeID").map(String::as_str).unwrap_or("");
+    if node == CAPTURE_ID {
+        return Ok(());
+    }
+    Err(ApiErr::new(
+        "CDC:ErrNodeIsNotFound",
+        format!("node is not found%!(EXTRA string=targetNode, node.ID={node})"),
+    ))
+}
+
+/// `POST …/move_table` and `…/move_split_table` (pingcap/ticdc v8.5.7 api/v2/changefeed.go
+/// `MoveTable`, `MoveSplitTable`): `tableID` first, then the id, the changefeed, the table and
+/// the node. The simulator has one node, so a valid move is already done: 200 `{}`.
+async fn move_table(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Move).await
+}
+
+async fn move_split_table(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Move).await
+}
+
+/// `POST …/split_table_by_region_count` (`SplitTableByRegionCount`): a changefeed it cannot
+/// find has a nil config there, which the handler dereferences (gin's recovery: 500, empty
+/// body); `enable_table_across_nodes` must be on (400 `ErrAPIInvalidParam`).
+async fn split_table_by_region_count(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Split).await
+}
+
+/// `POST …/merge_table` (`MergeTable`): a table with one span is already merged: 200 `{}`.
+async fn merge_table(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Merge).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum TableOp {
+    Move,
+    Split,
+    Merge,
+}
+
+async fn table_op(sh: &Arc<Shared>, id: &str, q: &Option<String>, op: TableOp) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(q);
+    let ns = scope(sh, &q);
+    let r = (|| {
+        let table = table_id_param(&q)?;
+        check_id(id)?;
+        if op == TableOp::Split && !state_has(sh, &ns, id) {
+            return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        let (across, ids) = maintained(sh, &ns, id)?;
+        if op == TableOp::Split && !across {
+            return Err(ApiErr::invalid_param(
+                "enable_table_across_nodes should be true when spliting one table to multiple spans",
+            ));
+        }
+        check_table(&ids, table)?;
+        if op == TableOp::Move {
+            check_node(&q)?;
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(sh, r)
+}
+
+fn state_has(sh: &Shared, ns: &str, id: &str) -> bool {
+    sh.state
+        .lock()
+        .unwrap()
+        .get_mut(ns, id, &sh.cfg.profile)
+        .is_some()
+}
+
+/// `GET …/tables` (`ListTables`): the spans per node as `{total, items: [{node_id,
+/// table_ids}]}`; the DDL span (table 0) is one of them (maintainer/span/span_controller.go
+/// `GetAllTasks` includes it).
+async fn list_tables(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        let (_, ids) = maintained(&sh, &ns, &id)?;
+        let mut all = vec![0];
+        all.extend(ids);
+        Ok(ok_json(&json!({
+            "total": 1,
+            "items": [{"node_id": CAPTURE_ID, "table_ids": all}],
+        })))
+    })();
+    run(&sh, r)
+}
+
+/// `GET …/get_dispatcher_count` (`getDispatcherCount`): one dispatcher per span, the DDL span
+/// included: `{"count": n}`.
+async fn get_dispatcher_count(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        let (_, ids) = maintained(&sh, &ns, &id)?;
+        Ok(ok_json(&json!({"count": ids.len() + 1})))
     })();
     run(&sh, r)
 }
