@@ -42,6 +42,16 @@ impl ApiErr {
     pub fn wrap(self, outer: &str) -> ApiErr {
         ApiErr::new(outer, self.text())
     }
+    /// `WrapError(ErrInvalidReplicaConfig, err)` with no argument (pingcap/ticdc v8.5.7
+    /// pkg/errors/helper.go: `Wrap(err).GenWithStackByArgs()`): pingcap/errors normalize.go
+    /// `GetMsg` leaves the template "invalid replica config, %s" unformatted and `Error()`
+    /// appends ": <cause>".
+    pub fn wrap_invalid_replica_config(self) -> ApiErr {
+        ApiErr::new(
+            "CDC:ErrInvalidReplicaConfig",
+            format!("invalid replica config, %s: {}", self.text()),
+        )
+    }
     pub fn invalid_param(msg: impl Into<String>) -> ApiErr {
         ApiErr::new("CDC:ErrAPIInvalidParam", msg)
     }
@@ -976,7 +986,11 @@ mod tests {
     fn status_rule() {
         let e = ApiErr::new("CDC:ErrChangeFeedAlreadyExists", "x");
         assert_eq!(status_for(&e, false), 500);
-        let e = ApiErr::new("CDC:ErrSinkURIInvalid", "x").wrap("CDC:ErrInvalidReplicaConfig");
+        let e = ApiErr::new("CDC:ErrSinkURIInvalid", "x").wrap_invalid_replica_config();
         assert_eq!(status_for(&e, true), 400);
+        assert_eq!(
+            e.text(),
+            "[CDC:ErrInvalidReplicaConfig]invalid replica config, %s: [CDC:ErrSinkURIInvalid]x"
+        );
     }
 }

@@ -1647,7 +1647,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             if classic {
                 e
             } else {
-                e.wrap("CDC:ErrInvalidReplicaConfig")
+                e.wrap_invalid_replica_config()
             }
         })?;
     if !classic {
@@ -1784,7 +1784,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         } else if e.code == "CDC:ErrAPIInvalidParam" {
             e
         } else {
-            e.wrap("CDC:ErrInvalidReplicaConfig")
+            e.wrap_invalid_replica_config()
         }
     };
     let (u, kind) = config::parse_sink_uri(&sink_uri).map_err(wrap)?;
