@@ -51,10 +51,10 @@ pub async fn run(g: &GlobalArgs, a: ValidateArgs, out: &Output) -> Result<i32, E
                         continue;
                     }
                 }
-                // The target is unknown offline: warn about what any server architecture
-                // refuses or drops.
+                // With `--target`, warn about what that server refuses or drops; without it,
+                // about what any server architecture refuses or drops.
                 for cf in &set.changefeeds {
-                    for w in crate::manifest::compat::warnings(cf, None) {
+                    for w in crate::manifest::compat::warnings(cf, target.as_ref().map(|t| &t.0)) {
                         out.warn(&w.to_string());
                     }
                 }

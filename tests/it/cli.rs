@@ -431,3 +431,47 @@ async fn export_all_clusters_is_explained_and_status_formats_match_plan() {
     }
     s.shutdown().await;
 }
+
+/// `validate --target` warns for that server (issue #31 item 3, #29 item 4): a MySQL sink's
+/// routing dispatch rules have an effect on a new-architecture v8.5.7 server (pingcap/ticdc
+/// v8.5.7 pkg/config/sink.go `validateAndAdjust` checks the routes before its MySQL early
+/// return; pkg/config/changefeed.go `rmMQOnlyFields` keeps the rules), and redo settings on a
+/// Kafka sink are dropped by classic servers (tiflow v8.5.0 cdc/model/changefeed.go
+/// `rmDBOnlyFields`) but kept by the new architecture (pingcap/ticdc v8.5.7 `rmDBOnlyFields`).
+#[test]
+fn validate_warns_for_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("feeds.yaml"),
+        r#"changefeeds:
+  - id: routed
+    sink_uri: "mysql://root@127.0.0.1:3306/"
+    replica_config:
+      sink:
+        dispatchers:
+          - matcher: ["a.*"]
+            target-schema: "{schema}_bak"
+  - id: redo-kafka
+    sink_uri: "kafka://127.0.0.1:9092/t?protocol=canal-json"
+    replica_config:
+      consistent:
+        level: eventual
+        storage: "s3://bucket/redo"
+"#,
+    )
+    .unwrap();
+    let run = |target: Option<&str>| {
+        let mut c = cdcform();
+        c.current_dir(dir.path()).args(["validate", "feeds.yaml"]);
+        if let Some(t) = target {
+            c.args(["--target", t]);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let newarch = run(Some("newarch"));
+    assert!(!newarch.contains("warning"), "{newarch}");
+    insta::assert_snapshot!("validate_target_classic", run(Some("v8.5.0")));
+    insta::assert_snapshot!("validate_target_unknown", run(None));
+}

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::time as t;
 use super::SimProfile;
 use crate::ticdc::mask::GoUrl;
 use crate::ticdc::Version;
@@ -40,6 +41,16 @@ impl ApiErr {
     /// Wrap as `outer` (the outer code wins, the inner text is kept).
     pub fn wrap(self, outer: &str) -> ApiErr {
         ApiErr::new(outer, self.text())
+    }
+    /// `WrapError(ErrInvalidReplicaConfig, err)` with no argument (pingcap/ticdc v8.5.7
+    /// pkg/errors/helper.go: `Wrap(err).GenWithStackByArgs()`): pingcap/errors normalize.go
+    /// `GetMsg` leaves the template "invalid replica config, %s" unformatted and `Error()`
+    /// appends ": <cause>".
+    pub fn wrap_invalid_replica_config(self) -> ApiErr {
+        ApiErr::new(
+            "CDC:ErrInvalidReplicaConfig",
+            format!("invalid replica config, %s: {}", self.text()),
+        )
     }
     pub fn invalid_param(msg: impl Into<String>) -> ApiErr {
         ApiErr::new("CDC:ErrAPIInvalidParam", msg)
@@ -547,16 +558,27 @@ pub fn validate_and_adjust(
                 "invalid replica config, The SyncPoint must be disabled when the downstream is not tidb or mysql",
             ));
         }
-        if ns(o.get("sync_point_interval")) < 30_000_000_000 {
+        // tiflow v7.5.0-v8.5.0 and pingcap/ticdc v8.5.7 pkg/config/replica_config.go
+        // `(*ReplicaConfig).ValidateAndAdjust`: `FastGenByArgs` of "The SyncPointInterval:%s
+        // must be larger than %s" with Go's `Duration.String()` of both.
+        let interval = ns(o.get("sync_point_interval"));
+        if interval < 30_000_000_000 {
             return Err(ApiErr::new(
                 "CDC:ErrInvalidReplicaConfig",
-                "invalid replica config, The SyncPointInterval can only be set to 30s or more",
+                format!(
+                    "invalid replica config, The SyncPointInterval:{} must be larger than 30s",
+                    t::go_duration(interval)
+                ),
             ));
         }
-        if ns(o.get("sync_point_retention")) < 3_600_000_000_000 {
+        let retention = ns(o.get("sync_point_retention"));
+        if retention < 3_600_000_000_000 {
             return Err(ApiErr::new(
                 "CDC:ErrInvalidReplicaConfig",
-                "invalid replica config, The SyncPointRetention can only be set to 1h or more",
+                format!(
+                    "invalid replica config, The SyncPointRetention:{} must be larger than 1h0m0s",
+                    t::go_duration(retention)
+                ),
             ));
         }
     }
@@ -564,10 +586,15 @@ pub fn validate_and_adjust(
         .get("changefeed_error_stuck_duration")
         .and_then(Value::as_u64)
     {
+        // Same function: "The ChangefeedErrorStuckDuration:%f must be larger than %f Seconds"
+        // (Go's %f: six decimals).
         if v < 1_800_000_000_000 {
             return Err(ApiErr::new(
                 "CDC:ErrInvalidReplicaConfig",
-                "invalid replica config, The changefeed_error_stuck_duration should be larger than 30m0s",
+                format!(
+                    "invalid replica config, The ChangefeedErrorStuckDuration:{:.6} must be larger than 1800.000000 Seconds",
+                    v as f64 / 1e9
+                ),
             ));
         }
     }
@@ -959,7 +986,11 @@ mod tests {
     fn status_rule() {
         let e = ApiErr::new("CDC:ErrChangeFeedAlreadyExists", "x");
         assert_eq!(status_for(&e, false), 500);
-        let e = ApiErr::new("CDC:ErrSinkURIInvalid", "x").wrap("CDC:ErrInvalidReplicaConfig");
+        let e = ApiErr::new("CDC:ErrSinkURIInvalid", "x").wrap_invalid_replica_config();
         assert_eq!(status_for(&e, true), 400);
+        assert_eq!(
+            e.text(),
+            "[CDC:ErrInvalidReplicaConfig]invalid replica config, %s: [CDC:ErrSinkURIInvalid]x"
+        );
     }
 }

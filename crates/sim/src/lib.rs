@@ -176,6 +176,8 @@ pub(crate) struct Shared {
     pub failing: Mutex<Vec<(Matcher, u64)>>,
     /// `Some(until)`: refuse connections until then (the listener closes and reopens).
     pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
+    /// The log redaction mode `POST /api/v2/log/redact` sets (new architecture; starts `OFF`).
+    pub redact: Mutex<&'static str>,
 }
 
 pub struct Simulator {
@@ -213,6 +215,7 @@ impl Simulator {
             addr,
             cluster: Mutex::new(faults::Cluster::new(state::CAPTURE_ID)),
             refuse: tokio::sync::watch::channel(None).0,
+            redact: Mutex::new("OFF"),
             armed: Mutex::new(vec![]),
             failing: Mutex::new(vec![]),
             catalog: cfg

@@ -17,11 +17,12 @@ use serde_json::{json, Value};
 use super::config::{self, status_for, ApiErr, SinkKind};
 use super::faults::{owner_forwarded, OutageKind, Roll};
 use super::filter;
-use super::gojson::go_compact;
+use super::gojson::{self, go_compact};
 use super::listing;
 use super::sink_check;
 use super::state::{self, Cf, Op, CAPTURE_ID, UPSTREAM_ID};
 use super::time as t;
+use super::SimProfile;
 use super::{record, RecordedRequest, Shared};
 use crate::ticdc::mask::mask_sink_uri;
 use crate::ticdc::models::{ChangefeedConfig, ChangefeedInfo, RunningError};
@@ -126,10 +127,22 @@ fn scope(sh: &Shared, q: &HashMap<String, String>) -> String {
     super::keyspace::scope(&sh.cfg, q)
 }
 
-fn not_exists(id: &str) -> ApiErr {
+/// `ErrChangeFeedNotExists.GenWithStackByArgs(id)`: tiflow v8.5.0 cdc/owner/status_provider.go
+/// and cdc/owner/owner.go pass a `model.ChangeFeedID`, whose `String()` (cdc/model/changefeed.go)
+/// is `namespace/id`; pingcap/ticdc v8.5.7 coordinator/controller.go `GetChangefeed` passes the
+/// display name's `Name` alone.
+fn not_exists(profile: &SimProfile, ns: &str, id: &str) -> ApiErr {
+    if profile.is_classic() {
+        not_exists_named(&format!("{ns}/{id}"))
+    } else {
+        not_exists_named(id)
+    }
+}
+
+fn not_exists_named(name: &str) -> ApiErr {
     ApiErr::new(
         "CDC:ErrChangeFeedNotExists",
-        format!("changefeed not exists, {id}"),
+        format!("changefeed not exists, {name}"),
     )
 }
 
@@ -143,11 +156,20 @@ fn check_id(id: &str) -> Result<(), ApiErr> {
     }
 }
 
+/// A body decoded as gin's `BindJSON` decodes it (gin binding/json.go `decodeJSON`: the first
+/// value only; text after it is never read), errors worded as Go's encoding/json words them and
+/// wrapped as tiflow/ticdc wrap them (`WrapError(ErrAPIInvalidParam, err)`).
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErr> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiErr::invalid_param("invalid api parameter: EOF"));
-    }
-    serde_json::from_slice(body)
+    decode_body(body, gojson::Decode::BindJson)
+}
+
+fn decode_body<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    how: gojson::Decode,
+) -> Result<T, ApiErr> {
+    let v = gojson::decode(body, how)
+        .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
+    serde_json::from_value(v)
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))
 }
 
@@ -156,6 +178,20 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/log", post(log))
+        .route("/log/redact", post(log_redact))
+        .route("/get_all_tables", post(get_all_tables))
+        .route("/changefeeds/{id}/move_table", post(move_table))
+        .route("/changefeeds/{id}/move_split_table", post(move_split_table))
+        .route(
+            "/changefeeds/{id}/split_table_by_region_count",
+            post(split_table_by_region_count),
+        )
+        .route("/changefeeds/{id}/merge_table", post(merge_table))
+        .route("/changefeeds/{id}/tables", get(list_tables))
+        .route(
+            "/changefeeds/{id}/get_dispatcher_count",
+            get(get_dispatcher_count),
+        )
         .route("/changefeeds", get(list).post(create))
         .route("/changefeeds/{id}", get(get_one).put(update).delete(delete))
         .route("/changefeeds/{id}/pause", post(pause))
@@ -177,6 +213,7 @@ pub fn router(sh: Arc<Shared>) -> Router {
             axum::routing::delete(unsafe_gc),
         );
     Router::new()
+        .route("/status", get(root_status))
         .nest("/api/v2", v2)
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { not_found() })
@@ -220,6 +257,18 @@ fn known_route(p: &str) -> bool {
                 _,
                 "pause" | "resume" | "meta_info" | "status" | "synced"
             ]
+            | [
+                "changefeeds",
+                _,
+                "move_table"
+                    | "move_split_table"
+                    | "split_table_by_region_count"
+                    | "merge_table"
+                    | "tables"
+                    | "get_dispatcher_count"
+            ]
+            | ["log", "redact"]
+            | ["get_all_tables"]
             | ["captures"]
             | ["captures", _, "drain"]
             | ["processors"]
@@ -245,6 +294,10 @@ fn auth_checked(method: &Method, path: &str, classic: bool) -> bool {
         ["changefeeds", _] => method == Method::PUT || method == Method::DELETE,
         ["changefeeds", _, "pause" | "resume"] => true,
         ["changefeeds", _, "status" | "synced"] => !classic,
+        // pingcap/ticdc v8.5.7 api/v2/api.go: the internal table routes that change something.
+        ["changefeeds", _, "move_table" | "move_split_table" | "split_table_by_region_count" | "merge_table"] => {
+            !classic
+        }
         ["unsafe", ..] => true,
         _ => false,
     }
@@ -329,7 +382,7 @@ fn non_utf8_id(path: &str, method: &Method, newarch: bool) -> Option<ApiErr> {
     let id = String::from_utf8_lossy(&bytes).into_owned();
     let unvalidated = matches!(suffix, "" | "status" | "synced") && *method == Method::GET;
     Some(if newarch && unvalidated {
-        not_exists(&id)
+        not_exists_named(&id)
     } else {
         ApiErr::invalid_param(format!("invalid changefeed_id: {id}"))
     })
@@ -667,11 +720,17 @@ async fn processor_detail(
     let q = query(&q.0);
     let ns = scope(&sh, &q);
     let r = (|| {
+        // tiflow v7.5.0-v8.5.0 cdc/api/v2/processor.go `getProcessor` checks both ids with
+        // `model.ValidateChangefeedID` before any look-up (`GenWithStack`: the text replaces
+        // ErrAPIInvalidParam's template).
         check_id(&id)?;
+        if !state::valid_id(&cid) {
+            return Err(ApiErr::invalid_param(format!("invalid capture_id: {cid}")));
+        }
         let mut st = sh.state.lock().unwrap();
         let (cf, _) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         // tiflow v8.5.7 cdc/api/v2/processor.go getProcessor: the state check comes before the
         // capture lookup; only normal and warning count as running (FeedState.IsRunning).
         if !matches!(&*cf.state, "normal" | "warning") {
@@ -733,17 +792,412 @@ async fn tso(State(sh): S, body: Bytes) -> Response {
     run(&sh, r)
 }
 
-async fn unsafe_metadata() -> Response {
-    ok_json(&json!([]))
+/// `GET /unsafe/metadata`: tiflow v8.5.0 and pingcap/ticdc v8.5.7 api/v2/unsafe.go
+/// `CDCMetaData` answer every etcd key under `/tidb/cdc/` (etcd `GetAllCDCInfo`, a prefix range:
+/// sorted by key) as `[{"key", "value"}]`, indented. Keys follow pkg/etcd/etcdkey.go
+/// (`/tidb/cdc/<cluster>/__cdc_meta__/…`, `/tidb/cdc/<cluster>/<namespace>/changefeed/info/<id>`
+/// and `…/changefeed/status/<id>`); the values here carry the main fields of the stored
+/// `ChangeFeedInfo` / `ChangeFeedStatus` (etcd's hyphenated names), not every field.
+async fn unsafe_metadata(State(sh): S) -> Response {
+    fn hyphenate(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.replace('_', "-"), hyphenate(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(hyphenate).collect()),
+            other => other.clone(),
+        }
+    }
+    let version = sh.cfg.profile.version().to_string();
+    let meta = "/tidb/cdc/default/__cdc_meta__";
+    let mut kvs: Vec<(String, String)> = vec![
+        (
+            format!("{meta}/capture/{CAPTURE_ID}"),
+            json!({"id": CAPTURE_ID, "address": "127.0.0.1:8300", "version": version}).to_string(),
+        ),
+        (format!("{meta}/meta/meta-version"), "1".into()),
+        (format!("{meta}/owner/22318498f4dd6639"), CAPTURE_ID.into()),
+    ];
+    if sh.cfg.profile.is_classic() {
+        kvs.push((
+            format!("/tidb/cdc/default/default/upstream/{UPSTREAM_ID}"),
+            json!({"id": UPSTREAM_ID, "pd-endpoints": "http://127.0.0.1:2379"}).to_string(),
+        ));
+    }
+    {
+        let mut st = sh.state.lock().unwrap();
+        let tso = st.tso();
+        for cf in st.cfs.values() {
+            let prefix = format!("/tidb/cdc/default/{}/changefeed", cf.ns);
+            let (sink_uri, target_ts, config) = cf.latest();
+            let info = json!({
+                "upstream-id": UPSTREAM_ID,
+                "namespace": cf.ns,
+                "changefeed-id": cf.id,
+                "sink-uri": sink_uri,
+                "create-time": cf.create_time,
+                "start-ts": cf.start_ts,
+                "target-ts": target_ts,
+                "admin-job-type": cf.admin_job_type,
+                "config": hyphenate(config),
+                "state": cf.state,
+                "creator-version": version,
+            });
+            let cp = cf.checkpoint_now(tso);
+            let status = json!({
+                "checkpoint-ts": cp,
+                "min-table-barrier-ts": cp,
+                "admin-job-type": cf.admin_job_type,
+            });
+            kvs.push((format!("{prefix}/info/{}", cf.id), info.to_string()));
+            kvs.push((format!("{prefix}/status/{}", cf.id), status.to_string()));
+        }
+    }
+    kvs.sort();
+    let items: Vec<Value> = kvs
+        .into_iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    ok_indented(&items)
 }
 
-async fn unsafe_resolve_lock() -> Response {
-    // No kv storage behind the simulator: 503 with an empty body, as tiflow.
-    StatusCode::SERVICE_UNAVAILABLE.into_response()
+/// tiflow v8.5.0 / pingcap/ticdc v8.5.7 api/v2/unsafe.go `ResolveLock`: the body is bound
+/// first (`BindJSON` into `ResolveLockReq`; a bad body is 400 `ErrAPIInvalidParam`). tiflow then
+/// answers 503 with an empty body when it has no kv storage (the simulator has none); pingcap/ticdc
+/// has no such path and resolves the locks (nothing to resolve here: 200 `{}`).
+async fn unsafe_resolve_lock(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let v: Value = parse_body(&body)?;
+        for key in ["region_id", "ts"] {
+            if let Some(x) = v.get(key).filter(|x| !x.is_null() && !x.is_u64()) {
+                return Err(gojson_field_error(x, "ResolveLockReq", key, "uint64"));
+            }
+        }
+        if sh.cfg.profile.is_classic() {
+            return Ok(StatusCode::SERVICE_UNAVAILABLE.into_response());
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
 }
 
-async fn unsafe_gc() -> Response {
-    ok_json(&json!({}))
+/// `json: cannot unmarshal <kind> into Go struct field <Struct>.<key> of type <T>`, wrapped.
+fn gojson_field_error(v: &Value, go_struct: &str, key: &str, go_type: &str) -> ApiErr {
+    let kind = match v {
+        Value::String(_) => "string".to_string(),
+        Value::Number(n) => format!("number {n}"),
+        Value::Bool(_) => "bool".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+        Value::Null => "null".into(),
+    };
+    ApiErr::invalid_param(format!(
+        "invalid api parameter: json: cannot unmarshal {kind} into Go struct field {go_struct}.{key} of type {go_type}"
+    ))
+}
+
+/// tiflow v8.5.0 / pingcap/ticdc v8.5.7 api/v2/unsafe.go `DeleteServiceGcSafePoint`: the body
+/// is bound into `UpstreamConfig` with `BindJSON` first, so an empty or malformed body is 400
+/// `ErrAPIInvalidParam` (`EOF`, `invalid character …`); then the service safepoint is removed.
+async fn unsafe_gc(State(sh): S, body: Bytes) -> Response {
+    let r = (|| {
+        let v: Value = parse_body(&body)?;
+        if let Some(x) = v.get("id").filter(|x| !x.is_null() && !x.is_u64()) {
+            return Err(gojson_field_error(x, "UpstreamConfig", "id", "uint64"));
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(&sh, r)
+}
+
+// ---- new-architecture internal routes (pingcap/ticdc v8.5.7 api/v2/api.go) ----
+
+/// Root `GET /status`: pingcap/ticdc v8.5.7 api/v2/api.go registers `api.ServerStatus` there
+/// too (the `/api/v2/status` answer); tiflow v8.5.0 cdc/api/status/status.go `handleStatus`
+/// answers `{version, git_hash, id, pid, is_owner}` through cdc/api/util.go `WriteData`
+/// (`json.MarshalIndent` with a one-space indent).
+async fn root_status(State(sh): S) -> Response {
+    if !sh.cfg.profile.is_classic() {
+        return status(State(sh)).await;
+    }
+    let (id, is_owner) = sh.cluster.lock().unwrap().answering(Instant::now());
+    let v = json!({
+        "version": sh.cfg.profile.version().to_string(),
+        "git_hash": "0000000000000000000000000000000000000000",
+        "id": id,
+        "pid": std::process::id(),
+        "is_owner": is_owner,
+    });
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(&v, &mut ser).expect("json");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        go_escape(buf),
+    )
+        .into_response()
+}
+
+/// `POST /api/v2/log/redact`: pingcap/ticdc v8.5.7 api/v2/log.go `SetRedactMode` (pkg/util/redact.go
+/// `ParseRedactMode`): only a move to a stricter mode (OFF → MARKER → ON) or the same mode;
+/// answers `{previous_mode, current_mode}`. tiflow has no such route (404).
+async fn log_redact(State(sh): S, body: Bytes) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let r = (|| {
+        let v: Value = gojson::decode(&body, gojson::Decode::BindJson)
+            .map_err(|e| ApiErr::invalid_param(format!("invalid redact mode: {e}")))?;
+        let mode = match v.get("redact_info_log") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(x) => {
+                return Err(ApiErr::invalid_param(format!(
+                    "invalid redact mode: json: cannot unmarshal {} into Go struct field RedactModeReq.redact_info_log of type string",
+                    if x.is_number() { "number" } else if x.is_boolean() { "bool" } else if x.is_array() { "array" } else { "object" }
+                )))
+            }
+        };
+        if mode.is_empty() {
+            return Err(ApiErr::invalid_param(
+                "missing required field 'redact_info_log': must be 'off', 'on', or 'marker'",
+            ));
+        }
+        let requested: &'static str = match mode.to_ascii_uppercase().as_str() {
+            "ON" | "TRUE" | "1" | "ENABLE" | "ENABLED" => "ON",
+            "MARKER" | "MARK" => "MARKER",
+            "OFF" | "FALSE" | "0" | "DISABLE" | "DISABLED" => "OFF",
+            _ => {
+                return Err(ApiErr::invalid_param(format!(
+                    "invalid redact mode '{mode}': must be 'off', 'on', or 'marker'"
+                )))
+            }
+        };
+        let level = |m: &str| match m {
+            "OFF" => 0,
+            "MARKER" => 1,
+            _ => 2,
+        };
+        let mut current = sh.redact.lock().unwrap();
+        if level(requested) < level(&current) {
+            return Err(ApiErr::invalid_param(format!(
+                "cannot transition from '{}' to '{mode}': only transitions to more restrictive modes are allowed (OFF→MARKER→ON)",
+                *current
+            )));
+        }
+        let previous = *current;
+        *current = requested;
+        Ok(ok_json(
+            &json!({"previous_mode": previous, "current_mode": requested}),
+        ))
+    })();
+    run(&sh, r)
+}
+
+/// `POST /api/v2/get_all_tables`: pingcap/ticdc v8.5.7 api/v2/changefeed.go `GetAllTables`
+/// decodes the body over the default config like `verify_table` and answers the same `Tables`
+/// (ineligible, eligible and all tables). tiflow has no such route (404).
+async fn get_all_tables(State(sh): S, body: Bytes) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    verify_table(State(sh), body).await
+}
+
+/// The changefeed an internal table route names, as those handlers find it: the id is validated
+/// (400), then pingcap/ticdc v8.5.7 api/v2/helper.go `getChangeFeed` GETs it from the
+/// coordinator; an unknown one has no `maintainer_addr` and the handlers answer the uncoded
+/// "Can't not find maintainer for changefeed: <id>" (500). The answer: (enable_table_across_nodes,
+/// the replicated table ids).
+fn maintained(sh: &Shared, ns: &str, id: &str) -> Result<(bool, Vec<i64>), ApiErr> {
+    check_id(id)?;
+    let mut st = sh.state.lock().unwrap();
+    let Some((cf, _)) = st.get_mut(ns, id, &sh.cfg.profile) else {
+        return Err(ApiErr::new(
+            "",
+            format!("Can't not find maintainer for changefeed: {id}"),
+        ));
+    };
+    let across = cf.config["scheduler"]["enable_table_across_nodes"] == json!(true);
+    let ids = filter::replicated_ids(&sh.catalog, &cf.config, &sh.cfg.profile);
+    Ok((across, ids))
+}
+
+/// `tableID` as Go's `strconv.ParseInt(s, 10, 64)` reads it; its error is uncoded (500).
+fn table_id_param(q: &HashMap<String, String>) -> Result<i64, ApiErr> {
+    let s = q.get("tableID").map(String::as_str).unwrap_or("");
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiErr::new(
+            "",
+            format!(
+                "strconv.ParseInt: parsing {}: invalid syntax",
+                go_quote_str(s)
+            ),
+        ));
+    }
+    s.parse::<i64>().map_err(|_| {
+        ApiErr::new(
+            "",
+            format!(
+                "strconv.ParseInt: parsing {}: value out of range",
+                go_quote_str(s)
+            ),
+        )
+    })
+}
+
+fn go_quote_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// pingcap/ticdc v8.5.7 maintainer/maintainer_controller_helper.go `checkParams` and its
+/// siblings: an unknown table is `ErrTableIsNotFounded`, table 0 (the DDL span, which exists)
+/// `ErrTableNotSupportMove`, an unknown node `ErrNodeIsNotFound` (all 500). Their
+/// `GenWithStackByArgs("tableID", id)` meets a template without verbs, so Go's fmt appends
+/// `%!(EXTRA …)`.
+fn check_table(ids: &[i64], table: i64) -> Result<(), ApiErr> {
+    if table != 0 && !ids.contains(&table) {
+        return Err(ApiErr::new(
+            "CDC:ErrTableIsNotFounded",
+            format!("table is not found%!(EXTRA string=tableID, int64={table})"),
+        ));
+    }
+    if table == 0 {
+        return Err(ApiErr::new(
+            "CDC:ErrTableNotSupportMove",
+            "table is not supported to move%!(EXTRA string=tableID, int64=0)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_node(q: &HashMap<String, String>) -> Result<(), ApiErr> {
+    let node = q.get("targetNodeID").map(String::as_str).unwrap_or("");
+    if node == CAPTURE_ID {
+        return Ok(());
+    }
+    Err(ApiErr::new(
+        "CDC:ErrNodeIsNotFound",
+        format!("node is not found%!(EXTRA string=targetNode, node.ID={node})"),
+    ))
+}
+
+/// `POST …/move_table` and `…/move_split_table` (pingcap/ticdc v8.5.7 api/v2/changefeed.go
+/// `MoveTable`, `MoveSplitTable`): `tableID` first, then the id, the changefeed, the table and
+/// the node. The simulator has one node, so a valid move is already done: 200 `{}`.
+async fn move_table(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Move).await
+}
+
+async fn move_split_table(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Move).await
+}
+
+/// `POST …/split_table_by_region_count` (`SplitTableByRegionCount`): a changefeed it cannot
+/// find has a nil config there, which the handler dereferences (gin's recovery: 500, empty
+/// body); `enable_table_across_nodes` must be on (400 `ErrAPIInvalidParam`).
+async fn split_table_by_region_count(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Split).await
+}
+
+/// `POST …/merge_table` (`MergeTable`): a table with one span is already merged: 200 `{}`.
+async fn merge_table(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    table_op(&sh, &id, &q.0, TableOp::Merge).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum TableOp {
+    Move,
+    Split,
+    Merge,
+}
+
+async fn table_op(sh: &Arc<Shared>, id: &str, q: &Option<String>, op: TableOp) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(q);
+    let ns = scope(sh, &q);
+    let r = (|| {
+        let table = table_id_param(&q)?;
+        check_id(id)?;
+        if op == TableOp::Split && !state_has(sh, &ns, id) {
+            return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        let (across, ids) = maintained(sh, &ns, id)?;
+        if op == TableOp::Split && !across {
+            return Err(ApiErr::invalid_param(
+                "enable_table_across_nodes should be true when spliting one table to multiple spans",
+            ));
+        }
+        check_table(&ids, table)?;
+        if op == TableOp::Move {
+            check_node(&q)?;
+        }
+        Ok(ok_json(&json!({})))
+    })();
+    run(sh, r)
+}
+
+fn state_has(sh: &Shared, ns: &str, id: &str) -> bool {
+    sh.state
+        .lock()
+        .unwrap()
+        .get_mut(ns, id, &sh.cfg.profile)
+        .is_some()
+}
+
+/// `GET …/tables` (`ListTables`): the spans per node as `{total, items: [{node_id,
+/// table_ids}]}`; the DDL span (table 0) is one of them (maintainer/span/span_controller.go
+/// `GetAllTasks` includes it).
+async fn list_tables(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        let (_, ids) = maintained(&sh, &ns, &id)?;
+        let mut all = vec![0];
+        all.extend(ids);
+        Ok(ok_json(&json!({
+            "total": 1,
+            "items": [{"node_id": CAPTURE_ID, "table_ids": all}],
+        })))
+    })();
+    run(&sh, r)
+}
+
+/// `GET …/get_dispatcher_count` (`getDispatcherCount`): one dispatcher per span, the DDL span
+/// included: `{"count": n}`.
+async fn get_dispatcher_count(
+    State(sh): S,
+    Path(id): Path<String>,
+    q: axum::extract::RawQuery,
+) -> Response {
+    if sh.cfg.profile.is_classic() {
+        return not_found();
+    }
+    let q = query(&q.0);
+    let ns = scope(&sh, &q);
+    let r = (|| {
+        let (_, ids) = maintained(&sh, &ns, &id)?;
+        Ok(ok_json(&json!({"count": ids.len() + 1})))
+    })();
+    run(&sh, r)
 }
 
 // ---- changefeeds ----
@@ -876,7 +1330,7 @@ async fn get_one(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuer
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let i = info(&sh, cf, tso, true, &cf.sink_uri, cf.target_ts, &cf.config);
         Ok(ok_json(&i))
     })();
@@ -894,7 +1348,7 @@ async fn meta_info(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQu
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         Ok(ok_json(&info(
             &sh,
             cf,
@@ -919,7 +1373,7 @@ async fn cf_status(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQu
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let cp = cf.checkpoint_now(tso);
         let mut v = json!({"state": cf.state, "resolved_ts": cp, "checkpoint_ts": cp});
         let (le, lw) = if classic {
@@ -958,7 +1412,7 @@ async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, &sh.cfg.profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         let cp = cf.checkpoint_now(tso);
         let sc = &cf.config["synced_status"];
         let check_s = sc["synced_check_interval"].as_u64().unwrap_or(300);
@@ -968,18 +1422,31 @@ async fn synced(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery
         let last_synced = cf.start_ts;
         let idle = now_ms.saturating_sub(t::physical(last_synced)) > check_s * 1000;
         let fresh = now_ms.saturating_sub(t::physical(cp)) < cp_s * 1000;
+        // tiflow v8.5.0 cdc/api/v2/changefeed.go `synced` and pingcap/ticdc v8.5.7
+        // api/v2/changefeed.go `synced`: the same three cases, worded differently (the new
+        // architecture says "The data syncing is finished" and leaves out the Grafana hint).
+        const PD_HINT_START: &str = "Please check whether PD is online and TiKV Regions are all available. If PD is offline or some TiKV regions are not available, it means that the data syncing process is complete. ";
+        const GRAFANA: &str = "To check whether TiKV regions are all available, you can view 'TiKV-Details' > 'Resolved-Ts' > 'Max Leader Resolved TS gap' on Grafana. ";
+        const PD_HINT_END: &str = "If the gap is large, such as a few minutes, it means that some regions in TiKV are unavailable. Otherwise, if the gap is small and PD is online, it means the data syncing is incomplete, so please wait";
         let (synced, info) = match (idle, fresh) {
-            (true, true) => (true, "Data syncing is finished"),
-            (false, _) => (false, "The data syncing is not finished, please wait"),
-            (true, false) => (false, "Please check whether PD is online and TiKV Regions are all available. If PD is offline or some TiKV regions are not available, it means that the data syncing process is complete. To check whether TiKV regions are all available, you can view 'TiKV-Details' > 'Resolved-Ts' > 'Max Leader Resolved TS gap' on Grafana. If the gap is large, such as a few minutes, it means that some regions in TiKV are unavailable. Otherwise, if the gap is small and PD is online, it means the data syncing is incomplete, so please wait"),
+            (true, true) if classic => (true, "Data syncing is finished".to_string()),
+            (true, true) => (true, "The data syncing is finished".to_string()),
+            (false, _) => (
+                false,
+                "The data syncing is not finished, please wait".to_string(),
+            ),
+            (true, false) if classic => (false, format!("{PD_HINT_START}{GRAFANA}{PD_HINT_END}")),
+            (true, false) => (false, format!("{PD_HINT_START}{PD_HINT_END}")),
         };
+        // Both: `NowTs: JSONTime(time.Unix(physicalNow/1e3, 0))`, whole seconds.
+        let now_s = now_ms / 1000 * 1000;
         Ok(ok_json(&json!({
             "synced": synced,
             // tiflow `cdc/api/v2/model.go`: these are `model.JSONTime` (formatted times).
             "sink_checkpoint_ts": t::custom(t::physical(cp)),
             "puller_resolved_ts": t::custom(t::physical(cp)),
             "last_synced_ts": t::custom(t::physical(last_synced)),
-            "now_ts": t::custom(now_ms),
+            "now_ts": t::custom(now_s),
             "info": info,
         })))
     })();
@@ -1158,7 +1625,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
         return Err(ApiErr::new(
             "CDC:ErrTargetTsBeforeStartTs",
             format!(
-                "fail to create changefeed, because target-ts {} is earlier than start-ts {start_ts}",
+                "fail to create changefeed because target-ts {} is earlier than start-ts {start_ts}",
                 req.target_ts
             ),
         ));
@@ -1180,7 +1647,7 @@ async fn create_inner(sh: &Shared, q: HashMap<String, String>, body: Bytes) -> R
             if classic {
                 e
             } else {
-                e.wrap("CDC:ErrInvalidReplicaConfig")
+                e.wrap_invalid_replica_config()
             }
         })?;
     if !classic {
@@ -1267,7 +1734,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         let mut st = sh.state.lock().unwrap();
         let (cf, _) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         if !matches!(&*cf.state, "stopped" | "failed") {
             return Err(ApiErr::new(
                 "CDC:ErrChangefeedUpdateRefused",
@@ -1283,22 +1750,28 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
     }
     let req: ChangefeedConfig = serde_json::from_value(raw.clone())
         .map_err(|e| ApiErr::invalid_param(format!("invalid api parameter: {e}")))?;
-    if !classic && req.start_ts != 0 {
-        return Err(ApiErr::invalid_param("start_ts can not be updated"));
-    }
     let target_ts = if req.target_ts == 0 {
         cur_target
     } else {
         req.target_ts
     };
+    // tiflow v8.5.0 cdc/api/v2/api_helpers.go `verifyUpdateChangefeedConfig` and pingcap/ticdc
+    // v8.5.7 api/v2/changefeed.go `UpdateChangefeed`: the target_ts check comes first, and
+    // `GenWithStack` replaces ErrChangefeedUpdateRefused's "changefeed update error: %s"
+    // template with its own text.
     if req.target_ts != 0 && req.target_ts <= start_ts {
         return Err(ApiErr::new(
             "CDC:ErrChangefeedUpdateRefused",
             format!(
-                "changefeed update error: can not update target_ts:{} less than start_ts:{start_ts}",
+                "can not update target_ts:{} less than start_ts:{start_ts}",
                 req.target_ts
             ),
         ));
+    }
+    // pingcap/ticdc v8.5.7 `UpdateChangefeed` then refuses a start_ts (after the target_ts
+    // check); tiflow ignores it.
+    if !classic && req.start_ts != 0 {
+        return Err(ApiErr::invalid_param("start_ts can not be updated"));
     }
     let sink_uri = if req.sink_uri.is_empty() {
         cur_sink.clone()
@@ -1311,7 +1784,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
         } else if e.code == "CDC:ErrAPIInvalidParam" {
             e
         } else {
-            e.wrap("CDC:ErrInvalidReplicaConfig")
+            e.wrap_invalid_replica_config()
         }
     };
     let (u, kind) = config::parse_sink_uri(&sink_uri).map_err(wrap)?;
@@ -1357,7 +1830,7 @@ async fn update_inner(sh: &Shared, id: String, q: HashMap<String, String>, body:
     let mut st = sh.state.lock().unwrap();
     let (cf, tso) = st
         .get_mut(&ns, &id, profile)
-        .ok_or_else(|| not_exists(&id))?;
+        .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
     let resp = info(sh, cf, tso, true, &sink_uri, target_ts, &cfg);
     let op = Op::Update {
         sink_uri,
@@ -1440,7 +1913,7 @@ async fn pause(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery)
         let mut st = sh.state.lock().unwrap();
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
         if profile.is_classic() {
             if sh.cfg.tick.is_zero() {
                 cf.apply(Op::Pause, tso, profile);
@@ -1470,20 +1943,28 @@ async fn resume(
     let classic = profile.is_classic();
     let r = (|| {
         check_id(&id)?;
-        if !classic && !body.iter().all(u8::is_ascii_whitespace) {
-            // ticdc ResumeChangefeed binds the body before looking the changefeed up.
-            parse_body::<Value>(&body)?;
-        }
+        // pingcap/ticdc v8.5.7 api/v2/changefeed.go `ResumeChangefeed` reads the body and,
+        // unless it is empty, `json.Unmarshal`s it (the whole body must be one value) before
+        // looking the changefeed up; tiflow v8.5.0 `resumeChangefeed` binds it with gin's
+        // `BindJSON` (first value only; an empty body is EOF) after the look-up.
+        let newarch_body: Option<Value> = if classic || body.is_empty() {
+            None
+        } else {
+            Some(decode_body(&body, gojson::Decode::Unmarshal)?)
+        };
         let mut st = sh.state.lock().unwrap();
         let now = st.tso();
         let gc = st.gc_safepoint(now);
         let (cf, tso) = st
             .get_mut(&ns, &id, profile)
-            .ok_or_else(|| not_exists(&id))?;
-        let overwrite = if body.iter().all(u8::is_ascii_whitespace) && !classic {
+            .ok_or_else(|| not_exists(&sh.cfg.profile, &ns, &id))?;
+        let overwrite = if !classic && newarch_body.is_none() {
             0
         } else {
-            let v: Value = parse_body(&body)?;
+            let v: Value = match newarch_body {
+                Some(v) => v,
+                None => parse_body(&body)?,
+            };
             match v.get("overwrite_checkpoint_ts") {
                 None | Some(Value::Null) => 0,
                 Some(x) => x.as_u64().ok_or_else(|| {

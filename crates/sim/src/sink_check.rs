@@ -76,12 +76,81 @@ fn protocol(cfg: &Value, u: &GoUrl) -> String {
 pub fn validate_config(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), ApiErr> {
     let scheme = u.scheme.to_ascii_lowercase();
     txn_atomicity(cfg, u, &scheme)?;
+    if !profile.is_classic() {
+        table_routes(cfg)?;
+    }
     if !is_mysql(&scheme) {
         sink_level(cfg, u, &scheme, profile)?;
     }
     consistent(cfg)?;
     scheduler(cfg, profile)?;
     integrity(cfg, &scheme)?;
+    Ok(())
+}
+
+/// Go's `%q` of a string (strconv.Quote) for the texts routes hold.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// pingcap/ticdc v8.5.7 pkg/config/sink.go `(*SinkConfig).validateTableRoute`: every rule with
+/// a `target-schema` or `target-table` must hold literal text and `{schema}`/`{table}` only
+/// (`validateRoutingExpression`, regexp `^(?:[^{}]|\{schema\}|\{table\})*$`), checked for
+/// every scheme before the MySQL early return. `GenWithStack` replaces the code's template.
+fn table_routes(cfg: &Value) -> Result<(), ApiErr> {
+    fn ok(expr: &str) -> bool {
+        let mut rest = expr;
+        while let Some(c) = rest.chars().next() {
+            if let Some(r) = rest
+                .strip_prefix("{schema}")
+                .or_else(|| rest.strip_prefix("{table}"))
+            {
+                rest = r;
+            } else if c == '{' || c == '}' {
+                return false;
+            } else {
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        true
+    }
+    let rules = s(cfg, &["sink", "dispatchers"])
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for rule in rules {
+        let field = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("");
+        let (schema, table) = (field("target-schema"), field("target-table"));
+        if schema.is_empty() && table.is_empty() {
+            continue;
+        }
+        for (name, expr) in [("target-schema", schema), ("target-table", table)] {
+            if !expr.is_empty() && !ok(expr) {
+                return Err(ApiErr::new(
+                    "CDC:ErrInvalidTableRoutingRule",
+                    format!(
+                        "{name} {} must contain only literal text, {{schema}}, and {{table}}",
+                        go_quote(expr)
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -403,7 +472,10 @@ fn integrity(cfg: &Value, scheme: &str) -> Result<(), ApiErr> {
     if !matches!(level, "none" | "correctness") || !matches!(handle, "warn" | "error") {
         return Err(ApiErr::new(
             REPLICA_INVALID,
-            "invalid replica config, %!s(MISSING)",
+            // tiflow v8.5.0 pkg/integrity/integrity.go `(*Config).Validate`:
+            // `GenWithStackByArgs()` with no argument; pingcap/errors normalize.go `GetMsg`
+            // formats the template only when there are arguments, so `%s` stays literal.
+            "invalid replica config, %s",
         ));
     }
     let selectors = s(cfg, &["sink", "column_selectors"])
@@ -820,6 +892,60 @@ fn pattern(s: &str) -> Result<(&str, &str), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// pingcap/ticdc v8.5.7 pkg/config/sink_test.go `TestValidateRoutingExpression` and
+    /// `TestValidateRoutingExpressionRejectsInvalidExpressions` (the same lists), and the text
+    /// of `validateRoutingExpression` (pkg/config/sink.go).
+    #[test]
+    fn table_route_expressions() {
+        let rule = |schema: &str, table: &str| {
+            serde_json::json!({"sink": {"dispatchers": [
+                {"matcher": ["db1.*"], "target-schema": schema, "target-table": table}
+            ]}})
+        };
+        for ok in [
+            "",
+            "archive",
+            "orders_bak",
+            "archive_v2",
+            "db-01.table_02",
+            "{schema}",
+            "{table}",
+            "{schema}_{table}",
+            "{table}_bak",
+            "bak_{table}_v2",
+            "{schema}_backup",
+            "archive_{schema}_{table}_v2",
+            "prefix_{schema}_middle_{table}_suffix",
+            "{schema}_{schema}_{table}",
+        ] {
+            assert!(table_routes(&rule("x", ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "{invalid}",
+            "{Schema}",
+            "{TABLE}",
+            "{schema",
+            "schema}",
+            "{table",
+            "{",
+            "}",
+            "{{schema}}",
+            "{schema}{bad}",
+            "prefix_{schema}_{bad}",
+        ] {
+            let e = table_routes(&rule("x", bad)).unwrap_err();
+            assert_eq!(e.code, "CDC:ErrInvalidTableRoutingRule", "{bad}");
+        }
+        let e = table_routes(&rule("{bad}", "{table}_bak")).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "target-schema \"{bad}\" must contain only literal text, {schema}, and {table}"
+        );
+        // A rule without routes is not looked at (MQ-only rules).
+        let mq = serde_json::json!({"sink": {"dispatchers": [{"matcher": ["a.*"], "partition": "columns"}]}});
+        assert!(table_routes(&mq).is_ok());
+    }
 
     #[test]
     fn topic_expressions() {

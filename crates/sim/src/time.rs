@@ -66,6 +66,38 @@ pub fn rfc3339(ms: u64, nanos_extra: u32) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{f}Z")
 }
 
+/// Go's `time.Duration.String()` for a non-negative duration in nanoseconds: `0s`, `500ms`,
+/// `1.5µs`, `30s`, `1m30s`, `1h0m0s`.
+pub fn go_duration(ns: u64) -> String {
+    fn frac(v: u64, digits: u32) -> String {
+        let p = 10u64.pow(digits);
+        let (int, f) = (v / p, v % p);
+        if f == 0 {
+            return int.to_string();
+        }
+        let f = format!("{f:0width$}", width = digits as usize);
+        format!("{int}.{}", f.trim_end_matches('0'))
+    }
+    match ns {
+        0 => "0s".into(),
+        1..=999 => format!("{ns}ns"),
+        1_000..=999_999 => format!("{}µs", frac(ns, 3)),
+        1_000_000..=999_999_999 => format!("{}ms", frac(ns, 6)),
+        _ => {
+            let s = frac(ns % 60_000_000_000, 9);
+            let m = (ns / 60_000_000_000) % 60;
+            let h = ns / 3_600_000_000_000;
+            if h > 0 {
+                format!("{h}h{m}m{s}s")
+            } else if m > 0 {
+                format!("{m}m{s}s")
+            } else {
+                format!("{s}s")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +107,23 @@ mod tests {
         assert_eq!(rfc3339(1_700_000_000_120, 0), "2023-11-14T22:13:20.12Z");
         assert_eq!(rfc3339(1_700_000_000_000, 0), "2023-11-14T22:13:20Z");
         assert_eq!(physical(compose(5, 3)), 5);
+    }
+
+    /// Go time/time.go `Duration.String`.
+    #[test]
+    fn go_duration_strings() {
+        for (ns, want) in [
+            (0, "0s"),
+            (5, "5ns"),
+            (1_500, "1.5µs"),
+            (500_000_000, "500ms"),
+            (10_000_000_000, "10s"),
+            (10_500_000_000, "10.5s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (86_400_000_000_000, "24h0m0s"),
+        ] {
+            assert_eq!(go_duration(ns), want);
+        }
     }
 }

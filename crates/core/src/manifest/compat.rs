@@ -65,7 +65,8 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
         }
     }
     unreleased_keys(cfg, target, &warn, &mut out);
-    no_effect(cfg, scheme, &warn, &mut out);
+    no_effect(cfg, scheme, target, &warn, &mut out);
+    redo_on_non_mysql(cfg, scheme, target, &warn, &mut out);
     if cfg.get("performance_mode").is_some() {
         // Added to pingcap/ticdc master by PR #5862 (2026-08-07); no released tag of either
         // repository (tiflow up to v8.5.7, pingcap/ticdc up to v8.5.7) has the key, and
@@ -120,25 +121,97 @@ const ONLY_FOR: &[(&str, &str)] = &[
     ("/sink/mysql_config", "database"),
 ];
 
+/// Keys of a dispatch rule that route a table (pingcap/ticdc v8.5.7 pkg/config/sink.go
+/// `DispatchRule.TargetSchema`/`TargetTable`).
+fn routes(rule: &Value) -> bool {
+    ["target-schema", "target-table"]
+        .iter()
+        .any(|k| rule.get(*k).is_some_and(|v| v.as_str() != Some("")))
+}
+
 /// A warning per setting that has no effect on this sink's kind of downstream (blackhole and
 /// unknown schemes are left alone: a blackhole sink is for tests).
+///
+/// `sink.dispatchers` follows the target: pingcap/ticdc v8.5.7 routes tables on every kind of
+/// sink (pkg/config/sink.go `validateAndAdjust` checks the routes before its MySQL early
+/// return; pkg/config/changefeed.go `rmMQOnlyFields` keeps the rules and clears only their MQ
+/// parts; pkg/routing `NewAdmin` routes by them), so on a non-MQ sink a rule with
+/// `target-schema`/`target-table` has an effect there. Unknown target: a routing rule is
+/// reported by `unreleased_keys` instead, and only the rules without routing are reported here.
 fn no_effect(
     cfg: &Value,
     scheme: &str,
+    target: Option<&ServerProfile>,
     warn: &dyn Fn(String, &str) -> CompatWarning,
     out: &mut Vec<CompatWarning>,
 ) {
     let Some(kind) = downstream(scheme) else {
         return;
     };
+    let target_routes = target.is_some_and(crate::normalize::has_table_routing);
     for (path, only) in ONLY_FOR.iter().filter(|(_, only)| *only != kind) {
-        if cfg.pointer(path).is_some_and(|v| !v.is_null()) {
-            let key = path.trim_start_matches('/').replace('/', ".");
-            out.push(warn(
-                format!("`{key}` has no effect on a `{scheme}` sink: TiCDC applies it to {only} downstreams only"),
-                &format!("remove `{key}`, or use a {only} sink"),
-            ));
+        let Some(v) = cfg.pointer(path).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let key = path.trim_start_matches('/').replace('/', ".");
+        if *path == "/sink/dispatchers" {
+            let rules = v.as_array().map(Vec::as_slice).unwrap_or_default();
+            let routing = rules.iter().filter(|r| routes(r)).count();
+            let plain = rules.len() - routing;
+            if target.is_none() || target_routes {
+                if plain > 0 {
+                    let server = if target_routes {
+                        "this server"
+                    } else {
+                        "a new-architecture v8.5.7 server"
+                    };
+                    out.push(warn(
+                        format!("{plain} of the `sink.dispatchers` rules have no `target-schema`/`target-table` and no effect on a `{scheme}` sink: {server} uses dispatch rules of {kind} downstreams for table routing only, and TiCDC partitions only message-queue downstreams"),
+                        "remove those rules, or use a message-queue sink",
+                    ));
+                }
+                continue;
+            }
         }
+        out.push(warn(
+            format!("`{key}` has no effect on a `{scheme}` sink: TiCDC applies it to {only} downstreams only"),
+            &format!("remove `{key}`, or use a {only} sink"),
+        ));
+    }
+}
+
+/// Redo settings (`consistent`) on a sink other than MySQL/TiDB (blackhole excepted, which
+/// nothing strips). Classic TiCDC drops them when the owner loads the changefeed: tiflow
+/// v7.5.0, v8.1.0 and v8.5.0 cdc/model/changefeed.go `RmUnusedFields` → `rmDBOnlyFields` sets
+/// `Config.Consistent = nil`, so a later GET has no `consistent` and redo never runs. The new
+/// architecture keeps them: pingcap/ticdc v8.5.7 pkg/config/changefeed.go `rmDBOnlyFields` does
+/// not touch `Consistent`, and downstreamadapter/dispatchermanager `isRedoConfigEnabled` starts
+/// the redo log for any sink when the level is not `none`, so there the setting is kept and
+/// compared, and no warning is due.
+fn redo_on_non_mysql(
+    cfg: &Value,
+    scheme: &str,
+    target: Option<&ServerProfile>,
+    warn: &dyn Fn(String, &str) -> CompatWarning,
+    out: &mut Vec<CompatWarning>,
+) {
+    if cfg.get("consistent").is_none_or(Value::is_null)
+        || !matches!(downstream(scheme), Some("message-queue" | "storage"))
+    {
+        return;
+    }
+    let help =
+        "remove `consistent` (redo logs serve MySQL/TiDB downstreams), or use a MySQL/TiDB sink";
+    match target {
+        Some(p) if p.arch == Arch::Classic => out.push(warn(
+            format!("`consistent` (redo) has no effect on a `{scheme}` sink: this server ({}) drops it when it loads the changefeed, so it is neither applied nor shown by export", p.label()),
+            help,
+        )),
+        Some(_) => {}
+        None => out.push(warn(
+            format!("`consistent` (redo) on a `{scheme}` sink: classic TiCDC (tiflow v7.2 and later) drops it when it loads the changefeed; a new-architecture one keeps it and writes redo logs"),
+            help,
+        )),
     }
 }
 
@@ -260,5 +333,75 @@ mod tests {
         assert!(warnings(&c, Some(&ServerProfile::newarch()))[0]
             .message
             .contains("drops it"));
+    }
+
+    /// pingcap/ticdc v8.5.7 pkg/config/sink.go `validateAndAdjust` (routes checked before the
+    /// MySQL early return) and pkg/config/changefeed.go `rmMQOnlyFields` (rules kept): a routing
+    /// rule on a MySQL sink has an effect on a new-architecture v8.5.7 target, a rule without
+    /// routing has none anywhere; a classic target drops the whole list.
+    #[test]
+    fn dispatchers_on_a_mysql_sink_follow_the_target() {
+        let routed = json!({"matcher": ["a.*"], "target-schema": "{schema}_bak"});
+        let plain = json!({"matcher": ["b.*"], "partition": "table"});
+        let m = |rules: Value| {
+            cf(
+                "mysql://root@h:3306/",
+                json!({"sink": {"dispatchers": rules}}),
+            )
+        };
+        let na = ServerProfile::newarch();
+        let cl = ServerProfile::classic(crate::ticdc::Version::new(8, 5, 0));
+        let texts = |w: Vec<CompatWarning>| w.into_iter().map(|w| w.message).collect::<Vec<_>>();
+        // Only routing rules, new architecture: nothing to say.
+        assert!(warnings(&m(json!([routed.clone()])), Some(&na)).is_empty());
+        // Unknown target: the routing warning only, no "no effect".
+        let w = texts(warnings(&m(json!([routed.clone()])), None));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("only new-architecture"), "{w:?}");
+        // A rule without routing has no effect on any server.
+        let w = texts(warnings(
+            &m(json!([routed.clone(), plain.clone()])),
+            Some(&na),
+        ));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("1 of the `sink.dispatchers` rules"),
+            "{w:?}"
+        );
+        // Classic: the whole list has no effect, and the routing keys are dropped.
+        let w = texts(warnings(&m(json!([routed])), Some(&cl)));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w
+            .iter()
+            .any(|t| t.contains("`sink.dispatchers` has no effect on a `mysql` sink")));
+    }
+
+    /// tiflow v7.5.0/v8.1.0/v8.5.0 cdc/model/changefeed.go `rmDBOnlyFields` clears
+    /// `Consistent` on non-MySQL sinks; pingcap/ticdc v8.5.7 pkg/config/changefeed.go
+    /// `rmDBOnlyFields` keeps it (and downstreamadapter/dispatchermanager `isRedoConfigEnabled`
+    /// runs redo on any sink).
+    #[test]
+    fn redo_on_a_non_mysql_sink_warns_for_classic_targets() {
+        let redo = json!({"consistent": {"level": "eventual", "storage": "s3://b/redo"}});
+        let k = cf("kafka://k:9092/t?protocol=canal-json", redo.clone());
+        for v in [(7, 5, 0), (8, 1, 0), (8, 5, 0)] {
+            let p = ServerProfile::classic(crate::ticdc::Version::new(v.0, v.1, v.2));
+            let w = warnings(&k, Some(&p));
+            assert_eq!(w.len(), 1, "{v:?}: {w:?}");
+            assert!(w[0].message.contains("drops it when it loads"), "{w:?}");
+        }
+        assert!(warnings(&k, Some(&ServerProfile::newarch())).is_empty());
+        assert!(warnings(&k, None)[0]
+            .message
+            .contains("new-architecture one keeps it"));
+        let s3 = cf("s3://b/p?protocol=csv", redo.clone());
+        assert_eq!(warnings(&s3, None).len(), 1);
+        for uri in [
+            "mysql://root@h:3306/",
+            "tidb://root@h:4000/",
+            "blackhole://",
+        ] {
+            assert!(warnings(&cf(uri, redo.clone()), None).is_empty(), "{uri}");
+        }
     }
 }

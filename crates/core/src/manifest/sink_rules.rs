@@ -120,6 +120,9 @@ pub fn check(input: &Input, target: Option<&ServerProfile>) -> Vec<Diagnostic> {
         });
     if let Some(uri) = &uri {
         sink_checks(&mut out, uri, &cfg);
+        if arches.newarch && target.is_none_or(crate::normalize::has_table_routing) {
+            table_routes(&mut out, &cfg);
+        }
         if arches.classic {
             classic_validator(&mut out, uri, &cfg);
         }
@@ -502,6 +505,49 @@ fn kafka_identity(uri: &Uri, kc: &super::types::KafkaConfig) -> Problems {
         );
     }
     out
+}
+
+/// Whether a table-route expression is literal text with `{schema}` / `{table}` placeholders
+/// only (no other braces).
+fn route_expression_ok(expr: &str) -> bool {
+    let mut rest = expr;
+    while let Some(c) = rest.chars().next() {
+        if let Some(r) = rest
+            .strip_prefix("{schema}")
+            .or_else(|| rest.strip_prefix("{table}"))
+        {
+            rest = r;
+        } else if c == '{' || c == '}' {
+            return false;
+        } else {
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    true
+}
+
+/// Table routes of the dispatch rules (new architecture): pingcap/ticdc v8.5.7
+/// pkg/config/sink.go `(*SinkConfig).validateTableRoute` / `validateRoutingExpression`, run by
+/// `validateAndAdjust` for every scheme before its MySQL early return. `{TABLE}`, `{db}`, stray
+/// braces are `ErrInvalidTableRoutingRule`, wrapped as `ErrInvalidReplicaConfig` on create and
+/// update (api/v2/changefeed.go).
+fn table_routes(out: &mut Out, cfg: &ReplicaConfig) {
+    let sink = cfg.sink.clone().unwrap_or_default();
+    for (i, rule) in sink.dispatchers.iter().flatten().enumerate() {
+        for (key, expr) in [
+            ("target-schema", rule.target_schema.as_deref()),
+            ("target-table", rule.target_table.as_deref()),
+        ] {
+            let Some(expr) = expr.filter(|e| !route_expression_ok(e)) else {
+                continue;
+            };
+            out.push(
+                &format!("{SINK}.dispatchers.{i}.{key}"),
+                format!("replica_config.sink.dispatchers[{i}].{key} `{expr}` is not a valid route: a new-architecture TiCDC accepts only literal text, `{{schema}}` and `{{table}}`"),
+                "write the placeholders in lower case (`{schema}`, `{table}`) and use no other braces",
+            );
+        }
+    }
 }
 
 /// Topic expressions of the dispatchers and the avro schema registry.
