@@ -5,6 +5,8 @@
 //! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
 //! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
+pub mod cdc_toml;
+pub mod cdc_toml_keys;
 pub mod compat;
 pub mod diagnostics;
 pub mod env;
