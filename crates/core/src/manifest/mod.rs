@@ -8,6 +8,7 @@
 pub mod cdc_toml;
 pub mod cdc_toml_keys;
 pub mod compat;
+pub mod config_file;
 pub mod diagnostics;
 pub mod env;
 pub mod load;
@@ -88,6 +89,8 @@ pub struct DesiredChangefeed {
     pub sensitive: BTreeSet<String>,
     /// The `- id:` list item.
     pub location: Located,
+    /// The `cdc cli` TOML file `replica_config_file:` named (resolved), when there is one.
+    pub replica_config_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for DesiredChangefeed {
@@ -109,6 +112,7 @@ impl std::fmt::Debug for DesiredChangefeed {
             .field("replica_config_template", &self.replica_config_template)
             .field("sensitive", &self.sensitive)
             .field("location", &self.location)
+            .field("replica_config_file", &self.replica_config_file)
             .finish()
     }
 }
@@ -397,8 +401,54 @@ impl<'a> Builder<'a> {
     }
 
     /// `located` is the item as written (for positions), `item` the item to load (the same, or with
-    /// the values that failed the schema check taken out, `broken`).
+    /// the values that failed the schema check taken out, `broken`). A `replica_config_file` is read
+    /// and merged under the item's `replica_config` first; problems with the values that came from
+    /// it are reported in that file.
     fn add_item(&mut self, file: &Path, located: &Node, item: &Node, broken: bool) {
+        let Some(toml) = self.config_file(file, located, item) else {
+            return self.add_item_inner(file, located, item, broken, None);
+        };
+        let start = self.diags.len();
+        self.add_item_inner(
+            file,
+            &toml.located,
+            &toml.item,
+            broken || toml.broken,
+            Some(toml.path.clone()),
+        );
+        for d in &mut self.diags[start..] {
+            if d.line >= config_file::LINE_BASE {
+                d.line -= config_file::LINE_BASE;
+                d.file = toml.path.clone();
+            }
+        }
+    }
+
+    /// Read the item's `replica_config_file`, when it has one (see [`config_file`]).
+    fn config_file(
+        &mut self,
+        file: &Path,
+        located: &Node,
+        item: &Node,
+    ) -> Option<config_file::Merged> {
+        let at = located.get("replica_config_file")?;
+        let (merged, diags, text) =
+            config_file::merge(file, located, item, at, &self.schema, self.target.as_ref());
+        self.diags.extend(diags);
+        if let Some((path, text)) = text {
+            self.texts.push((path, text));
+        }
+        merged
+    }
+
+    fn add_item_inner(
+        &mut self,
+        file: &Path,
+        located: &Node,
+        item: &Node,
+        broken: bool,
+        replica_config_file: Option<PathBuf>,
+    ) {
         let mut sensitive = BTreeSet::new();
         let mut path = Vec::new();
         let mut expand_errs = Vec::new();
@@ -547,6 +597,7 @@ impl<'a> Builder<'a> {
             replica_config_template,
             sensitive,
             location,
+            replica_config_file,
         });
     }
 }

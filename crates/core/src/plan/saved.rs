@@ -183,6 +183,7 @@ pub fn restore_desired(
                     line: line.parse().unwrap_or(0),
                     column: 0,
                 },
+                replica_config_file: None,
             })
         })
         .collect()

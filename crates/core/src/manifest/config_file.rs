@@ -1,0 +1,217 @@
+//! `replica_config_file:` in a manifest: the `cdc cli` TOML file is read ([`super::cdc_toml`]),
+//! type-checked against the manifest schema's `ReplicaConfig`, and merged under the changefeed's
+//! own `replica_config` (a deep merge: the manifest's values win, field by field; a list is
+//! replaced whole). The merged item then goes through the manifest checks like any other.
+//!
+//! The values that came from the TOML file keep their line and column in that file, shifted by
+//! [`LINE_BASE`] so that a problem found later (by the semantic checks, which know one file per
+//! item) can be moved back into the TOML file by the loader.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::diagnostics::Diagnostic;
+use super::load::{self, Kind, Node};
+use crate::ticdc::ServerProfile;
+
+/// Added to the line of every node read from a TOML file while it sits in a manifest item.
+pub const LINE_BASE: usize = 1 << 40;
+
+/// A manifest item with its TOML file merged in.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The TOML file, resolved against the manifest's directory.
+    pub path: PathBuf,
+    /// The item as written, with the TOML values (positions shifted) under `replica_config`.
+    pub located: Node,
+    /// The item to load, likewise (values that failed a check taken out).
+    pub item: Node,
+    /// Some values of the TOML file failed a check and were taken out.
+    pub broken: bool,
+}
+
+/// The TOML file's path, resolved against the manifest's directory.
+pub fn resolve(manifest: &Path, written: &str) -> PathBuf {
+    let p = Path::new(written);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    manifest
+        .parent()
+        .map_or_else(|| p.to_path_buf(), |d| d.join(p))
+}
+
+fn shift(node: &mut Node) {
+    if node.line > 0 {
+        node.line += LINE_BASE;
+    }
+    match &mut node.kind {
+        Kind::Seq(items) => items.iter_mut().for_each(shift),
+        Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            shift(k);
+            shift(v);
+        }),
+        _ => {}
+    }
+}
+
+/// `over` merged onto `base`: mappings key by key, anything else replaced.
+pub fn deep_merge(base: &Node, over: &Node) -> Node {
+    match (&base.kind, &over.kind) {
+        (Kind::Map(b), Kind::Map(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let key = k.key_text();
+                match out.iter_mut().find(|(bk, _)| bk.key_text() == key) {
+                    Some(slot) => slot.1 = deep_merge(&slot.1, v),
+                    None => out.push((k.clone(), v.clone())),
+                }
+            }
+            Node {
+                line: over.line,
+                column: over.column,
+                kind: Kind::Map(out),
+            }
+        }
+        _ => over.clone(),
+    }
+}
+
+/// The same, on JSON values (for export and tests).
+pub fn deep_merge_json(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(slot) => deep_merge_json(slot, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// `item` with `config` as its `replica_config`, merged under what the item already has.
+fn with_config(item: &Node, config: &Node, key_at: &Node) -> Node {
+    let Kind::Map(entries) = &item.kind else {
+        return item.clone();
+    };
+    let mut entries = entries.clone();
+    match entries
+        .iter_mut()
+        .find(|(k, _)| k.key_text() == "replica_config")
+    {
+        Some(slot) => slot.1 = deep_merge(config, &slot.1),
+        None => entries.push((
+            Node {
+                line: key_at.line,
+                column: key_at.column,
+                kind: Kind::Str("replica_config".into()),
+            },
+            config.clone(),
+        )),
+    }
+    Node {
+        line: item.line,
+        column: item.column,
+        kind: Kind::Map(entries),
+    }
+}
+
+/// Read and merge the file `at` (the item's `replica_config_file` value) names. Returns the
+/// merged item (`None` when the value is not a string: the schema check reported it), the
+/// problems found in the TOML file, and the file's text (for source snippets).
+#[allow(clippy::type_complexity)]
+pub fn merge(
+    manifest: &Path,
+    located: &Node,
+    item: &Node,
+    at: &Node,
+    schema: &Value,
+    target: Option<&ServerProfile>,
+) -> (Option<Merged>, Vec<Diagnostic>, Option<(PathBuf, String)>) {
+    let Some(written) = at.as_str() else {
+        return (None, Vec::new(), None);
+    };
+    let path = resolve(manifest, written);
+    let mut diags = Vec::new();
+    let (config, broken, text) = match load::read_text(&path) {
+        Err(mut d) => {
+            // Reported at the manifest's `replica_config_file:` value.
+            d.message = format!("replica_config_file `{written}`: {}", d.message);
+            d.file = manifest.to_path_buf();
+            d.line = at.line;
+            d.column = at.column;
+            diags.push(d);
+            (
+                Node {
+                    line: 0,
+                    column: 0,
+                    kind: Kind::Map(Vec::new()),
+                },
+                true,
+                None,
+            )
+        }
+        Ok(text) => {
+            let conv = super::cdc_toml::convert(&path, &text, target);
+            let mut broken = !conv.diags.is_empty();
+            diags.extend(conv.diags);
+            let errors = super::schema::check_definition(
+                schema,
+                "ReplicaConfig",
+                &conv.config,
+                &path,
+                &["replica_config"],
+            );
+            let mut config = conv.config;
+            if !errors.is_empty() {
+                broken = true;
+                let paths: Vec<Vec<String>> = errors.iter().map(|e| e.path[1..].to_vec()).collect();
+                diags.extend(errors.into_iter().map(|e| e.diagnostic));
+                config = super::prune(&config, &paths).unwrap_or(Node {
+                    line: 0,
+                    column: 0,
+                    kind: Kind::Map(Vec::new()),
+                });
+            }
+            (config, broken, Some((path.clone(), text)))
+        }
+    };
+    let mut shifted = config;
+    shift(&mut shifted);
+    let merged = Merged {
+        located: with_config(located, &shifted, at),
+        item: with_config(item, &shifted, at),
+        path: path.clone(),
+        broken,
+    };
+    (Some(merged), diags, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn manifest_values_win_field_by_field() {
+        let docs = load::parse_documents(
+            Path::new("t"),
+            "a: {b: 1, c: {d: 2, e: [1, 2]}}\n---\na: {c: {e: [3]}, f: 4}\n",
+        )
+        .unwrap();
+        let m = deep_merge(&docs[0], &docs[1]);
+        assert_eq!(
+            m.to_json(),
+            json!({"a": {"b": 1, "c": {"d": 2, "e": [3]}, "f": 4}})
+        );
+        let mut v = json!({"a": {"b": 1}});
+        deep_merge_json(&mut v, &json!({"a": {"c": 2}}));
+        assert_eq!(v, json!({"a": {"b": 1, "c": 2}}));
+    }
+}
