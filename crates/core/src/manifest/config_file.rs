@@ -56,6 +56,26 @@ fn shift(node: &mut Node) {
     }
 }
 
+/// The dotted paths of the leaves of `node` that came from the TOML file (shifted lines).
+pub fn file_paths(node: &Node, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match &node.kind {
+        Kind::Map(entries) if !entries.is_empty() => {
+            for (k, v) in entries {
+                let path = if prefix.is_empty() {
+                    k.key_text()
+                } else {
+                    format!("{prefix}.{}", k.key_text())
+                };
+                file_paths(v, &path, out);
+            }
+        }
+        _ if node.line >= LINE_BASE => {
+            out.insert(prefix.to_string());
+        }
+        _ => {}
+    }
+}
+
 /// `over` merged onto `base`: mappings key by key, anything else replaced.
 pub fn deep_merge(base: &Node, over: &Node) -> Node {
     match (&base.kind, &over.kind) {

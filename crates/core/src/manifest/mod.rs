@@ -91,6 +91,10 @@ pub struct DesiredChangefeed {
     pub location: Located,
     /// The `cdc cli` TOML file `replica_config_file:` named (resolved), when there is one.
     pub replica_config_file: Option<PathBuf>,
+    /// Dotted `replica_config` paths (JSON names, e.g. `mounter.worker_num`) whose values came from
+    /// that file (the manifest's `replica_config` did not override them): the plan names the file
+    /// beside changes to them.
+    pub from_file: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for DesiredChangefeed {
@@ -581,6 +585,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        let mut from_file = BTreeSet::new();
+        if replica_config_file.is_some() {
+            if let Some(cfg) = item.get("replica_config") {
+                config_file::file_paths(cfg, "", &mut from_file);
+            }
+        }
         let sink_uri = spec.sink_uri.clone().unwrap_or_default();
         if uri_has_secret(&sink_uri) {
             sensitive.insert("sink_uri".into());
@@ -598,6 +608,7 @@ impl<'a> Builder<'a> {
             sensitive,
             location,
             replica_config_file,
+            from_file,
         });
     }
 }

@@ -184,6 +184,7 @@ pub fn restore_desired(
                     column: 0,
                 },
                 replica_config_file: None,
+                from_file: Default::default(),
             })
         })
         .collect()
