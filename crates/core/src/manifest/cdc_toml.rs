@@ -539,6 +539,120 @@ pub fn convert(file: &Path, text: &str, target: Option<&ServerProfile>) -> Conve
     }
 }
 
+/// The other direction, for `export --replica-config-files`: a `replica_config` in the API's JSON
+/// names → the TOML table `cdc cli` of `versions` reads back into it, and what cannot go there
+/// (keys that version's TOML does not have, secrets, which `keep_out` names by dotted JSON path,
+/// lists with such items), left in the JSON for the manifest's own `replica_config`.
+pub fn to_toml(
+    config: &serde_json::Value,
+    versions: Versions,
+    keep_out: &dyn Fn(&str) -> bool,
+) -> (toml::Table, serde_json::Map<String, serde_json::Value>) {
+    let empty = serde_json::Map::new();
+    let obj = config.as_object().unwrap_or(&empty);
+    split_table(obj, "", "", versions, keep_out)
+}
+
+fn split_table(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    toml_parent: &str,
+    json_parent: &str,
+    versions: Versions,
+    keep_out: &dyn Fn(&str) -> bool,
+) -> (toml::Table, serde_json::Map<String, serde_json::Value>) {
+    use serde_json::Value as J;
+    let mut table = toml::Table::new();
+    let mut rest = serde_json::Map::new();
+    for (k, v) in obj {
+        if v.is_null() {
+            continue;
+        }
+        let json_path = if json_parent.is_empty() {
+            k.clone()
+        } else {
+            format!("{json_parent}.{k}")
+        };
+        // The current name, not the legacy alias (`partition`, not `dispatcher`).
+        let row = KEYS.iter().find(|r| {
+            r.parent == toml_parent
+                && r.json == k
+                && r.versions & versions != 0
+                && r.toml != "dispatcher"
+        });
+        let Some(row) = row.filter(|_| !keep_out(&json_path)) else {
+            rest.insert(k.clone(), v.clone());
+            continue;
+        };
+        let toml_path = if toml_parent.is_empty() {
+            row.toml.to_string()
+        } else {
+            format!("{toml_parent}.{}", row.toml)
+        };
+        match (row.shape, v) {
+            (Shape::Table, J::Object(inner)) => {
+                let (t, r) = split_table(inner, &toml_path, &json_path, versions, keep_out);
+                if !t.is_empty() {
+                    table.insert(row.toml.to_string(), toml::Value::Table(t));
+                }
+                if !r.is_empty() {
+                    rest.insert(k.clone(), J::Object(r));
+                }
+            }
+            (Shape::Tables, J::Array(items)) => {
+                // A list is replaced whole by a manifest's list: all of it goes to one side.
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        J::Object(inner) => {
+                            let (t, r) =
+                                split_table(inner, &toml_path, &json_path, versions, keep_out);
+                            if !r.is_empty() {
+                                break;
+                            }
+                            out.push(toml::Value::Table(t));
+                        }
+                        _ => break,
+                    }
+                }
+                if out.len() == items.len() {
+                    table.insert(row.toml.to_string(), toml::Value::Array(out));
+                } else {
+                    rest.insert(k.clone(), v.clone());
+                }
+            }
+            (Shape::Value, v) => match toml_value(v) {
+                Some(t) => {
+                    table.insert(row.toml.to_string(), t);
+                }
+                None => {
+                    rest.insert(k.clone(), v.clone());
+                }
+            },
+            _ => {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (table, rest)
+}
+
+fn toml_value(v: &serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        J::Bool(b) => toml::Value::Boolean(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None if n.is_f64() => toml::Value::Float(n.as_f64()?),
+            None => return None,
+        },
+        J::String(s) => toml::Value::String(s.clone()),
+        J::Array(items) => {
+            toml::Value::Array(items.iter().map(toml_value).collect::<Option<Vec<_>>>()?)
+        }
+        J::Null | J::Object(_) => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,6 +709,34 @@ mod tests {
             Some(&v75),
         );
         assert!(c.diags.is_empty(), "{:?}", c.diags);
+    }
+
+    #[test]
+    fn json_back_to_toml_round_trips() {
+        let cfg = json!({"memory_quota": 1024, "mounter": {"worker_num": 8},
+            "sink": {"file_index_width": 10, "protocol": "canal-json",
+                     "dispatchers": [{"matcher": ["a.*"], "partition": "ts"}],
+                     "kafka_config": {"sasl_password": "${X}", "sasl_user": "u"},
+                     "advance_timeout_in_sec": 3}});
+        let secret = |p: &str| p.ends_with("password");
+        let (t, rest) = to_toml(&cfg, V8_5, &secret);
+        assert_eq!(
+            serde_json::Value::Object(rest),
+            json!({"sink": {"kafka_config": {"sasl_password": "${X}"}, "advance_timeout_in_sec": 3}})
+        );
+        let text = toml::to_string(&t).unwrap();
+        let back = conv(
+            &text,
+            Some(&ServerProfile::classic(crate::ticdc::Version::new(8, 5, 0))),
+        );
+        assert!(back.diags.is_empty(), "{text}\n{:?}", back.diags);
+        assert_eq!(
+            back.config.to_json(),
+            json!({"memory_quota": 1024, "mounter": {"worker_num": 8},
+                "sink": {"file_index_width": 10, "protocol": "canal-json",
+                         "dispatchers": [{"matcher": ["a.*"], "partition": "ts"}],
+                         "kafka_config": {"sasl_user": "u"}}})
+        );
     }
 
     #[test]
