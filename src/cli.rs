@@ -476,6 +476,10 @@ pub struct ExportArgs {
     /// Write one file per changefeed into DIR instead of printing one document
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write each changefeed's settings as a `cdc cli changefeed create --config` TOML file
+    /// (DIR/ID.toml, for the server's version) and name it with `replica_config_file:`
+    #[arg(long, value_name = "DIR")]
+    pub replica_config_files: Option<PathBuf>,
     #[command(flatten)]
     pub conn: OneConnectionArgs,
 }
