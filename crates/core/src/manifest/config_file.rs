@@ -120,6 +120,10 @@ fn with_config(item: &Node, config: &Node, key_at: &Node) -> Node {
     let Kind::Map(entries) = &item.kind else {
         return item.clone();
     };
+    let nothing = matches!(&config.kind, Kind::Map(m) if m.is_empty());
+    if nothing {
+        return item.clone();
+    }
     let mut entries = entries.clone();
     match entries
         .iter_mut()
@@ -211,6 +215,34 @@ pub fn merge(
         broken,
     };
     (Some(merged), diags, text)
+}
+
+/// The `replica_config_file`s of `desired` read again for the server that is now known: a key
+/// its `cdc cli` does not know (one a later version added, or one it renamed) is refused, as that
+/// `cdc cli`'s strict decode refuses it. Loading (without a server) took the keys of every version.
+pub fn check_for_target(
+    desired: &[super::DesiredChangefeed],
+    profile: &ServerProfile,
+) -> super::Diagnostics {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = super::Diagnostics::default();
+    for path in desired
+        .iter()
+        .filter_map(|d| d.replica_config_file.as_ref())
+    {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        // Unreadable now: it was read a moment ago; the next run reports it.
+        let Ok(text) = load::read_text(path) else {
+            continue;
+        };
+        let conv = super::cdc_toml::convert(path, &text, Some(profile));
+        let mut d = super::Diagnostics(conv.diags);
+        d.attach_source(path, &text);
+        out.0.extend(d.0);
+    }
+    out
 }
 
 #[cfg(test)]
