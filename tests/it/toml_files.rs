@@ -361,7 +361,22 @@ async fn a_key_the_target_version_does_not_know_is_refused_at_plan() {
         "m.yaml",
         "changefeeds:\n  - id: a\n    sink_uri: \"blackhole://\"\n    replica_config_file: cf.toml\n",
     );
-    cdcform().arg("validate").arg(&m).assert().code(0);
+    // Offline, for any server: valid, with a warning naming the versions that know it.
+    let o = cdcform().arg("validate").arg(&m).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cf.toml:4:2: changefeed `a`: `synced-status` is known to `cdc cli` of tiflow v8.1, tiflow v8.5, pingcap/ticdc v8.5 (new architecture) only"),
+        "{}",
+        stderr(&o)
+    );
+    // Offline for a v7.5 server: refused, as that `cdc cli` refuses it.
+    let o = cdcform()
+        .args(["validate", "--target", "v7.5.0"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cf.toml:4:2"), "{}", stderr(&o));
     let v75 = profiles().remove(2).1;
     let s = sim(v75).await;
     let o = cdcform()

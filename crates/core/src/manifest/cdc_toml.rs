@@ -274,6 +274,9 @@ pub struct Converted {
     /// A mapping (possibly empty).
     pub config: Node,
     pub diags: Vec<Diagnostic>,
+    /// Read for any server (no target): the keys only some versions' `cdc cli` know, with
+    /// where they are and which versions know them.
+    pub limited: Vec<(usize, usize, String, String)>,
 }
 
 struct Conv<'a> {
@@ -282,6 +285,7 @@ struct Conv<'a> {
     versions: Versions,
     target_label: String,
     diags: Vec<Diagnostic>,
+    limited: Vec<(usize, usize, String, String)>,
 }
 
 impl Conv<'_> {
@@ -413,6 +417,16 @@ impl Conv<'_> {
             } else {
                 format!("{parent}.{}", row.toml)
             };
+            // Only some versions know it (reported once, at the outermost such key).
+            let inside_limited = self
+                .limited
+                .iter()
+                .any(|(_, _, p, _)| path.starts_with(&format!("{p}.")));
+            if self.versions == ALL && row.versions != ALL && !inside_limited {
+                let (line, column) = self.pos(&self.key_span(key));
+                self.limited
+                    .push((line, column, path.clone(), version_names(row.versions)));
+            }
             let converted = match (row.shape, &value.kind) {
                 (Shape::Table, TKind::Table(inner)) => {
                     let t = self.table(&path, &value.span, inner);
@@ -510,6 +524,7 @@ pub fn convert(file: &Path, text: &str, target: Option<&ServerProfile>) -> Conve
         versions,
         target_label,
         diags: Vec::new(),
+        limited: Vec::new(),
     };
     let root = match TKind::deserialize(toml::Deserializer::new(text)) {
         Ok(TKind::Table(entries)) => c.table("", &(0..0), &entries),
@@ -536,6 +551,7 @@ pub fn convert(file: &Path, text: &str, target: Option<&ServerProfile>) -> Conve
     Converted {
         config: root,
         diags: c.diags,
+        limited: c.limited,
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Merged {
     pub item: Node,
     /// Some values of the TOML file failed a check and were taken out.
     pub broken: bool,
+    /// `file:line:col` and a message per key only some versions' `cdc cli` know (read for any
+    /// server): `validate` warns, a plan for a server that does not know it refuses it.
+    pub limited: Vec<(String, String)>,
 }
 
 /// The TOML file's path, resolved against the manifest's directory.
@@ -163,6 +166,7 @@ pub fn merge(
     };
     let path = resolve(manifest, written);
     let mut diags = Vec::new();
+    let mut limited = Vec::new();
     let (config, broken, text) = match load::read_text(&path) {
         Err(mut d) => {
             // Reported at the manifest's `replica_config_file:` value.
@@ -183,6 +187,12 @@ pub fn merge(
         }
         Ok(text) => {
             let conv = super::cdc_toml::convert(&path, &text, target);
+            for (line, column, key, versions) in &conv.limited {
+                limited.push((
+                    format!("{}:{line}:{column}", path.display()),
+                    format!("`{key}` is known to `cdc cli` of {versions} only: the others refuse the file"),
+                ));
+            }
             let mut broken = !conv.diags.is_empty();
             diags.extend(conv.diags);
             let errors = super::schema::check_definition(
@@ -213,6 +223,7 @@ pub fn merge(
         item: with_config(item, &shifted, at),
         path: path.clone(),
         broken,
+        limited,
     };
     (Some(merged), diags, text)
 }

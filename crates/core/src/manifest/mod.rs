@@ -95,6 +95,9 @@ pub struct DesiredChangefeed {
     /// that file (the manifest's `replica_config` did not override them): the plan names the file
     /// beside changes to them.
     pub from_file: BTreeSet<String>,
+    /// Keys of that file only some versions' `cdc cli` know: (`file:line:col`, message), for
+    /// `validate`'s warnings (see [`config_file::Merged::limited`]).
+    pub file_warnings: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for DesiredChangefeed {
@@ -418,7 +421,7 @@ impl<'a> Builder<'a> {
             &toml.located,
             &toml.item,
             broken || toml.broken,
-            Some(toml.path.clone()),
+            Some((toml.path.clone(), toml.limited.clone())),
         );
         for d in &mut self.diags[start..] {
             if d.line >= config_file::LINE_BASE {
@@ -451,8 +454,12 @@ impl<'a> Builder<'a> {
         located: &Node,
         item: &Node,
         broken: bool,
-        replica_config_file: Option<PathBuf>,
+        replica_config_file: Option<(PathBuf, Vec<(String, String)>)>,
     ) {
+        let (replica_config_file, file_warnings) = match replica_config_file {
+            Some((p, w)) => (Some(p), w),
+            None => (None, Vec::new()),
+        };
         let mut sensitive = BTreeSet::new();
         let mut path = Vec::new();
         let mut expand_errs = Vec::new();
@@ -609,6 +616,7 @@ impl<'a> Builder<'a> {
             location,
             replica_config_file,
             from_file,
+            file_warnings,
         });
     }
 }

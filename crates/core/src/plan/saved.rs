@@ -185,6 +185,7 @@ pub fn restore_desired(
                 },
                 replica_config_file: None,
                 from_file: Default::default(),
+                file_warnings: Vec::new(),
             })
         })
         .collect()
