@@ -214,7 +214,7 @@ async fn toml_apply_export_to_toml_files_plans_empty_with_the_same_values() {
         );
         // The same values: every value applied comes back from the export (its TOML file
         // merged with its manifest), unless it is the server's default, which export leaves out.
-        let exported = load_for(&[out.clone()], &profile);
+        let exported = load_for(std::slice::from_ref(&out), &profile);
         for d in &desired {
             let e = exported.iter().find(|e| e.id == d.id).expect("exported");
             let got =
@@ -261,7 +261,9 @@ async fn manifest_overrides_single_fields_and_the_plan_names_the_file() {
         "prod.yaml",
         "changefeeds:\n  - id: orders\n    sink_uri: \"mysql://root@127.0.0.1:3306/\"\n    replica_config_file: conf/orders.toml\n    replica_config:\n      sink:\n        mysql_config:\n          worker_count: 32\n",
     );
-    let d = &manifest::load(&[prod.clone()], &env).unwrap().changefeeds[0];
+    let d = &manifest::load(std::slice::from_ref(&prod), &env)
+        .unwrap()
+        .changefeeds[0];
     assert_eq!(
         d.replica_config,
         Some(
