@@ -455,6 +455,20 @@ async fn secrets_in_toml_files_follow_the_manifest_rules() {
         "m.yaml",
         "changefeeds:\n  - id: k\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=canal-json\"\n    replica_config_file: k.toml\n",
     );
+    // A missing variable is located at its `${NAME}` in the TOML file.
+    let o = cdcform()
+        .arg("validate")
+        .arg(&m)
+        .env_remove("KAFKA_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("environment variable `KAFKA_PASSWORD` is not set")
+            && stderr(&o).contains("k.toml:3:18"),
+        "{}",
+        stderr(&o)
+    );
     let s = sim(classic()).await;
     let plan_file = dir.path().join("p.plan");
     let run = |args: &[&str], manifest: bool| {

@@ -206,7 +206,11 @@ pub fn merge(
             if !errors.is_empty() {
                 broken = true;
                 let paths: Vec<Vec<String>> = errors.iter().map(|e| e.path[1..].to_vec()).collect();
-                diags.extend(errors.into_iter().map(|e| e.diagnostic));
+                diags.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| not_modelled(e.path, e.diagnostic)),
+                );
                 config = super::prune(&config, &paths).unwrap_or(Node {
                     line: 0,
                     column: 0,
@@ -226,6 +230,27 @@ pub fn merge(
         limited,
     };
     (Some(merged), diags, text)
+}
+
+/// A key `cdc cli` knows (it passed the TOML table) that the manifest format does not model
+/// (pingcap/ticdc's newest storage-sink keys, for one): say so, rather than "unknown key".
+fn not_modelled(path: Vec<String>, mut d: Diagnostic) -> Diagnostic {
+    if !d.message.starts_with("unknown key") {
+        return d;
+    }
+    let json = path.last().map(String::as_str).unwrap_or("");
+    let toml = super::cdc_toml_keys::KEYS
+        .iter()
+        .find(|k| k.json == json)
+        .map_or(json, |k| k.toml);
+    d.message = format!(
+        "`{toml}` (the API's `{json}`) is a setting `cdc cli` knows but cdcform does not model yet"
+    );
+    d.help = Some(
+        "remove it from the file (and set it with `cdc cli changefeed update` until cdcform knows it)"
+            .into(),
+    );
+    d
 }
 
 /// The `replica_config_file`s of `desired` read again for the server that is now known: a key

@@ -423,10 +423,25 @@ impl<'a> Builder<'a> {
             broken || toml.broken,
             Some((toml.path.clone(), toml.limited.clone())),
         );
+        let text = self
+            .texts
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == toml.path)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
         for d in &mut self.diags[start..] {
             if d.line >= config_file::LINE_BASE {
                 d.line -= config_file::LINE_BASE;
                 d.file = toml.path.clone();
+                // A missing variable: point at its `${NAME}` in the TOML line.
+                if let Some(name) = d
+                    .message
+                    .strip_prefix("environment variable `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    d.column = column_of(&text, d.line, d.column, &format!("${{{name}}}"));
+                }
             }
         }
     }
