@@ -482,6 +482,10 @@ pub struct ExportArgs {
     /// clap's "unexpected argument" with a usage line that reads as if `--cluster` were required.
     #[arg(long, hide = true)]
     pub all_clusters: bool,
+    /// Write each changefeed's settings as a `cdc cli changefeed create --config` TOML file
+    /// (DIR/ID.toml, for the server's version) and name it with `replica_config_file:`
+    #[arg(long, value_name = "DIR")]
+    pub replica_config_files: Option<PathBuf>,
     #[command(flatten)]
     pub conn: OneConnectionArgs,
 }

@@ -105,22 +105,34 @@ fn mask_snippet(line: &str) -> String {
         }
         line = line.replace(&token, r);
     }
-    let Some((key, _)) = line.split_once(':') else {
-        return line;
+    // A `cdc cli` TOML line (`sasl-password = "..."`, from a `replica_config_file`): a bare key
+    // before the first `=`, with no `:` of a YAML key before it.
+    let toml_key = line
+        .split_once('=')
+        .filter(|(k, _)| !k.contains(':') && !k.trim().is_empty() && !k.contains('['))
+        .map(|(k, _)| k);
+    let (key, sep) = match (toml_key, line.split_once(':')) {
+        (Some(k), _) => (k, "="),
+        (None, Some((k, _))) => (k, ":"),
+        (None, None) => return line,
     };
     let name = key
         .trim()
         .trim_start_matches("- ")
-        .trim_matches(['"', '\'']);
+        .trim_matches(['"', '\''])
+        .replace('-', "_");
+    let name = name.as_str();
     let secret = crate::manifest::SECRET_CONFIG_PATHS
         .iter()
-        .any(|p| p.rsplit('.').next() == Some(name))
+        .any(|p| p.rsplit('.').next().map(|l| l.replace('-', "_")).as_deref() == Some(name))
         || name.ends_with("password")
         || name.ends_with("secret")
-        || name.ends_with("secret_access_key");
-    match secret {
-        true => format!("{key}: {}", crate::plan::SENSITIVE),
-        false => line,
+        || name.ends_with("secret_access_key")
+        || (sep == "=" && (name.ends_with("token") || name.ends_with("private_key")));
+    match (secret, sep) {
+        (true, ":") => format!("{key}: {}", crate::plan::SENSITIVE),
+        (true, _) => format!("{}= {}", key, crate::plan::SENSITIVE),
+        (false, _) => line,
     }
 }
 
@@ -206,6 +218,20 @@ mod tests {
             );
         }
         assert_eq!(super::mask_snippet("  - id: x_y"), "  - id: x_y");
+        // `cdc cli` TOML lines (replica_config_file).
+        for line in [
+            "sasl-password = \"canary-1\"",
+            "authentication-token = 'canary-1'",
+            "  oauth2-private-key = \"canary-1\"",
+            "secret-access-key=\"canary-1\"",
+        ] {
+            let shown = super::mask_snippet(line);
+            assert!(
+                !shown.contains("canary-1") && shown.contains("(sensitive)"),
+                "{shown}"
+            );
+        }
+        assert_eq!(super::mask_snippet("worker-num = 8"), "worker-num = 8");
         // A `${VAR}` is a reference, not a secret: kept, and the URI stays readable.
         let line = "    sink_uri: \"mysql://root:${PW}@tidb:4000/?protocol=canal-json\"";
         assert_eq!(super::mask_snippet(line), line);

@@ -29,3 +29,4 @@ mod secrets;
 mod server_limits;
 mod shared;
 mod sink_refusals;
+mod toml_files;

@@ -42,6 +42,9 @@ pub enum ExportError {
     /// A bug guard: export refuses to write what `cdcform validate` would refuse.
     #[error("export produced a manifest that does not validate (please report this):\n{0}")]
     Invalid(Diagnostics),
+    /// A bug guard: a TOML file that does not read back into the config it was made from.
+    #[error("export produced a replica config file for `{id}` that does not read back as written (please report this): {detail}")]
+    TomlRoundTrip { id: String, detail: String },
 }
 
 /// One exported changefeed: its manifest entry and the comment lines above it.
@@ -339,6 +342,15 @@ pub fn select<'a>(
 /// The manifest document for `items`, checked by the same loader `cdcform validate` uses
 /// (placeholders stand for set variables), so export never writes what validate refuses.
 pub fn document(items: &[Entry]) -> Result<String, ExportError> {
+    let out = render_document(items);
+    crate::manifest::load_str("export.yaml", &out, &|_| Some("x".into()))
+        .map_err(ExportError::Invalid)?;
+    Ok(out)
+}
+
+/// The manifest document for `items`, unchecked: for entries that name a `replica_config_file`
+/// (checked through [`with_config_file`] and, before that, [`document`] of the plain entries).
+pub fn render_document(items: &[Entry]) -> String {
     let mut out = String::from(
         "# Exported by `cdcform export`: only values that differ from the server's defaults.\n\
          # Check it with `cdcform validate` and `cdcform plan` (expect no changes).\n",
@@ -360,7 +372,92 @@ pub fn document(items: &[Entry]) -> Result<String, ExportError> {
             out.push('\n');
         }
     }
-    crate::manifest::load_str("export.yaml", &out, &|_| Some("x".into()))
-        .map_err(ExportError::Invalid)?;
-    Ok(out)
+    out
+}
+
+/// One exported changefeed whose settings go to a `cdc cli` TOML file.
+#[derive(Debug, Clone)]
+pub struct WithFile {
+    /// The manifest entry: `replica_config_file` names the file; `replica_config` keeps what the
+    /// file cannot hold (secrets, as `${VAR}` placeholders, and keys that version's `cdc cli`
+    /// has no TOML name for).
+    pub entry: Entry,
+    /// The TOML text; `None` when the changefeed has nothing but defaults (no file, no key).
+    pub toml: Option<String>,
+}
+
+/// Move an exported entry's `replica_config` into the TOML `cdc cli changefeed create --config`
+/// of `profile`'s version reads (names per `manifest::cdc_toml_keys`); `file` is how the manifest
+/// names the file. The TOML is read back as `replica_config_file` reads it and must give the same
+/// config, merged with what stays in the manifest.
+pub fn with_config_file(
+    profile: &ServerProfile,
+    entry: &Entry,
+    file: &str,
+) -> Result<WithFile, ExportError> {
+    use crate::manifest::cdc_toml;
+    let (doc, comments) = entry;
+    let id = doc
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(cfg) = doc.get("replica_config") else {
+        return Ok(WithFile {
+            entry: entry.clone(),
+            toml: None,
+        });
+    };
+    let (versions, label) = cdc_toml::versions_for(Some(profile));
+    let (table, rest) = cdc_toml::to_toml(cfg, versions, &|p| {
+        is_secret_path(p) || crate::manifest::SECRET_CONFIG_PATHS.contains(&p)
+    });
+    if table.is_empty() {
+        return Ok(WithFile {
+            entry: entry.clone(),
+            toml: None,
+        });
+    }
+    let body = toml::to_string(&table).map_err(|e| ExportError::TomlRoundTrip {
+        id: id.clone(),
+        detail: e.to_string(),
+    })?;
+    let text = format!(
+        "# Exported by `cdcform export --replica-config-files` for `cdc cli changefeed create --config`\n\
+         # ({label}): only values that differ from the server's defaults.\n{body}"
+    );
+    // Read back exactly as `replica_config_file:` will read it.
+    let back = cdc_toml::convert(std::path::Path::new(file), &text, Some(profile));
+    if let Some(d) = back.diags.first() {
+        return Err(ExportError::TomlRoundTrip {
+            id,
+            detail: format!("{}: {}", d.location(), d.message),
+        });
+    }
+    let mut merged = back.config.to_json();
+    crate::manifest::config_file::deep_merge_json(&mut merged, &Value::Object(rest.clone()));
+    if &merged != cfg {
+        return Err(ExportError::TomlRoundTrip {
+            id,
+            detail: "the file and the manifest together differ from the live config".into(),
+        });
+    }
+    let mut out = Map::new();
+    for (k, v) in doc.as_object().into_iter().flatten() {
+        if k == "replica_config" {
+            out.insert(
+                "replica_config_file".into(),
+                Value::String(file.to_string()),
+            );
+            if !rest.is_empty() {
+                out.insert(k.clone(), Value::Object(rest.clone()));
+            }
+        } else {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(WithFile {
+        entry: (Value::Object(out), comments.clone()),
+        toml: Some(text),
+    })
 }

@@ -36,6 +36,17 @@ fn is_mysql_scheme(uri: &str) -> bool {
 /// Warnings for `cf` on `target` (`None`: the target is not known, as in `validate`).
 pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<CompatWarning> {
     let mut out = Vec::new();
+    // A plan for a known server refuses such keys instead (`config_file::check_for_target`).
+    if target.is_none() {
+        for (at, message) in &cf.file_warnings {
+            out.push(CompatWarning {
+                id: cf.id.clone(),
+                at: at.clone(),
+                message: message.clone(),
+                help: "keep it only if every server this file is used with knows it".into(),
+            });
+        }
+    }
     let Some(cfg) = cf.replica_config.as_ref() else {
         return out;
     };

@@ -5,7 +5,10 @@
 //! ([`schema::check`] against the schema generated from [`types`]) → `${VAR}` expansion ([`env`]) →
 //! typed [`types::ChangefeedSpec`] → semantic checks ([`validate`]) → [`DesiredChangefeed`].
 
+pub mod cdc_toml;
+pub mod cdc_toml_keys;
 pub mod compat;
+pub mod config_file;
 pub mod diagnostics;
 pub mod env;
 pub mod load;
@@ -86,6 +89,15 @@ pub struct DesiredChangefeed {
     pub sensitive: BTreeSet<String>,
     /// The `- id:` list item.
     pub location: Located,
+    /// The `cdc cli` TOML file `replica_config_file:` named (resolved), when there is one.
+    pub replica_config_file: Option<PathBuf>,
+    /// Dotted `replica_config` paths (JSON names, e.g. `mounter.worker_num`) whose values came from
+    /// that file (the manifest's `replica_config` did not override them): the plan names the file
+    /// beside changes to them.
+    pub from_file: BTreeSet<String>,
+    /// Keys of that file only some versions' `cdc cli` know: (`file:line:col`, message), for
+    /// `validate`'s warnings (see [`config_file::Merged::limited`]).
+    pub file_warnings: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for DesiredChangefeed {
@@ -107,6 +119,7 @@ impl std::fmt::Debug for DesiredChangefeed {
             .field("replica_config_template", &self.replica_config_template)
             .field("sensitive", &self.sensitive)
             .field("location", &self.location)
+            .field("replica_config_file", &self.replica_config_file)
             .finish()
     }
 }
@@ -395,8 +408,73 @@ impl<'a> Builder<'a> {
     }
 
     /// `located` is the item as written (for positions), `item` the item to load (the same, or with
-    /// the values that failed the schema check taken out, `broken`).
+    /// the values that failed the schema check taken out, `broken`). A `replica_config_file` is read
+    /// and merged under the item's `replica_config` first; problems with the values that came from
+    /// it are reported in that file.
     fn add_item(&mut self, file: &Path, located: &Node, item: &Node, broken: bool) {
+        let Some(toml) = self.config_file(file, located, item) else {
+            return self.add_item_inner(file, located, item, broken, None);
+        };
+        let start = self.diags.len();
+        self.add_item_inner(
+            file,
+            &toml.located,
+            &toml.item,
+            broken || toml.broken,
+            Some((toml.path.clone(), toml.limited.clone())),
+        );
+        let text = self
+            .texts
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == toml.path)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
+        for d in &mut self.diags[start..] {
+            if d.line >= config_file::LINE_BASE {
+                d.line -= config_file::LINE_BASE;
+                d.file = toml.path.clone();
+                // A missing variable: point at its `${NAME}` in the TOML line.
+                if let Some(name) = d
+                    .message
+                    .strip_prefix("environment variable `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    d.column = column_of(&text, d.line, d.column, &format!("${{{name}}}"));
+                }
+            }
+        }
+    }
+
+    /// Read the item's `replica_config_file`, when it has one (see [`config_file`]).
+    fn config_file(
+        &mut self,
+        file: &Path,
+        located: &Node,
+        item: &Node,
+    ) -> Option<config_file::Merged> {
+        let at = located.get("replica_config_file")?;
+        let (merged, diags, text) =
+            config_file::merge(file, located, item, at, &self.schema, self.target.as_ref());
+        self.diags.extend(diags);
+        if let Some((path, text)) = text {
+            self.texts.push((path, text));
+        }
+        merged
+    }
+
+    fn add_item_inner(
+        &mut self,
+        file: &Path,
+        located: &Node,
+        item: &Node,
+        broken: bool,
+        replica_config_file: Option<(PathBuf, Vec<(String, String)>)>,
+    ) {
+        let (replica_config_file, file_warnings) = match replica_config_file {
+            Some((p, w)) => (Some(p), w),
+            None => (None, Vec::new()),
+        };
         let mut sensitive = BTreeSet::new();
         let mut path = Vec::new();
         let mut expand_errs = Vec::new();
@@ -529,6 +607,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        let mut from_file = BTreeSet::new();
+        if replica_config_file.is_some() {
+            if let Some(cfg) = item.get("replica_config") {
+                config_file::file_paths(cfg, "", &mut from_file);
+            }
+        }
         let sink_uri = spec.sink_uri.clone().unwrap_or_default();
         if uri_has_secret(&sink_uri) {
             sensitive.insert("sink_uri".into());
@@ -545,6 +629,9 @@ impl<'a> Builder<'a> {
             replica_config_template,
             sensitive,
             location,
+            replica_config_file,
+            from_file,
+            file_warnings,
         });
     }
 }

@@ -51,6 +51,32 @@ pub fn check(root_schema: &Value, node: &Node, file: &Path) -> Vec<SchemaError> 
     out
 }
 
+/// Check a node against the definition `def` of the manifest schema (e.g. `ReplicaConfig`), its
+/// paths starting at `base` (for the messages): how a `replica_config_file`'s content, once in the
+/// API's names, is type-checked like the manifest's own `replica_config`.
+pub fn check_definition(
+    root_schema: &Value,
+    def: &str,
+    node: &Node,
+    file: &Path,
+    base: &[&str],
+) -> Vec<SchemaError> {
+    let c = Checker {
+        root: root_schema,
+        file,
+    };
+    let defs = root_schema
+        .get("definitions")
+        .or_else(|| root_schema.get("$defs"));
+    let Some(schema) = defs.and_then(|d| d.get(def)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut path: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    c.check(node, schema, &mut path, &mut out);
+    out
+}
+
 /// How a path is shown in messages: the part below the changefeed list item, e.g.
 /// `replica_config.sink.dispatchers[0]`.
 pub fn display_path(path: &[String]) -> String {

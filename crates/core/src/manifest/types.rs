@@ -42,6 +42,11 @@ pub struct ChangefeedSpec {
     /// TSO at which the changefeed stops (finished). 0 or unset = never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ts: Option<u64>,
+    /// A `cdc cli changefeed create --config` TOML file (path relative to this manifest), read as
+    /// `cdc cli` reads it for the target server: kebab-case keys, unknown keys refused.
+    /// `replica_config` beside it overrides single fields (a deep merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_config_file: Option<String>,
     /// TiCDC replica_config: any subset of the keys the API accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_config: Option<ReplicaConfig>,

@@ -149,6 +149,11 @@ pub async fn plan_with(
         &settings.policy_options(),
     )
     .await?;
+    let refused =
+        crate::manifest::config_file::check_for_target(&set.changefeeds, &snapshot.profile);
+    if !refused.0.is_empty() {
+        return Err(Error::Manifest(refused));
+    }
     let warnings = set
         .changefeeds
         .iter()

@@ -382,6 +382,41 @@ pub fn make_plan_scoped(
 }
 
 /// What one desired changefeed needs.
+/// Name the `replica_config_file` beside the changes whose values come from it (review reads
+/// the TOML file, not the manifest, for those).
+fn note_file_values(e: &mut Entry, d: &DesiredChangefeed) {
+    let Some(file) = &d.replica_config_file else {
+        return;
+    };
+    let from_file: Vec<&str> = e
+        .changes
+        .iter()
+        .filter_map(|c| c.path.strip_prefix("replica_config."))
+        .filter(|p| {
+            d.from_file.iter().any(|f| {
+                f == p || f.starts_with(&format!("{p}.")) || p.starts_with(&format!("{f}."))
+            })
+        })
+        .collect();
+    if from_file.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 6;
+    let mut list: Vec<String> = from_file
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("replica_config.{p}"))
+        .collect();
+    if from_file.len() > SHOWN {
+        list.push(format!("and {} more", from_file.len() - SHOWN));
+    }
+    e.notes.push(format!(
+        "from {} (replica_config_file): {}",
+        file.display(),
+        list.join(", ")
+    ));
+}
+
 /// Plan one changefeed right after it was read: `Some(notes)` when there is nothing to do.
 pub fn settle(
     profile: &ServerProfile,
@@ -436,6 +471,7 @@ fn plan_one(
         if d.state == DesiredState::Paused {
             e.changes.push(state_change(None, "stopped"));
         }
+        note_file_values(&mut e, d);
         e.exec = Some(Exec {
             desired: Some(d.clone()),
             config: d.replica_config.clone(),
@@ -590,6 +626,7 @@ fn plan_one(
     let mut e = entry(key, action);
     e.changes = diff.changes;
     e.notes = notes;
+    note_file_values(&mut e, d);
     match action {
         Action::Pause => e.changes.push(state_change(Some(raw_state), "stopped")),
         Action::Resume => e.changes.push(state_change(Some(raw_state), "normal")),

@@ -183,6 +183,9 @@ pub fn restore_desired(
                     line: line.parse().unwrap_or(0),
                     column: 0,
                 },
+                replica_config_file: None,
+                from_file: Default::default(),
+                file_warnings: Vec::new(),
             })
         })
         .collect()
