@@ -427,6 +427,7 @@ async fn front(State(sh): S, req: Request, next: Next) -> Response {
             }
         }
         start_armed(&sh, &parts.method, &path);
+        interleave(&sh, &parts.method, &path);
         if targeted_failure(&sh, &parts.method, &path) {
             return error_response(
                 &ApiErr::new(
@@ -548,6 +549,23 @@ fn targeted_failure(sh: &Shared, method: &Method, path: &str) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// Carry out the first interleaved change (a test hook) whose matcher accepts this request.
+fn interleave(sh: &Shared, method: &Method, path: &str) {
+    let taken = {
+        let mut all = sh.interleaved.lock().unwrap();
+        all.iter()
+            .position(|(m, _)| m(method.as_str(), path))
+            .map(|i| all.remove(i).1)
+    };
+    let Some(w) = taken else { return };
+    let mut st = sh.state.lock().unwrap();
+    if let Some(cf) = st.cfs.get_mut(&(w.ns.clone(), w.id.clone())) {
+        config::merge(std::sync::Arc::make_mut(&mut cf.config), &w.config);
+        cf.state = std::borrow::Cow::Borrowed(w.state);
+        cf.pending.clear();
     }
 }
 

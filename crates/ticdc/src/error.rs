@@ -179,6 +179,17 @@ impl ClientError {
         }
     }
 
+    /// The message alone, for where the code is shown beside it (an apply summary prints
+    /// `[CODE]: message`; with `brief` the code would read twice).
+    pub fn detail(&self) -> String {
+        match self {
+            ClientError::Api { code, message, .. } if !code.is_empty() => {
+                scrub(without_code(code, message))
+            }
+            other => other.brief(),
+        }
+    }
+
     /// Short "code: message" for summaries.
     pub fn brief(&self) -> String {
         match self {
