@@ -423,6 +423,52 @@ async fn a_create_ticdc_refuses_fails_at_once_and_is_sent_once() {
     s.shutdown().await;
 }
 
+/// TiCDC answers 500 for every refusal outside its bad-request list (tiflow v8.5.0
+/// cdc/api/util.go, pingcap/ticdc v8.5.7 pkg/api/util.go): a Kafka broker it cannot reach on a
+/// classic server (`ErrKafkaNewProducer`), or a config `ValidateAndAdjust` refuses on the new
+/// architecture (`ErrInvalidReplicaConfig`, which `validate` already catches offline; the unit
+/// test `a_500_verdict_is_not_retried_an_outage_is` covers the codes). Those are verdicts, not
+/// outages: the create fails at once, sent once, instead of being retried for `--retry-for`
+/// (it took 57 s before).
+#[tokio::test]
+async fn a_create_refused_with_a_500_verdict_fails_at_once() {
+    for (name, cfg, uri, extra, code) in [(
+        "classic",
+        SimConfig {
+            sink_check: true,
+            ..classic()
+        },
+        "kafka://127.0.0.1:1/t?protocol=canal-json",
+        "",
+        "CDC:ErrKafkaNewProducer",
+    )] {
+        let s = sim(cfg).await;
+        let desired = manifests(&format!(
+            "changefeeds:\n  - id: refused\n    sink_uri: \"{uri}\"\n{extra}"
+        ));
+        let p = plan(&s, &desired).await;
+        let mut set = settings(&s);
+        set.client.retry_for = cdcform::retry::DEFAULT_RETRY_FOR;
+        let c = cdcform::ticdc::Client::new(set.client).unwrap();
+        let t0 = std::time::Instant::now();
+        let r = cdcform::apply::apply(&c, &p, &apply_options(), &|_: &str| {}).await;
+        let text = cdcform::apply::summary_text(&r);
+        let f = r.entries[0].failure.as_ref().expect("refused");
+        assert_eq!(f.code.as_deref(), Some(code), "{name}: {text}");
+        assert!(!f.message.contains("attempts"), "{name}: {text}");
+        assert_eq!(create_posts(&s).get("refused"), Some(&1), "{name}: {text}");
+        assert!(
+            t0.elapsed() < DEFAULT_RETRY_FOR_HALF,
+            "{name}: retried for {:?}",
+            t0.elapsed()
+        );
+        s.shutdown().await;
+    }
+}
+
+/// Far below the retry budget: a refusal is not waited on.
+const DEFAULT_RETRY_FOR_HALF: Duration = Duration::from_secs(30);
+
 /// 50 changefeeds before: 10 each to update, pause, resume, delete, and 10 left alone.
 fn chaos_before() -> String {
     let mut y = String::from("changefeeds:\n");

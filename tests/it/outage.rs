@@ -578,7 +578,14 @@ fn claims(r: &ApplyReport) -> BTreeMap<String, Result<(), String>> {
             let claim = match &e.failure {
                 None if !e.skipped => Ok(()),
                 None => Err("skipped".to_string()),
-                Some(f) => Err(format!("{} at {}: {}", e.key, f.step, f.message)),
+                // As the summary shows it: the code beside the message.
+                Some(f) => Err(format!(
+                    "{} at {}: [{}] {}",
+                    e.key,
+                    f.step,
+                    f.code.as_deref().unwrap_or("-"),
+                    f.message
+                )),
             };
             (e.key.id.clone(), claim)
         })
