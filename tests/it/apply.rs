@@ -283,19 +283,8 @@ async fn a_replace_that_deleted_and_could_not_create_says_so() {
     let c = client(&s);
     c.pause_changefeed("default", "cf").await.unwrap();
     wait_state(&c, "default", "cf", "stopped").await;
-    let ok = |args: &[&str]| {
-        let o = cdcform()
-            .current_dir(d)
-            .args(args)
-            .args(["--server", &s.url()])
-            .output()
-            .unwrap();
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
-    };
+    let url = s.url();
+    let ok = |args: &[&str]| run_cli(d, &[args, &["--server", &url]].concat(), &[]);
     let (code, out, err) = ok(&["plan", "f.yaml", "--replace", "cf", "--out", "p.json"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let now = c.tso().await.unwrap().compose();

@@ -113,22 +113,12 @@ fn go_quote(s: &str) -> String {
 /// (`validateRoutingExpression`, regexp `^(?:[^{}]|\{schema\}|\{table\})*$`), checked for
 /// every scheme before the MySQL early return. `GenWithStack` replaces the code's template.
 fn table_routes(cfg: &Value) -> Result<(), ApiErr> {
-    fn ok(expr: &str) -> bool {
-        let mut rest = expr;
-        while let Some(c) = rest.chars().next() {
-            if let Some(r) = rest
-                .strip_prefix("{schema}")
-                .or_else(|| rest.strip_prefix("{table}"))
-            {
-                rest = r;
-            } else if c == '{' || c == '}' {
-                return false;
-            } else {
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        true
-    }
+    // The regexp of `validateRoutingExpression`, as ticdc writes it (cdcform's validator
+    // scans the text instead: the two are kept apart so that one can catch the other).
+    static ROUTE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(?:[^{}]|\{schema\}|\{table\})*$").expect("a valid regexp")
+    });
+    let ok = |expr: &str| ROUTE.is_match(expr);
     let rules = s(cfg, &["sink", "dispatchers"])
         .and_then(Value::as_array)
         .map(Vec::as_slice)
