@@ -4,7 +4,9 @@
 //! The `url` crate follows the WHATWG URL standard, which re-serialises differently from Go
 //! (`blackhole://` stays `blackhole://` there, Go prints `blackhole:`), so this module carries a
 //! small model of Go's `url.Parse` / `URL.String` / `URL.Redacted` / `Values.Encode`: enough for
-//! every sink URI TiCDC accepts. The simulator masks with it and the planner compares through it.
+//! every sink URI TiCDC accepts. The planner compares through it. The simulator uses only the
+//! URL model here; its masking rules are its own (`cdcform_sim::uri_mask`), and
+//! `tests/it/uri_mask.rs` checks the two against each other.
 
 use std::fmt::Write as _;
 
