@@ -30,3 +30,4 @@ mod server_limits;
 mod shared;
 mod sink_refusals;
 mod toml_files;
+mod uri_mask;

@@ -433,7 +433,7 @@ fn mq_protocol_known(protocol: &str, profile: &SimProfile) -> bool {
 
 /// Parse a sink URI as TiCDC does (§4.2 step 9): 400 `ErrSinkURIInvalid` on failure.
 pub fn parse_sink_uri(uri: &str) -> Result<(GoUrl, SinkKind), ApiErr> {
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(uri);
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(uri);
     let u = GoUrl::parse(uri).map_err(|e| {
         ApiErr::new(
             "CDC:ErrSinkURIInvalid",

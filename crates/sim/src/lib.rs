@@ -23,6 +23,7 @@ pub mod sink_check;
 pub mod state;
 pub mod time;
 mod tls;
+pub mod uri_mask;
 pub mod uri_params;
 
 use std::net::SocketAddr;

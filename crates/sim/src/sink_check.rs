@@ -599,7 +599,7 @@ fn encoder_config(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), Ap
 
 /// ticdc `CreateChangefeed`: `WrapError(ErrSinkURIInvalid, err, sinkURI)`.
 pub fn sink_verify_error(e: ApiErr, u: &GoUrl) -> ApiErr {
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(&u.to_go_string());
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(&u.to_go_string());
     ApiErr::new(
         URI_INVALID,
         format!("sink uri invalid '{masked}': {}", e.text()),
@@ -619,7 +619,7 @@ fn validator_prechecks(cfg: &Value, u: &GoUrl, scheme: &str) -> Result<(), ApiEr
             "sink uri invalid 'sink uri host is not valid IPv6 address, when using IPv6 address in URI, please use [ipv6-address]:port'",
         ));
     }
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(&u.to_go_string());
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(&u.to_go_string());
     if bool_at(cfg, &["enable_sync_point"]) && !is_mysql(scheme) {
         return Err(ApiErr::new(
             URI_INVALID,
