@@ -4,6 +4,7 @@ mod apply;
 mod ci;
 mod cli;
 mod client;
+mod cloud_storage;
 mod contract;
 mod corpus;
 mod errors;
