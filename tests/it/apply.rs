@@ -340,3 +340,35 @@ async fn a_compensation_that_finds_another_writers_config_says_so() {
         s.shutdown().await;
     }
 }
+
+/// A pause sent just before this apply (by a run that was killed before the owner carried it
+/// out) lands after the plan's read: the changefeed is now stopped, as the plan was heading
+/// for, with the config the plan read. The check lets the sequence go on instead of calling it
+/// another writer's change; a change of config meanwhile still stops it.
+#[tokio::test]
+async fn a_state_the_plan_was_heading_for_is_not_a_conflict() {
+    let s = sim(classic()).await;
+    converge(&s, &manifests(ONE)).await;
+    let paused = format!("{ONE}    state: paused\n");
+    let p = plan(&s, &manifests(&paused)).await;
+    assert_eq!(p.entries[0].action, Action::Pause);
+    let c = client(&s);
+    c.pause_changefeed("default", "cf").await.unwrap();
+    wait_state(&c, "default", "cf", "stopped").await;
+    let r = run_apply(&s, &p).await;
+    assert!(r.all_ok(), "{}", cdcform::apply::summary_text(&r));
+    // Stopped and with another config: another writer, as before.
+    c.resume_changefeed("default", "cf", 0).await.unwrap();
+    wait_state(&c, "default", "cf", "normal").await;
+    let p = plan(&s, &manifests(&paused)).await;
+    s.interleave_when(
+        |m, p| m == "GET" && p.starts_with("/api/v2/changefeeds/cf"),
+        "default",
+        "cf",
+        json!({"mounter": {"worker_num": 9}}),
+        "stopped",
+    );
+    let r = run_apply(&s, &p).await;
+    let f = r.entries[0].failure.as_ref().expect("a conflict");
+    assert!(f.message.contains("another writer"), "{}", f.message);
+}

@@ -115,21 +115,18 @@ async fn classic_targets_refuse_and_unknown_targets_warn() {
         .arg(&m)
         .output()
         .unwrap();
-    // A plan against the classic server warns (the keys would be lost) and plans nothing for
-    // them: after an apply the next plan is empty.
+    // Against the classic server, `plan` and `apply` refuse them as `validate --target` does
+    // (the server would lose them), before any write (#31 item 6).
     let err = stderr(&o);
-    assert!(
-        o.status.code() == Some(0) && err.contains("drops them, so they have no effect"),
-        "{err}"
-    );
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is unknown to classic TiCDC"), "{err}");
     let o = cdcform()
         .args(["apply", "--auto-approve", "--server", &s.url()])
         .arg(&m)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!mutations(&s).is_empty());
-    assert_empty(&plan(&s, &manifests(MANIFEST)).await, "classic after apply");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(mutations(&s).is_empty(), "{:?}", mutations(&s));
     // What the classic server does with them: it drops them (encoding/json, unknown fields).
     crate::export::raw_create(
         &s,

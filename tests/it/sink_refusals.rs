@@ -556,3 +556,49 @@ fn validate_names_file_line_and_code_for_typed_parameters() {
     assert!(!err.contains("ErrSinkUnknownProtocol"), "{err}");
     assert!(err.contains("enable-tls=maybe"), "{err}");
 }
+
+/// #31 item 6 with a server: `plan` and `apply` against a classic v8.1.0 server refuse a field
+/// it does not know (`claim_check_raw_value`, added in tiflow v8.3.0) at its line, before any
+/// write, as `validate --target v8.1.0` does offline; a v8.5.0 server takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_apply_refuse_a_field_the_server_version_does_not_know() {
+    use cdcform::simulator::{SimConfig, SimProfile};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cc.yaml"),
+        "changefeeds:\n  - id: cc\n    sink_uri: \"kafka://127.0.0.1:9092/t?protocol=simple\"\n    replica_config:\n      sink:\n        kafka_config:\n          large_message_handle:\n            large_message_handle_option: claim-check\n            claim_check_storage_uri: \"s3://b/p\"\n            claim_check_raw_value: true\n",
+    )
+    .unwrap();
+    for (v, refused) in [((8, 1, 0), true), ((8, 5, 0), false)] {
+        let s = crate::harness::sim(SimConfig {
+            profile: SimProfile::Classic {
+                version: Version::new(v.0, v.1, v.2),
+            },
+            ..crate::harness::classic()
+        })
+        .await;
+        let url = s.url();
+        for cmd in [
+            &["plan", "cc.yaml"][..],
+            &["apply", "cc.yaml", "--auto-approve"],
+        ] {
+            let (code, out, err) =
+                crate::harness::run_cli(dir.path(), &[cmd, &["--server", &url]].concat(), &[]);
+            if refused {
+                assert_eq!(code, Some(1), "{v:?} {cmd:?}: {out}{err}");
+                assert!(err.contains("cc.yaml:10:36"), "{err}");
+                assert!(err.contains("unknown to TiCDC v8.1.0"), "{err}");
+            } else {
+                assert_eq!(code, Some(0), "{v:?} {cmd:?}: {out}{err}");
+            }
+        }
+        if refused {
+            assert!(
+                crate::harness::mutations(&s).is_empty(),
+                "{:?}",
+                crate::harness::mutations(&s)
+            );
+        }
+        s.shutdown().await;
+    }
+}

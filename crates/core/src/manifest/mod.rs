@@ -132,6 +132,29 @@ pub struct DesiredSet {
     /// YAML files found in a manifest directory that are not manifests (no top-level
     /// `changefeeds:`), left unread.
     pub skipped: Vec<PathBuf>,
+    /// Each manifest's text as it was read, for [`recheck_for`]: a file is read once (it may be
+    /// a pipe, or change meanwhile).
+    pub sources: Vec<(PathBuf, std::sync::Arc<str>)>,
+}
+
+/// The checks that depend on the server, made again on texts [`load_options`] read (only
+/// those of `files`), now that the server is known.
+pub fn recheck_for(
+    set: &DesiredSet,
+    files: &std::collections::BTreeSet<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+    public: &dyn Fn(&str) -> bool,
+    target: &crate::ticdc::ServerProfile,
+    default_namespace: &str,
+) -> Result<(), Diagnostics> {
+    let mut b = Builder::new(env);
+    b.public = public;
+    b.target = Some(target.clone());
+    b.default_namespace = default_namespace.to_string();
+    for (f, text) in set.sources.iter().filter(|(f, _)| files.contains(f)) {
+        b.add_text(f, text.to_string());
+    }
+    b.finish().map(|_| ())
 }
 
 /// Dotted paths under `replica_config` (without the `replica_config.` prefix) whose values are
@@ -344,6 +367,9 @@ impl<'a> Builder<'a> {
     }
 
     fn add_text(&mut self, file: &Path, text: String) {
+        self.set
+            .sources
+            .push((file.to_path_buf(), std::sync::Arc::from(text.as_str())));
         match load::parse_documents(file, &text) {
             Ok(docs) => {
                 self.current_text = text.clone();

@@ -154,6 +154,7 @@ pub async fn plan_with(
     if !refused.0.is_empty() {
         return Err(Error::Manifest(refused));
     }
+    crate::plan::pipeline::check_for_server(&settings, &plan, &set, &snapshot.profile)?;
     let warnings = set
         .changefeeds
         .iter()

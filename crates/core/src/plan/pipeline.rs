@@ -241,6 +241,45 @@ pub fn load_manifests(
     .map_err(Error::Manifest)
 }
 
+/// The checks that depend on the server's version, made once it is known (#31 item 6: a
+/// field or value the server does not know is refused, not lost; `validate --target` makes
+/// the same checks offline). Manifests load before the server answers, for every version, so
+/// the files of the changefeeds this plan would write are loaded again for this server; an
+/// unchanged changefeed already holds what the server keeps, so it costs nothing when there
+/// is nothing to do. The texts are those read the first time (never read twice).
+pub fn check_for_server(
+    settings: &Settings,
+    plan: &Plan,
+    set: &manifest::DesiredSet,
+    profile: &ServerProfile,
+) -> Result<(), Error> {
+    let desired = &set.changefeeds;
+    let writes: BTreeSet<&Key> = plan
+        .entries
+        .iter()
+        .filter(|e| e.exec.as_ref().is_some_and(|x| x.desired.is_some()))
+        .map(|e| &e.key)
+        .collect();
+    let files: BTreeSet<std::path::PathBuf> = desired
+        .iter()
+        .filter(|d| writes.contains(&key_of(settings, d)))
+        .map(|d| d.location.file.clone())
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let env = manifest::env::from_process;
+    manifest::recheck_for(
+        set,
+        &files,
+        &|n| settings.var(n, &env),
+        &|n| settings.is_public_var(n, &env),
+        profile,
+        &settings.namespace,
+    )
+    .map_err(Error::Manifest)
+}
+
 /// Write a plan file: the plan, the desired entries (secrets as references) and a fingerprint
 /// of each live changefeed the plan read. Written to a temporary file first, then renamed.
 pub fn save(
