@@ -10,6 +10,7 @@
 pub mod ci;
 pub mod cli;
 pub mod commands;
+pub mod docs;
 pub mod output;
 pub mod render;
 pub mod settings;
