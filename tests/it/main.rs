@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod contract;
 mod corpus;
+mod docs;
 mod errors;
 mod export;
 mod faults;
