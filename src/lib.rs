@@ -30,7 +30,7 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// Exit statuses (the README's exit-code table).
+/// Exit statuses (docs/reference/exit-codes.md).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
