@@ -47,11 +47,38 @@ pub fn commands_md() -> String {
         let _ = writeln!(out, "- [`{path}`](#{})", anchor(path));
     }
     for (path, cmd) in tree {
-        let help = cmd.term_width(100).render_long_help().to_string();
-        let _ = write!(out, "\n## {path}\n\n```text\n{}\n```\n", help.trim_end());
+        // The page must not depend on who generates it: no `[env: CDCFORM_SERVER=…]` values.
+        let mut cmd = cmd.term_width(100).mut_args(|a| a.hide_env_values(true));
+        let help = cmd.render_long_help().to_string();
+        let _ = write!(out, "\n## {path}\n\n");
+        let top = path.split(' ').nth(1).unwrap_or("");
+        if let Some((_, title, page)) = GUIDES.iter().find(|(c, _, _)| *c == top) {
+            let _ = write!(out, "Guide: [{title}](../guide/{page}).\n\n");
+        }
+        let _ = write!(out, "```text\n{}\n```\n", help.trim_end());
     }
     out
 }
+
+/// The guide that explains each top-level command (docs/guide/); the docs test checks that
+/// every link resolves.
+const GUIDES: &[(&str, &str, &str)] = &[
+    ("validate", "Writing manifests", "manifests.md"),
+    ("plan", "Reading a plan", "plans.md"),
+    ("apply", "Applying changes", "applying.md"),
+    ("export", "Adopting an existing cluster", "adopting.md"),
+    ("status", "Checking a cluster with status", "status.md"),
+    ("reconcile", "Reconcile with metrics", "reconcile.md"),
+    ("simulate", "The simulator", "simulator.md"),
+    ("demo", "The simulator", "simulator.md"),
+    ("policy", "Policies", "policies.md"),
+    ("ci", "CI on pull requests", "ci.md"),
+    (
+        "schema",
+        "Writing manifests",
+        "manifests.md#editor-set-up-schemajson",
+    ),
+];
 
 /// docs/reference/manifest.md: the manifest's fields, one table per type of the schema.
 pub fn manifest_md(schema: &Value) -> String {
