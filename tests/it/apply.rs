@@ -283,19 +283,8 @@ async fn a_replace_that_deleted_and_could_not_create_says_so() {
     let c = client(&s);
     c.pause_changefeed("default", "cf").await.unwrap();
     wait_state(&c, "default", "cf", "stopped").await;
-    let ok = |args: &[&str]| {
-        let o = cdcform()
-            .current_dir(d)
-            .args(args)
-            .args(["--server", &s.url()])
-            .output()
-            .unwrap();
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
-    };
+    let url = s.url();
+    let ok = |args: &[&str]| run_cli(d, &[args, &["--server", &url]].concat(), &[]);
     let (code, out, err) = ok(&["plan", "f.yaml", "--replace", "cf", "--out", "p.json"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let now = c.tso().await.unwrap().compose();
@@ -312,4 +301,42 @@ async fn a_replace_that_deleted_and_could_not_create_says_so() {
         "{both}"
     );
     assert!(c.get_changefeed("default", "cf").await.is_err());
+}
+
+/// #30 item 7: another writer updates and resumes the changefeed between this apply's pause and
+/// its PUT (the simulator's interleave hook). The PUT is refused (it is running again) and the
+/// compensating resume finds it running: the report says the other writer's config runs, not
+/// "resumed it with its old config".
+#[tokio::test]
+async fn a_compensation_that_finds_another_writers_config_says_so() {
+    for (name, cfg) in [("classic", classic()), ("newarch", newarch())] {
+        let s = sim(cfg).await;
+        converge(&s, &manifests(&with_workers(1))).await;
+        let p = plan(&s, &manifests(&with_workers(4))).await;
+        s.interleave_when(
+            |m, p| m == "PUT" && p == "/api/v2/changefeeds/cf",
+            "default",
+            "cf",
+            json!({"mounter": {"worker_num": 9}}),
+            "normal",
+        );
+        let r = run_apply(&s, &p).await;
+        let e = &r.entries[0];
+        assert!(
+            e.failure.is_some(),
+            "{name}: {}",
+            cdcform::apply::summary_text(&r)
+        );
+        let c = e.compensation.as_deref().unwrap_or_default();
+        assert!(
+            c.contains("another writer changed it meanwhile: it runs their config"),
+            "{name}: {}",
+            cdcform::apply::summary_text(&r)
+        );
+        assert!(!c.contains("old config"), "{name}: {c}");
+        let st = s.stored("default", "cf").unwrap();
+        assert_eq!(st["config"]["mounter"]["worker_num"], 9, "{name}");
+        assert!(!e.left_paused, "{name}");
+        s.shutdown().await;
+    }
 }

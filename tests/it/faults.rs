@@ -422,3 +422,154 @@ async fn a_create_ticdc_refuses_fails_at_once_and_is_sent_once() {
     assert!(s.stored("default", "refused").is_none());
     s.shutdown().await;
 }
+
+/// TiCDC answers 500 for every refusal outside its bad-request list (tiflow v8.5.0
+/// cdc/api/util.go, pingcap/ticdc v8.5.7 pkg/api/util.go): a Kafka broker it cannot reach on a
+/// classic server (`ErrKafkaNewProducer`), or a config `ValidateAndAdjust` refuses on the new
+/// architecture (`ErrInvalidReplicaConfig`, which `validate` already catches offline; the unit
+/// test `a_500_verdict_is_not_retried_an_outage_is` covers the codes). Those are verdicts, not
+/// outages: the create fails at once, sent once, instead of being retried for `--retry-for`
+/// (it took 57 s before).
+#[tokio::test]
+async fn a_create_refused_with_a_500_verdict_fails_at_once() {
+    for (name, cfg, uri, extra, code) in [(
+        "classic",
+        SimConfig {
+            sink_check: true,
+            ..classic()
+        },
+        "kafka://127.0.0.1:1/t?protocol=canal-json",
+        "",
+        "CDC:ErrKafkaNewProducer",
+    )] {
+        let s = sim(cfg).await;
+        let desired = manifests(&format!(
+            "changefeeds:\n  - id: refused\n    sink_uri: \"{uri}\"\n{extra}"
+        ));
+        let p = plan(&s, &desired).await;
+        let mut set = settings(&s);
+        set.client.retry_for = cdcform::retry::DEFAULT_RETRY_FOR;
+        let c = cdcform::ticdc::Client::new(set.client).unwrap();
+        let t0 = std::time::Instant::now();
+        let r = cdcform::apply::apply(&c, &p, &apply_options(), &|_: &str| {}).await;
+        let text = cdcform::apply::summary_text(&r);
+        let f = r.entries[0].failure.as_ref().expect("refused");
+        assert_eq!(f.code.as_deref(), Some(code), "{name}: {text}");
+        assert!(!f.message.contains("attempts"), "{name}: {text}");
+        assert_eq!(create_posts(&s).get("refused"), Some(&1), "{name}: {text}");
+        assert!(
+            t0.elapsed() < DEFAULT_RETRY_FOR_HALF,
+            "{name}: retried for {:?}",
+            t0.elapsed()
+        );
+        s.shutdown().await;
+    }
+}
+
+/// Far below the retry budget: a refusal is not waited on.
+const DEFAULT_RETRY_FOR_HALF: Duration = Duration::from_secs(30);
+
+/// 50 changefeeds before: 10 each to update, pause, resume, delete, and 10 left alone.
+fn chaos_before() -> String {
+    let mut y = String::from("changefeeds:\n");
+    for i in 0..10 {
+        y += &cf(&format!("upd-{i}"), "");
+        y += &cf(&format!("pause-{i}"), "");
+        y += &cf(&format!("resume-{i}"), "    state: paused\n");
+        y += &cf(&format!("del-{i}"), "");
+        y += &cf(&format!("keep-{i}"), "");
+    }
+    y
+}
+
+/// What the manifests ask next: 10 updates, 10 pauses, 10 resumes, 10 deletes, 10 creates.
+fn chaos_after() -> String {
+    let mut y = String::from("changefeeds:\n");
+    for i in 0..10 {
+        y += &cf(&format!("upd-{i}"), &workers(4));
+        y += &cf(&format!("pause-{i}"), "    state: paused\n");
+        y += &cf(&format!("resume-{i}"), "");
+        y += &cf(&format!("del-{i}"), "    state: absent\n");
+        y += &cf(&format!("keep-{i}"), "");
+        y += &cf(&format!("new-{i}"), &workers(2));
+    }
+    y
+}
+
+/// #30: the chaos run. Under 24% transient faults (5xx, 503 while the owner changes, dropped
+/// connections, slow answers), an `apply` of creates, deletes, pauses, resumes and updates is
+/// killed (SIGKILL) part-way; the next run, under the same faults, exits 0 with every step ok,
+/// and afterwards nothing is left paused that should run and the plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_the_first_run_after_a_killed_one_exits_0() {
+    for (name, base, seed) in [("classic", classic(), 31), ("newarch", newarch(), 32)] {
+        let s = sim(faulty(base, seed)).await;
+        s.set_faults_enabled(false);
+        converge(&s, &manifests(&chaos_before())).await;
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("after.yaml");
+        std::fs::write(&m, chaos_after()).unwrap();
+        s.set_faults_enabled(true);
+        s.clear_requests();
+        let args = [
+            "apply",
+            m.to_str().unwrap(),
+            "--server",
+            &s.url(),
+            "--auto-approve",
+        ];
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cdcform"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut killed = false;
+        for _ in 0..20_000 {
+            if mutations(&s).len() >= 25 {
+                child.kill().unwrap();
+                killed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = child.wait();
+        assert!(killed, "{name}: the first run finished before the kill");
+        let o = cdcform().args(args).output().unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: the run after the killed one\n{out}{err}"
+        );
+        assert!(out.contains("Apply complete"), "{name}: {out}");
+        assert!(
+            !format!("{out}{err}").contains("LEFT PAUSED"),
+            "{name}: {out}{err}"
+        );
+        report(&format!("chaos {name} seed {seed}"), &s);
+        s.set_faults_enabled(false);
+        let desired = manifests(&chaos_after());
+        let c = client(&s);
+        for d in &desired {
+            let want = match d.state {
+                cdcform::manifest::DesiredState::Running => Some("normal"),
+                cdcform::manifest::DesiredState::Paused => Some("stopped"),
+                cdcform::manifest::DesiredState::Absent => None,
+            };
+            match want {
+                Some(w) => wait_state(&c, "default", &d.id, w).await,
+                None => assert!(
+                    c.get_changefeed("default", &d.id).await.is_err(),
+                    "{name}: {} exists",
+                    d.id
+                ),
+            }
+        }
+        assert_empty(&plan(&s, &desired).await, &format!("chaos {name}"));
+        s.shutdown().await;
+    }
+}

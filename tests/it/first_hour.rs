@@ -14,19 +14,7 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
-fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut c = cdcform();
-    c.current_dir(dir).args(args);
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-        String::from_utf8_lossy(&o.stderr).to_string(),
-    )
-}
+use crate::harness::run_cli as run;
 
 const SHARED: &str = "changefeeds:\n  - id: shared\n    sink_uri: \"blackhole://\"\n";
 

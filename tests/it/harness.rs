@@ -184,6 +184,25 @@ pub fn cdcform() -> assert_cmd::Command {
     c
 }
 
+/// Run the binary in `dir`: exit code, stdout, stderr.
+pub fn run_cli(
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let mut c = cdcform();
+    c.current_dir(dir).args(args);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
 /// Options for a client of `sim` (small retry budget, short timeouts).
 pub fn options_for(sim: &Simulator) -> ClientOptions {
     let mut o = ClientOptions::new(sim.url());

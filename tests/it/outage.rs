@@ -578,7 +578,14 @@ fn claims(r: &ApplyReport) -> BTreeMap<String, Result<(), String>> {
             let claim = match &e.failure {
                 None if !e.skipped => Ok(()),
                 None => Err("skipped".to_string()),
-                Some(f) => Err(format!("{} at {}: {}", e.key, f.step, f.message)),
+                // As the summary shows it: the code beside the message.
+                Some(f) => Err(format!(
+                    "{} at {}: [{}] {}",
+                    e.key,
+                    f.step,
+                    f.code.as_deref().unwrap_or("-"),
+                    f.message
+                )),
             };
             (e.key.id.clone(), claim)
         })
@@ -611,6 +618,27 @@ async fn two_applies_started_together_never_both_claim_a_changefeed_they_do_not_
             }
             if cb[&id].is_ok() {
                 assert_eq!(w, 5, "round {round}: apply B claims {id}, which holds {w}");
+            }
+            // #30 item 7: what a compensation says it left is true. "Its old config" means
+            // the config before both applies (1); when the other writer's config runs, it says so.
+            for (r, mine) in [(&ra, 3), (&rb, 5)] {
+                let said = r
+                    .entries
+                    .iter()
+                    .find(|e| e.key.id == id)
+                    .and_then(|e| e.compensation.as_deref());
+                match said {
+                    Some(c) if c.contains("with its old config") => {
+                        assert_eq!(w, 1, "round {round}: {id}: '{c}' but it holds {w}")
+                    }
+                    Some(c) if c.contains("another writer changed it") => {
+                        assert!(
+                            w != 1 && w != mine,
+                            "round {round}: {id}: '{c}' but it holds {w}"
+                        )
+                    }
+                    _ => {}
+                }
             }
         }
         let uniform = finals.values().all(|w| *w == 3) || finals.values().all(|w| *w == 5);

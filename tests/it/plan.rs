@@ -364,20 +364,10 @@ async fn managed_means_the_same_in_plan_and_status() {
         "changefeeds:\n  - id: ours\n    sink_uri: \"blackhole://\"\n",
     )
     .unwrap();
+    let url = s.url();
     let run = |args: &[&str]| {
-        let o = cdcform()
-            .current_dir(d)
-            .args(args)
-            .args(["--server", &s.url()])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{out}{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let (code, out, err) = run_cli(d, &[args, &["--server", &url]].concat(), &[]);
+        assert_eq!(code, Some(0), "{out}{err}");
         out
     };
     let status_managed = |out: &str| -> Vec<(String, bool)> {

@@ -750,11 +750,17 @@ fn cut(cfg: &mut Cow<'_, Value>, path: &str) {
 }
 
 /// Keys the server does not hold, so they are never compared (`validate` and `plan` warn about
-/// them instead): `performance_mode` and event filters' `ignore_update_only_columns` exist only
+/// them instead): the new architecture's storage spool keys on classic servers, `performance_mode` and event filters' `ignore_update_only_columns` exist only
 /// on pingcap/ticdc master (after v8.5.7), and tiflow's dispatch rules have no `target-schema` /
 /// `target-table` (pingcap/ticdc v8.5.7 api/v2/model.go has them). Their JSON decoding drops them.
 fn drop_unheld(profile: &ServerProfile, cfg: &mut Cow<'_, Value>) {
     cut(cfg, "performance_mode");
+    if profile.arch == Arch::Classic {
+        // pingcap/ticdc v8.5.7 api/v2/model.go `CloudStorageConfig` only; tiflow drops them.
+        for k in ["spool_disk_quota", "spool_base_dir", "use_table_id_as_path"] {
+            cut(cfg, &format!("sink.cloud_storage_config.{k}"));
+        }
+    }
     if !has_active_active(profile) {
         for k in [
             "enable_active_active",

@@ -433,7 +433,7 @@ fn mq_protocol_known(protocol: &str, profile: &SimProfile) -> bool {
 
 /// Parse a sink URI as TiCDC does (§4.2 step 9): 400 `ErrSinkURIInvalid` on failure.
 pub fn parse_sink_uri(uri: &str) -> Result<(GoUrl, SinkKind), ApiErr> {
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(uri);
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(uri);
     let u = GoUrl::parse(uri).map_err(|e| {
         ApiErr::new(
             "CDC:ErrSinkURIInvalid",
@@ -699,7 +699,23 @@ fn api_shape(cfg: &mut Value, profile: &SimProfile) {
             reencode(h, lmh);
         }
     }
+    if profile.is_classic() {
+        // tiflow v7.5.0/v8.1.0/v8.5.0 cdc/api/v2/model.go `CloudStorageConfig` has no field
+        // for these (pingcap/ticdc v8.5.7 api/v2/model.go adds them): encoding/json drops them.
+        if let Some(c) = cfg
+            .pointer_mut("/sink/cloud_storage_config")
+            .and_then(Value::as_object_mut)
+        {
+            for k in NEWARCH_ONLY_STORAGE_KEYS {
+                c.remove(*k);
+            }
+        }
+    }
 }
+
+/// pingcap/ticdc v8.5.7 api/v2/model.go `CloudStorageConfig` fields no tiflow release has.
+const NEWARCH_ONLY_STORAGE_KEYS: &[&str] =
+    &["spool_disk_quota", "spool_base_dir", "use_table_id_as_path"];
 
 /// `LargeMessageHandleConfig.AdjustAndValidate` (tiflow v7.5.0–v8.5.0 and pingcap/ticdc
 /// v8.5.7 pkg/config/large_message.go), run by the sink's `validateAndAdjust` for
@@ -876,6 +892,26 @@ mod tests {
         assert_eq!(c["sync_point_interval"], json!(60_000_000_000u64));
         let e = for_create(&p, Some(&json!({"memory_quota":"big"}))).unwrap_err();
         assert_eq!(e.code, "CDC:ErrAPIInvalidParam");
+    }
+
+    /// pingcap/ticdc v8.5.7 api/v2/model.go `CloudStorageConfig` keeps the spool settings and
+    /// `use_table_id_as_path` (pointers: a `false` is kept and shown); tiflow's has no such
+    /// fields, so encoding/json drops them.
+    #[test]
+    fn newarch_only_storage_keys() {
+        let sent = json!({"sink": {"cloud_storage_config": {"worker_count": 4,
+            "spool_disk_quota": 1024, "spool_base_dir": "/spool", "use_table_id_as_path": false}}});
+        let (u, k) = parse_sink_uri("s3://b/p?protocol=csv").unwrap();
+        for p in [classic((7, 5, 0)), classic((8, 5, 0)), SimProfile::Newarch] {
+            let mut c = for_create(&p, Some(&sent)).unwrap();
+            validate_and_adjust(&mut c, &u, k, &p).unwrap();
+            let got = &c["sink"]["cloud_storage_config"];
+            if p.is_classic() {
+                assert_eq!(got, &json!({"worker_count": 4}), "{p:?}");
+            } else {
+                assert_eq!(got, &sent["sink"]["cloud_storage_config"]);
+            }
+        }
     }
 
     /// tiflow v8.5.0 cdc/api/v2/model.go `toInternalReplicaConfigWithOriginConfig` (and

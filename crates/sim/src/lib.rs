@@ -23,6 +23,7 @@ pub mod sink_check;
 pub mod state;
 pub mod time;
 mod tls;
+pub mod uri_mask;
 pub mod uri_params;
 
 use std::net::SocketAddr;
@@ -153,6 +154,14 @@ pub struct Armed {
     pub kind: faults::OutageKind,
 }
 
+/// What [`Simulator::interleave_when`] does to a changefeed.
+pub struct Interleave {
+    pub ns: String,
+    pub id: String,
+    pub config: serde_json::Value,
+    pub state: &'static str,
+}
+
 /// Shared between the handlers and the `Simulator` handle.
 pub(crate) struct Shared {
     pub cfg: SimConfig,
@@ -174,6 +183,9 @@ pub(crate) struct Shared {
     pub armed: Mutex<Vec<Armed>>,
     /// Targeted `http500` faults set by tests: matcher and how many requests are left to fail.
     pub failing: Mutex<Vec<(Matcher, u64)>>,
+    /// Another writer's change, set by a test: carried out once, just before the first request
+    /// its matcher accepts is handled.
+    pub interleaved: Mutex<Vec<(Matcher, Interleave)>>,
     /// `Some(until)`: refuse connections until then (the listener closes and reopens).
     pub refuse: tokio::sync::watch::Sender<Option<std::time::Instant>>,
     /// The log redaction mode `POST /api/v2/log/redact` sets (new architecture; starts `OFF`).
@@ -218,6 +230,7 @@ impl Simulator {
             redact: Mutex::new("OFF"),
             armed: Mutex::new(vec![]),
             failing: Mutex::new(vec![]),
+            interleaved: Mutex::new(vec![]),
             catalog: cfg
                 .catalog
                 .clone()
@@ -354,6 +367,29 @@ impl Simulator {
             .lock()
             .unwrap()
             .push((Box::new(matcher), count));
+    }
+
+    /// Another writer changes changefeed `ns/id` just before the first request `matcher(method,
+    /// path)` accepts is handled: it sets `config` (merged into the stored one, as its PUT
+    /// would) and leaves the changefeed `state` (as its resume or pause would). A test hook to
+    /// put a concurrent writer between two steps of an apply, deterministically.
+    pub fn interleave_when(
+        &self,
+        matcher: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+        ns: &str,
+        id: &str,
+        config: serde_json::Value,
+        state: &'static str,
+    ) {
+        self.shared.interleaved.lock().unwrap().push((
+            Box::new(matcher),
+            Interleave {
+                ns: ns.into(),
+                id: id.into(),
+                config,
+                state,
+            },
+        ));
     }
 
     /// Start a rolling upgrade now (see `rolling-upgrade=` in [`faults`]).

@@ -113,22 +113,12 @@ fn go_quote(s: &str) -> String {
 /// (`validateRoutingExpression`, regexp `^(?:[^{}]|\{schema\}|\{table\})*$`), checked for
 /// every scheme before the MySQL early return. `GenWithStack` replaces the code's template.
 fn table_routes(cfg: &Value) -> Result<(), ApiErr> {
-    fn ok(expr: &str) -> bool {
-        let mut rest = expr;
-        while let Some(c) = rest.chars().next() {
-            if let Some(r) = rest
-                .strip_prefix("{schema}")
-                .or_else(|| rest.strip_prefix("{table}"))
-            {
-                rest = r;
-            } else if c == '{' || c == '}' {
-                return false;
-            } else {
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        true
-    }
+    // The regexp of `validateRoutingExpression`, as ticdc writes it (cdcform's validator
+    // scans the text instead: the two are kept apart so that one can catch the other).
+    static ROUTE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(?:[^{}]|\{schema\}|\{table\})*$").expect("a valid regexp")
+    });
+    let ok = |expr: &str| ROUTE.is_match(expr);
     let rules = s(cfg, &["sink", "dispatchers"])
         .and_then(Value::as_array)
         .map(Vec::as_slice)
@@ -523,6 +513,9 @@ pub fn before_connect(
     if scheme.starts_with("kafka") {
         kafka_options(cfg, u, profile).map_err(wrap)?;
     }
+    if kind == SinkKind::Storage && !profile.is_classic() {
+        storage_spool(cfg, u, profile).map_err(wrap)?;
+    }
     if kind == SinkKind::Mysql {
         uri_params::mysql(u, profile).map_err(|e| {
             wrap(ApiErr::new(
@@ -607,9 +600,60 @@ fn encoder_config(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), Ap
     Ok(())
 }
 
+const STORAGE_INVALID: &str = "CDC:ErrStorageSinkInvalidConfig";
+
+/// pingcap/ticdc v8.5.7 downstreamadapter/sink/cloudstorage/sink.go `Verify` →
+/// pkg/sink/cloudstorage/config.go `(*Config).Apply`, for the settings only it has: gin binds
+/// the query (`WrapError(ErrStorageSinkInvalidConfig, err)`), `mergeConfig` lets a URI parameter
+/// override the `cloud_storage_config` value (see below), then `getSpoolDiskQuota` (more than 0) and
+/// `getSpoolBaseDir` (an absolute path; empty means the default) refuse with
+/// `ErrStorageSinkInvalidConfig`. `use-table-id-as-path` in both places is not checked:
+/// `CheckUseTableIDAsPathCompatibility` (pkg/config/sink.go) is only called by
+/// `CheckCompatibilityWithSinkURI`, which nothing in v8.5.7 calls, so the URI value wins.
+fn storage_spool(cfg: &Value, u: &GoUrl, profile: &SimProfile) -> Result<(), ApiErr> {
+    let bound = uri_params::bind_gin(u, uri_params::STORAGE_NEWARCH, profile)
+        .map_err(|e| ApiErr::new(STORAGE_INVALID, format!("storage sink config invalid: {e}")))?;
+    let csc = |k: &str| s(cfg, &["sink", "cloud_storage_config", k]);
+    // mergo v0.3.16 `Merge(dest, url, WithOverride)` into the copied config pointers: a URI value
+    // fills an unset field whatever it is, but replaces a set one only when it is not the zero
+    // value (gin binds `spool-disk-quota=` as 0).
+    let quota = match (
+        uri_params::int_of(&bound, "spool-disk-quota"),
+        csc("spool_disk_quota").and_then(Value::as_i64),
+    ) {
+        (Some(0), Some(c)) => Some(c),
+        (u, c) => u.or(c),
+    };
+    if let Some(q) = quota.filter(|q| *q <= 0) {
+        return Err(ApiErr::new(
+            STORAGE_INVALID,
+            format!("invalid spool-disk-quota {q}, it must be greater than 0"),
+        ));
+    }
+    // mergo.WithOverride: an empty URI value does not override the config's.
+    let dir = query(u, "spool-base-dir")
+        .filter(|d| !d.is_empty())
+        .or_else(|| {
+            csc("spool_base_dir")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    if !dir.is_empty() && !dir.starts_with('/') {
+        return Err(ApiErr::new(
+            STORAGE_INVALID,
+            format!(
+                "invalid spool-base-dir {}, it must be an absolute path",
+                go_quote(&dir)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// ticdc `CreateChangefeed`: `WrapError(ErrSinkURIInvalid, err, sinkURI)`.
 pub fn sink_verify_error(e: ApiErr, u: &GoUrl) -> ApiErr {
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(&u.to_go_string());
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(&u.to_go_string());
     ApiErr::new(
         URI_INVALID,
         format!("sink uri invalid '{masked}': {}", e.text()),
@@ -629,7 +673,7 @@ fn validator_prechecks(cfg: &Value, u: &GoUrl, scheme: &str) -> Result<(), ApiEr
             "sink uri invalid 'sink uri host is not valid IPv6 address, when using IPv6 address in URI, please use [ipv6-address]:port'",
         ));
     }
-    let masked = crate::ticdc::mask::mask_sensitive_in_uri(&u.to_go_string());
+    let masked = crate::uri_mask::mask_sensitive_data_in_uri(&u.to_go_string());
     if bool_at(cfg, &["enable_sync_point"]) && !is_mysql(scheme) {
         return Err(ApiErr::new(
             URI_INVALID,
@@ -973,5 +1017,38 @@ mod tests {
         assert_eq!(go_hostname("::1:3306"), "::1");
         assert_eq!(go_hostname("[::1]:3306"), "::1");
         assert_eq!(strip_port("[::1]:3306"), "[::1]");
+    }
+
+    /// pingcap/ticdc v8.5.7 pkg/sink/cloudstorage/config_test.go `TestSpoolDiskQuotaConfig`,
+    /// `TestSpoolBaseDirConfig` (the URI wins), `TestInvalidSpoolBaseDirConfig` (a relative
+    /// directory in the URI or in the config is refused), and `getSpoolDiskQuota`.
+    #[test]
+    fn storage_spool_settings() {
+        let url = |q: &str| GoUrl::parse(&format!("s3://bucket/prefix{q}")).unwrap();
+        let cfg = |c: Value| serde_json::json!({"sink": {"cloud_storage_config": c}});
+        let na = SimProfile::Newarch;
+        let cases: &[(&str, Value, Option<&str>)] = &[
+            ("?spool-disk-quota=2147483648", serde_json::json!({"spool_disk_quota": 3221225472u64}), None),
+            ("", serde_json::json!({"spool_disk_quota": 1}), None),
+            ("", serde_json::json!({"spool_disk_quota": 0}), Some("invalid spool-disk-quota 0, it must be greater than 0")),
+            ("?spool-disk-quota=-5", serde_json::json!({"spool_disk_quota": 7}), Some("invalid spool-disk-quota -5, it must be greater than 0")),
+            // mergo keeps a set field when the URI value is the zero value.
+            ("?spool-disk-quota=0", serde_json::json!({"spool_disk_quota": 7}), None),
+            ("?spool-disk-quota=0", serde_json::json!({}), Some("invalid spool-disk-quota 0, it must be greater than 0")),
+            ("?spool-disk-quota=x", serde_json::json!({}), Some("storage sink config invalid: strconv.ParseInt: parsing \"x\": invalid syntax")),
+            ("?use-table-id-as-path=maybe", serde_json::json!({}), Some("storage sink config invalid: strconv.ParseBool: parsing \"maybe\": invalid syntax")),
+            ("?spool-base-dir=%2Ftmp%2Fa", serde_json::json!({"spool_base_dir": "relative"}), None),
+            ("?spool-base-dir=relative%2Fpath", serde_json::json!({}), Some("invalid spool-base-dir \"relative/path\", it must be an absolute path")),
+            ("", serde_json::json!({"spool_base_dir": "relative/path"}), Some("invalid spool-base-dir \"relative/path\", it must be an absolute path")),
+            ("", serde_json::json!({"spool_base_dir": ""}), None),
+            // `CheckUseTableIDAsPathCompatibility` is not run by v8.5.7's API.
+            ("?use-table-id-as-path=false", serde_json::json!({"use_table_id_as_path": true}), None),
+        ];
+        for (q, c, want) in cases {
+            let got = storage_spool(&cfg(c.clone()), &url(q), &na)
+                .err()
+                .map(|e| e.msg);
+            assert_eq!(got.as_deref(), *want, "{q} {c}");
+        }
     }
 }

@@ -116,6 +116,14 @@ pub const MYSQL_NEWARCH: &[Param] = &[
     p("enable-ddl-ts", GoType::Bool, None, true),
 ];
 
+/// pingcap/ticdc v8.5.7 pkg/sink/cloudstorage/config.go `urlConfig`: the parameters no tiflow
+/// release has (tiflow's storage `urlConfig` stops at `file-size`). gin binds the whole struct
+/// first; `worker-count`, `flush-interval` and `file-size` (before them) are not modelled here.
+pub const STORAGE_NEWARCH: &[Param] = &[
+    p("use-table-id-as-path", GoType::Bool, None, true),
+    p("spool-disk-quota", GoType::Int(64), None, true),
+];
+
 /// The lower bounds of the MySQL sink's int parameters (`getWorkerCount`, `getMaxTxnRow`,
 /// `getMaxMultiUpdateRowCount`, `getMaxMultiUpdateRowSize`, same in both repositories), in the
 /// order tiflow checks them: (name, minimum, what the message says).

@@ -81,6 +81,7 @@ impl ClientError {
                 *status >= 500
                     && code != codes::CLUSTER_UNHEALTHY
                     && code != codes::CAPTURE_NOT_EXIST
+                    && !is_verdict(code)
             }
             _ => false,
         }
@@ -179,6 +180,17 @@ impl ClientError {
         }
     }
 
+    /// The message alone, for where the code is shown beside it (an apply summary prints
+    /// `[CODE]: message`; with `brief` the code would read twice).
+    pub fn detail(&self) -> String {
+        match self {
+            ClientError::Api { code, message, .. } if !code.is_empty() => {
+                scrub(without_code(code, message))
+            }
+            other => other.brief(),
+        }
+    }
+
     /// Short "code: message" for summaries.
     pub fn brief(&self) -> String {
         match self {
@@ -215,6 +227,35 @@ fn transport_hint(url: &str, reason: &str) -> String {
          to wait for a TiCDC that is starting, give it time with `--retry-for 2m`"
             .into()
     }
+}
+
+/// A 500 that is TiCDC's verdict on the request, not an outage. TiCDC answers every error
+/// outside a short bad-request list with 500 (tiflow v8.5.0 `cdc/api/util.go` and pingcap/ticdc
+/// v8.5.7 `pkg/api/util.go`, `httpBadRequestError`), so a sink it cannot reach (tiflow
+/// `ErrKafkaNewProducer`, ticdc `ErrNewKafkaSink`), a replica config its `ValidateAndAdjust`
+/// refuses (ticdc `ErrInvalidReplicaConfig`) or an encoder setting it cannot use arrive as 500
+/// like an owner election does. Sent again, they are refused again: they fail at once, with the
+/// server's words, instead of being retried for `--retry-for`. Families by name, from tiflow
+/// `pkg/errors/cdc_errors.go` and pingcap/ticdc `pkg/errors/error.go`: the sink, codec and
+/// filter errors and the config refusals. Everything else (owner elections, etcd/PD trouble, internal errors) is
+/// still ridden through.
+pub fn is_verdict(code: &str) -> bool {
+    const FAMILIES: &[&str] = &[
+        "ErrKafka",
+        "ErrNewKafka",
+        "ErrPulsar",
+        "ErrNewPulsar",
+        "ErrMySQL",
+        "ErrSink",
+        "ErrStorage",
+        "ErrCodec",
+        "ErrEncode",
+        "ErrFilter",
+        "ErrInvalidReplicaConfig",
+        "ErrIncompatibleSinkConfig",
+    ];
+    let name = code.strip_prefix("CDC:").unwrap_or(code);
+    FAMILIES.iter().any(|f| name.starts_with(f))
 }
 
 /// TiCDC messages start with `[CODE]` (`[CDC:ErrX]message: cause`); shown after the code
@@ -293,6 +334,37 @@ pub mod codes {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_500_verdict_is_not_retried_an_outage_is() {
+        let api = |code: &str| ClientError::Api {
+            status: 500,
+            code: code.into(),
+            message: String::new(),
+            method: "POST".into(),
+            path: "/api/v2/changefeeds".into(),
+            retry_after: None,
+        };
+        for verdict in [
+            "CDC:ErrKafkaNewProducer",
+            "CDC:ErrNewKafkaSink",
+            "CDC:ErrInvalidReplicaConfig",
+            "CDC:ErrSinkInvalidConfig",
+            "CDC:ErrPulsarNewProducer",
+        ] {
+            assert!(!api(verdict).is_retryable(), "{verdict}");
+        }
+        for outage in [
+            "CDC:ErrOwnerNotFound",
+            "CDC:ErrInternalServerError",
+            "CDC:ErrServerIsNotReady",
+            "CDC:ErrPDEtcdAPIError",
+            "",
+        ] {
+            assert!(api(outage).is_retryable(), "{outage}");
+        }
+    }
+
     use super::*;
 
     fn api(code: &str, message: &str) -> ClientError {

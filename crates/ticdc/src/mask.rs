@@ -4,7 +4,9 @@
 //! The `url` crate follows the WHATWG URL standard, which re-serialises differently from Go
 //! (`blackhole://` stays `blackhole://` there, Go prints `blackhole:`), so this module carries a
 //! small model of Go's `url.Parse` / `URL.String` / `URL.Redacted` / `Values.Encode`: enough for
-//! every sink URI TiCDC accepts. The simulator masks with it and the planner compares through it.
+//! every sink URI TiCDC accepts. The planner compares through it. The simulator uses only the
+//! URL model here; its masking rules are its own (`cdcform_sim::uri_mask`), and
+//! `tests/it/uri_mask.rs` checks the two against each other.
 
 use std::fmt::Write as _;
 
@@ -431,9 +433,19 @@ const SENSITIVE_QUERY_WORDS: &[&str] = &[
     "client",
 ];
 
-/// True when a sink-URI query key carries a secret by TiCDC's broad rule.
+/// True when a sink-URI query key carries a secret by TiCDC's broad rule
+/// (`strings.Contains(strings.ToLower(key), word)`).
 pub fn is_sensitive_query_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
+    // Go's `strings.ToLower` folds more than ASCII into these words: KELVIN SIGN (U+212A)
+    // becomes `k` and U+0130 becomes `i` (found by the simulator cross-check, tests/it/uri_mask.rs).
+    let lower: String = key
+        .chars()
+        .map(|c| match c {
+            '\u{212a}' => 'k',
+            '\u{130}' => 'i',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
     SENSITIVE_QUERY_WORDS.iter().any(|w| lower.contains(w))
 }
 
@@ -454,14 +466,18 @@ pub fn mask_sensitive_in_uri(uri: &str) -> String {
     {
         return uri.to_string();
     }
-    let mut pairs = u.query_pairs();
+    let pairs = u.query_pairs();
     if pairs.iter().any(|(k, _)| is_sensitive_query_key(k)) {
-        for (k, v) in pairs.iter_mut() {
-            if is_sensitive_query_key(k) {
-                *v = "xxxxx".into();
+        // Go `Values.Set(key, "xxxxx")`: a key given twice keeps one masked value.
+        let mut masked: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if !is_sensitive_query_key(&k) {
+                masked.push((k, v));
+            } else if !masked.iter().any(|(mk, _)| *mk == k) {
+                masked.push((k, "xxxxx".into()));
             }
         }
-        u.raw_query = encode_query(&pairs);
+        u.raw_query = encode_query(&masked);
     }
     u.redacted()
 }
@@ -543,6 +559,19 @@ mod tests {
             "mysql://u:xxxxx@h:1/"
         );
         assert_eq!(mask_sensitive_in_uri("mysql://h:abc/"), "<invalid uri>");
+    }
+
+    /// Go `strings.ToLower` folds KELVIN SIGN and U+0130 into `k` and `i`; `Values.Set` leaves
+    /// one masked value for a key given twice (tiflow `pkg/util/uri.go` `MaskSensitiveDataInURI`).
+    #[test]
+    fn error_masker_lowercases_and_sets_like_go() {
+        assert!(is_sensitive_query_key("\u{212a}EY"));
+        assert!(is_sensitive_query_key("PR\u{130}VATE"));
+        assert!(!is_sensitive_query_key("region"));
+        assert_eq!(
+            mask_sensitive_in_uri("kafka://h/t?%E2%84%AAEY=v&token=a&token=b&a=1"),
+            "kafka://h/t?a=1&token=xxxxx&%E2%84%AAEY=xxxxx"
+        );
     }
 
     /// The mask and the canonical form as they were computed before [`SinkUri`] (each from a

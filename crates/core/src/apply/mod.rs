@@ -148,7 +148,7 @@ fn failure(step: &str, e: &ClientError) -> Failure {
     Failure {
         step: step.to_string(),
         code: e.code().map(str::to_string),
-        message: e.brief(),
+        message: e.detail(),
     }
 }
 
@@ -841,7 +841,7 @@ async fn compensate(run: &mut Run<'_>, report: &mut EntryReport, failed: &Failur
         Ok(()) if failed.step == "check" => {
             report.compensation = Some("resumed it with the config the other writer left".into())
         }
-        Ok(()) => report.compensation = Some("resumed it with its old config".into()),
+        Ok(()) => report.compensation = Some(after_resume(run).await),
         Err(rf) => {
             report.left_paused = true;
             report.compensation = Some(format!(
@@ -864,6 +864,36 @@ pub fn deleted_not_recreated(e: &EntryReport) -> Option<String> {
             e.key
         )
     })
+}
+
+/// What a compensating resume left running. A resume can also be answered "already running"
+/// because another writer resumed it with a config of its own (#30 item 7): then it runs their
+/// config, not the one this run paused, and saying "its old config" would be false. One read
+/// tells which.
+async fn after_resume(run: &Run<'_>) -> String {
+    const OLD: &str = "resumed it with its old config";
+    let Some(seen) = run.seen.as_ref() else {
+        return OLD.into();
+    };
+    match read_one(run.client, run.profile, &run.key).await {
+        Ok(Some(now)) if !same_content(seen, &now) => {
+            let ours = run
+                .entry
+                .exec
+                .as_ref()
+                .and_then(|x| x.desired.as_ref())
+                .is_some_and(|d| planner::holds_content(run.profile, d, &now));
+            if ours {
+                "resumed it; it holds this run's config after all (the update's answer was lost, not the update)".into()
+            } else {
+                format!(
+                    "another writer changed it meanwhile: it runs their config, not the one it had \
+                     nor this run's ({CONFLICT})"
+                )
+            }
+        }
+        _ => OLD.into(),
+    }
 }
 
 /// The one wording for a changefeed cdcform paused and could not resume: the state and the

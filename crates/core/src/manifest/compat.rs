@@ -76,6 +76,7 @@ pub fn warnings(cf: &DesiredChangefeed, target: Option<&ServerProfile>) -> Vec<C
         }
     }
     unreleased_keys(cfg, target, &warn, &mut out);
+    newarch_storage(cfg, &cf.sink_uri, target, &warn, &mut out);
     no_effect(cfg, scheme, target, &warn, &mut out);
     redo_on_non_mysql(cfg, scheme, target, &warn, &mut out);
     if cfg.get("performance_mode").is_some() {
@@ -274,9 +275,124 @@ fn unreleased_keys(
     }
 }
 
+/// pingcap/ticdc v8.5.7 `cloud_storage_config.{spool_disk_quota, spool_base_dir,
+/// use_table_id_as_path}` (api/v2/model.go `CloudStorageConfig`; tiflow has none of them, and its
+/// JSON decoding drops them). With the target unknown or classic, a value other than what the
+/// absence means is worth a warning (`validate --target` of a classic version refuses it:
+/// `sink_rules`; a plan against a classic server warns, and `normalize` does not compare them). On storage sinks the
+/// `use-table-id-as-path` URI parameter is compared with the setting as
+/// `CheckUseTableIDAsPathCompatibility` (pkg/config/sink.go) would: v8.5.7 calls it from nowhere
+/// but `(*SinkConfig).CheckCompatibilityWithSinkURI`, which nothing calls, so the server accepts
+/// both and pkg/sink/cloudstorage/config.go `mergeConfig` decides: `true` in either place wins.
+fn newarch_storage(
+    cfg: &Value,
+    sink_uri: &str,
+    target: Option<&ServerProfile>,
+    warn: &dyn Fn(String, &str) -> CompatWarning,
+    out: &mut Vec<CompatWarning>,
+) {
+    let csc = |k: &str| cfg.pointer(&format!("/sink/cloud_storage_config/{k}"));
+    let classic = target.is_some_and(|p| p.arch == Arch::Classic);
+    if target.is_none() || classic {
+        let set: Vec<&str> = [
+            (
+                "spool_disk_quota",
+                csc("spool_disk_quota").is_some_and(|v| !v.is_null()),
+            ),
+            (
+                "spool_base_dir",
+                csc("spool_base_dir")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| !d.is_empty()),
+            ),
+            (
+                "use_table_id_as_path",
+                csc("use_table_id_as_path") == Some(&Value::Bool(true)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, on)| on.then_some(k))
+        .collect();
+        if !set.is_empty() {
+            let server = match target {
+                Some(p) => format!(
+                    "this server ({}) drops them, so they have no effect",
+                    p.label()
+                ),
+                None => "classic TiCDC (tiflow) drops them".into(),
+            };
+            out.push(warn(
+                format!("`sink.cloud_storage_config.{}` exist only on new-architecture servers (pingcap/ticdc v8.5.7); {server}", set.join("`, `")),
+                "remove them unless every target runs the new architecture",
+            ));
+        }
+    }
+    if classic || downstream(sink_uri.split(':').next().unwrap_or("")) != Some("storage") {
+        return;
+    }
+    let Ok(u) = crate::ticdc::mask::GoUrl::parse(sink_uri) else {
+        return;
+    };
+    let from_uri = u
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k == "use-table-id-as-path")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .and_then(|v| go_parse_bool(&v));
+    let from_config = csc("use_table_id_as_path").and_then(Value::as_bool);
+    if let Some(text) = use_table_id_as_path_conflict(from_config, from_uri) {
+        out.push(warn(
+            format!("{text}: the server accepts both and uses table ids if either says `true` (pkg/sink/cloudstorage/config.go `mergeConfig`)"),
+            "set use-table-id-as-path in one place only, the sink URI or `sink.cloud_storage_config.use_table_id_as_path`",
+        ));
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// pingcap/ticdc v8.5.7 pkg/config/sink.go `CheckUseTableIDAsPathCompatibility`: nothing to say
+/// unless both are set; different values are `ErrIncompatibleSinkConfig` with this text.
+fn use_table_id_as_path_conflict(config: Option<bool>, uri: Option<bool>) -> Option<String> {
+    let (c, u) = (config?, uri?);
+    (c != u).then(|| {
+        format!("incompatible configuration in sink uri(use-table-id-as-path={u}) and config file(use-table-id-as-path={c})")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// pingcap/ticdc v8.5.7 pkg/config/sink.go `CheckUseTableIDAsPathCompatibility` (ticdc has
+    /// no unit test of its own for it; these are its branches): no config, no URI value, equal
+    /// values pass; different values are incompatible.
+    #[test]
+    fn use_table_id_as_path_compatibility() {
+        let table: &[(Option<bool>, Option<bool>, Option<&str>)] = &[
+            (None, None, None),
+            (None, Some(true), None),
+            (Some(true), None, None),
+            (Some(true), Some(true), None),
+            (Some(false), Some(false), None),
+            (Some(false), Some(true), Some("incompatible configuration in sink uri(use-table-id-as-path=true) and config file(use-table-id-as-path=false)")),
+            (Some(true), Some(false), Some("incompatible configuration in sink uri(use-table-id-as-path=false) and config file(use-table-id-as-path=true)")),
+        ];
+        for (c, u, want) in table {
+            assert_eq!(
+                use_table_id_as_path_conflict(*c, *u).as_deref(),
+                *want,
+                "{c:?} {u:?}"
+            );
+        }
+    }
 
     /// tiflow v8.5.0 pkg/config/sink.go: dispatchers are for MQ sinks, csv for storage sinks,
     /// safe_mode for database sinks.

@@ -233,7 +233,7 @@ pub fn merge(
 }
 
 /// A key `cdc cli` knows (it passed the TOML table) that the manifest format does not model
-/// (pingcap/ticdc's newest storage-sink keys, for one): say so, rather than "unknown key".
+/// (none at present; it was pingcap/ticdc's storage spool keys once): say so, rather than "unknown key".
 fn not_modelled(path: Vec<String>, mut d: Diagnostic) -> Diagnostic {
     if !d.message.starts_with("unknown key") {
         return d;

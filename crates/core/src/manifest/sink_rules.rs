@@ -126,6 +126,9 @@ pub fn check(input: &Input, target: Option<&ServerProfile>) -> Vec<Diagnostic> {
         if arches.classic {
             classic_validator(&mut out, uri, &cfg);
         }
+        if arches.newarch && uri.storage() {
+            storage_spool(&mut out, uri, &cfg.sink.clone().unwrap_or_default());
+        }
         typed_query(&mut out, uri, target);
         unknown_to_target(&mut out, uri, &cfg, target);
         integrity(&mut out, uri, &cfg);
@@ -624,6 +627,8 @@ enum Binder {
     /// pkg/sink/mysql/config.go `(*Config).Apply`, before the DSN is built: gin on classic,
     /// `url.Values.Get` + `strconv` one key at a time on pingcap/ticdc.
     Mysql,
+    /// pingcap/ticdc v8.5.7 pkg/sink/cloudstorage/config.go `(*Config).Apply` (gin).
+    Storage,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -724,6 +729,16 @@ const TYPED: &[Typed] = &[
     t("read-timeout", GoKind::Duration, Binder::Mysql),
     t("write-timeout", GoKind::Duration, Binder::Mysql),
     t("timeout", GoKind::Duration, Binder::Mysql),
+    // pingcap/ticdc v8.5.7 pkg/sink/cloudstorage/config.go `urlConfig`: only these two of its
+    // typed fields are checked here (tiflow's storage `urlConfig` has neither).
+    Typed {
+        classic_from: None,
+        ..t("use-table-id-as-path", GoKind::Bool, Binder::Storage)
+    },
+    Typed {
+        classic_from: None,
+        ..t("spool-disk-quota", GoKind::Int, Binder::Storage)
+    },
 ];
 
 /// Whether `target` (None: any supported server) has the parameter; and whether it binds an
@@ -751,6 +766,8 @@ fn typed_query(out: &mut Out, uri: &Uri, target: Option<&ServerProfile>) {
         &[Binder::Kafka, Binder::Codec]
     } else if uri.mq() {
         &[Binder::Codec]
+    } else if uri.storage() {
+        &[Binder::Storage]
     } else {
         &[]
     };
@@ -772,6 +789,7 @@ fn typed_query(out: &mut Out, uri: &Uri, target: Option<&ServerProfile>) {
                     Binder::Kafka => "CDC:ErrKafkaInvalidConfig",
                     Binder::Codec => "CDC:ErrSinkInvalidConfig",
                     Binder::Mysql => "CDC:ErrMySQLInvalidConfig",
+                    Binder::Storage => "CDC:ErrStorageSinkInvalidConfig",
                 };
                 out.push(
                     "sink_uri",
@@ -786,7 +804,8 @@ fn typed_query(out: &mut Out, uri: &Uri, target: Option<&ServerProfile>) {
     }
 }
 
-/// What is wrong with `v` for `p`, if anything (an empty value is the Go zero value).
+/// What is wrong with `v` for `p`, if anything (an empty value is the Go zero value, and an
+/// empty duration does not parse).
 fn typed_problem(p: &Typed, v: &str) -> Option<(String, &'static str)> {
     let bool_ok = [
         "1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False",
@@ -797,7 +816,10 @@ fn typed_problem(p: &Typed, v: &str) -> Option<(String, &'static str)> {
             "not a Go boolean".into(),
             "write true or false (Go's strconv.ParseBool also takes 1, t, T, TRUE, True, 0, f, F, FALSE, False)",
         )),
-        GoKind::Duration if v.is_empty() || super::types::parse_go_duration(v).is_ok() => None,
+        // gin binds `read-timeout=` as a pointer to "", and tiflow's `getDuration` parses it:
+        // `time.ParseDuration("")` fails (tiflow v8.5.0 pkg/sink/mysql/config.go `getDuration`;
+        // found by `props::generated_uri_parameters_are_accepted_or_refused_by_both`).
+        GoKind::Duration if !v.is_empty() && super::types::parse_go_duration(v).is_ok() => None,
         GoKind::Duration => Some((
             "not a Go duration".into(),
             "write a duration such as `30s` or `2m`",
@@ -882,6 +904,83 @@ fn unknown_to_target(
             &format!("{SINK}.kafka_config.large_message_handle.claim_check_raw_value"),
             format!("`claim_check_raw_value` is unknown to TiCDC {v} (added in v8.3.0): its API drops the key, so the setting would be lost"),
             "remove `claim_check_raw_value`, or target v8.3.0 or later",
+        );
+    }
+    for key in newarch_storage_keys_set(sink.cloud_storage_config.as_ref()) {
+        out.push(
+            &format!("{SINK}.cloud_storage_config.{key}"),
+            format!("`{key}` is unknown to classic TiCDC {v} (only the new architecture, pingcap/ticdc v8.5.7, has it): its API drops the key, so the setting would be lost"),
+            &format!("remove `{key}`, or target a new-architecture server"),
+        );
+    }
+}
+
+/// The `cloud_storage_config` settings that only pingcap/ticdc v8.5.7 api/v2/model.go
+/// `CloudStorageConfig` has (tiflow v7.5.0–v8.5.7 cdc/api/v2/model.go has none of them), set to
+/// something other than what their absence means (`false`, `""`).
+pub(crate) fn newarch_storage_keys_set(
+    c: Option<&super::types::CloudStorageConfig>,
+) -> Vec<&'static str> {
+    let Some(c) = c else { return Vec::new() };
+    let mut keys = Vec::new();
+    if c.spool_disk_quota.is_some() {
+        keys.push("spool_disk_quota");
+    }
+    if c.spool_base_dir.as_deref().is_some_and(|d| !d.is_empty()) {
+        keys.push("spool_base_dir");
+    }
+    if c.use_table_id_as_path == Some(true) {
+        keys.push("use_table_id_as_path");
+    }
+    keys
+}
+
+/// New-architecture storage sinks: pingcap/ticdc v8.5.7 downstreamadapter/sink/cloudstorage
+/// `Verify` → pkg/sink/cloudstorage/config.go `(*Config).Apply`. Its `mergeConfig` (mergo
+/// v0.3.16 `WithOverride` into copies of the config's pointers) lets a URI parameter fill an
+/// unset setting whatever its value, and replace a set one unless it is Go's zero value; then
+/// `getSpoolDiskQuota` refuses 0 and less, `getSpoolBaseDir` a directory that is not absolute
+/// (`filepath.IsAbs`), both with CDC:ErrStorageSinkInvalidConfig.
+fn storage_spool(out: &mut Out, uri: &Uri, sink: &SinkConfig) {
+    let csc = sink.cloud_storage_config.clone().unwrap_or_default();
+    let from_uri = uri.get("spool-disk-quota").map(|v| {
+        if v.is_empty() {
+            Some(0)
+        } else {
+            v.parse::<i64>().ok()
+        }
+    });
+    // An unparsable URI value is `typed_query`'s to report.
+    let (quota, path) = match (from_uri, csc.spool_disk_quota) {
+        (Some(None), _) => (None, ""),
+        (Some(Some(0)), Some(c)) => (Some(c), "config"),
+        (Some(Some(u)), _) => (Some(u), "sink_uri"),
+        (None, c) => (c, "config"),
+    };
+    if let Some(q) = quota.filter(|q| *q <= 0) {
+        let at = if path == "sink_uri" {
+            "sink_uri".to_string()
+        } else {
+            format!("{SINK}.cloud_storage_config.spool_disk_quota")
+        };
+        out.push(
+            &at,
+            format!("spool-disk-quota {q}: it must be greater than 0; a new-architecture TiCDC refuses the changefeed (CDC:ErrStorageSinkInvalidConfig)"),
+            "leave it unset (10 GiB) or give a positive number of bytes",
+        );
+    }
+    let (dir, at) = match uri.get("spool-base-dir").filter(|d| !d.is_empty()) {
+        Some(d) => (d.to_string(), "sink_uri".to_string()),
+        None => (
+            csc.spool_base_dir.clone().unwrap_or_default(),
+            format!("{SINK}.cloud_storage_config.spool_base_dir"),
+        ),
+    };
+    if !dir.is_empty() && !dir.starts_with('/') {
+        out.push(
+            &at,
+            format!("spool-base-dir `{dir}` is not an absolute path; a new-architecture TiCDC refuses the changefeed (CDC:ErrStorageSinkInvalidConfig)"),
+            "use an absolute directory, e.g. /var/lib/ticdc/spool, or leave it unset",
         );
     }
 }

@@ -592,11 +592,20 @@ api_struct!(
         worker_count: i32,
         flush_interval: String,
         file_size: i32,
+        /// New architecture only (pingcap/ticdc v8.5.7 api/v2/model.go `CloudStorageConfig`):
+        /// bytes of local spool disk the storage sink may use; more than 0 (default 10 GiB,
+        /// pkg/sink/cloudstorage/config.go `defaultSpoolDiskQuota`).
+        spool_disk_quota: i64,
+        /// New architecture only: an absolute directory for the spool files.
+        spool_base_dir: String,
         output_column_id: bool,
         file_expiration_days: i32,
         file_cleanup_cron_spec: String,
         flush_concurrency: i32,
         output_raw_change_event: bool,
+        /// New architecture only: table ids instead of names in the storage paths; the
+        /// `use-table-id-as-path` sink-URI parameter overrides it.
+        use_table_id_as_path: bool,
     }
 );
 
