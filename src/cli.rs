@@ -19,6 +19,29 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command tree in order, as clap builds it to parse (so each subcommand knows its full
+/// name for `Usage:`): the root first, then every visible subcommand depth-first, without
+/// clap's `help` subcommand. Each entry is the command's path (`cdcform cluster log-level`) and
+/// the command. The one traversal behind the help snapshots, the man pages and
+/// docs/reference/commands.md.
+pub fn command_tree(root: clap::Command) -> Vec<(String, clap::Command)> {
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.to_string(), cmd.clone()));
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut root = root;
+    root.build();
+    let mut out = Vec::new();
+    let name = root.get_name().to_string();
+    walk(&root, &name, &mut out);
+    out
+}
+
 /// Output flags: every command accepts them.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Output")]
@@ -709,18 +732,10 @@ mod tests {
     /// appears on the wrong command, loses its help text or changes its wording shows in the diff.
     #[test]
     fn every_help_text_is_as_snapshotted() {
-        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
-            let mut cmd = cmd.clone().term_width(100);
-            out.push((path.to_string(), cmd.render_help().to_string()));
-            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-                walk(sub, &format!("{path} {}", sub.get_name()), out);
-            }
-        }
-        let mut helps = Vec::new();
-        // Built, as clap builds it to parse: subcommands then know their full name for `Usage:`.
-        let mut root = super::Cli::command();
-        root.build();
-        walk(&root, "cdcform", &mut helps);
+        let helps: Vec<(String, String)> = super::command_tree(super::Cli::command())
+            .into_iter()
+            .map(|(path, cmd)| (path, cmd.term_width(100).render_help().to_string()))
+            .collect();
         assert!(helps.len() > 10, "{} commands", helps.len());
         for (path, text) in helps {
             insta::assert_snapshot!(format!("help {path}").replace(' ', "_"), text);

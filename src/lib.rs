@@ -10,6 +10,7 @@
 pub mod ci;
 pub mod cli;
 pub mod commands;
+pub mod docs;
 pub mod output;
 pub mod render;
 pub mod settings;
@@ -29,7 +30,7 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// Exit statuses (the README's exit-code table).
+/// Exit statuses (docs/reference/exit-codes.md).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;

@@ -46,24 +46,18 @@ pub fn write_pages(dir: &Path) -> Result<usize, Error> {
     std::fs::create_dir_all(dir).map_err(fail)?;
     let root = command();
     let vars = env_vars(&root);
-    fn each(cmd: &clap::Command, f: &mut dyn FnMut(&clap::Command)) {
-        f(cmd);
-        for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-            each(s, f);
-        }
-    }
     let mut n = 0;
     let mut err = None;
-    each(&root, &mut |cmd| {
+    for (_, cmd) in crate::cli::command_tree(root) {
         let name = clap_mangen::Man::new(cmd.clone()).get_filename();
-        let r = page(cmd, &vars).and_then(|buf| std::fs::write(dir.join(&name), buf));
+        let r = page(&cmd, &vars).and_then(|buf| std::fs::write(dir.join(&name), buf));
         match r {
             Ok(()) => n += 1,
             Err(e) => {
                 err.get_or_insert(e);
             }
         }
-    });
+    }
     match err {
         Some(e) => Err(fail(e)),
         None => Ok(n),

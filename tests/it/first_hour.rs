@@ -370,31 +370,6 @@ fn help_groups_flags_by_what_they_are_for() {
     }
 }
 
-/// Item 18: every relative link in the README resolves to a file in the repository.
-#[test]
-fn readme_links_resolve() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let mut bad = vec![];
-    for (i, _) in readme.match_indices("](") {
-        let target: String = readme[i + 2..].chars().take_while(|c| *c != ')').collect();
-        let path = target.split('#').next().unwrap_or("");
-        if path.is_empty() || path.contains("://") || path.starts_with("mailto:") {
-            continue;
-        }
-        if !root.join(path).exists() {
-            bad.push(target);
-        }
-    }
-    // A file named in backticks as a document (`something.md`) must be there too.
-    for part in readme.split('`').skip(1).step_by(2) {
-        if part.ends_with(".md") && !part.contains(' ') && !root.join(part).exists() {
-            bad.push(part.to_string());
-        }
-    }
-    assert!(bad.is_empty(), "README links to missing files: {bad:?}");
-}
-
 /// Item 17: TLS failures in words, and a self-signed `CA:TRUE` server certificate (what
 /// `openssl req -x509` makes) accepted when it is the very certificate given as `--ca`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

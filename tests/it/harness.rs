@@ -244,3 +244,22 @@ pub async fn wait_visible(client: &Client, ns: &str, id: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A generated file (schema.json, docs/reference/*.md) must equal what the code generates now;
+/// `UPDATE_SCHEMA=1` writes it instead (`cdcform::docs::REGENERATE`).
+pub fn assert_fresh(relative: &str, fresh: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if std::env::var("UPDATE_SCHEMA").as_deref() == Ok("1") {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(&path, fresh).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{relative} is stale: regenerate it with `{}`",
+        cdcform::docs::REGENERATE
+    );
+}

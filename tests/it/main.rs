@@ -7,6 +7,7 @@ mod client;
 mod cloud_storage;
 mod contract;
 mod corpus;
+mod docs;
 mod errors;
 mod export;
 mod faults;

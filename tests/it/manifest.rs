@@ -866,17 +866,9 @@ fn repo_root() -> &'static Path {
 
 #[test]
 fn schema_json_is_fresh() {
-    let path = repo_root().join("schema.json");
+    // Also `cargo run -- schema > schema.json`.
     let fresh = serde_json::to_string_pretty(&manifest::json_schema()).unwrap() + "\n";
-    if std::env::var("UPDATE_SCHEMA").as_deref() == Ok("1") {
-        std::fs::write(&path, &fresh).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "schema.json is stale: run `cargo run -- schema > schema.json`"
-    );
+    crate::harness::assert_fresh("schema.json", &fresh);
 }
 
 fn example_files() -> Vec<PathBuf> {

@@ -3,7 +3,7 @@
 //! flipped) → apply → plan is empty; a raw POST → export → validate → plan is empty.
 //!
 //! `cargo test` runs a few cases per profile from a fixed seed; `PROPTEST_CASES=200 cargo test
-//! --test it props::` runs more (README, "Testing").
+//! --test it props::` runs more (docs/testing.md, "Property tests").
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -245,8 +245,8 @@ async fn toml_apply_export_to_toml_files_plans_empty_with_the_same_values() {
     }
 }
 
-/// `replica_config:` beside the file overrides single fields (the README's staging/prod
-/// example); the plan names the file beside values that come from it.
+/// `replica_config:` beside the file overrides single fields (the staging/prod example of
+/// docs/guide/migrating-from-cdc-cli.md); the plan names the file beside values that come from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_overrides_single_fields_and_the_plan_names_the_file() {
     let dir = tempfile::tempdir().unwrap();

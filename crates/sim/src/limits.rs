@@ -1,7 +1,8 @@
 //! Limits that keep the simulator's HTTP server from hanging on a misbehaving client: hyper's
 //! header-read timeout (which also closes a keep-alive connection left idle), a whole-request
 //! timeout and a body limit from tower-http, and a cap on connections served at once.
-//! Real TiCDC (Go net/http + gin) sets no body limit; see README "Simulator limits".
+//! Real TiCDC (Go net/http + gin) sets no body limit; see docs/guide/simulator.md, "Limits and
+//! differences from TiCDC".
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -25,7 +25,7 @@ pub fn json_schema() -> Value {
         o.insert(
             "description".into(),
             Value::String(
-                "TiCDC changefeeds as code: a `changefeeds` list; see README.md, section Manifests."
+                "TiCDC changefeeds as code: a `changefeeds` list; see docs/guide/manifests.md and docs/reference/manifest.md."
                     .into(),
             ),
         );

@@ -232,7 +232,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary line the README documents (a replace counts as one create and one delete).
+    /// The summary line docs/guide/plans.md documents (a replace counts as one create and one delete).
     pub fn line(&self) -> String {
         let mut s = format!(
             "Plan: {} to create, {} to update, {} to pause, {} to resume, {} to delete. {} unchanged.",
