@@ -67,8 +67,9 @@ fn parse_dur(what: &str, s: &str) -> Result<Duration, Error> {
     crate::cli::parse_duration(s).map_err(|e| Error::Settings(format!("{what}: {e}")))
 }
 
-/// Keys of `cdcform.toml` (top level and `[clusters.NAME]`), for "did you mean".
-const CONFIG_KEYS: &[&str] = &[
+/// Keys of `cdcform.toml` (top level and `[clusters.NAME]`), for "did you mean" (and the docs
+/// test, which checks that docs/reference/cdcform-toml.md names each).
+pub const CONFIG_KEYS: &[&str] = &[
     "default_cluster",
     "clusters",
     "server",

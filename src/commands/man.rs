@@ -86,6 +86,12 @@ fn page(cmd: &clap::Command, vars: &BTreeSet<(String, String)>) -> std::io::Resu
     Ok(buf)
 }
 
+/// The environment variables cdcform reads, as the man pages list them (the docs test checks
+/// that docs/reference/environment.md names each).
+pub fn environment() -> Vec<String> {
+    env_vars(&command()).into_iter().map(|(n, _)| n).collect()
+}
+
 /// The variables the flags read (`[env: NAME]` in their help) with the flag's first line, and
 /// the ones no flag names.
 fn env_vars(root: &clap::Command) -> BTreeSet<(String, String)> {

@@ -365,6 +365,29 @@ fn every_command_and_every_crate_has_its_page() {
     }
 }
 
+/// The hand-written reference pages cannot fall behind the code: every cdcform.toml key the
+/// loader knows is in docs/reference/cdcform-toml.md, every variable the man pages list (from
+/// the flags' own `[env: …]`) is in docs/reference/environment.md.
+#[test]
+fn hand_written_reference_pages_name_every_key_and_variable() {
+    let toml_page = read(Path::new("docs/reference/cdcform-toml.md"));
+    for key in cdcform::settings::CONFIG_KEYS {
+        assert!(
+            toml_page.contains(&format!("`{key}"))
+                || toml_page.contains(&format!("[{key}"))
+                || toml_page.contains(&format!(" {key}`")),
+            "docs/reference/cdcform-toml.md does not name `{key}`"
+        );
+    }
+    let env_page = read(Path::new("docs/reference/environment.md"));
+    for var in cdcform::commands::man::environment() {
+        assert!(
+            env_page.contains(&format!("`{var}`")),
+            "docs/reference/environment.md does not name `{var}`"
+        );
+    }
+}
+
 /// The layering ARCHITECTURE.md states, read from the Cargo.toml files: the client crate
 /// depends on no crate of the workspace, the simulator on the client only (never on core, so
 /// it models TiCDC on its own), core on the client only and on no clap, the binary on all three.
