@@ -74,7 +74,7 @@ async fn newarch_applies_each_setting_plans_empty_and_exports_it() {
 
 /// Offline: with no target a warning (a classic server would drop them), `--target v8.5.0`
 /// (classic) refuses each key the server would lose, `--target newarch` accepts them. Against a
-/// classic server the plan warns, and does not compare what the server cannot hold.
+/// classic server `plan` and `apply` refuse them too, before any write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_targets_refuse_and_unknown_targets_warn() {
     let dir = tempfile::tempdir().unwrap();

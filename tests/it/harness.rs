@@ -184,6 +184,16 @@ pub fn cdcform() -> assert_cmd::Command {
     c
 }
 
+/// The server profile `validate --target` and the loader use for a simulator profile.
+pub fn target_of(p: &cdcform::simulator::SimProfile) -> cdcform::ticdc::ServerProfile {
+    match p {
+        cdcform::simulator::SimProfile::Newarch => cdcform::ticdc::ServerProfile::newarch(),
+        cdcform::simulator::SimProfile::Classic { version } => {
+            cdcform::ticdc::ServerProfile::classic(*version)
+        }
+    }
+}
+
 /// Run the binary in `dir`: exit code, stdout, stderr.
 pub fn run_cli(
     dir: &std::path::Path,

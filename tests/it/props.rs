@@ -255,40 +255,40 @@ fn cases() -> u32 {
         .unwrap_or(8)
 }
 
-/// One profile: its own simulator and runtime, a fixed seed (deterministic RNG).
-fn run_profile(name: &str, cfg: cdcform::simulator::SimConfig) -> Result<(), String> {
-    // A current-thread runtime drives the simulator whenever the test waits on it.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let newarch = cfg.profile == SimProfile::Newarch;
-    let s = rt.block_on(sim(cfg));
-    let counter = AtomicUsize::new(0);
+/// A runner with a fixed seed (deterministic RNG).
+fn runner(cases: u32, max_shrink_iters: u32) -> TestRunner {
     let config = Config {
-        cases: cases(),
-        max_shrink_iters: 32,
+        cases,
+        max_shrink_iters,
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
-    let r = runner.run(&case(newarch), |c| {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        rt.block_on(one_case(&s, n, c))
-    });
-    rt.block_on(s.shutdown());
-    r.map_err(|e| format!("{name}: {e}"))
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
-/// Every profile, `PROPTEST_CASES` cases each (default 8). The profiles run side by side: a case
-/// mostly waits (apply waits for the checkpoint to move after a resume), it hardly computes.
-#[test]
-fn generated_configs_plan_empty_after_apply_mutation_and_export() {
+/// Run `f` on every profile side by side (a case mostly waits on the simulator, it hardly
+/// computes), each with its own simulator driven by a current-thread runtime; fails with every
+/// profile's failure.
+fn on_every_profile(
+    f: impl Fn(&tokio::runtime::Runtime, &Simulator, &SimProfile) -> Result<(), String> + Sync,
+) {
+    let f = &f;
     let failures: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = profiles()
             .into_iter()
-            .map(|(name, cfg)| scope.spawn(move || run_profile(name, cfg)))
+            .map(|(name, cfg)| {
+                scope.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    let profile = cfg.profile.clone();
+                    let s = rt.block_on(sim(cfg));
+                    let r = f(&rt, &s, &profile);
+                    rt.block_on(s.shutdown());
+                    r.map_err(|e| format!("{name}: {e}"))
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -296,6 +296,20 @@ fn generated_configs_plan_empty_after_apply_mutation_and_export() {
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Every profile, `PROPTEST_CASES` cases each (default 8).
+#[test]
+fn generated_configs_plan_empty_after_apply_mutation_and_export() {
+    on_every_profile(|rt, s, profile| {
+        let counter = AtomicUsize::new(0);
+        runner(cases(), 32)
+            .run(&case(*profile == SimProfile::Newarch), |c| {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                rt.block_on(one_case(s, n, c))
+            })
+            .map_err(|e| e.to_string())
+    });
 }
 
 // ---- URI parameters: the simulator and `validate` agree (#31 item 4) ----
@@ -380,84 +394,46 @@ fn uri_case() -> impl Strategy<Value = String> {
 /// `validate` for that server, or refused by both.
 #[test]
 fn generated_uri_parameters_are_accepted_or_refused_by_both() {
-    use cdcform::ticdc::{ServerProfile, Version};
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = profiles()
-            .into_iter()
-            .map(|(name, cfg)| {
-                scope.spawn(move || {
-                    let target =
-                        match cfg.profile {
-                            SimProfile::Newarch => ServerProfile::newarch(),
-                            SimProfile::Classic { version } => ServerProfile::classic(
-                                Version::new(version.major, version.minor, version.patch),
-                            ),
-                        };
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    let s = rt.block_on(sim(cfg));
-                    let c = crate::harness::client_for(&s);
-                    let counter = AtomicUsize::new(0);
-                    let config = Config {
-                        cases: cases() * 8,
-                        max_shrink_iters: 64,
-                        failure_persistence: None,
-                        ..Config::default()
-                    };
-                    let mut runner = TestRunner::new_with_rng(
-                        config,
-                        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-                    );
-                    let check = |uri: String| {
-                        let id = format!("u{}", counter.fetch_add(1, Ordering::Relaxed));
-                        let yaml = format!("changefeeds:\n  - id: {id}\n    sink_uri: \"{uri}\"\n");
-                        let offline = cdcform::manifest::load_str_for(
-                            "u.yaml",
-                            &yaml,
-                            &|_| None,
-                            Some(&target),
-                        );
-                        let body = cdcform::ticdc::models::ChangefeedConfig {
-                            changefeed_id: id.clone(),
-                            sink_uri: uri.clone(),
-                            ..Default::default()
-                        };
-                        let served = rt.block_on(c.create_changefeed("default", &body));
-                        if served.is_ok() {
-                            let _ = rt.block_on(c.delete_changefeed("default", &id));
-                        }
-                        match (&offline, &served) {
-                            (Ok(_), Ok(_)) | (Err(_), Err(_)) => Ok(()),
-                            (Ok(_), Err(e)) => Err(TestCaseError::fail(format!(
-                                "{uri}: validate accepts, the simulator refuses: {e}"
-                            ))),
-                            (Err(d), Ok(_)) => Err(TestCaseError::fail(format!(
-                                "{uri}: the simulator accepts, validate refuses: {d}"
-                            ))),
-                        }
-                    };
-                    // Disagreements found by earlier runs, always checked.
-                    let edges = EDGES
-                        .iter()
-                        .map(|u| check(u.to_string()))
-                        .find_map(Result::err);
-                    let r = match edges {
-                        Some(e) => Err(format!("{e}")),
-                        None => runner.run(&uri_case(), check).map_err(|e| e.to_string()),
-                    };
-                    rt.block_on(s.shutdown());
-                    r.map_err(|e| format!("{name}: {e}"))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().expect("profile thread").err())
-            .collect()
+    on_every_profile(|rt, s, profile| {
+        let target = crate::harness::target_of(profile);
+        let c = crate::harness::client_for(s);
+        let counter = AtomicUsize::new(0);
+        let check = |uri: String| {
+            let id = format!("u{}", counter.fetch_add(1, Ordering::Relaxed));
+            let yaml = format!("changefeeds:\n  - id: {id}\n    sink_uri: \"{uri}\"\n");
+            let offline =
+                cdcform::manifest::load_str_for("u.yaml", &yaml, &|_| None, Some(&target));
+            let body = cdcform::ticdc::models::ChangefeedConfig {
+                changefeed_id: id.clone(),
+                sink_uri: uri.clone(),
+                ..Default::default()
+            };
+            let served = rt.block_on(c.create_changefeed("default", &body));
+            if served.is_ok() {
+                let _ = rt.block_on(c.delete_changefeed("default", &id));
+            }
+            match (&offline, &served) {
+                (Ok(_), Ok(_)) | (Err(_), Err(_)) => Ok(()),
+                (Ok(_), Err(e)) => Err(TestCaseError::fail(format!(
+                    "{uri}: validate accepts, the simulator refuses: {e}"
+                ))),
+                (Err(d), Ok(_)) => Err(TestCaseError::fail(format!(
+                    "{uri}: the simulator accepts, validate refuses: {d}"
+                ))),
+            }
+        };
+        // Disagreements found by earlier runs, always checked first.
+        if let Some(e) = EDGES
+            .iter()
+            .map(|u| check(u.to_string()))
+            .find_map(Result::err)
+        {
+            return Err(e.to_string());
+        }
+        runner(cases() * 8, 64)
+            .run(&uri_case(), check)
+            .map_err(|e| e.to_string())
     });
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// An empty duration: gin binds it as "" and `time.ParseDuration("")` fails on classic servers

@@ -34,10 +34,7 @@ fn sim_profile(name: &str) -> SimProfile {
 }
 
 fn server_profile(name: &str) -> ServerProfile {
-    match sim_profile(name) {
-        SimProfile::Newarch => ServerProfile::newarch(),
-        SimProfile::Classic { version } => ServerProfile::classic(version),
-    }
+    crate::harness::target_of(&sim_profile(name))
 }
 
 fn applies(row: &Value, profile: &str) -> bool {
