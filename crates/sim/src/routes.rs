@@ -181,7 +181,7 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/log/redact", post(log_redact))
         .route("/get_all_tables", post(get_all_tables))
         .route("/changefeeds/{id}/move_table", post(move_table))
-        .route("/changefeeds/{id}/move_split_table", post(move_split_table))
+        .route("/changefeeds/{id}/move_split_table", post(move_table))
         .route(
             "/changefeeds/{id}/split_table_by_region_count",
             post(split_table_by_region_count),
@@ -1109,14 +1109,6 @@ fn check_node(q: &HashMap<String, String>) -> Result<(), ApiErr> {
 /// `MoveTable`, `MoveSplitTable`): `tableID` first, then the id, the changefeed, the table and
 /// the node. The simulator has one node, so a valid move is already done: 200 `{}`.
 async fn move_table(State(sh): S, Path(id): Path<String>, q: axum::extract::RawQuery) -> Response {
-    table_op(&sh, &id, &q.0, TableOp::Move).await
-}
-
-async fn move_split_table(
-    State(sh): S,
-    Path(id): Path<String>,
-    q: axum::extract::RawQuery,
-) -> Response {
     table_op(&sh, &id, &q.0, TableOp::Move).await
 }
 

@@ -1,6 +1,6 @@
 //! Chooses one action per changefeed from desired and live state. Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::settings::{manages, prunable, IdGlobs};
@@ -112,13 +112,6 @@ fn lag(now_tso: u64, checkpoint: u64) -> Duration {
 
 fn human(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
-}
-
-/// A run state in one vocabulary: the manifest's word, and TiCDC's in parentheses where it
-/// differs (`paused (stopped)`); states no manifest can ask for (`failed`, `warning`, …) as
-/// TiCDC says them.
-pub fn state_words(server: &str) -> String {
-    state_text(&state_value(server))
 }
 
 /// A run state as data: `{"manifest": "paused", "ticdc": "stopped"}`; `manifest` is left out
@@ -301,6 +294,7 @@ pub fn make_plan_scoped(
     // Notes of unchanged changefeeds, each said once with the changefeeds it concerns (on a
     // new-architecture server every changefeed with a password has the same one).
     let mut said: Vec<(String, Vec<String>)> = Vec::new();
+    let mut said_at: HashMap<String, usize> = HashMap::new();
     for d in desired {
         let key = Key {
             namespace: d
@@ -319,9 +313,12 @@ pub fn make_plan_scoped(
             Outcome::Change(e) => plan.entries.push(*e),
             Outcome::Unchanged(notes) => {
                 for n in notes {
-                    match said.iter_mut().find(|(s, _)| *s == n) {
-                        Some((_, keys)) => keys.push(key.to_string()),
-                        None => said.push((n, vec![key.to_string()])),
+                    match said_at.get(&n) {
+                        Some(&at) => said[at].1.push(key.to_string()),
+                        None => {
+                            said_at.insert(n.clone(), said.len());
+                            said.push((n, vec![key.to_string()]));
+                        }
                     }
                 }
                 plan.unchanged.push(key);
